@@ -1,0 +1,57 @@
+"""The ``cohortdesk`` command: the GUI by default, and the same services from a terminal.
+
+Each sub-command lives in its own module with a ``register(subparsers)`` function, listed in
+``COMMAND_MODULES``; errors the core raises are printed in plain words with exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from cohortdesk import __version__
+from cohortdesk.errors import CohortDeskError
+
+COMMAND_MODULES = ["cohortdesk.cli.db_cmd", "cohortdesk.cli.demo_cmd"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cohortdesk",
+        description="CohortDesk: cohorts, enrollments and document verification for training providers.",
+    )
+    parser.add_argument("--version", action="version", version=f"CohortDesk {__version__}")
+    parser.add_argument(
+        "--url",
+        help="database URL (default: COHORTDESK_DATABASE_URL, else the embedded SQLite store)",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+    if args.command is None:
+        from cohortdesk.views.app import run_gui  # imported late: the terminal commands need no Qt
+
+        return run_gui(url=args.url, argv=[sys.argv[0], *extra])
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    try:
+        return int(args.handler(args) or 0)
+    except CohortDeskError as exc:
+        print(f"cohortdesk: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("cohortdesk: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,56 @@
+"""Typed, user-ready errors raised by the Qt-free core.
+
+Every error carries a message written for the person at the keyboard; the GUI shows it as is in one
+place and the command line prints it. Anything that is not a ``CohortDeskError`` is a bug and gets a
+generic message with details to copy.
+"""
+
+from __future__ import annotations
+
+
+class CohortDeskError(Exception):
+    """Base class: ``str(error)`` is a plain-words message fit to show a user."""
+
+
+class ValidationError(CohortDeskError):
+    """Input was refused. ``field`` names what was wrong (``student_data.sa_id_number``, ``email``)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class NotFoundError(CohortDeskError):
+    """The record asked for does not exist (or is not visible to this login)."""
+
+
+class InvalidTransition(CohortDeskError):
+    """A state change its state machine does not allow; nothing was written."""
+
+    def __init__(self, entity: str, current: str, target: str, why: str = "") -> None:
+        text = f"A {entity} cannot go from {current!r} to {target!r}"
+        super().__init__(f"{text}: {why}" if why else f"{text}.")
+        self.entity = entity
+        self.current = current
+        self.target = target
+
+
+class ConflictError(CohortDeskError):
+    """Somebody else changed the record since it was read; nothing was overwritten."""
+
+
+class PermissionDenied(CohortDeskError):
+    """The login may not do this."""
+
+
+class OfflineError(CohortDeskError):
+    """The database cannot be reached right now."""
+
+
+class SchemaError(CohortDeskError):
+    """The database schema is one this version cannot work with (too new, unknown, or missing)."""
+
+
+class StorageError(CohortDeskError):
+    """An uploaded document's bytes are missing, unreadable or do not match their record."""

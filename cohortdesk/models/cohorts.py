@@ -1,0 +1,173 @@
+"""The five tables CohortDesk adds beside DocuSeal's: institutions, sponsors, cohorts,
+cohort_enrollments and document_verifications (``shared/reference/seed-data-models.md``).
+
+JSON shapes (validated by ``cohortdesk.services.validation``):
+
+``institutions.settings``
+    ``{"rejection_reasons": [{"code": str, "label": str, "message": str}], "hosting_location": str, ...}``
+``cohorts.supporting_templates``
+    ``[template_id, ...]`` — ids of DocuSeal templates for supporting documents.
+``cohorts.required_document_types``
+    ``["id_document", "matric_certificate", ...]`` — stable snake_case keys (domain.md §2).
+``cohort_enrollments.student_data``
+    ``{"age": int?, "date_of_birth": "YYYY-MM-DD"?, "race": "BA|BC|BI|Wh|Oth|U",
+    "gender": "M|F", "disability": "N|01..07|09", "city": str, "sa_id_number": "13 digits"?,
+    "phone": str?}`` — demographic codes as in SETMIS.
+``cohort_enrollments.uploaded_documents``
+    ``{document_type: {"file_name", "content_type", "size", "checksum", "storage_key",
+    "uploaded_at"}}`` — ``storage_key`` is the Active Storage blob key; ``checksum`` base64 MD5.
+``cohort_enrollments.supporting_submission_ids``
+    ``[submission_id, ...]``
+``document_verifications.metadata``
+    free-form decision context, e.g. ``{"reason_code": "not_certified", "checksum": "...",
+    "idempotency_key": "..."}``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cohortdesk.models.base import Base, CohortDeskTable
+from cohortdesk.models.enums import (
+    CohortState,
+    EnrollmentState,
+    ProgramType,
+    VerificationAction,
+    VerificationState,
+    check_in,
+)
+from cohortdesk.models.types import JSONDocument, UTCDateTime
+
+NEW_TABLES = ("institutions", "sponsors", "cohorts", "cohort_enrollments", "document_verifications")
+
+
+class InstallSetting(Base):
+    """Facts about this installation of the schema, e.g. ``mode``: ``standalone`` or ``attach``."""
+
+    __tablename__ = "cohortdesk_install"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+class Institution(CohortDeskTable, Base):
+    __tablename__ = "institutions"
+    __table_args__ = (Index("ix_institutions_account_id_unique", "account_id", unique=True),)
+
+    name: Mapped[str] = mapped_column(String(255), nullable=False)
+    registration_number: Mapped[str | None] = mapped_column(String(100))
+    address: Mapped[str | None] = mapped_column(Text)
+    contact_email: Mapped[str | None] = mapped_column(String(255))
+    contact_phone: Mapped[str | None] = mapped_column(String(50))
+    super_admin_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id"))
+    settings: Mapped[dict[str, Any]] = mapped_column(JSONDocument, nullable=False, default=dict)
+
+
+class Sponsor(CohortDeskTable, Base):
+    __tablename__ = "sponsors"
+    __table_args__ = (
+        Index("ix_sponsors_institution_id", "institution_id"),
+        Index("ix_sponsors_account_id", "account_id"),
+    )
+
+    institution_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("institutions.id"), nullable=False)
+    company_name: Mapped[str] = mapped_column(String(255), nullable=False)
+    contact_email: Mapped[str | None] = mapped_column(String(255))
+    contact_name: Mapped[str | None] = mapped_column(String(255))
+    contact_phone: Mapped[str | None] = mapped_column(String(50))
+    tax_number: Mapped[str | None] = mapped_column(String(50))
+    user_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id"))
+
+
+class Cohort(CohortDeskTable, Base):
+    __tablename__ = "cohorts"
+    __table_args__ = (
+        CheckConstraint(check_in("program_type", ProgramType), name="program_type"),
+        CheckConstraint(check_in("state", CohortState), name="state"),
+        CheckConstraint("student_count >= 0", name="student_count"),
+        CheckConstraint("end_date IS NULL OR start_date IS NULL OR end_date >= start_date", name="dates"),
+        Index("ix_cohorts_account_id", "account_id"),
+        Index("ix_cohorts_institution_id_state", "institution_id", "state"),
+    )
+
+    institution_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("institutions.id"), nullable=False)
+    name: Mapped[str] = mapped_column(String(255), nullable=False)
+    program_type: Mapped[str] = mapped_column(String(20), nullable=False)
+    sponsor_email: Mapped[str | None] = mapped_column(String(255))
+    # Not in the seed: the seed links a sponsor by e-mail only; a key survives an e-mail change.
+    sponsor_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("sponsors.id", ondelete="SET NULL"))
+    student_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    # DocuSeal can hard-delete templates and submissions: our rows must not block that.
+    main_template_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("templates.id", ondelete="SET NULL")
+    )
+    supporting_templates: Mapped[list[int]] = mapped_column(JSONDocument, nullable=False, default=list)
+    required_document_types: Mapped[list[str]] = mapped_column(JSONDocument, nullable=False, default=list)
+    admin_signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    state: Mapped[str] = mapped_column(String(20), nullable=False, default=CohortState.DRAFT.value)
+    start_date: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    end_date: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_by_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id"))
+
+
+class CohortEnrollment(CohortDeskTable, Base):
+    __tablename__ = "cohort_enrollments"
+    __table_args__ = (
+        CheckConstraint(check_in("state", EnrollmentState), name="state"),
+        CheckConstraint(
+            check_in("document_verification_state", VerificationState), name="verification_state"
+        ),
+        Index("ix_cohort_enrollments_cohort_id_user_id", "cohort_id", "user_id", unique=True),
+        Index("ix_cohort_enrollments_state", "state"),
+        Index(
+            "ix_cohort_enrollments_queue",
+            "account_id",
+            "document_verification_state",
+            "pending_since",
+            "id",
+        ),
+        Index("ix_cohort_enrollments_user_id", "user_id"),
+    )
+
+    cohort_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("cohorts.id"), nullable=False)
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id"), nullable=False)
+    submission_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("submissions.id", ondelete="SET NULL")
+    )
+    supporting_submission_ids: Mapped[list[int]] = mapped_column(JSONDocument, nullable=False, default=list)
+    state: Mapped[str] = mapped_column(String(20), nullable=False, default=EnrollmentState.WAITING.value)
+    document_verification_state: Mapped[str] = mapped_column(
+        String(20), nullable=False, default=VerificationState.PENDING.value
+    )
+    rejection_reason: Mapped[str | None] = mapped_column(Text)
+    student_data: Mapped[dict[str, Any]] = mapped_column(JSONDocument, nullable=False, default=dict)
+    uploaded_documents: Mapped[dict[str, Any]] = mapped_column(JSONDocument, nullable=False, default=dict)
+    # Not in the seed: when the pack last started waiting for a verification decision (queue age).
+    pending_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class DocumentVerification(CohortDeskTable, Base):
+    """One decision on one document: an append-only audit row, never updated or deleted."""
+
+    __tablename__ = "document_verifications"
+    __table_args__ = (
+        CheckConstraint(check_in("action", VerificationAction), name="action"),
+        CheckConstraint("action <> 'rejected' OR (reason IS NOT NULL AND reason <> '')", name="reason"),
+        Index("ix_document_verifications_cohort_enrollment_id", "cohort_enrollment_id"),
+        Index("ix_document_verifications_account_id_created_at", "account_id", "created_at"),
+    )
+
+    cohort_enrollment_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("cohort_enrollments.id"), nullable=False
+    )
+    admin_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id"), nullable=False)
+    document_type: Mapped[str] = mapped_column(String(100), nullable=False)
+    action: Mapped[str] = mapped_column(String(20), nullable=False)
+    reason: Mapped[str | None] = mapped_column(Text)
+    verification_metadata: Mapped[dict[str, Any]] = mapped_column(
+        "metadata", JSONDocument, nullable=False, default=dict
+    )

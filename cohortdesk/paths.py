@@ -1,0 +1,58 @@
+"""Every path CohortDesk writes to, from platformdirs, in one place.
+
+``COHORTDESK_HOME`` moves all of them under one folder (tests, portable installs). Folders that may
+hold personal data are created readable by the user only.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "CohortDesk"
+APP_AUTHOR = "CohortDesk"
+
+
+def _home_override() -> Path | None:
+    value = os.environ.get("COHORTDESK_HOME")
+    return Path(value).expanduser() if value else None
+
+
+def _private_dir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    if os.name == "posix":
+        path.chmod(0o700)
+    return path
+
+
+def data_dir() -> Path:
+    """Holds the embedded SQLite store and the document storage of a standalone install."""
+    home = _home_override()
+    return _private_dir(home / "data" if home else Path(platformdirs.user_data_dir(APP_NAME, APP_AUTHOR)))
+
+
+def config_dir() -> Path:
+    home = _home_override()
+    return _private_dir(home / "config" if home else Path(platformdirs.user_config_dir(APP_NAME, APP_AUTHOR)))
+
+
+def cache_dir() -> Path:
+    home = _home_override()
+    return _private_dir(home / "cache" if home else Path(platformdirs.user_cache_dir(APP_NAME, APP_AUTHOR)))
+
+
+def log_dir() -> Path:
+    home = _home_override()
+    return _private_dir(home / "logs" if home else Path(platformdirs.user_log_dir(APP_NAME, APP_AUTHOR)))
+
+
+def default_sqlite_path() -> Path:
+    return data_dir() / "cohortdesk.sqlite3"
+
+
+def default_storage_root() -> Path:
+    """Root of the DocuSeal-style disk storage (``attachments/<k[0:2]>/<k[2:4]>/<key>`` below it)."""
+    override = os.environ.get("COHORTDESK_STORAGE")
+    return _private_dir(Path(override).expanduser() if override else data_dir() / "storage")

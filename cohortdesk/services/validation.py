@@ -1,0 +1,245 @@
+"""Validation of what people type and what files carry: SA ID numbers, e-mails, demographic codes,
+and the documented JSON shapes of ``student_data`` and ``uploaded_documents``.
+
+Every refusal is a ``ValidationError`` naming the field, e.g. ``student_data.sa_id_number``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from cohortdesk.errors import ValidationError
+
+# SETMIS code lists (shared/reference/domain.md §4): code -> label.
+POPULATION_GROUPS = {
+    "BA": "Black: African",
+    "BC": "Black: Coloured",
+    "BI": "Black: Indian / Asian",
+    "Wh": "White",
+    "Oth": "Other",
+    "U": "Unknown",
+}
+GENDERS = {"M": "Male", "F": "Female"}
+DISABILITY_STATUSES = {
+    "N": "None",
+    "01": "Sight (even with glasses)",
+    "02": "Hearing (even with a hearing aid)",
+    "03": "Communication (talking, listening)",
+    "04": "Physical (moving, standing, grasping)",
+    "05": "Intellectual (learning)",
+    "06": "Emotional (behavioural, psychological)",
+    "07": "Multiple",
+    "09": "Disabled but unspecified",
+}
+DOCUMENT_TYPES = {
+    "id_document": "Certified ID",
+    "matric_certificate": "Matric certificate",
+    "tertiary_qualification": "Tertiary qualification",
+    "cv": "Curriculum vitae",
+    "proof_of_residence": "Proof of residence",
+    "bank_confirmation_letter": "Bank confirmation letter",
+    "disability_proof": "Disability proof",
+    "international_certificate": "International certificate",
+}
+LEGACY_DOCUMENT_KEYS = {
+    "id": "id_document",
+    "id_copy": "id_document",
+    "matric": "matric_certificate",
+    "tertiary": "tertiary_qualification",
+    "tertiary_certificate": "tertiary_qualification",
+    "tertiary_transcript": "tertiary_qualification",
+    "qualifications": "tertiary_qualification",
+    "disability": "disability_proof",
+    "certificates": "international_certificate",
+}
+ACCEPTED_CONTENT_TYPES = {"application/pdf", "image/jpeg", "image/png", "image/tiff"}
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+
+_EMAIL = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
+_DOC_KEY = re.compile(r"^(?:[a-z][a-z0-9_]*|custom_[a-z0-9_]+)$")
+
+
+def canonical_document_type(key: str) -> str:
+    return LEGACY_DOCUMENT_KEYS.get(key, key)
+
+
+def document_label(key: str) -> str:
+    key = canonical_document_type(key)
+    return DOCUMENT_TYPES.get(key) or key.removeprefix("custom_").replace("_", " ").capitalize()
+
+
+def validate_email(value: str, field: str = "email") -> str:
+    """Trim, lower-case and check an e-mail address; returns the normalised address."""
+    cleaned = (value or "").strip().lower()
+    if not cleaned:
+        raise ValidationError(field, "an e-mail address is required")
+    if len(cleaned) > 254 or not _EMAIL.match(cleaned) or ".." in cleaned:
+        raise ValidationError(field, f"{value!r} is not a valid e-mail address")
+    return cleaned
+
+
+@dataclass(frozen=True)
+class SaIdInfo:
+    """What a South African ID number encodes (domain.md §3)."""
+
+    number: str
+    date_of_birth: date | None
+    sex: str  # "F" or "M", from the sequence number
+    citizenship: str  # "citizen", "permanent_resident", "refugee" or "unknown"
+    checksum_valid: bool
+    problems: tuple[str, ...]
+    warnings: tuple[str, ...]
+
+    @property
+    def valid(self) -> bool:
+        return not self.problems
+
+    def age_on(self, on: date) -> int | None:
+        if self.date_of_birth is None:
+            return None
+        dob = self.date_of_birth
+        return on.year - dob.year - ((on.month, on.day) < (dob.month, dob.day))
+
+
+def luhn_valid(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = int(char) * (2 if index % 2 else 1)
+        total += value - 9 if value > 9 else value
+    return total % 10 == 0
+
+
+def decode_sa_id(number: str, today: date | None = None) -> SaIdInfo:
+    """Decode an SA ID number, listing problems (invalid) and warnings (suspicious but allowed)."""
+    today = today or datetime.now(UTC).date()
+    number = (number or "").strip().replace(" ", "")
+    if len(number) != 13 or not number.isdigit():
+        return SaIdInfo(number, None, "", "unknown", False, ("must be exactly 13 digits",), ())
+    problems: list[str] = []
+    warnings: list[str] = []
+    checksum_valid = luhn_valid(number)
+    if not checksum_valid:
+        problems.append("the check digit does not match (Luhn check failed)")
+    yy, mm, dd = int(number[0:2]), int(number[2:4]), int(number[4:6])
+    dob: date | None
+    try:
+        dob = date(2000 + yy, mm, dd)
+        if dob > today:
+            dob = date(1900 + yy, mm, dd)
+    except ValueError:
+        try:  # 29 February of a 19xx leap year
+            dob = date(1900 + yy, mm, dd)
+        except ValueError:
+            dob = None
+            problems.append(f"{number[0:6]} is not a valid date of birth (YYMMDD)")
+    sex = "F" if int(number[6:10]) < 5000 else "M"
+    citizenship = {"0": "citizen", "1": "permanent_resident", "2": "refugee"}.get(number[10], "unknown")
+    if number[10] == "2":
+        warnings.append("citizenship digit 2 (refugee) is not recognised by every register")
+    elif citizenship == "unknown":
+        problems.append(f"citizenship digit must be 0 or 1, not {number[10]}")
+    if number[11] not in "89":
+        warnings.append(f"unusual digit {number[11]} in position 12 (normally 8 or 9)")
+    return SaIdInfo(number, dob, sex, citizenship, checksum_valid, tuple(problems), tuple(warnings))
+
+
+def validate_sa_id(number: str, field: str = "sa_id_number", today: date | None = None) -> str:
+    info = decode_sa_id(number, today)
+    if not info.valid:
+        raise ValidationError(field, f"{number!r} is not a valid SA ID number: {'; '.join(info.problems)}")
+    return info.number
+
+
+def _code(data: dict[str, Any], key: str, allowed: dict[str, str], field: str) -> None:
+    value = data.get(key)
+    if value is None:
+        return
+    if value not in allowed:
+        choices = ", ".join(allowed)
+        raise ValidationError(f"{field}.{key}", f"unknown code {value!r}; expected one of {choices}")
+
+
+STUDENT_DATA_KEYS = {
+    "age",
+    "date_of_birth",
+    "race",
+    "gender",
+    "disability",
+    "city",
+    "sa_id_number",
+    "phone",
+    "alternate_id",
+    "alternate_id_type",
+    "province",
+}
+
+
+def validate_student_data(data: dict[str, Any], field: str = "student_data") -> dict[str, Any]:
+    """Check and normalise a ``student_data`` object; returns a cleaned copy."""
+    if not isinstance(data, dict):
+        raise ValidationError(field, "must be an object")
+    unknown = set(data) - STUDENT_DATA_KEYS
+    if unknown:
+        raise ValidationError(f"{field}.{sorted(unknown)[0]}", "is not a known student data field")
+    cleaned = {k: (v.strip() if isinstance(v, str) else v) for k, v in data.items()}
+    cleaned = {k: v for k, v in cleaned.items() if v not in ("", None)}
+    _code(cleaned, "race", POPULATION_GROUPS, field)
+    _code(cleaned, "gender", GENDERS, field)
+    _code(cleaned, "disability", DISABILITY_STATUSES, field)
+    if "age" in cleaned:
+        age = cleaned["age"]
+        if isinstance(age, bool) or not isinstance(age, int) or not 0 < age < 120:
+            raise ValidationError(f"{field}.age", f"{age!r} is not an age in whole years")
+    if "date_of_birth" in cleaned:
+        try:
+            date.fromisoformat(str(cleaned["date_of_birth"]))
+        except ValueError as exc:
+            raise ValidationError(f"{field}.date_of_birth", "must be a date written YYYY-MM-DD") from exc
+    if "sa_id_number" in cleaned:
+        cleaned["sa_id_number"] = validate_sa_id(str(cleaned["sa_id_number"]), f"{field}.sa_id_number")
+    if "city" in cleaned and len(str(cleaned["city"])) > 100:
+        raise ValidationError(f"{field}.city", "is longer than 100 characters")
+    return cleaned
+
+
+UPLOAD_KEYS = {"file_name", "content_type", "size", "checksum", "storage_key", "uploaded_at"}
+
+
+def validate_uploaded_documents(docs: dict[str, Any], field: str = "uploaded_documents") -> dict[str, Any]:
+    if not isinstance(docs, dict):
+        raise ValidationError(field, "must be an object keyed by document type")
+    cleaned: dict[str, Any] = {}
+    for raw_key, meta in docs.items():
+        key = canonical_document_type(raw_key)
+        where = f"{field}.{key}"
+        if not _DOC_KEY.match(key):
+            raise ValidationError(where, "document type keys are lower-case snake_case")
+        if not isinstance(meta, dict):
+            raise ValidationError(where, "must be an object")
+        missing = UPLOAD_KEYS - set(meta)
+        if missing:
+            raise ValidationError(f"{where}.{sorted(missing)[0]}", "is required")
+        if meta["content_type"] not in ACCEPTED_CONTENT_TYPES:
+            raise ValidationError(
+                f"{where}.content_type", f"{meta['content_type']!r} is not an accepted file type"
+            )
+        if not isinstance(meta["size"], int) or meta["size"] < 0:
+            raise ValidationError(f"{where}.size", "must be a whole number of bytes")
+        cleaned[key] = dict(meta)
+    return cleaned
+
+
+def validate_document_types(types: list[str], field: str = "required_document_types") -> list[str]:
+    out: list[str] = []
+    for raw in types:
+        key = canonical_document_type(str(raw).strip())
+        if not _DOC_KEY.match(key):
+            raise ValidationError(field, f"{raw!r} is not a valid document type key")
+        if key not in out:
+            out.append(key)
+    return out

@@ -1,0 +1,1 @@
+"""The Qt shell: windows, dialogs, Qt item models and the background runner. No SQLAlchemy here."""

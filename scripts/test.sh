@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The test command: install everything needed, make sure PostgreSQL is up, lint, then run pytest.
+# Under CI=true an unreachable PostgreSQL fails the run instead of skipping its tests.
+set -euo pipefail
+source "$(dirname "$0")/bootstrap.sh"
+bootstrap test
+
+if command -v pg_isready >/dev/null 2>&1 && [ -z "${COHORTDESK_TEST_PG_URL:-}" ]; then
+  if ! pg_isready -q -h 127.0.0.1 -p 5432; then
+    if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
+      echo "test: starting the local PostgreSQL cluster"
+      pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+      for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+    fi
+  fi
+fi
+
+cd "$ROOT"
+export QT_QPA_PLATFORM="${QT_QPA_PLATFORM:-offscreen}"
+"$VENV/bin/ruff" check cohortdesk tests bench scripts migrations
+exec "$VENV/bin/python" -m pytest "$@"

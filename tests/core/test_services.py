@@ -1,0 +1,165 @@
+"""Every service path, on SQLite and on a real PostgreSQL (the ``db`` fixture runs both)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select, text
+
+from cohortdesk.db import Database
+from cohortdesk.errors import ConflictError, InvalidTransition, NotFoundError, StorageError, ValidationError
+from cohortdesk.models import DocumentVerification
+from cohortdesk.services import cohorts as cs
+from cohortdesk.services import verification as vs
+from cohortdesk.services.storage import DocumentStore
+from tests import factories
+
+
+@pytest.fixture
+def store(tmp_path) -> DocumentStore:
+    return DocumentStore(tmp_path / "storage")
+
+
+@pytest.fixture
+def world(db: Database, store: DocumentStore):
+    return factories.setup_cohort(db, store)
+
+
+def _decide(db, world, doc, action, reason=None, **kw):
+    return vs.record_decision(
+        db,
+        vs.DecisionCommand(
+            enrollment_id=world["enrollment"].id,
+            document_type=doc,
+            action=action,
+            actor_user_id=world["officer"],
+            reason=reason,
+            **kw,
+        ),
+    )
+
+
+def test_cohort_state_machine(db: Database, world):
+    cohort = world["cohort"]
+    assert cohort.state == "draft"
+    active = cs.change_cohort_state(db, cohort.id, "active", cohort.row_version)
+    assert active.state == "active" and active.admin_signed_at is not None
+    with pytest.raises(InvalidTransition, match="active cohort can only become"):
+        cs.change_cohort_state(db, cohort.id, "draft")
+    assert cs.change_cohort_state(db, cohort.id, "completed").state == "completed"
+    with pytest.raises(InvalidTransition):
+        cs.change_cohort_state(db, cohort.id, "cancelled")
+    assert cs.get_cohort(db, cohort.id).state == "completed"
+
+
+def test_activation_guard_writes_nothing(db: Database, world):
+    bare = cs.create_cohort(
+        db, cs.NewCohort(institution_id=world["institution"].id, name="Bare", program_type="internship")
+    )
+    with pytest.raises(InvalidTransition, match="main agreement template"):
+        cs.change_cohort_state(db, bare.id, "active")
+    assert cs.get_cohort(db, bare.id).state == "draft"
+    assert cs.get_cohort(db, bare.id).row_version == bare.row_version
+
+
+def test_stale_cohort_version_is_refused(db: Database, world):
+    cohort = world["cohort"]
+    cs.change_cohort_state(db, cohort.id, "active", cohort.row_version)
+    with pytest.raises(ConflictError):
+        cs.change_cohort_state(db, cohort.id, "cancelled", cohort.row_version)
+
+
+def test_enrollment_state_machine(db: Database, world):
+    e = world["enrollment"]
+    with pytest.raises(InvalidTransition):
+        cs.change_enrollment_state(db, e.id, "complete")
+    assert cs.change_enrollment_state(db, e.id, "in_progress").state == "in_progress"
+    assert cs.change_enrollment_state(db, e.id, "complete").state == "complete"
+    with pytest.raises(InvalidTransition):
+        cs.change_enrollment_state(db, e.id, "waiting")
+
+
+def test_bad_inputs_name_the_field(db: Database, world):
+    with pytest.raises(ValidationError, match="program_type"):
+        cs.create_cohort(
+            db, cs.NewCohort(institution_id=world["institution"].id, name="X", program_type="bootcamp")
+        )
+    with pytest.raises(ValidationError, match="sponsor_email"):
+        cs.create_cohort(
+            db,
+            cs.NewCohort(
+                institution_id=world["institution"].id,
+                name="X",
+                program_type="internship",
+                sponsor_email="not-an-email",
+            ),
+        )
+    with pytest.raises(ValidationError, match="user_id"):
+        cs.enroll(db, cs.NewEnrollment(cohort_id=world["cohort"].id, user_id=world["student"]))
+    with pytest.raises(NotFoundError):
+        cs.get_cohort(db, 999_999)
+
+
+def test_decisions_drive_verification_state(db: Database, world):
+    first = _decide(db, world, "id_document", "approved")
+    assert first.enrollment.document_verification_state == "pending"
+    second = _decide(db, world, "matric_certificate", "approved")
+    assert second.enrollment.document_verification_state == "verified"
+    assert second.changes.enrollment_ids == {world["enrollment"].id}
+    third = _decide(db, world, "id_document", "rejected", "Not certified")
+    assert third.enrollment.document_verification_state == "rejected"
+    assert "Not certified" in third.enrollment.rejection_reason
+    fourth = _decide(db, world, "id_document", "approved")
+    assert fourth.enrollment.document_verification_state == "verified"
+    assert fourth.enrollment.rejection_reason is None
+    history = vs.history(db, world["enrollment"].id)
+    assert [h.action for h in history] == ["approved", "rejected", "approved", "approved"]
+    assert history[0].admin_name == "Officer One"
+
+
+def test_reject_needs_a_reason_and_writes_nothing(db: Database, world):
+    with pytest.raises(ValidationError, match="reason"):
+        _decide(db, world, "id_document", "rejected", "   ")
+    with pytest.raises(ValidationError, match="action"):
+        _decide(db, world, "id_document", "maybe")
+    with db.read_session() as s:
+        assert s.scalar(select(func.count()).select_from(DocumentVerification)) == 0
+
+
+def test_stale_decision_refused(db: Database, world):
+    version = world["enrollment"].row_version
+    _decide(db, world, "id_document", "approved", expected_row_version=version)
+    with pytest.raises(ConflictError, match="changed since you opened it"):
+        _decide(db, world, "matric_certificate", "approved", expected_row_version=version)
+
+
+def test_idempotent_retry(db: Database, world):
+    one = _decide(db, world, "id_document", "approved", idempotency_key="k-1")
+    two = _decide(db, world, "id_document", "approved", idempotency_key="k-1")
+    assert two.duplicate and two.verification.id == one.verification.id
+    assert len(vs.history(db, world["enrollment"].id)) == 1
+
+
+def test_storage_checks_bytes(world, store: DocumentStore):
+    upload = world["enrollment"].uploaded_documents["id_document"]
+    assert store.read(upload).startswith(b"%PDF")
+    path = store.path_for_key(upload["storage_key"])
+    assert path.parent.parent.name == upload["storage_key"][0:2]
+    path.write_bytes(b"tampered")
+    with pytest.raises(StorageError, match="bytes but was uploaded"):
+        store.read(upload)
+    path.unlink()
+    with pytest.raises(StorageError, match="missing"):
+        store.read(upload)
+
+
+@pytest.mark.pg
+def test_verifications_are_append_only_on_postgresql(pg_db: Database, store: DocumentStore):
+    world = factories.setup_cohort(pg_db, store)
+    _decide(pg_db, world, "id_document", "approved")
+    for statement in (
+        "UPDATE document_verifications SET reason = 'x'",
+        "DELETE FROM document_verifications",
+        "TRUNCATE document_verifications CASCADE",
+    ):
+        with pytest.raises(Exception, match="append-only"), pg_db.engine.begin() as conn:
+            conn.execute(text(statement))

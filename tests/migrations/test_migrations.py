@@ -1,0 +1,60 @@
+"""Alembic is the only schema authority: upgrade, downgrade and model agreement on both backends."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, text
+
+from cohortdesk.db import Database, migrate
+from cohortdesk.errors import SchemaError
+from cohortdesk.models import DOCUSEAL_TABLES, NEW_TABLES, Base
+
+OWN_TABLES = {name for name in Base.metadata.tables if name not in DOCUSEAL_TABLES}
+
+
+def _include_object(obj, name, type_, reflected, compare_to):
+    return name in OWN_TABLES if type_ == "table" else True
+
+
+def test_single_head():
+    assert migrate.head_revision()
+
+
+def test_upgrade_downgrade_upgrade(db: Database):
+    tables = set(inspect(db.engine).get_table_names())
+    assert set(NEW_TABLES) <= tables
+    assert tables >= DOCUSEAL_TABLES
+    migrate.downgrade(db)
+    remaining = set(inspect(db.engine).get_table_names())
+    assert remaining <= {migrate.VERSION_TABLE}
+    status = migrate.upgrade(db)
+    assert status.up_to_date and status.mode == "standalone"
+
+
+def test_models_and_migrations_agree(db: Database):
+    with db.engine.connect() as conn:
+        context = MigrationContext.configure(
+            conn,
+            opts={"include_object": _include_object, "compare_type": True, "target_metadata": Base.metadata},
+        )
+        diff = compare_metadata(context, Base.metadata)
+    assert diff == []
+
+
+def test_unknown_revision_is_refused(db: Database):
+    with db.engine.begin() as conn:
+        conn.execute(text(f"UPDATE {migrate.VERSION_TABLE} SET version_num = 'from_the_future'"))
+    with pytest.raises(SchemaError, match="does not know"):
+        migrate.schema_status(db)
+
+
+def test_sqlite_file_is_copied_before_upgrade(sqlite_url: str, tmp_path):
+    db = Database(sqlite_url)
+    migrate.upgrade(db, "0002_cohort_tables")
+    migrate.upgrade(db)
+    backups = list(tmp_path.glob("cohortdesk.sqlite3.0002_cohort_tables.*.bak"))
+    assert len(backups) == 1
+    copy = Database(f"sqlite:///{backups[0]}")
+    assert migrate.current_revision(copy) == "0002_cohort_tables"
