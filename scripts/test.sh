@@ -17,5 +17,7 @@ fi
 
 cd "$ROOT"
 export QT_QPA_PLATFORM="${QT_QPA_PLATFORM:-offscreen}"
-"$VENV/bin/ruff" check cohortdesk tests bench scripts migrations
+lint_paths=()
+for d in cohortdesk tests bench scripts migrations; do [ -d "$d" ] && lint_paths+=("$d"); done
+"$VENV/bin/ruff" check "${lint_paths[@]}"
 exec "$VENV/bin/python" -m pytest "$@"
