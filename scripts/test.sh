@@ -3,6 +3,8 @@
 # Under CI=true an unreachable PostgreSQL fails the run instead of skipping its tests.
 set -euo pipefail
 source "$(dirname "$0")/bootstrap.sh"
+# Validators for the Linux desktop files, checked by tests/packaging.
+export COHORTDESK_EXTRA_APT="desktop-file-utils appstream ${COHORTDESK_EXTRA_APT:-}"
 bootstrap test
 
 if command -v pg_isready >/dev/null 2>&1 && [ -z "${COHORTDESK_TEST_PG_URL:-}" ]; then
