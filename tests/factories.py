@@ -101,3 +101,128 @@ def setup_cohort(db: Database, store: DocumentStore, documents=("id_document", "
         "enrollment": enrollment,
         "template": tmpl,
     }
+
+
+def sa_id(prefix12: str) -> str:
+    """A valid SA ID number from its first 12 digits (adds the Luhn check digit)."""
+    for check in "0123456789":
+        candidate = prefix12 + check
+        total = 0
+        for index, char in enumerate(reversed(candidate)):
+            value = int(char) * (2 if index % 2 else 1)
+            total += value - 9 if value > 9 else value
+        if total % 10 == 0:
+            return candidate
+    raise AssertionError("unreachable")
+
+
+#: (first, last, cohort key, student_data extra, uploaded document types, enrollment state)
+QUEUE_STUDENTS = (
+    (
+        "Sipho",
+        "Dlamini",
+        "learnership",
+        # deliberately inconsistent with the ID number: female, a day late, 30 years old
+        {"sa_id_number": "8001015009087", "gender": "F", "date_of_birth": "1980-01-02", "age": 30},
+        ("id_document", "matric_certificate"),
+        "waiting",
+    ),
+    ("Lerato", "Mokoena", "learnership", {"sa_id_number": "0501014800087", "gender": "F"}, None, "waiting"),
+    (
+        "Anna",
+        "van der Merwe",
+        "learnership",
+        {"sa_id_number": sa_id("950612012308"), "gender": "F", "race": "Wh", "disability": "04"},
+        ("id_document", "matric_certificate", "disability_proof"),
+        "waiting",
+    ),
+    (
+        "Thabo",
+        "Nkosi",
+        "learnership",
+        {"sa_id_number": sa_id("990203543208"), "gender": "M"},
+        None,
+        "in_progress",
+    ),
+    ("Zanele", "Khumalo", "internship", {"sa_id_number": sa_id("010709034108")}, ("id_document",), "waiting"),
+    (
+        "Pieter",
+        "O'Brien",
+        "internship",
+        {"sa_id_number": sa_id("000101512318"), "gender": "M"},
+        None,
+        "waiting",
+    ),
+)
+
+
+def queue_world(db: Database, store: DocumentStore) -> dict:
+    """One institution, an active learnership and a draft internship, and six pending students whose
+    queue ages run from ten days (Sipho) to five days (Pieter)."""
+    from cohortdesk.models import CohortEnrollment
+
+    acc = account(db)
+    officer = user(db, acc, "Officer", "One", email="officer@example.co.za")
+    inst = cs.create_institution(
+        db, cs.NewInstitution(account_id=acc, name="Acme Training", super_admin_id=officer)
+    )
+    tmpl = template(db, acc, officer)
+    now = datetime.now(UTC)
+    learnership = cs.create_cohort(
+        db,
+        cs.NewCohort(
+            institution_id=inst.id,
+            name="Q1 2026 Learnership",
+            program_type="learnership",
+            student_count=20,
+            main_template_id=tmpl,
+            required_document_types=("id_document", "matric_certificate"),
+            start_date=now,
+            end_date=now + timedelta(days=365),
+        ),
+    )
+    cs.change_cohort_state(db, learnership.id, "active")
+    internship = cs.create_cohort(
+        db,
+        cs.NewCohort(
+            institution_id=inst.id,
+            name="Graduate Internship 2026",
+            program_type="internship",
+            student_count=10,
+            required_document_types=("id_document", "matric_certificate", "tertiary_qualification"),
+        ),
+    )
+    cohorts = {"learnership": learnership.id, "internship": internship.id}
+    enrollments: dict[str, int] = {}
+    for age_days, (first, last, cohort_key, extra, docs, state) in zip(
+        range(10, 0, -1), QUEUE_STUDENTS, strict=False
+    ):
+        student = user(db, acc, first, last, email=f"{first.lower()}@example.co.za")
+        doc_types = docs or ("id_document", "matric_certificate")
+        data = {"race": "BA", "disability": "N", "city": "Soweto", **extra}
+        enrollment = cs.enroll(
+            db,
+            cs.NewEnrollment(
+                cohort_id=cohorts[cohort_key],
+                user_id=student,
+                student_data=data,
+                uploaded_documents={
+                    d: upload(store, f"{d}.pdf", f"%PDF {first} {d}".encode()) for d in doc_types
+                },
+            ),
+        )
+        if state != "waiting":
+            cs.change_enrollment_state(db, enrollment.id, state)
+        with db.session() as s:
+            row = s.get(CohortEnrollment, enrollment.id)
+            row.pending_since = now - timedelta(days=age_days)
+        enrollments[f"{first} {last}"] = enrollment.id
+    return {
+        "account": acc,
+        "officer": officer,
+        "institution": inst.id,
+        "cohorts": cohorts,
+        "enrollments": enrollments,
+        "template": tmpl,
+        "store": store,
+    }

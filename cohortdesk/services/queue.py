@@ -1,0 +1,817 @@
+"""What the verification officer's workstation reads: the cohort tree with live counts, the enrollment
+queue (filtered, searched, sorted and paged in SQL), one enrollment's student details with its SA ID
+decoded and compared, its documents, and the institution's canned rejection reasons.
+
+Everything here only reads and returns frozen rows. Special personal information (race, disability,
+the full SA ID number) leaves this module masked unless the identity holds ``SPECIAL_PI``; a masked
+value says so explicitly (``SensitiveValue.masked``), so a screen can offer a logged "reveal" later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
+from sqlalchemy.orm import Session
+
+from cohortdesk.db import Database
+from cohortdesk.errors import NotFoundError, ValidationError
+from cohortdesk.models import Cohort, CohortEnrollment, DocumentVerification, Institution, User
+from cohortdesk.models.enums import VerificationState
+from cohortdesk.services.identity import SPECIAL_PI, Identity
+from cohortdesk.services.rows import VerificationRow
+from cohortdesk.services.validation import (
+    DISABILITY_STATUSES,
+    GENDERS,
+    POPULATION_GROUPS,
+    canonical_document_type,
+    decode_sa_id,
+    document_label,
+)
+from cohortdesk.services.verification import history
+
+DEFAULT_PAGE_SIZE = 200
+
+# --- the cohort tree ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CohortCounts:
+    enrolled: int = 0
+    pending: int = 0
+    verified: int = 0
+    rejected: int = 0
+
+
+@dataclass(frozen=True)
+class CohortNode:
+    id: int
+    institution_id: int
+    name: str
+    state: str
+    program_type: str
+    expected: int  # cohorts.student_count
+    counts: CohortCounts
+    row_version: int
+
+
+@dataclass(frozen=True)
+class InstitutionNode:
+    id: int
+    name: str
+    cohorts: tuple[CohortNode, ...]
+
+    @property
+    def counts(self) -> CohortCounts:
+        return CohortCounts(
+            enrolled=sum(c.counts.enrolled for c in self.cohorts),
+            pending=sum(c.counts.pending for c in self.cohorts),
+            verified=sum(c.counts.verified for c in self.cohorts),
+            rejected=sum(c.counts.rejected for c in self.cohorts),
+        )
+
+
+_COHORT_STATE_ORDER = {"active": 0, "draft": 1, "completed": 2, "cancelled": 3}
+
+
+def cohort_counts(db: Database, cohort_ids: Sequence[int] | None = None) -> dict[int, CohortCounts]:
+    """Enrolled / pending / verified / rejected per cohort, in one grouped query."""
+    state = CohortEnrollment.document_verification_state
+
+    def count_of(value: str) -> Any:
+        return func.coalesce(func.sum(case((state == value, 1), else_=0)), 0)
+
+    stmt = select(
+        CohortEnrollment.cohort_id,
+        func.count(),
+        count_of(VerificationState.PENDING.value),
+        count_of(VerificationState.VERIFIED.value),
+        count_of(VerificationState.REJECTED.value),
+    ).group_by(CohortEnrollment.cohort_id)
+    if cohort_ids is not None:
+        stmt = stmt.where(CohortEnrollment.cohort_id.in_(list(cohort_ids)))
+    with db.read_session() as s:
+        return {
+            cohort_id: CohortCounts(int(enrolled), int(pending), int(verified), int(rejected))
+            for cohort_id, enrolled, pending, verified, rejected in s.execute(stmt)
+        }
+
+
+def cohort_tree(db: Database, account_id: int | None = None) -> list[InstitutionNode]:
+    """Institutions (by name) and their cohorts (active first, then by name) with live counts."""
+    stmt = (
+        select(
+            Institution.id,
+            Institution.name,
+            Cohort.id,
+            Cohort.name,
+            Cohort.state,
+            Cohort.program_type,
+            Cohort.student_count,
+            Cohort.row_version,
+        )
+        .outerjoin(Cohort, Cohort.institution_id == Institution.id)
+        .order_by(func.lower(Institution.name), Institution.id)
+    )
+    if account_id is not None:
+        stmt = stmt.where(Institution.account_id == account_id)
+    with db.read_session() as s:
+        rows = s.execute(stmt).all()
+    counts = cohort_counts(db) if rows else {}
+    institutions: dict[int, tuple[str, list[CohortNode]]] = {}
+    for inst_id, inst_name, cohort_id, name, state, program, expected, version in rows:
+        _name, cohorts = institutions.setdefault(inst_id, (inst_name, []))
+        if cohort_id is not None:
+            cohorts.append(
+                CohortNode(
+                    id=cohort_id,
+                    institution_id=inst_id,
+                    name=name,
+                    state=state,
+                    program_type=program,
+                    expected=expected,
+                    counts=counts.get(cohort_id, CohortCounts()),
+                    row_version=version,
+                )
+            )
+    return [
+        InstitutionNode(
+            id=inst_id,
+            name=inst_name,
+            cohorts=tuple(
+                sorted(cohorts, key=lambda c: (_COHORT_STATE_ORDER.get(c.state, 9), c.name.lower(), c.id))
+            ),
+        )
+        for inst_id, (inst_name, cohorts) in institutions.items()
+    ]
+
+
+# --- the enrollment queue -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """Which enrollments the queue shows. ``None`` means "any"; ``search`` matches every word."""
+
+    verification_state: str | None = VerificationState.PENDING.value
+    enrollment_state: str | None = None
+    program_type: str | None = None
+    cohort_id: int | None = None
+    institution_id: int | None = None
+    account_id: int | None = None
+    search: str = ""
+
+    def matches(self, row: QueueRow) -> bool:
+        """Whether ``row`` (e.g. updated after a decision) still belongs in this queue (no search check)."""
+        return (
+            (self.verification_state is None or row.verification_state == self.verification_state)
+            and (self.enrollment_state is None or row.enrollment_state == self.enrollment_state)
+            and (self.program_type is None or row.program_type == self.program_type)
+            and (self.cohort_id is None or row.cohort_id == self.cohort_id)
+            and (self.institution_id is None or row.institution_id == self.institution_id)
+        )
+
+
+#: Sort keys the queue understands (one per visible column).
+SORT_KEYS = (
+    "student",
+    "email",
+    "cohort",
+    "program_type",
+    "enrollment_state",
+    "verification_state",
+    "documents",
+    "waiting_since",
+)
+
+
+@dataclass(frozen=True)
+class QueueSort:
+    key: str = "waiting_since"
+    descending: bool = False
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    enrollment_id: int
+    cohort_id: int
+    institution_id: int
+    user_id: int
+    student_name: str
+    email: str
+    cohort_name: str
+    program_type: str
+    enrollment_state: str
+    verification_state: str
+    documents_uploaded: int
+    documents_required: int
+    waiting_since: datetime | None
+    row_version: int
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    rows: tuple[QueueRow, ...]
+    offset: int
+    limit: int
+
+    @property
+    def has_more(self) -> bool:
+        """True when the page came back full, so another page may follow."""
+        return len(self.rows) >= self.limit
+
+
+def _student_name() -> ColumnElement[str]:
+    first = func.coalesce(User.first_name, "")
+    last = func.coalesce(User.last_name, "")
+    return func.trim(first + " " + last)
+
+
+def _uploaded_count(dialect: str) -> Any:
+    keys_fn = func.jsonb_object_keys if dialect == "postgresql" else func.json_each
+    keys = keys_fn(CohortEnrollment.uploaded_documents).table_valued("key")
+    return select(func.count()).select_from(keys).scalar_subquery()
+
+
+def _required_count(dialect: str) -> Any:
+    length = func.jsonb_array_length if dialect == "postgresql" else func.json_array_length
+    return func.coalesce(length(Cohort.required_document_types), 0)
+
+
+def _search_condition(text: str) -> ColumnElement[bool] | None:
+    words = text.split()
+    if not words:
+        return None
+    name = _student_name()
+    sa_id = CohortEnrollment.student_data["sa_id_number"].as_string()
+    return and_(
+        *(
+            or_(
+                name.icontains(word, autoescape=True),
+                User.email.icontains(word, autoescape=True),
+                sa_id.contains(word, autoescape=True),
+            )
+            for word in words
+        )
+    )
+
+
+def _where(stmt: Select[Any], flt: QueueFilter) -> Select[Any]:
+    if flt.verification_state:
+        stmt = stmt.where(CohortEnrollment.document_verification_state == flt.verification_state)
+    if flt.enrollment_state:
+        stmt = stmt.where(CohortEnrollment.state == flt.enrollment_state)
+    if flt.program_type:
+        stmt = stmt.where(Cohort.program_type == flt.program_type)
+    if flt.cohort_id is not None:
+        stmt = stmt.where(CohortEnrollment.cohort_id == flt.cohort_id)
+    if flt.institution_id is not None:
+        stmt = stmt.where(Cohort.institution_id == flt.institution_id)
+    if flt.account_id is not None:
+        stmt = stmt.where(CohortEnrollment.account_id == flt.account_id)
+    condition = _search_condition(flt.search)
+    if condition is not None:
+        stmt = stmt.where(condition)
+    return stmt
+
+
+def _order_by(sort: QueueSort, dialect: str) -> list[Any]:
+    if sort.key not in SORT_KEYS:
+        raise ValidationError(
+            "sort", f"{sort.key!r} is not a queue column; use one of {', '.join(SORT_KEYS)}"
+        )
+    columns: dict[str, list[Any]] = {
+        "student": [func.lower(_student_name())],
+        "email": [User.email],
+        "cohort": [func.lower(Cohort.name)],
+        "program_type": [Cohort.program_type],
+        "enrollment_state": [CohortEnrollment.state],
+        "verification_state": [CohortEnrollment.document_verification_state],
+        "documents": [_uploaded_count(dialect), _required_count(dialect)],
+        "waiting_since": [CohortEnrollment.pending_since],
+    }
+    # NULL sorts as "latest" in both directions, which is PostgreSQL's own order, so an ascending or
+    # backward index scan serves it; the id breaks ties in the same direction, for stable pages.
+    if sort.descending:
+        keys = [c.desc().nulls_first() for c in columns[sort.key]]
+        return [*keys, CohortEnrollment.id.desc()]
+    keys = [c.asc().nulls_last() for c in columns[sort.key]]
+    return [*keys, CohortEnrollment.id.asc()]
+
+
+def queue_statement(dialect: str, flt: QueueFilter, sort: QueueSort, offset: int, limit: int) -> Select[Any]:
+    """The page query itself (exposed for EXPLAIN in benchmarks)."""
+    stmt = (
+        select(
+            CohortEnrollment.id,
+            CohortEnrollment.cohort_id,
+            Cohort.institution_id,
+            CohortEnrollment.user_id,
+            _student_name(),
+            User.email,
+            Cohort.name,
+            Cohort.program_type,
+            CohortEnrollment.state,
+            CohortEnrollment.document_verification_state,
+            _uploaded_count(dialect),
+            _required_count(dialect),
+            CohortEnrollment.pending_since,
+            CohortEnrollment.row_version,
+        )
+        .join(Cohort, Cohort.id == CohortEnrollment.cohort_id)
+        .join(User, User.id == CohortEnrollment.user_id)
+    )
+    return _where(stmt, flt).order_by(*_order_by(sort, dialect)).offset(offset).limit(limit)
+
+
+def _queue_row(values: Sequence[Any]) -> QueueRow:
+    (
+        eid,
+        cohort_id,
+        inst_id,
+        user_id,
+        name,
+        email,
+        cohort_name,
+        program,
+        state,
+        vstate,
+        up,
+        req,
+        since,
+        v,
+    ) = values
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    return QueueRow(
+        enrollment_id=eid,
+        cohort_id=cohort_id,
+        institution_id=inst_id,
+        user_id=user_id,
+        student_name=name or email,
+        email=email,
+        cohort_name=cohort_name,
+        program_type=program,
+        enrollment_state=state,
+        verification_state=vstate,
+        documents_uploaded=int(up or 0),
+        documents_required=int(req or 0),
+        waiting_since=since,
+        row_version=v,
+    )
+
+
+def queue_page(
+    db: Database,
+    flt: QueueFilter | None = None,
+    sort: QueueSort | None = None,
+    offset: int = 0,
+    limit: int = DEFAULT_PAGE_SIZE,
+) -> QueuePage:
+    """One page of the queue, filtered, searched and sorted in SQL."""
+    flt = flt or QueueFilter()
+    sort = sort or QueueSort()
+    if offset < 0 or limit <= 0:
+        raise ValidationError("page", "offset must be 0 or more and limit at least 1")
+    with db.read_session() as s:
+        rows = s.execute(queue_statement(db.dialect, flt, sort, offset, limit)).all()
+    return QueuePage(rows=tuple(_queue_row(r) for r in rows), offset=offset, limit=limit)
+
+
+def queue_count(db: Database, flt: QueueFilter | None = None) -> int:
+    """How many enrollments match ``flt``; joins only what the filter needs."""
+    flt = flt or QueueFilter()
+    stmt = select(func.count()).select_from(CohortEnrollment)
+    if flt.program_type or flt.institution_id is not None:
+        stmt = stmt.join(Cohort, Cohort.id == CohortEnrollment.cohort_id)
+    if flt.search.strip():
+        stmt = stmt.join(User, User.id == CohortEnrollment.user_id)
+    with db.read_session() as s:
+        return int(s.scalar(_where(stmt, flt)) or 0)
+
+
+def queue_row(db: Database, enrollment_id: int) -> QueueRow:
+    """One enrollment as a queue row (after a decision, to update the row in place)."""
+    stmt = (
+        queue_statement(db.dialect, QueueFilter(verification_state=None), QueueSort(), 0, 1)
+        .where(CohortEnrollment.id == enrollment_id)
+        .offset(None)
+    )
+    with db.read_session() as s:
+        values = s.execute(stmt).first()
+    if values is None:
+        raise NotFoundError(f"There is no enrollment with id {enrollment_id}.")
+    return _queue_row(values)
+
+
+# --- student details ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SensitiveValue:
+    """A special-PI value as a screen may show it: ``display`` is the real text only when not masked."""
+
+    field: str
+    display: str
+    masked: bool
+
+
+@dataclass(frozen=True)
+class IdCheck:
+    """What the SA ID number encodes. ``number`` is masked without the special-PI capability."""
+
+    number: SensitiveValue
+    date_of_birth: date | None
+    sex: str  # "M" / "F" / ""
+    citizenship: str  # "citizen", "permanent_resident", "refugee", "unknown"
+    checksum_valid: bool
+    problems: tuple[str, ...]
+    warnings: tuple[str, ...]
+
+    @property
+    def valid(self) -> bool:
+        return not self.problems
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """Captured data that disagrees with what the SA ID number encodes."""
+
+    field: str  # "date_of_birth", "age", "gender"
+    captured: str
+    from_id: str
+    message: str
+
+
+@dataclass(frozen=True)
+class StudentDetails:
+    enrollment_id: int
+    cohort_id: int
+    institution_id: int
+    student_name: str
+    email: str
+    phone: str | None
+    city: str | None
+    province: str | None
+    date_of_birth: str | None  # as captured, YYYY-MM-DD
+    age: int | None
+    gender: str | None  # label: Male / Female
+    race: SensitiveValue
+    disability: SensitiveValue
+    id_check: IdCheck | None  # None when no SA ID number was captured
+    alternate_id: SensitiveValue | None
+    mismatches: tuple[Mismatch, ...]
+    special_pi_masked: bool  # True when any special-PI value above is masked
+    enrollment_state: str
+    verification_state: str
+    rejection_reason: str | None
+    captured_at: datetime
+    row_version: int
+
+
+MASK = "••••••"
+
+
+def mask_id_number(number: str) -> str:
+    """``8001015009087`` → ``800101*****87``: the date of birth stays readable, the rest does not."""
+    number = number.strip()
+    if len(number) <= 8:
+        return "*" * len(number)
+    return number[:6] + "*" * (len(number) - 8) + number[-2:]
+
+
+def _sensitive(field_name: str, text: str, allowed: bool) -> SensitiveValue:
+    if allowed or not text:
+        return SensitiveValue(field_name, text, masked=False)
+    return SensitiveValue(field_name, MASK, masked=True)
+
+
+def _age_on(dob: date, on: date) -> int:
+    return on.year - dob.year - ((on.month, on.day) < (dob.month, dob.day))
+
+
+def compare_with_id(
+    student_data: dict[str, Any], dob_from_id: date | None, sex_from_id: str, captured_at: date, today: date
+) -> list[Mismatch]:
+    """Captured date of birth, age and gender checked against the decoded ID number."""
+    found: list[Mismatch] = []
+    captured_dob = student_data.get("date_of_birth")
+    if dob_from_id is not None and captured_dob and str(captured_dob) != dob_from_id.isoformat():
+        found.append(
+            Mismatch(
+                "date_of_birth",
+                str(captured_dob),
+                dob_from_id.isoformat(),
+                f"Date of birth captured as {captured_dob}, but the ID number says {dob_from_id.isoformat()}.",
+            )
+        )
+    age = student_data.get("age")
+    if dob_from_id is not None and isinstance(age, int) and not isinstance(age, bool):
+        # The age was typed at capture time; accept it if it was right then or is right now.
+        possible = {_age_on(dob_from_id, captured_at), _age_on(dob_from_id, today)}
+        if age not in possible:
+            expected = _age_on(dob_from_id, captured_at)
+            found.append(
+                Mismatch(
+                    "age",
+                    str(age),
+                    str(expected),
+                    f"Age captured as {age}, but the ID number's date of birth makes it {expected}.",
+                )
+            )
+    gender = student_data.get("gender")
+    if sex_from_id and gender in GENDERS and gender != sex_from_id:
+        found.append(
+            Mismatch(
+                "gender",
+                GENDERS[gender],
+                GENDERS[sex_from_id],
+                f"Gender captured as {GENDERS[gender]}, but the ID number is registered as {GENDERS[sex_from_id]}.",
+            )
+        )
+    return found
+
+
+def student_details(
+    db: Database, enrollment_id: int, identity: Identity, today: date | None = None
+) -> StudentDetails:
+    """The captured details of one enrollment, its SA ID decoded and compared, special PI masked."""
+    today = today or datetime.now(UTC).date()
+    with db.read_session() as s:
+        found = s.execute(
+            select(CohortEnrollment, Cohort.institution_id, _student_name(), User.email)
+            .join(Cohort, Cohort.id == CohortEnrollment.cohort_id)
+            .join(User, User.id == CohortEnrollment.user_id)
+            .where(CohortEnrollment.id == enrollment_id)
+        ).first()
+        if found is None:
+            raise NotFoundError(f"There is no enrollment with id {enrollment_id}.")
+        enrollment, institution_id, name, email = found
+        data: dict[str, Any] = dict(enrollment.student_data or {})
+        allowed = identity.can(SPECIAL_PI)
+        race_code, disability_code = data.get("race"), data.get("disability")
+        race = _sensitive("race", POPULATION_GROUPS.get(race_code, race_code or ""), allowed)
+        disability = _sensitive(
+            "disability", DISABILITY_STATUSES.get(disability_code, disability_code or ""), allowed
+        )
+        id_check: IdCheck | None = None
+        mismatches: list[Mismatch] = []
+        number = str(data.get("sa_id_number") or "").strip()
+        if number:
+            info = decode_sa_id(number, today)
+            shown = SensitiveValue(
+                "sa_id_number", number if allowed else mask_id_number(number), masked=not allowed
+            )
+            id_check = IdCheck(
+                number=shown,
+                date_of_birth=info.date_of_birth,
+                sex=info.sex,
+                citizenship=info.citizenship,
+                checksum_valid=info.checksum_valid,
+                problems=info.problems,
+                warnings=info.warnings,
+            )
+            captured_at = enrollment.created_at.astimezone(UTC).date()
+            mismatches = compare_with_id(data, info.date_of_birth, info.sex, captured_at, today)
+        alternate = data.get("alternate_id")
+        alternate_value = None
+        if alternate:
+            label = f"{data.get('alternate_id_type', 'Other ID')}: "
+            alternate_value = SensitiveValue(
+                "alternate_id",
+                label + (str(alternate) if allowed else mask_id_number(str(alternate))),
+                masked=not allowed,
+            )
+        age = data.get("age")
+        return StudentDetails(
+            enrollment_id=enrollment.id,
+            cohort_id=enrollment.cohort_id,
+            institution_id=institution_id,
+            student_name=name or email,
+            email=email,
+            phone=data.get("phone"),
+            city=data.get("city"),
+            province=data.get("province"),
+            date_of_birth=str(data["date_of_birth"]) if data.get("date_of_birth") else None,
+            age=age if isinstance(age, int) and not isinstance(age, bool) else None,
+            gender=GENDERS.get(data.get("gender", ""), data.get("gender")),
+            race=race,
+            disability=disability,
+            id_check=id_check,
+            alternate_id=alternate_value,
+            mismatches=tuple(mismatches),
+            special_pi_masked=any(
+                v is not None and v.masked
+                for v in (race, disability, id_check.number if id_check else None, alternate_value)
+            ),
+            enrollment_state=enrollment.state,
+            verification_state=enrollment.document_verification_state,
+            rejection_reason=enrollment.rejection_reason,
+            captured_at=enrollment.created_at,
+            row_version=enrollment.row_version,
+        )
+
+
+# --- documents ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DocumentRow:
+    """One document of an enrollment: uploaded, required, or both, with its latest decision."""
+
+    enrollment_id: int
+    document_type: str
+    label: str
+    required: bool
+    uploaded: bool
+    file_name: str | None
+    content_type: str | None
+    size: int | None
+    uploaded_at: str | None
+    latest_action: str | None  # "approved" / "rejected" / None (undecided)
+    latest_reason: str | None
+    latest_by: str | None
+    latest_at: datetime | None
+    #: False when the file was replaced after the latest decision (the decision is about an older file).
+    decision_current: bool
+    upload: dict[str, Any] = field(default_factory=dict)  # the raw entry, for DocumentStore.read
+
+    @property
+    def special_pi(self) -> bool:
+        """Health information (domain.md §5): previews need the special-PI capability."""
+        return self.document_type == "disability_proof"
+
+
+def _officer_name() -> ColumnElement[str]:
+    full = func.trim(func.coalesce(User.first_name, "") + " " + func.coalesce(User.last_name, ""))
+    return func.coalesce(func.nullif(full, ""), User.email)
+
+
+def _documents(session: Session, enrollment: CohortEnrollment, required: Sequence[str]) -> list[DocumentRow]:
+    decisions = session.execute(
+        select(DocumentVerification, _officer_name())
+        .join(User, User.id == DocumentVerification.admin_id)
+        .where(DocumentVerification.cohort_enrollment_id == enrollment.id)
+        .order_by(DocumentVerification.created_at, DocumentVerification.id)
+    ).all()
+    latest: dict[str, tuple[DocumentVerification, str]] = {}
+    for decision, officer in decisions:
+        latest[canonical_document_type(decision.document_type)] = (decision, officer)
+    uploaded = {canonical_document_type(k): v for k, v in (enrollment.uploaded_documents or {}).items()}
+    ordered = list(dict.fromkeys([*required, *sorted(uploaded)]))
+    rows: list[DocumentRow] = []
+    for doc_type in ordered:
+        upload = dict(uploaded.get(doc_type) or {})
+        decision, officer = latest.get(doc_type, (None, None))
+        current = True
+        if decision is not None and upload:
+            decided_checksum = (decision.verification_metadata or {}).get("checksum")
+            current = decided_checksum is None or decided_checksum == upload.get("checksum")
+        rows.append(
+            DocumentRow(
+                enrollment_id=enrollment.id,
+                document_type=doc_type,
+                label=document_label(doc_type),
+                required=doc_type in required,
+                uploaded=bool(upload),
+                file_name=upload.get("file_name"),
+                content_type=upload.get("content_type"),
+                size=upload.get("size"),
+                uploaded_at=upload.get("uploaded_at"),
+                latest_action=decision.action if decision is not None else None,
+                latest_reason=decision.reason if decision is not None else None,
+                latest_by=officer,
+                latest_at=decision.created_at if decision is not None else None,
+                decision_current=current,
+                upload=upload,
+            )
+        )
+    return rows
+
+
+def documents(db: Database, enrollment_id: int) -> list[DocumentRow]:
+    """The enrollment's documents: required ones first (in the cohort's order), then other uploads."""
+    with db.read_session() as s:
+        found = s.execute(
+            select(CohortEnrollment, Cohort.required_document_types)
+            .join(Cohort, Cohort.id == CohortEnrollment.cohort_id)
+            .where(CohortEnrollment.id == enrollment_id)
+        ).first()
+        if found is None:
+            raise NotFoundError(f"There is no enrollment with id {enrollment_id}.")
+        enrollment, required = found
+        return _documents(s, enrollment, [canonical_document_type(d) for d in (required or [])])
+
+
+# --- canned rejection reasons -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RejectionReason:
+    code: str
+    label: str
+    message: str  # learner-visible text that pre-fills the editable reason
+
+
+DEFAULT_REJECTION_REASONS: tuple[RejectionReason, ...] = (
+    RejectionReason(
+        "not_certified",
+        "Not certified",
+        "This copy is not certified. Please upload a copy certified by a commissioner of oaths, "
+        "with their stamp, signature, name and date.",
+    ),
+    RejectionReason(
+        "certification_too_old",
+        "Certification too old",
+        "The certification on this copy is older than this programme accepts. Please upload a "
+        "recently certified copy.",
+    ),
+    RejectionReason(
+        "illegible",
+        "Illegible",
+        "We cannot read this document clearly. Please upload a sharper scan or photo of the whole page.",
+    ),
+    RejectionReason(
+        "smart_id_one_side_missing",
+        "Smart ID: one side missing",
+        "Only one side of your smart ID card was uploaded. Please upload both sides, certified.",
+    ),
+    RejectionReason(
+        "name_mismatch",
+        "Name does not match",
+        "The name on this document does not match the name you registered with. Please upload the "
+        "correct document or contact us to correct your details.",
+    ),
+    RejectionReason(
+        "wrong_document",
+        "Wrong document",
+        "This is not the document we asked for here. Please upload the correct document.",
+    ),
+    RejectionReason(
+        "pages_missing",
+        "Pages missing",
+        "Some pages of this document are missing. Please upload every page in one file.",
+    ),
+    RejectionReason(
+        "foreign_qualification_needs_saqa",
+        "Foreign qualification needs SAQA evaluation",
+        "Foreign qualifications need a SAQA evaluation certificate. Please upload it with your "
+        "qualification.",
+    ),
+    RejectionReason(
+        "disability_letter_incomplete",
+        "Disability letter incomplete",
+        "The letter must come from a medical practitioner and show their name, practice number, "
+        "signature and date. Please upload a complete letter.",
+    ),
+)
+
+
+def _parse_reasons(raw: Any) -> list[RejectionReason]:
+    reasons: list[RejectionReason] = []
+    if not isinstance(raw, list):
+        return reasons
+    for item in raw:
+        if not isinstance(item, dict):
+            continue
+        code = str(item.get("code") or "").strip()
+        label = str(item.get("label") or "").strip() or code.replace("_", " ").capitalize()
+        message = str(item.get("message") or "").strip()
+        if code and message:
+            reasons.append(RejectionReason(code, label, message))
+    return reasons
+
+
+def rejection_reasons(db: Database, institution_id: int | None) -> list[RejectionReason]:
+    """The institution's canned reasons (``settings["rejection_reasons"]``), else domain.md §9's."""
+    if institution_id is not None:
+        with db.read_session() as s:
+            settings = s.scalar(select(Institution.settings).where(Institution.id == institution_id))
+        parsed = _parse_reasons((settings or {}).get("rejection_reasons"))
+        if parsed:
+            return parsed
+    return list(DEFAULT_REJECTION_REASONS)
+
+
+# --- everything the detail panes show, in one round trip ---------------------------------------
+
+
+@dataclass(frozen=True)
+class EnrollmentDetail:
+    student: StudentDetails
+    documents: tuple[DocumentRow, ...]
+    history: tuple[VerificationRow, ...]  # newest first
+
+
+def enrollment_detail(
+    db: Database, enrollment_id: int, identity: Identity, today: date | None = None
+) -> EnrollmentDetail:
+    """Student details, documents and decision history of one enrollment (one call on the db lane)."""
+    student = student_details(db, enrollment_id, identity, today)
+    docs = documents(db, enrollment_id)
+    if not identity.can(SPECIAL_PI):
+        docs = [replace(d, upload={}) if d.special_pi else d for d in docs]
+    return EnrollmentDetail(student=student, documents=tuple(docs), history=tuple(history(db, enrollment_id)))
