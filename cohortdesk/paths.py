@@ -56,3 +56,19 @@ def default_storage_root() -> Path:
     """Root of the DocuSeal-style disk storage (``attachments/<k[0:2]>/<k[2:4]>/<key>`` below it)."""
     override = os.environ.get("COHORTDESK_STORAGE")
     return _private_dir(Path(override).expanduser() if override else data_dir() / "storage")
+
+
+def resources_dir() -> Path:
+    """Shipped icons and styles: inside a frozen bundle, an installed package, or a source checkout."""
+    import sys
+
+    package_dir = Path(__file__).resolve().parent
+    candidates = [
+        Path(getattr(sys, "_MEIPASS", "/nonexistent")) / "cohortdesk" / "resources",
+        package_dir / "resources",
+        package_dir.parent / "resources",
+    ]
+    for candidate in candidates:
+        if (candidate / "icons").is_dir():
+            return candidate
+    return candidates[-1]
