@@ -36,6 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if "--render-worker" in (sys.argv[1:] if argv is None else argv):
+        # The document preview's render process (views/preview/client.py); a frozen build has no
+        # ``python -m``, so it starts this executable with this hidden flag.
+        from cohortdesk.views.preview.render_worker import main as render_worker_main
+
+        return render_worker_main()
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     logging.basicConfig(

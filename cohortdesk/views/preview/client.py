@@ -1,0 +1,364 @@
+"""The GUI side of the render worker: one long-lived process, one request in flight, a time limit.
+
+Everything here runs on the GUI thread but never waits: ``QProcess`` writes and reads through the
+event loop, and replies arrive as signals. A request that outlives its time limit, or a worker that
+dies, fails the current document; the worker is killed and a fresh one started, so the next
+document renders normally.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
+from PySide6.QtGui import QImage
+
+from cohortdesk.views.preview import protocol
+
+log = logging.getLogger(__name__)
+
+RENDER_WORKER_FLAG = "--render-worker"
+DEFAULT_TIMEOUT_MS = 10_000
+START_TIMEOUT_MS = 30_000
+ABANDON_AFTER_S = 0.5  # a request older than this is abandoned when another document is opened
+
+
+def worker_command() -> tuple[str, list[str]]:
+    """How to start a worker: the frozen executable with a flag, else this Python with ``-m``."""
+    if getattr(sys, "frozen", False):
+        return sys.executable, [RENDER_WORKER_FLAG]
+    return sys.executable, ["-m", "cohortdesk.views.preview.render_worker"]
+
+
+@dataclass(frozen=True, slots=True)
+class RenderKey:
+    """One rendering of one page: what the page cache is keyed by."""
+
+    fingerprint: str
+    page: int
+    rotation: int
+    width: int
+    height: int
+
+
+@dataclass(slots=True)
+class _Request:
+    op: str
+    token: int
+    header: dict[str, Any]
+    payload: bytes = b""
+    key: RenderKey | None = None
+
+
+class RenderClient(QObject):
+    """Talks to one render worker process on behalf of one preview widget."""
+
+    opened = Signal(int, object)  # token, {"pages", "sizes", "unit", ...}
+    page_rendered = Signal(int, object, QImage)  # token, RenderKey, image
+    page_failed = Signal(int, object, str)  # token, RenderKey, detail
+    failed = Signal(int, str, object)  # token, error code, reply details
+    worker_started = Signal(int)  # pid
+
+    def __init__(
+        self,
+        parent: QObject | None = None,
+        timeout_ms: int = DEFAULT_TIMEOUT_MS,
+        environment: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.timeout_ms = timeout_ms
+        self._environment = environment or {}
+        self._process: QProcess | None = None
+        self._generation = itertools.count(1)
+        self._current_generation = 0
+        self._ready = False
+        self._reader = protocol.FrameReader()
+        self._seq = itertools.count(1)
+        self._in_flight: tuple[int, _Request] | None = None
+        self._queue: list[_Request] = []
+        self._document: tuple[int, str, bytes] | None = None  # token, kind, data of the current doc
+        self._loaded_token: int | None = None  # what the worker holds
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self._on_timeout)
+        self._start_timer = QTimer(self)
+        self._start_timer.setSingleShot(True)
+        self._start_timer.timeout.connect(self._on_start_timeout)
+        self._closing = False
+        self._sent_at = 0.0
+        self.restarts = 0
+        self.pid: int | None = None
+
+    # -- public ------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the worker ahead of the first document, so its start-up is not on anyone's clock."""
+        if self._process is None and not self._closing:
+            self._spawn()
+
+    def open(self, token: int, kind: str, data: bytes) -> None:
+        """Make ``data`` the current document; answers with ``opened`` or ``failed``."""
+        self._queue.clear()
+        self._document = (token, kind, data)
+        if (
+            self._in_flight is not None
+            and self._in_flight[1].token != token
+            and time.monotonic() - self._sent_at > ABANDON_AFTER_S
+        ):
+            # The officer moved on from a document the worker is still chewing on: don't make the
+            # next one wait out the time limit.
+            _, stale = self._in_flight
+            self._in_flight = None
+            self._retire("abandoned for the next document")
+            self._fail_request(stale, "timeout", {"detail": "abandoned"})
+        self._enqueue(_Request("open", token, {"op": "open", "token": token, "kind": kind}, data))
+
+    def close_document(self) -> None:
+        self._queue.clear()
+        self._document = None
+
+    def render(self, token: int, requests: Sequence[tuple[RenderKey, int]]) -> None:
+        """Replace the queue of page renders with ``requests`` (key, page index), most wanted first.
+
+        A render already in flight finishes (its result lands in the cache); stale ones are dropped.
+        """
+        if self._document is None or self._document[0] != token:
+            return
+        self._queue = [r for r in self._queue if r.op != "render"]
+        in_flight_key = self._in_flight[1].key if self._in_flight else None
+        for key, page in requests:
+            if key == in_flight_key:
+                continue
+            header = {
+                "op": "render",
+                "token": token,
+                "page": page,
+                "width": key.width,
+                "height": key.height,
+                "rotation": key.rotation,
+            }
+            self._queue.append(_Request("render", token, header, key=key))
+        self._pump()
+
+    @property
+    def busy(self) -> bool:
+        return self._in_flight is not None or bool(self._queue)
+
+    def shutdown(self) -> None:
+        """Stop the worker: closing its input lets it exit by itself; kill it if it does not."""
+        self._closing = True
+        self._timer.stop()
+        self._start_timer.stop()
+        self._queue.clear()
+        process, self._process = self._process, None
+        if process is not None:
+            process.blockSignals(True)
+            if process.state() != QProcess.ProcessState.NotRunning:
+                process.closeWriteChannel()
+                if not process.waitForFinished(300):
+                    process.kill()
+                    process.waitForFinished(1000)
+            process.deleteLater()
+
+    # -- process lifecycle --------------------------------------------------------------------------
+
+    def _spawn(self) -> None:
+        generation = next(self._generation)
+        self._current_generation = generation
+        self._ready = False
+        self._reader.reset()
+        self._loaded_token = None
+        process = QProcess(self)
+        program, arguments = worker_command()
+        environment = QProcessEnvironment.systemEnvironment()
+        if not getattr(sys, "frozen", False):
+            # A source checkout is importable only through our own sys.path: hand it down.
+            root = str(Path(__file__).resolve().parents[3])
+            existing = environment.value("PYTHONPATH", "")
+            environment.insert("PYTHONPATH", root + (os.pathsep + existing if existing else ""))
+        environment.insert("QT_QPA_PLATFORM", "offscreen")  # the worker never shows a window
+        for name, value in self._environment.items():
+            environment.insert(name, value)
+        process.setProcessEnvironment(environment)
+        process.setProcessChannelMode(QProcess.ProcessChannelMode.ForwardedErrorChannel)
+        process.readyReadStandardOutput.connect(lambda: self._on_ready_read(generation))
+        process.finished.connect(lambda code, status: self._on_finished(generation, code, status))
+        process.errorOccurred.connect(lambda error: self._on_error(generation, error))
+        self._process = process
+        self._start_timer.start(START_TIMEOUT_MS)
+        process.start(program, arguments)
+
+    def _retire(self, reason: str) -> None:
+        """Kill the current worker without waiting; a fresh one starts for whatever comes next."""
+        process, self._process = self._process, None
+        self._ready = False
+        self._current_generation = 0
+        self._timer.stop()
+        self._start_timer.stop()
+        self._loaded_token = None
+        if process is not None:
+            log.warning("Render worker %s stopped: %s", process.processId(), reason)
+            # Its signals are ignored from now on (the generation moved on). Delete it only once the
+            # kernel has reaped it: QProcess's destructor would wait for it on the GUI thread.
+            if process.state() != QProcess.ProcessState.NotRunning:
+                process.finished.connect(process.deleteLater)
+                process.kill()
+            else:
+                process.deleteLater()
+        self.restarts += 1
+
+    def _on_start_timeout(self) -> None:
+        if not self._ready:
+            self._fail_current("engine_unavailable", {"detail": "the render worker did not start in time"})
+            self._retire("did not start")
+
+    def _on_error(self, generation: int, error: QProcess.ProcessError) -> None:
+        if generation != self._current_generation:
+            return
+        if error == QProcess.ProcessError.FailedToStart:
+            self._fail_current("engine_unavailable", {"detail": "the render worker could not be started"})
+            self._retire("failed to start")
+            self._queue.clear()
+
+    def _on_finished(self, generation: int, code: int, status: QProcess.ExitStatus) -> None:
+        if generation != self._current_generation or self._closing:
+            return
+        if not self._ready:
+            # Died while starting: a broken installation, not a document. Do not loop restarting.
+            self._fail_current("engine_unavailable", {"detail": f"the render worker exited with code {code}"})
+            self._retire(f"exited with code {code} while starting")
+            self._queue.clear()
+            return
+        in_flight = self._in_flight
+        self._in_flight = None
+        self._retire(f"exited with code {code} ({status.name})")
+        if in_flight is not None:
+            self._fail_request(in_flight[1], "crashed", {"detail": f"exit code {code}"})
+        if self._queue or self._document is not None:
+            self._spawn()
+
+    def _on_timeout(self) -> None:
+        if self._in_flight is None:
+            return
+        _, request = self._in_flight
+        self._in_flight = None
+        self._retire(f"{request.op} took longer than {self.timeout_ms} ms")
+        self._fail_request(request, "timeout", {"detail": f"no answer within {self.timeout_ms} ms"})
+        self._spawn()
+
+    # -- requests -----------------------------------------------------------------------------------
+
+    def _enqueue(self, request: _Request) -> None:
+        self._queue.append(request)
+        self._pump()
+
+    def _pump(self) -> None:
+        if self._in_flight is not None or not self._queue or self._closing:
+            return
+        if self._process is None:
+            self._spawn()
+            return
+        if not self._ready:
+            return
+        request = self._queue.pop(0)
+        if request.op == "render" and self._loaded_token != request.token:
+            # The worker was restarted since this document was opened: open it again first.
+            if self._document is None or self._document[0] != request.token:
+                return self._pump()
+            token, kind, data = self._document
+            self._queue.insert(0, request)
+            request = _Request(
+                "open", token, {"op": "open", "token": token, "kind": kind, "quiet": True}, data
+            )
+        seq = next(self._seq)
+        header = dict(request.header, seq=seq)
+        self._in_flight = (seq, request)
+        if request.op == "open":
+            self._loaded_token = request.token
+        self._timer.start(self.timeout_ms)
+        self._sent_at = time.monotonic()
+        assert self._process is not None
+        self._process.write(protocol.encode(header, request.payload))
+
+    def _on_ready_read(self, generation: int) -> None:
+        if generation != self._current_generation or self._process is None:
+            return
+        chunk = self._process.readAllStandardOutput()
+        try:
+            frames = self._reader.feed(chunk.data())
+        except (protocol.ProtocolError, ValueError) as exc:
+            in_flight = self._in_flight
+            self._in_flight = None
+            self._retire(f"protocol error: {exc}")
+            if in_flight is not None:
+                self._fail_request(in_flight[1], "crashed", {"detail": str(exc)})
+            self._spawn()
+            return
+        for header, payload in frames:
+            self._on_frame(header, payload)
+        self._pump()
+
+    def _on_frame(self, header: dict[str, Any], payload: bytes) -> None:
+        if header.get("op") == "ready":
+            self._ready = True
+            self._start_timer.stop()
+            self.pid = int(header.get("pid", 0)) or None
+            self.worker_started.emit(self.pid or 0)
+            return
+        if self._in_flight is None or header.get("seq") != self._in_flight[0]:
+            log.warning("Render worker sent an unexpected reply: %s", header)
+            return
+        _, request = self._in_flight
+        self._in_flight = None
+        self._timer.stop()
+        if request.op == "open":
+            if not header.get("ok"):
+                self._loaded_token = None
+                self._fail_request(request, str(header.get("error", "internal")), header)
+            elif not request.header.get("quiet"):
+                self.opened.emit(request.token, header)
+            return
+        assert request.key is not None
+        if not header.get("ok"):
+            if header.get("error") == "not_open":
+                self._loaded_token = None
+                self._queue.insert(0, request)
+            elif header.get("error") == "page_failed":
+                self.page_failed.emit(request.token, request.key, str(header.get("detail", "")))
+            else:
+                self._fail_request(request, str(header.get("error", "internal")), header)
+            return
+        image = QImage(
+            payload,
+            int(header["width"]),
+            int(header["height"]),
+            int(header["bpl"]),
+            QImage.Format.Format_RGB32,
+        ).copy()  # own the pixels: ``payload`` goes away with this frame
+        self.page_rendered.emit(request.token, request.key, image)
+
+    def _fail_request(self, request: _Request, code: str, details: dict[str, Any]) -> None:
+        """A failed open, a timeout or a crash is the whole document's problem."""
+        if self._document is not None and self._document[0] == request.token:
+            self._document = None
+            self._queue.clear()
+        self.failed.emit(request.token, code, details)
+
+    def _fail_current(self, code: str, details: dict[str, Any]) -> None:
+        if self._in_flight is not None:
+            request = self._in_flight[1]
+            self._in_flight = None
+            self._fail_request(request, code, details)
+        elif self._document is not None:
+            token = self._document[0]
+            self._document = None
+            self._queue.clear()
+            self.failed.emit(token, code, details)

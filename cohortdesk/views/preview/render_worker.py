@@ -1,0 +1,402 @@
+"""The render worker: a separate process that turns document bytes into page pixels.
+
+PDF engines and image decoders are large C libraries fed with files from strangers. Running them in
+their own process means a document that makes one spin forever, crash or balloon in memory costs
+only this process: the GUI (``client.py``) kills it on a time limit and starts a fresh one.
+
+Started as ``python -m cohortdesk.views.preview.render_worker`` from a checkout or an installed
+package, and as ``cohortdesk --render-worker`` from a frozen build. It reads frames (``protocol.py``)
+on stdin and answers each on stdout, one at a time, holding only the current document:
+
+* ``open``   {token, kind} + document bytes -> {pages, sizes, unit} or {error, ...}
+* ``render`` {token, page, width, height, rotation} -> {width, height, bpl, format} + RGB32 pixels
+
+Documents never touch the disk: they arrive and leave through the pipe.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import threading
+import time
+from typing import Any, BinaryIO
+
+from cohortdesk.views.preview import protocol
+
+# Test hooks: honoured only when the test suite sets this variable for the worker it starts.
+TEST_HOOKS_ENV = "COHORTDESK_PREVIEW_TEST_HOOKS"
+SPIN_ON_OPEN = b"%COHORTDESK-TEST-SPIN-OPEN%"
+SPIN_ON_RENDER = b"%COHORTDESK-TEST-SPIN-RENDER%"
+CRASH_ON_OPEN = b"%COHORTDESK-TEST-CRASH-OPEN%"
+
+MAX_SIZES = 2000  # page sizes reported up front; later pages are assumed to match the last one
+MAX_RENDER_PIXELS = 4096 * 4096  # per rendered page; the GUI scales beyond that
+# Images that must be decoded in full (PNG, TIFF, ...) above this are refused rather than decoded:
+# 50 MP is a 600 dpi A3 scan, and already 200 MB of pixels.
+MAX_DECODE_PIXELS = 50_000_000
+# JPEG can decode at 1/2, 1/4 or 1/8 scale, so only its reduced size counts against the cap.
+MAX_JPEG_PIXELS = MAX_DECODE_PIXELS * 64
+OPEN_DECODE_EDGE = 2048  # images are decoded at open (to find damaged files) at about this size
+# Writable-memory cap on Linux (RLIMIT_DATA; not RLIMIT_AS: pdfium reserves tens of GB of address
+# space it never uses): a decompression bomb fails here, in this process, not on the whole PC.
+MEMORY_LIMIT = 3 * 1024**3
+
+
+class RenderError(Exception):
+    def __init__(self, code: str, detail: str = "", **extra: Any) -> None:
+        super().__init__(detail or code)
+        self.code = code
+        self.detail = detail
+        self.extra = extra
+
+
+class Renderer:
+    """Holds the current document and answers requests for it."""
+
+    def __init__(self, test_hooks: bool = False) -> None:
+        self.test_hooks = test_hooks
+        self.token: int | None = None
+        self.kind = ""
+        self.data = b""
+        self._pdf: Any = None
+        self._pdf_buffer: Any = None
+        self._image: Any = None
+        self._decoded: dict[int, tuple[Any, bool]] = {}  # frame -> (oriented RGB image, full size?)
+
+    def handle(self, header: dict[str, Any], payload: bytes) -> tuple[dict[str, Any], bytes]:
+        op = header.get("op")
+        if op == "open":
+            return self.open(int(header["token"]), str(header["kind"]), payload), b""
+        if op == "render":
+            if header.get("token") != self.token:
+                raise RenderError("not_open", "the document is not open in this worker")
+            return self.render(
+                int(header["page"]), int(header["width"]), int(header["height"]), int(header["rotation"])
+            )
+        if op == "ping":
+            return {"ok": True}, b""
+        raise RenderError("internal", f"unknown request {op!r}")
+
+    # -- open --------------------------------------------------------------------------------------
+
+    def open(self, token: int, kind: str, data: bytes) -> dict[str, Any]:
+        self.close()
+        if self.test_hooks:
+            if CRASH_ON_OPEN in data:
+                os.abort()
+            if SPIN_ON_OPEN in data:
+                _hang()
+        self.token, self.kind, self.data = token, kind, data
+        try:
+            if kind == "pdf":
+                return self._open_pdf(data)
+            if kind == "image":
+                return self._open_image(data)
+            raise RenderError("unsupported", f"unknown kind {kind!r}")
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._pdf is not None:
+            self._pdf.close()
+        self._pdf = self._pdf_buffer = self._image = None
+        self._decoded.clear()
+        self.token, self.kind, self.data = None, "", b""
+
+    def _open_pdf(self, data: bytes) -> dict[str, Any]:
+        from PySide6.QtCore import QBuffer, QIODevice
+        from PySide6.QtPdf import QPdfDocument
+
+        buffer = QBuffer()
+        buffer.setData(data)
+        buffer.open(QIODevice.OpenModeFlag.ReadOnly)
+        document = QPdfDocument()
+        document.load(buffer)
+        error = document.error()
+        if error in (QPdfDocument.Error.IncorrectPassword, QPdfDocument.Error.UnsupportedSecurityScheme):
+            raise RenderError("encrypted", "the PDF needs a password")
+        if error != QPdfDocument.Error.None_ or document.status() != QPdfDocument.Status.Ready:
+            raise RenderError("corrupt", f"the PDF engine reports {error.name}")
+        count = document.pageCount()
+        if count <= 0:
+            raise RenderError("corrupt", "the PDF has no pages")
+        sizes = []
+        for page in range(min(count, MAX_SIZES)):
+            size = document.pagePointSize(page)
+            sizes.append([round(size.width(), 2), round(size.height(), 2)])
+        self._pdf, self._pdf_buffer = document, buffer
+        return {"ok": True, "pages": count, "sizes": sizes, "unit": "pt"}
+
+    def _open_image(self, data: bytes) -> dict[str, Any]:
+        from PIL import Image, UnidentifiedImageError
+
+        _configure_pillow()
+        try:
+            image = Image.open(io.BytesIO(data))
+        except UnidentifiedImageError as exc:
+            raise RenderError("corrupt_image", str(exc)) from exc
+        except Image.DecompressionBombError as exc:
+            raise RenderError("too_large", str(exc), width=0, height=0) from exc
+        self._image = image
+        frames = _frame_count(image)
+        sizes = []
+        for frame in range(min(frames, MAX_SIZES)):
+            if frame:
+                image.seek(frame)
+            width, height = image.size
+            _check_image_size(image, width, height)
+            if _orientation(image) in (5, 6, 7, 8):
+                width, height = height, width
+            sizes.append([width, height])
+        # Decode the first page now: a truncated or damaged file is found here, reported as the
+        # document's problem instead of a blank page.
+        self._decode(0, OPEN_DECODE_EDGE, OPEN_DECODE_EDGE)
+        return {"ok": True, "pages": frames, "sizes": sizes, "unit": "px", "format": image.format}
+
+    # -- render ------------------------------------------------------------------------------------
+
+    def render(self, page: int, width: int, height: int, rotation: int) -> tuple[dict[str, Any], bytes]:
+        if self.test_hooks and SPIN_ON_RENDER in self.data:
+            _hang()
+        width, height = _capped(max(1, width), max(1, height))
+        rotation %= 360
+        if self.kind == "pdf":
+            pixels, out_width, out_height, bpl = self._render_pdf(page, width, height, rotation)
+        else:
+            pixels, out_width, out_height, bpl = self._render_image(page, width, height, rotation)
+        reply = {"ok": True, "width": out_width, "height": out_height, "bpl": bpl, "format": "rgb32"}
+        return reply, pixels
+
+    def _render_pdf(self, page: int, width: int, height: int, rotation: int) -> tuple[bytes, int, int, int]:
+        from PySide6.QtCore import QSize
+        from PySide6.QtGui import QColor, QImage, QPainter
+        from PySide6.QtPdf import QPdfDocumentRenderOptions
+
+        if not 0 <= page < self._pdf.pageCount():
+            raise RenderError("internal", f"page {page} does not exist")
+        options = QPdfDocumentRenderOptions()
+        options.setRenderFlags(QPdfDocumentRenderOptions.RenderFlag.Annotations)
+        options.setRotation(
+            {
+                0: QPdfDocumentRenderOptions.Rotation.None_,
+                90: QPdfDocumentRenderOptions.Rotation.Clockwise90,
+                180: QPdfDocumentRenderOptions.Rotation.Clockwise180,
+                270: QPdfDocumentRenderOptions.Rotation.Clockwise270,
+            }[rotation]
+        )
+        rendered = self._pdf.render(page, QSize(width, height), options)
+        if rendered.isNull():
+            raise RenderError("page_failed", f"page {page + 1} could not be drawn")
+        # pdfium draws on a transparent sheet; compose it on paper white once, here.
+        sheet = QImage(rendered.size(), QImage.Format.Format_RGB32)
+        sheet.fill(QColor(255, 255, 255))
+        painter = QPainter(sheet)
+        painter.drawImage(0, 0, rendered)
+        painter.end()
+        return bytes(sheet.constBits()), sheet.width(), sheet.height(), sheet.bytesPerLine()
+
+    def _render_image(self, page: int, width: int, height: int, rotation: int) -> tuple[bytes, int, int, int]:
+        from PIL import Image
+
+        if rotation in (90, 270):
+            width, height = height, width  # the target is given after rotation
+        image = self._decode(page, width, height)
+        if image.width > width or image.height > height:
+            scale = min(width / image.width, height / image.height)
+            size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+            image = image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+        if rotation:
+            transpose = {
+                90: Image.Transpose.ROTATE_270,  # Pillow turns counter-clockwise
+                180: Image.Transpose.ROTATE_180,
+                270: Image.Transpose.ROTATE_90,
+            }[rotation]
+            image = image.transpose(transpose)
+        rgba = image.convert("RGBA")
+        raw_mode = "BGRA" if sys.byteorder == "little" else "ARGB"  # QImage.Format_RGB32 in memory
+        return rgba.tobytes("raw", raw_mode), rgba.width, rgba.height, rgba.width * 4
+
+    def _decode(self, frame: int, width: int, height: int) -> Any:
+        """The frame, EXIF-oriented, as an RGB image of at least ``width`` x ``height`` where it can be."""
+        from PIL import Image, ImageOps
+
+        cached = self._decoded.get(frame)
+        if cached is not None:
+            image, full_size = cached
+            if full_size or (image.width >= width and image.height >= height):
+                return image
+        if not 0 <= frame < _frame_count(self._image):
+            raise RenderError("internal", f"page {frame} does not exist")
+        # A fresh decoder each time: Pillow's draft() only works before the first load.
+        source = Image.open(io.BytesIO(self.data))
+        if frame:
+            source.seek(frame)
+        header_size = source.size
+        orientation = _orientation(source)
+        want = (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+        if source.format == "JPEG":
+            # Decode at 1/2, 1/4 or 1/8 scale when that still covers the target: a 20000 x 20000
+            # photo then costs a few MB instead of 1.2 GB.
+            source.draft("RGB", want)
+        try:
+            source.load()
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise RenderError("corrupt_image", str(exc)) from exc
+        full_size = source.size == header_size
+        image = ImageOps.exif_transpose(source) or source
+        image = _flatten(image, Image)
+        if image is source:
+            image = image.copy()
+        self._decoded = {frame: (image, full_size)}  # one decoded frame at a time bounds memory
+        return image
+
+
+def _configure_pillow() -> None:
+    from PIL import Image, ImageFile
+
+    Image.MAX_IMAGE_PIXELS = MAX_JPEG_PIXELS // 2  # Pillow raises beyond twice this
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+
+def _frame_count(image: Any) -> int:
+    if image.format in ("TIFF",):
+        return max(1, int(getattr(image, "n_frames", 1)))
+    return 1  # animated GIF/PNG/WebP: the first frame is the document
+
+
+def _check_image_size(image: Any, width: int, height: int) -> None:
+    limit = MAX_JPEG_PIXELS if image.format == "JPEG" else MAX_DECODE_PIXELS
+    if width * height > limit or width <= 0 or height <= 0:
+        raise RenderError("too_large", f"{width} x {height} pixels", width=width, height=height)
+
+
+def _orientation(image: Any) -> int:
+    try:
+        if image.format == "TIFF":
+            return int(image.tag_v2.get(0x0112, 1))
+        return int(image.getexif().get(0x0112, 1))
+    except Exception:  # noqa: BLE001 - a damaged EXIF block just means "no rotation"
+        return 1
+
+
+def _flatten(image: Any, pil_image: Any) -> Any:
+    """RGB on white: transparency shows as paper, 1-bit, grey, CMYK and 16-bit become plain RGB."""
+    if image.mode == "RGB":
+        return image
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        sheet = pil_image.new("RGB", rgba.size, (255, 255, 255))
+        sheet.paste(rgba, mask=rgba.getchannel("A"))
+        return sheet
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+        image = image.point(lambda value: value / 256).convert("L")
+    return image.convert("RGB")
+
+
+def _capped(width: int, height: int) -> tuple[int, int]:
+    pixels = width * height
+    if pixels <= MAX_RENDER_PIXELS:
+        return width, height
+    scale = (MAX_RENDER_PIXELS / pixels) ** 0.5
+    return max(1, int(width * scale)), max(1, int(height * scale))
+
+
+def _hang() -> None:
+    while True:  # a test stand-in for an engine stuck in an endless loop
+        time.sleep(3600)
+
+
+# -- process plumbing --------------------------------------------------------------------------------
+
+
+def _protocol_streams() -> tuple[BinaryIO, BinaryIO]:
+    """Private copies of stdin/stdout for frames; fd 1 then points at stderr, so a library that
+    prints cannot corrupt the protocol."""
+    in_fd, out_fd = os.dup(0), os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    if os.name == "nt":
+        import msvcrt
+
+        msvcrt.setmode(in_fd, os.O_BINARY)
+        msvcrt.setmode(out_fd, os.O_BINARY)
+    else:
+        try:
+            import fcntl
+
+            fcntl.fcntl(out_fd, 1031, 1 << 20)  # F_SETPIPE_SZ: fewer, larger reads on the GUI side
+        except (ImportError, OSError):
+            pass
+    return os.fdopen(in_fd, "rb", buffering=1 << 16), os.fdopen(out_fd, "wb", buffering=1 << 16)
+
+
+def _tie_to_parent() -> None:
+    """Die with the GUI even if it is killed while this worker is stuck inside an engine."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            import signal
+
+            ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+        try:
+            import resource
+
+            resource.setrlimit(resource.RLIMIT_DATA, (MEMORY_LIMIT, MEMORY_LIMIT))
+        except (ImportError, ValueError, OSError):
+            pass
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(2)
+            if os.getppid() != parent:
+                os._exit(0)
+
+    if os.name == "posix":
+        threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def main() -> int:
+    """The worker loop; returns when the GUI closes the pipe."""
+    inp, out = _protocol_streams()
+    _tie_to_parent()
+    renderer = Renderer(test_hooks=os.environ.get(TEST_HOOKS_ENV) == "1")
+
+    def send(header: dict[str, Any], payload: bytes = b"") -> None:
+        out.write(protocol.encode(header, payload))
+        out.flush()
+
+    send({"op": "ready", "pid": os.getpid(), "version": protocol.PROTOCOL_VERSION})
+    while True:
+        try:
+            frame = protocol.read_frame(inp)
+        except protocol.ProtocolError as exc:
+            sys.stderr.write(f"render worker: {exc}\n")
+            return 3
+        if frame is None:
+            return 0
+        header, payload = frame
+        reply: dict[str, Any]
+        pixels = b""
+        try:
+            reply, pixels = renderer.handle(header, payload)
+        except RenderError as exc:
+            reply = {"ok": False, "error": exc.code, "detail": exc.detail, **exc.extra}
+        except MemoryError:
+            renderer.close()
+            reply = {"ok": False, "error": "too_large", "detail": "out of memory", "width": 0, "height": 0}
+        except Exception as exc:  # noqa: BLE001 - any engine failure is this document's problem
+            reply = {"ok": False, "error": "internal", "detail": f"{type(exc).__name__}: {exc}"}
+        del payload
+        reply["seq"] = header.get("seq")
+        reply["op"] = header.get("op")
+        send(reply, pixels)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,647 @@
+"""``DocumentPreview``: the document panel's viewer for PDFs and images, with its small toolbar.
+
+    preview = DocumentPreview()                          # starts its render worker in the background
+    preview.show_document(data, "application/pdf", "id_copy.pdf")
+    preview.show_message("Select a document to preview it.")
+
+Pages are drawn by a separate worker process (``render_worker.py``) through ``RenderClient``; this
+widget only lays pages out, asks for the visible ones and paints what comes back, so nothing a
+document does can block or crash the window. A document the worker cannot finish within the time
+limit is abandoned with a message, and the next one renders normally.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from typing import Any
+
+from PySide6.QtCore import QSize, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QAction, QColor, QImage, QKeySequence, QPalette, QResizeEvent, QShowEvent
+from PySide6.QtWidgets import (
+    QApplication,
+    QComboBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QSpinBox,
+    QStackedWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from cohortdesk.views.preview import icons, messages, sniff
+from cohortdesk.views.preview.cache import DEFAULT_CACHE_BYTES, PageCache
+from cohortdesk.views.preview.client import DEFAULT_TIMEOUT_MS, RenderClient, RenderKey
+from cohortdesk.views.preview.page_view import PageView
+from cohortdesk.views.preview.render_worker import MAX_RENDER_PIXELS
+
+ZOOM_STEPS = (10, 25, 33, 50, 67, 75, 90, 100, 110, 125, 150, 175, 200, 250, 300, 400)
+MIN_ZOOM, MAX_ZOOM = 0.1, 4.0
+PDF_POINT = 96 / 72  # a PDF point in logical pixels at 100 %
+FIT_WIDTH, FIT_PAGE, CUSTOM = "fit_width", "fit_page", "custom"
+
+# Keys the preview answers to while it has focus (for the window's shortcut sheet). The window may
+# bind + - 0 itself to the same slots; the preview reads them as plain key presses, so there is no
+# ambiguous-shortcut clash.
+SHORTCUTS: tuple[tuple[str, str], ...] = (
+    ("+ / -", "Zoom in / out"),
+    ("0", "Reset zoom (fit width)"),
+    ("Ctrl+1", "Actual size (100 %)"),
+    ("Ctrl+2", "Fit width"),
+    ("Ctrl+3", "Fit page"),
+    ("Ctrl+R", "Rotate clockwise"),
+    ("Page Down / Page Up", "Next / previous page"),
+    ("Home / End", "First / last page"),
+    ("Ctrl + mouse wheel", "Zoom"),
+)
+
+
+class _MessagePanel(QWidget):
+    """A calm, centred message: an icon, a short title and one or two sentences of advice."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("previewMessage")
+        self.setAccessibleName("Preview message")
+        self.setAutoFillBackground(True)
+        self.icon = QLabel(self)
+        self.icon.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.title = QLabel(self)
+        self.title.setObjectName("previewMessageTitle")
+        self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        font = self.title.font()
+        font.setPointSizeF(font.pointSizeF() * 1.15)
+        font.setBold(True)
+        self.title.setFont(font)
+        self.text = QLabel(self)
+        self.text.setObjectName("previewMessageText")
+        self.text.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.text.setWordWrap(True)
+        self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # A fixed-width column: word-wrapped labels centred by a layout otherwise get a wrong height.
+        column = QWidget(self)
+        column.setFixedWidth(400)
+        column_layout = QVBoxLayout(column)
+        column_layout.setContentsMargins(0, 0, 0, 0)
+        column_layout.setSpacing(6)
+        column_layout.addWidget(self.icon)
+        column_layout.addSpacing(4)
+        column_layout.addWidget(self.title)
+        column_layout.addWidget(self.text)
+        self.column = column
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(column)
+        row.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 24, 16, 24)
+        layout.addStretch(3)
+        layout.addLayout(row)
+        layout.addStretch(4)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self.column.setFixedWidth(max(120, min(400, self.width() - 32)))
+
+    def show_text(self, title: str, text: str, icon_name: str, tone: QColor) -> None:
+        if icon_name:
+            self.icon.setPixmap(icons.pixmap(icon_name, tone, size=48, width=1.5))
+        self.icon.setVisible(bool(icon_name))
+        self.title.setText(title)
+        self.title.setVisible(bool(title))
+        self.text.setText(text)
+        self.setAccessibleDescription(f"{title}. {text}" if title else text)
+
+
+class DocumentPreview(QWidget):
+    """Preview of one uploaded document (PDF, JPEG, PNG, TIFF pages) with zoom, rotate and paging.
+
+    Public interface: ``show_document``, ``show_message``, ``clear``; slots ``zoom_in``, ``zoom_out``,
+    ``zoom_reset``, ``fit_width``, ``fit_page``, ``rotate``, ``next_page``, ``previous_page``; signals
+    ``page_changed(current, count)`` (1-based), ``render_failed(message)`` and ``rendered()`` (the
+    first page of a document is on screen).
+    """
+
+    page_changed = Signal(int, int)
+    render_failed = Signal(str)
+    rendered = Signal()
+    zoom_changed = Signal(int)  # percent
+
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        *,
+        timeout_ms: int = DEFAULT_TIMEOUT_MS,
+        cache_bytes: int = DEFAULT_CACHE_BYTES,
+        worker_environment: dict[str, str] | None = None,
+        start_worker: bool = True,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("documentPreview")
+        self.setAccessibleName("Document preview")
+        self.client = RenderClient(self, timeout_ms=timeout_ms, environment=worker_environment)
+        self.client.opened.connect(self._on_opened)
+        self.client.page_rendered.connect(self._on_page_rendered)
+        self.client.page_failed.connect(self._on_page_failed)
+        self.client.failed.connect(self._on_failed)
+        self.cache = PageCache(cache_bytes)
+        self.state = "empty"  # empty | loading | document | message
+        self._token = 0
+        self._fingerprint = ""
+        self._kind = ""
+        self._name = ""
+        self._unit = 1.0
+        self._zoom_mode = FIT_WIDTH
+        self._zoom = 1.0
+        self._rotation = 0
+        self._rotations: OrderedDict[str, int] = OrderedDict()  # remembered per document, this session
+        self._announced = False
+        self._message = ("", "")
+
+        self._build()
+        self._render_timer = QTimer(self)
+        self._render_timer.setSingleShot(True)
+        self._render_timer.setInterval(12)  # coalesce scroll/zoom bursts into one request list
+        self._render_timer.timeout.connect(self._request_renders)
+        self._loading_timer = QTimer(self)
+        self._loading_timer.setSingleShot(True)
+        self._loading_timer.setInterval(300)  # show "Opening…" only if it is not instant
+        self._loading_timer.timeout.connect(self._show_loading)
+        app = QApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.shutdown)
+        self.clear()
+        if start_worker:
+            self.client.start()
+
+    # -- construction --------------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        self.toolbar = QFrame(self)
+        self.toolbar.setObjectName("previewToolbar")
+        self.toolbar.setAccessibleName("Preview tools")
+        self.toolbar.setFrameShape(QFrame.Shape.NoFrame)
+        bar = QHBoxLayout(self.toolbar)
+        bar.setContentsMargins(6, 3, 6, 3)
+        bar.setSpacing(2)
+
+        self.name_label = QLabel(self.toolbar)
+        self.name_label.setObjectName("previewDocumentName")
+        self.name_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.name_label.setMinimumWidth(0)
+        bar.addWidget(self.name_label, 1)
+
+        self.previous_button = self._tool_button(
+            "previewPreviousPage", "previous", "Previous page", "Page Up"
+        )
+        self.previous_button.clicked.connect(self.previous_page)
+        bar.addWidget(self.previous_button)
+        self.page_spin = QSpinBox(self.toolbar)
+        self.page_spin.setObjectName("previewPageNumber")
+        self.page_spin.setAccessibleName("Page number")
+        self.page_spin.setButtonSymbols(QSpinBox.ButtonSymbols.NoButtons)
+        self.page_spin.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.page_spin.setKeyboardTracking(False)
+        self.page_spin.setRange(0, 0)
+        self.page_spin.setSpecialValueText(" ")  # no document: an empty box rather than "0"
+        self.page_spin.setMinimumWidth(44)
+        self.page_spin.valueChanged.connect(self._on_page_spin)
+        bar.addWidget(self.page_spin)
+        self.page_count_label = QLabel("of 0", self.toolbar)
+        self.page_count_label.setObjectName("previewPageCount")
+        self.page_count_label.setContentsMargins(4, 0, 2, 0)
+        bar.addWidget(self.page_count_label)
+        self.next_button = self._tool_button("previewNextPage", "next", "Next page", "Page Down")
+        self.next_button.clicked.connect(self.next_page)
+        bar.addWidget(self.next_button)
+        bar.addSpacing(8)
+
+        self.zoom_out_button = self._tool_button("previewZoomOut", "zoom_out", "Zoom out", "-")
+        self.zoom_out_button.clicked.connect(self.zoom_out)
+        bar.addWidget(self.zoom_out_button)
+        self.zoom_box = QComboBox(self.toolbar)
+        self.zoom_box.setObjectName("previewZoom")
+        self.zoom_box.setAccessibleName("Zoom level")
+        self.zoom_box.setToolTip("Zoom level: choose or type a percentage")
+        self.zoom_box.setEditable(True)
+        self.zoom_box.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.zoom_box.addItems(
+            ["Fit width", "Fit page", *[f"{step}%" for step in (50, 75, 100, 125, 150, 200, 300, 400)]]
+        )
+        self.zoom_box.lineEdit().setValidator(None)
+        self.zoom_box.setMinimumContentsLength(5)
+        self.zoom_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.zoom_box.activated.connect(self._on_zoom_chosen)
+        self.zoom_box.lineEdit().returnPressed.connect(self._on_zoom_typed)
+        bar.addWidget(self.zoom_box)
+        self.zoom_in_button = self._tool_button("previewZoomIn", "zoom_in", "Zoom in", "+")
+        self.zoom_in_button.clicked.connect(self.zoom_in)
+        bar.addWidget(self.zoom_in_button)
+        self.fit_width_button = self._tool_button("previewFitWidth", "fit_width", "Fit width", "Ctrl+2")
+        self.fit_width_button.setCheckable(True)
+        self.fit_width_button.clicked.connect(self.fit_width)
+        bar.addWidget(self.fit_width_button)
+        self.fit_page_button = self._tool_button("previewFitPage", "fit_page", "Fit page", "Ctrl+3")
+        self.fit_page_button.setCheckable(True)
+        self.fit_page_button.clicked.connect(self.fit_page)
+        bar.addWidget(self.fit_page_button)
+        bar.addSpacing(4)
+        self.rotate_button = self._tool_button("previewRotate", "rotate", "Rotate clockwise", "Ctrl+R")
+        self.rotate_button.clicked.connect(self.rotate)
+        bar.addWidget(self.rotate_button)
+
+        self.view = PageView(self)
+        self.view.set_provider(self._image_for)
+        self.view.visible_changed.connect(self._schedule_renders)
+        self.view.current_page_changed.connect(self._on_current_page)
+        self.view.command.connect(self._on_command)
+        self.view.resized.connect(self._on_resized)
+        self.message = _MessagePanel(self)
+        self.stack = QStackedWidget(self)
+        self.stack.addWidget(self.view)
+        self.stack.addWidget(self.message)
+
+        divider = QFrame(self)
+        divider.setFrameShape(QFrame.Shape.HLine)
+        divider.setFrameShadow(QFrame.Shadow.Plain)
+        divider.setStyleSheet("color: palette(mid);")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.toolbar)
+        layout.addWidget(divider)
+        layout.addWidget(self.stack, 1)
+        self.setFocusProxy(self.view)
+        self._background()
+
+        for text, keys, slot in (
+            ("Actual size", "Ctrl+1", self.zoom_actual_size),
+            ("Fit width", "Ctrl+2", self.fit_width),
+            ("Fit page", "Ctrl+3", self.fit_page),
+            ("Rotate clockwise", "Ctrl+R", self.rotate),
+        ):
+            action = QAction(text, self)
+            action.setShortcut(QKeySequence(keys))
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            action.triggered.connect(slot)
+            self.addAction(action)
+
+    def _tool_button(self, object_name: str, icon_name: str, text: str, keys: str) -> QToolButton:
+        button = QToolButton(self.toolbar)
+        button.setObjectName(object_name)
+        button.setAccessibleName(text)
+        button.setToolTip(f"{text} ({keys})")
+        button.setAutoRaise(True)
+        button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+        palette = self.palette()
+        button.setIcon(
+            icons.icon(
+                icon_name,
+                palette.color(QPalette.ColorRole.ButtonText),
+                palette.color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.ButtonText),
+            )
+        )
+        button.setIconSize(QSize(20, 20))
+        return button
+
+    def _background(self) -> None:
+        palette = self.message.palette()
+        palette.setColor(QPalette.ColorRole.Window, self.view.background_colour())
+        self.message.setPalette(palette)
+
+    # -- public interface ----------------------------------------------------------------------------
+
+    def show_document(self, data: bytes | None, content_type: str = "", name: str = "") -> None:
+        """Preview ``data``; the type is read from its bytes, ``content_type`` only words the message."""
+        self._begin(name)
+        sniffed = sniff.sniff(data)
+        if data is None:
+            self._show_problem("missing", {})
+            return
+        if sniffed.kind == sniff.EMPTY:
+            self._show_problem("empty", {})
+            return
+        if sniffed.kind == sniff.UNSUPPORTED:
+            title, text = messages.unsupported(sniffed.label, content_type)
+            self._show_failure(title, text, "document")
+            return
+        self._kind = sniffed.kind
+        self._fingerprint = hashlib.blake2b(bytes(data), digest_size=16).hexdigest()
+        self._rotation = self._rotations.get(self._fingerprint, 0)
+        self.state = "loading"
+        self.view.clear_document()
+        self.stack.setCurrentWidget(self.view)
+        self._loading_timer.start()
+        self.client.open(self._token, self._kind, bytes(data))
+
+    def show_message(self, text: str) -> None:
+        """Show ``text`` in the panel instead of a document (e.g. "No documents uploaded yet")."""
+        self._begin("")
+        self._set_message("", text, "document", self._muted())
+        self.state = "message"
+
+    def clear(self) -> None:
+        """No document: an empty, quiet panel."""
+        self._begin("")
+        self._set_message("", "Select a document to preview it.", "document", self._muted())
+        self.state = "empty"
+
+    @Slot()
+    def zoom_in(self) -> None:
+        current = round(self._zoom * 100)
+        self._set_zoom(CUSTOM, next((s for s in ZOOM_STEPS if s > current), ZOOM_STEPS[-1]) / 100)
+
+    @Slot()
+    def zoom_out(self) -> None:
+        current = round(self._zoom * 100)
+        self._set_zoom(CUSTOM, next((s for s in reversed(ZOOM_STEPS) if s < current), ZOOM_STEPS[0]) / 100)
+
+    @Slot()
+    def zoom_reset(self) -> None:
+        """Back to the default view: fit width."""
+        self._set_zoom(FIT_WIDTH)
+
+    @Slot()
+    def zoom_actual_size(self) -> None:
+        self._set_zoom(CUSTOM, 1.0)
+
+    @Slot()
+    def fit_width(self) -> None:
+        self._set_zoom(FIT_WIDTH)
+
+    @Slot()
+    def fit_page(self) -> None:
+        self._set_zoom(FIT_PAGE)
+
+    @Slot()
+    def rotate(self) -> None:
+        """Turn the view a quarter clockwise; the file is untouched and the turn is remembered."""
+        if self.state != "document":
+            return
+        self._rotation = (self._rotation + 90) % 360
+        self._rotations[self._fingerprint] = self._rotation
+        self._rotations.move_to_end(self._fingerprint)
+        while len(self._rotations) > 1000:
+            self._rotations.popitem(last=False)
+        self.view.set_rotation(self._rotation, self._scale_for(self._zoom_mode, self._zoom))
+        self._zoom = self.view.scale / self._unit
+        self._sync_toolbar()
+
+    @Slot()
+    def next_page(self) -> None:
+        if self.state == "document":
+            self.view.scroll_to_page(self.view.current_page + 1)
+
+    @Slot()
+    def previous_page(self) -> None:
+        if self.state == "document":
+            self.view.scroll_to_page(self.view.current_page - 1)
+
+    def go_to_page(self, page: int) -> None:
+        """Show 1-based ``page``."""
+        if self.state == "document":
+            self.view.scroll_to_page(page - 1)
+
+    # -- introspection (tests, the window, assistive text) -------------------------------------------
+
+    def page_count(self) -> int:
+        return self.view.page_count if self.state == "document" else 0
+
+    def current_page(self) -> int:
+        """1-based; 0 when no document is shown."""
+        return self.view.current_page + 1 if self.state == "document" else 0
+
+    def zoom_percent(self) -> int:
+        return round(self._zoom * 100)
+
+    def rotation(self) -> int:
+        return self._rotation
+
+    def message_text(self) -> str:
+        """The title and text on show when the panel shows a message rather than a document."""
+        title, text = self._message
+        return f"{title}. {text}" if title else text
+
+    def page_image(self, page: int) -> QImage | None:
+        """The best rendering of 1-based ``page`` received so far."""
+        if self.state != "document":
+            return None
+        return self.cache.best(self._fingerprint, page - 1, self._rotation)
+
+    def shutdown(self) -> None:
+        """Stop the render worker (the window calls this on close; app exit does it too)."""
+        self.client.shutdown()
+
+    # -- internals -----------------------------------------------------------------------------------
+
+    def _begin(self, name: str) -> None:
+        self._token += 1
+        self._name = name
+        self._announced = False
+        self._fingerprint = ""
+        self._loading_timer.stop()
+        self._render_timer.stop()
+        self.client.close_document()
+        self.name_label.setText(name)
+        self.name_label.setToolTip(name)
+        self.view.setAccessibleDescription(name)
+
+    def _muted(self) -> QColor:
+        return self.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.WindowText)
+
+    def _set_message(self, title: str, text: str, icon_name: str, tone: QColor) -> None:
+        self._message = (title, text)
+        self.view.clear_document()
+        self.message.show_text(title, text, icon_name, tone)
+        self.stack.setCurrentWidget(self.message)
+        self._sync_toolbar()
+
+    def _show_problem(self, code: str, details: dict[str, Any]) -> None:
+        title, text = messages.failure(code, details)
+        icon_name = {"encrypted": "lock", "timeout": "clock"}.get(code, "warning")
+        self._show_failure(title, text, icon_name)
+
+    def _show_failure(self, title: str, text: str, icon_name: str) -> None:
+        self._fingerprint = ""
+        self.state = "message"
+        self._loading_timer.stop()
+        self._set_message(
+            title, text, icon_name, QColor(176, 96, 16) if icon_name != "document" else self._muted()
+        )
+        self.render_failed.emit(f"{title}. {text}")
+
+    def _show_loading(self) -> None:
+        if self.state == "loading":
+            self._set_message("", f"Opening {self._name}…" if self._name else "Opening…", "", self._muted())
+            self.state = "loading"
+
+    def _on_opened(self, token: int, info: dict[str, Any]) -> None:
+        if token != self._token:
+            return
+        self._loading_timer.stop()
+        self._unit = PDF_POINT if info.get("unit") == "pt" else 1.0
+        sizes = [(float(w) * self._unit, float(h) * self._unit) for w, h in info.get("sizes", [])]
+        self.state = "document"
+        self.stack.setCurrentWidget(self.view)
+        self.view.set_document(int(info["pages"]), sizes, self.view.scale, self._rotation)
+        self.view.set_rotation(self._rotation, self._scale_for(self._zoom_mode, self._zoom))
+        self.view.scroll_to_page(0)
+        self._zoom = self.view.scale / self._unit
+        self._sync_toolbar()
+        self.page_changed.emit(1, self.view.page_count)
+        self._request_renders()
+
+    def _on_failed(self, token: int, code: str, details: dict[str, Any]) -> None:
+        if token == self._token and self.state in ("loading", "document"):
+            self._show_problem(code, details)
+
+    def _on_page_rendered(self, token: int, key: RenderKey, image: QImage) -> None:
+        self.cache.put(key, image)
+        if token != self._token or key.fingerprint != self._fingerprint:
+            return
+        self.view.viewport().update()
+        if not self.isVisible():
+            self._announce()
+        self._schedule_renders()
+
+    def _on_page_failed(self, token: int, key: RenderKey, detail: str) -> None:
+        if token == self._token:
+            self.view.set_page_failed(key.page)
+
+    def _image_for(self, page: int, size: QSize) -> tuple[QImage | None, bool]:
+        """What the page view paints for ``page``: the exact rendering, else any as a stand-in."""
+        if not self._fingerprint:
+            return None, False
+        image = self.cache.get(self._key(page, size))
+        exact = image is not None
+        if image is None:
+            image = self.cache.best(self._fingerprint, page, self._rotation)
+        if image is not None and not self._announced:
+            QTimer.singleShot(0, self._announce)
+        return image, exact
+
+    def _announce(self) -> None:
+        if not self._announced and self.state == "document":
+            self._announced = True
+            self.rendered.emit()
+
+    def _key(self, page: int, size: QSize) -> RenderKey:
+        width, height = size.width(), size.height()
+        if width * height > MAX_RENDER_PIXELS:
+            scale = (MAX_RENDER_PIXELS / (width * height)) ** 0.5
+            width, height = max(1, int(width * scale)), max(1, int(height * scale))
+        return RenderKey(self._fingerprint, page, self._rotation, width, height)
+
+    def _schedule_renders(self) -> None:
+        if self.state == "document" and not self._render_timer.isActive():
+            self._render_timer.start()
+
+    def _request_renders(self) -> None:
+        if self.state != "document":
+            return
+        ratio = self.view.devicePixelRatioF()
+        wanted = []
+        for page in self.view.pages_to_render():
+            logical = self.view.display_size(page)
+            key = self._key(page, QSize(round(logical.width() * ratio), round(logical.height() * ratio)))
+            if key not in self.cache:
+                wanted.append((key, page))
+        self.client.render(self._token, wanted)
+
+    def _scale_for(self, mode: str, zoom: float) -> float:
+        """View scale (logical px per page unit) for a zoom mode."""
+        if mode == FIT_WIDTH:
+            scale = self.view.fit_width_scale()
+        elif mode == FIT_PAGE:
+            scale = self.view.fit_page_scale()
+        else:
+            scale = zoom * self._unit
+        return min(max(scale, MIN_ZOOM * self._unit), MAX_ZOOM * self._unit)
+
+    def _set_zoom(self, mode: str, zoom: float = 1.0) -> None:
+        self._zoom_mode = mode
+        if self.state == "document":
+            self.view.set_scale(self._scale_for(mode, zoom))
+            if mode == FIT_PAGE:
+                self.view.scroll_to_page(self.view.current_page)
+            self._zoom = self.view.scale / self._unit
+        else:
+            self._zoom = zoom
+        self._sync_toolbar()
+
+    def _on_resized(self) -> None:
+        if self.state == "document" and self._zoom_mode != CUSTOM:
+            self.view.set_scale(self._scale_for(self._zoom_mode, self._zoom))
+            self._zoom = self.view.scale / self._unit
+            self._sync_toolbar()
+
+    def _on_current_page(self, page: int) -> None:
+        self._sync_toolbar()
+        self.page_changed.emit(page + 1, self.view.page_count)
+
+    def _on_page_spin(self, value: int) -> None:
+        if self.state == "document" and value - 1 != self.view.current_page:
+            self.view.scroll_to_page(value - 1)
+
+    def _on_zoom_chosen(self, index: int) -> None:
+        text = self.zoom_box.itemText(index)
+        if text == "Fit width":
+            self.fit_width()
+        elif text == "Fit page":
+            self.fit_page()
+        else:
+            self._set_zoom(CUSTOM, int(text.rstrip("%")) / 100)
+        self.view.setFocus()
+
+    def _on_zoom_typed(self) -> None:
+        digits = "".join(ch for ch in self.zoom_box.currentText() if ch.isdigit())
+        if digits:
+            self._set_zoom(CUSTOM, min(max(int(digits), 10), 400) / 100)
+        else:
+            self._sync_toolbar()
+
+    def _on_command(self, name: str) -> None:
+        if name == "first_page":
+            self.go_to_page(1)
+        elif name == "last_page":
+            self.go_to_page(self.page_count())
+        else:
+            getattr(self, name)()
+
+    def _sync_toolbar(self) -> None:
+        showing = self.state == "document"
+        count = self.view.page_count if showing else 0
+        current = self.view.current_page + 1 if showing else 0
+        for widget in (
+            self.zoom_out_button,
+            self.zoom_box,
+            self.zoom_in_button,
+            self.fit_width_button,
+            self.fit_page_button,
+            self.rotate_button,
+        ):
+            widget.setEnabled(showing)
+        self.page_spin.blockSignals(True)
+        self.page_spin.setRange(1 if count else 0, max(count, 0))
+        self.page_spin.setValue(current)
+        self.page_spin.setEnabled(count > 1)
+        self.page_spin.blockSignals(False)
+        self.page_count_label.setText(f"of {count:,}" if count else "")
+        self.page_count_label.setEnabled(count > 1)
+        self.previous_button.setEnabled(showing and current > 1)
+        self.next_button.setEnabled(showing and current < count)
+        self.zoom_box.lineEdit().setText(f"{round(self._zoom * 100)}%" if showing else "")
+        self.fit_width_button.setChecked(showing and self._zoom_mode == FIT_WIDTH)
+        self.fit_page_button.setChecked(showing and self._zoom_mode == FIT_PAGE)
+        self.zoom_changed.emit(round(self._zoom * 100))
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self._background()
+        self._schedule_renders()
+
+    def sizeHint(self) -> QSize:
+        return QSize(520, 680)
