@@ -30,7 +30,9 @@ def pdf(pages: int = 3, title: str = "Certified copy", marker: bytes = b"") -> b
         font.setPointSize(10)
         painter.setFont(font)
         for line in range(36):
-            painter.drawText(180, 1050 + line * 60, "The holder of this document is a registered learner. " * 2)
+            painter.drawText(
+                180, 1050 + line * 60, "The holder of this document is a registered learner. " * 2
+            )
     painter.end()
     buffer.close()
     data = bytes(array)
