@@ -54,3 +54,21 @@ class SchemaError(CohortDeskError):
 
 class StorageError(CohortDeskError):
     """An uploaded document's bytes are missing, unreadable or do not match their record."""
+
+
+class SyncError(CohortDeskError):
+    """Synchronisation with the server could not go on; every local change is still kept."""
+
+
+class SyncSchemaTooOld(SchemaError):
+    """The server accepts only newer laptops: update CohortDesk. The waiting changes are kept."""
+
+    def __init__(self, client_version: int, min_version: int, waiting: int) -> None:
+        super().__init__(
+            f"The server needs a newer CohortDesk (sync schema {min_version} or later; this laptop has "
+            f"{client_version}). Update CohortDesk, then sync again: your {waiting} waiting "
+            f"change{'s' if waiting != 1 else ''} stay safely on this laptop until then."
+        )
+        self.client_version = client_version
+        self.min_version = min_version
+        self.waiting = waiting

@@ -28,6 +28,18 @@ from cohortdesk.models.enums import (
     VerificationAction,
     VerificationState,
 )
+from cohortdesk.models.sync import (
+    SYNC_TABLES,
+    SYNCED_TABLES,
+    SyncConflict,
+    SyncDevice,
+    SyncIdPool,
+    SyncIdReservation,
+    SyncOutbox,
+    SyncSchema,
+    SyncState,
+    TenantClock,
+)
 
 __all__ = [
     "DOCUSEAL_TABLES",
@@ -52,4 +64,14 @@ __all__ = [
     "User",
     "VerificationAction",
     "VerificationState",
+    "SYNC_TABLES",
+    "SYNCED_TABLES",
+    "SyncConflict",
+    "SyncDevice",
+    "SyncIdPool",
+    "SyncIdReservation",
+    "SyncOutbox",
+    "SyncSchema",
+    "SyncState",
+    "TenantClock",
 ]

@@ -28,7 +28,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cohortdesk.models.base import Base, CohortDeskTable
@@ -40,6 +40,7 @@ from cohortdesk.models.enums import (
     VerificationState,
     check_in,
 )
+from cohortdesk.models.sync import SyncedColumns
 from cohortdesk.models.types import JSONDocument, UTCDateTime
 
 NEW_TABLES = ("institutions", "sponsors", "cohorts", "cohort_enrollments", "document_verifications")
@@ -54,9 +55,12 @@ class InstallSetting(Base):
     value: Mapped[str] = mapped_column(Text, nullable=False)
 
 
-class Institution(CohortDeskTable, Base):
+class Institution(SyncedColumns, CohortDeskTable, Base):
     __tablename__ = "institutions"
-    __table_args__ = (Index("ix_institutions_account_id_unique", "account_id", unique=True),)
+    __table_args__ = (
+        Index("ix_institutions_account_id_unique", "account_id", unique=True),
+        Index("ix_institutions_account_id_change_seq", "account_id", "change_seq"),
+    )
 
     name: Mapped[str] = mapped_column(String(255), nullable=False)
     registration_number: Mapped[str | None] = mapped_column(String(100))
@@ -67,11 +71,12 @@ class Institution(CohortDeskTable, Base):
     settings: Mapped[dict[str, Any]] = mapped_column(JSONDocument, nullable=False, default=dict)
 
 
-class Sponsor(CohortDeskTable, Base):
+class Sponsor(SyncedColumns, CohortDeskTable, Base):
     __tablename__ = "sponsors"
     __table_args__ = (
         Index("ix_sponsors_institution_id", "institution_id"),
         Index("ix_sponsors_account_id", "account_id"),
+        Index("ix_sponsors_account_id_change_seq", "account_id", "change_seq"),
     )
 
     institution_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("institutions.id"), nullable=False)
@@ -83,7 +88,7 @@ class Sponsor(CohortDeskTable, Base):
     user_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id"))
 
 
-class Cohort(CohortDeskTable, Base):
+class Cohort(SyncedColumns, CohortDeskTable, Base):
     __tablename__ = "cohorts"
     __table_args__ = (
         CheckConstraint(check_in("program_type", ProgramType), name="program_type"),
@@ -92,6 +97,7 @@ class Cohort(CohortDeskTable, Base):
         CheckConstraint("end_date IS NULL OR start_date IS NULL OR end_date >= start_date", name="dates"),
         Index("ix_cohorts_account_id", "account_id"),
         Index("ix_cohorts_institution_id_state", "institution_id", "state"),
+        Index("ix_cohorts_account_id_change_seq", "account_id", "change_seq"),
     )
 
     institution_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("institutions.id"), nullable=False)
@@ -114,14 +120,22 @@ class Cohort(CohortDeskTable, Base):
     created_by_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id"))
 
 
-class CohortEnrollment(CohortDeskTable, Base):
+class CohortEnrollment(SyncedColumns, CohortDeskTable, Base):
     __tablename__ = "cohort_enrollments"
     __table_args__ = (
         CheckConstraint(check_in("state", EnrollmentState), name="state"),
         CheckConstraint(
             check_in("document_verification_state", VerificationState), name="verification_state"
         ),
-        Index("ix_cohort_enrollments_cohort_id_user_id", "cohort_id", "user_id", unique=True),
+        # One live enrollment per learner per cohort; a tombstoned one does not block re-enrolling.
+        Index(
+            "ix_cohort_enrollments_cohort_id_user_id",
+            "cohort_id",
+            "user_id",
+            unique=True,
+            postgresql_where=text("deleted_at IS NULL"),
+            sqlite_where=text("deleted_at IS NULL"),
+        ),
         Index("ix_cohort_enrollments_state", "state"),
         Index(
             "ix_cohort_enrollments_queue",
@@ -131,6 +145,7 @@ class CohortEnrollment(CohortDeskTable, Base):
             "id",
         ),
         Index("ix_cohort_enrollments_user_id", "user_id"),
+        Index("ix_cohort_enrollments_account_id_change_seq", "account_id", "change_seq"),
     )
 
     cohort_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("cohorts.id"), nullable=False)

@@ -93,7 +93,8 @@ def create_institution(db: Database, cmd: NewInstitution) -> InstitutionRow:
 
 def list_institutions(db: Database) -> list[InstitutionRow]:
     with db.read_session() as s:
-        return [institution_row(i) for i in s.scalars(select(Institution).order_by(Institution.name))]
+        stmt = select(Institution).where(Institution.deleted_at.is_(None)).order_by(Institution.name)
+        return [institution_row(i) for i in s.scalars(stmt)]
 
 
 def get_institution(db: Database, institution_id: int) -> InstitutionRow:
@@ -200,7 +201,7 @@ def get_cohort(db: Database, cohort_id: int) -> CohortRow:
 
 def list_cohorts(db: Database, institution_id: int | None = None) -> list[CohortRow]:
     with db.read_session() as s:
-        stmt = select(Cohort).order_by(Cohort.name)
+        stmt = select(Cohort).where(Cohort.deleted_at.is_(None)).order_by(Cohort.name)
         if institution_id is not None:
             stmt = stmt.where(Cohort.institution_id == institution_id)
         return [cohort_row(c) for c in s.scalars(stmt)]
@@ -248,7 +249,9 @@ def enroll(db: Database, cmd: NewEnrollment) -> EnrollmentRow:
             raise ValidationError("cohort_id", f"the cohort is {cohort.state}; it takes no new enrollments")
         exists = s.scalar(
             select(CohortEnrollment.id).where(
-                CohortEnrollment.cohort_id == cohort.id, CohortEnrollment.user_id == cmd.user_id
+                CohortEnrollment.cohort_id == cohort.id,
+                CohortEnrollment.user_id == cmd.user_id,
+                CohortEnrollment.deleted_at.is_(None),
             )
         )
         if exists:

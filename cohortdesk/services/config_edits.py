@@ -1,0 +1,740 @@
+"""The one write path for configuration: institutions, sponsors, cohorts and enrollments (issue 7).
+
+Every call edits the local store (the laptop's SQLite) and, once the store is paired with a server,
+appends the matching outbox entry **in the same SQLite transaction**. Online or offline it is the same
+call; ``services.sync.engine.sync`` later pushes the outbox and pulls what others changed. Screens never
+write configuration to the server directly.
+
+API (``db`` is the local store's ``Database``; all calls are one short unit of work, Qt-free, and
+return frozen rows; errors are ``ValidationError`` naming the field, ``NotFoundError``,
+``InvalidTransition`` (guards in words), ``ConflictError`` (``expected_row_version`` is stale) or
+``SyncError`` (no reserved id left for a new row while offline))::
+
+    # reads: live rows only (tombstones hidden)
+    list_institutions(db) -> list[InstitutionRow];      get_institution(db, id) -> InstitutionRow
+    list_sponsors(db, institution_id) -> list[SponsorRow]; get_sponsor(db, id) -> SponsorRow
+    list_cohorts(db, institution_id=None) -> list[CohortRow]; get_cohort(db, id) -> CohortRow
+    list_enrollments(db, cohort_id) -> list[EnrollmentRow]; get_enrollment(db, id) -> EnrollmentRow
+    list_templates(db, account_id) -> list[TemplateChoice]       # DocuSeal templates, refreshed each sync
+    rejection_reasons(db, institution_id) -> list[dict]          # [{"code", "label", "message"}]
+    cohort_state_blockers(db, cohort_id, target) -> list[str]    # why not (yet), in words; [] = allowed
+    find_users_by_email(db, account_id, emails) -> dict[str, int]  # for the enrollment import
+
+    # writes: each returns Edit(row, changes, mutation_ids)
+    create_institution(db, cohorts.NewInstitution)
+    update_institution(db, id, {"name": ..., "settings": {...}}, expected_row_version=None)
+    set_rejection_reasons(db, institution_id, [{"code", "label", "message"}, ...], expected_row_version=None)
+    delete_institution(db, id, expected_row_version=None)        # refused while it has sponsors/cohorts
+    create_sponsor(db, cohorts.NewSponsor)
+    update_sponsor(db, id, {"company_name": ..., "contact_email": ..., ...}, expected_row_version=None)
+    delete_sponsor(db, id, expected_row_version=None)            # refused while a live cohort uses it
+    create_cohort(db, cohorts.NewCohort)
+    update_cohort(db, id, {field: value}, expected_row_version=None)
+        # fields: name, program_type, sponsor_id, sponsor_email, student_count, main_template_id,
+        # supporting_templates, required_document_types, start_date, end_date (dates or ISO strings)
+    change_cohort_state(db, id, target, expected_row_version=None)   # guards from services.states
+    delete_cohort(db, id, expected_row_version=None)             # tombstones its enrollments too
+    enroll(db, cohorts.NewEnrollment) -> Edit[EnrollmentRow]
+    enroll_many(db, [cohorts.NewEnrollment, ...]) -> BulkEdit[EnrollmentRow]   # one transaction
+    update_enrollment(db, id, {"student_data": {...}}, expected_row_version=None)
+    change_enrollment_state(db, id, target, expected_row_version=None)
+    delete_enrollment(db, id, expected_row_version=None)
+
+Status bar, markers, inbox and sync live in ``services.sync`` (``sync_status``, ``rows_waiting``,
+``rows_in_conflict``, ``conflicts.list_conflicts`` / ``keep_mine`` / ``keep_theirs`` / ``edit``,
+``engine.sync``).
+
+Outbox entries: ``op`` is ``insert`` (``changes_json`` = the full row), ``update`` / ``change_state``
+(``{field: [old, new]}``, old being the current local value, so consecutive edits of a row chain:
+each entry's old values are the previous entry's new ones), ``delete`` (``{"deleted_at": ts, "row":
+the row as this laptop last saw it}``) or ``restore`` (an update that also clears ``deleted_at``).
+``base_row_version`` is the server ``row_version`` the local row was pulled at: local edits do not
+bump it, so the server can tell which version an edit started from.
+
+Identities of rows created offline come from id pools reserved on the server (design option A): see
+``services.sync`` for why.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session
+
+from cohortdesk.db import Database
+from cohortdesk.errors import ConflictError, InvalidTransition, NotFoundError, ValidationError
+from cohortdesk.models import Template, User
+from cohortdesk.models.enums import CohortState, EnrollmentState, VerificationState
+from cohortdesk.services import validation
+from cohortdesk.services.cohorts import NewCohort, NewEnrollment, NewInstitution, NewSponsor
+from cohortdesk.services.rows import (
+    Changes,
+    CohortRow,
+    EnrollmentRow,
+    InstitutionRow,
+    SponsorRow,
+    cohort_row,
+    enrollment_row,
+    institution_row,
+    sponsor_row,
+)
+from cohortdesk.services.states import cohort_blockers, enrollment_blockers
+from cohortdesk.services.sync import local
+from cohortdesk.services.sync.spec import (
+    SPECS,
+    get_field,
+    normalise_field,
+    record_to_json,
+    same,
+    set_field,
+    split_field,
+    to_json,
+    validate_record,
+)
+
+__all__ = [
+    "BulkEdit",
+    "Edit",
+    "NewCohort",
+    "NewEnrollment",
+    "NewInstitution",
+    "NewSponsor",
+    "TemplateChoice",
+]
+
+_ROW = {
+    "institutions": institution_row,
+    "sponsors": sponsor_row,
+    "cohorts": cohort_row,
+    "cohort_enrollments": enrollment_row,
+}
+
+
+@dataclass(frozen=True)
+class Edit[R]:
+    """One configuration edit: the row as it now stands locally, what changed, the outbox entries written
+    (empty when the store is not paired with a server)."""
+
+    row: R
+    changes: Changes
+    mutation_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class BulkEdit[R]:
+    rows: tuple[R, ...]
+    changes: Changes
+    mutation_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class TemplateChoice:
+    id: int
+    name: str
+    archived: bool
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# --- internals: one row as a dict, written with Core so the server's row_version is kept ----------
+
+
+def _load(session: Session, table_name: str, row_id: int, *, live: bool = True) -> dict[str, Any]:
+    table = SPECS[table_name].table
+    row = session.execute(select(table).where(table.c.id == row_id)).first()
+    if row is None or (live and row.deleted_at is not None):
+        raise NotFoundError(f"There is no {SPECS[table_name].label} with id {row_id}.")
+    return dict(row._mapping)
+
+
+def _frozen(table_name: str, record: dict[str, Any]) -> Any:
+    return _ROW[table_name](SimpleNamespace(**record))
+
+
+def _check_version(record: dict[str, Any], expected: int | None, label: str) -> None:
+    if expected is not None and record["row_version"] != expected:
+        raise ConflictError(
+            f"This {label} was changed since you opened it (version {expected}, now "
+            f"{record['row_version']}). Reload it and try again."
+        )
+
+
+def _changes(table_name: str, record: dict[str, Any]) -> Changes:
+    if table_name == "institutions":
+        return Changes(institution_ids=frozenset({record["id"]}), counts=True)
+    if table_name == "sponsors":
+        return Changes(sponsor_ids=frozenset({record["id"]}), counts=True)
+    if table_name == "cohorts":
+        return Changes(cohort_ids=frozenset({record["id"]}), counts=True)
+    return Changes(
+        enrollment_ids=frozenset({record["id"]}), cohort_ids=frozenset({record["cohort_id"]}), counts=True
+    )
+
+
+def _merge_changes(items: Iterable[Changes]) -> Changes:
+    items = list(items)
+    return Changes(
+        cohort_ids=frozenset().union(*(c.cohort_ids for c in items)),
+        enrollment_ids=frozenset().union(*(c.enrollment_ids for c in items)),
+        institution_ids=frozenset().union(*(c.institution_ids for c in items)),
+        sponsor_ids=frozenset().union(*(c.sponsor_ids for c in items)),
+        counts=any(c.counts for c in items),
+    )
+
+
+def insert_row(
+    session: Session, table_name: str, record: dict[str, Any]
+) -> tuple[dict[str, Any], int | None]:
+    """Insert a new synced row (id from the reserved pool when paired) and queue it. Internal API."""
+    spec = SPECS[table_name]
+    st = local.state(session)
+    new_id = record.get("id") or local.allocate_id(session, table_name, st.paired)
+    now = _now()
+    record = dict(record)
+    if new_id is not None:
+        record["id"] = new_id
+    record.setdefault("uuid", str(uuid.uuid4()))
+    record.setdefault("created_at", now)
+    record.setdefault("updated_at", now)
+    record["row_version"] = 1
+    record["change_seq"] = 0
+    validate_record(table_name, record)
+    row = session.execute(insert(spec.table).values(record).returning(spec.table)).one()
+    stored = dict(row._mapping)
+    mutation_id = None
+    if st.paired:
+        payload = record_to_json({c: stored[c] for c in spec.insert_columns})
+        mutation_id = local.queue(session, table_name, stored["id"], "insert", payload)
+    return stored, mutation_id
+
+
+def _expand(table_name: str, values: Mapping[str, Any], current: dict[str, Any]) -> dict[str, Any]:
+    """``{"settings": {...}}`` → one field per changed key (``settings.<key>``); others unchanged."""
+    spec = SPECS[table_name]
+    fields: dict[str, Any] = {}
+    for name, value in values.items():
+        column, key = split_field(name)
+        if column in spec.split_json and key is None:
+            if not isinstance(value, Mapping):
+                raise ValidationError(column, "must be an object")
+            old = dict(current.get(column) or {})
+            for k in set(old) | set(value):
+                fields[f"{column}.{k}"] = value.get(k)
+        else:
+            fields[name] = value
+    return fields
+
+
+def update_row(
+    session: Session,
+    table_name: str,
+    row_id: int,
+    values: Mapping[str, Any],
+    *,
+    expected_row_version: int | None = None,
+    op: str = "update",
+    allowed: frozenset[str] | None = None,
+    live: bool = True,
+) -> tuple[dict[str, Any], int | None]:
+    """Change fields of a synced row and queue ``{field: [old, new]}``. Internal API (conflicts use it)."""
+    spec = SPECS[table_name]
+    current = _load(session, table_name, row_id, live=live)
+    _check_version(current, expected_row_version, spec.label)
+    allowed = spec.editable if allowed is None else allowed
+    diff: dict[str, list[Any]] = {}
+    for name, value in _expand(table_name, values, current).items():
+        column, key = split_field(name)
+        if name == "deleted_at" and op == "restore":
+            new_json = None
+        elif not (name in allowed or (key is not None and column in spec.split_json)):
+            raise ValidationError(name, f"is not a field a {spec.label} can change here")
+        else:
+            new_json = normalise_field(table_name, name, value)
+        old_json = get_field(current, name)
+        if not same(old_json, new_json):
+            diff[name] = [old_json, new_json]
+    if not diff:
+        return current, None
+    merged = dict(current)
+    for name, (_old, new) in diff.items():
+        set_field(spec.table, merged, name, new)
+    validate_record(table_name, merged)
+    merged["updated_at"] = _now()
+    columns = {split_field(name)[0] for name in diff} | {"updated_at"}
+    session.execute(
+        update(spec.table).where(spec.table.c.id == row_id).values({c: merged[c] for c in columns})
+    )
+    mutation_id = None
+    if local.state(session).paired:
+        mutation_id = local.queue(
+            session, table_name, row_id, op, diff, base_row_version=current["row_version"]
+        )
+    return merged, mutation_id
+
+
+def delete_row(
+    session: Session, table_name: str, row_id: int, *, expected_row_version: int | None = None
+) -> tuple[dict[str, Any], int | None]:
+    """Tombstone a synced row and queue the delete with the row as this laptop last saw it."""
+    spec = SPECS[table_name]
+    current = _load(session, table_name, row_id)
+    _check_version(current, expected_row_version, spec.label)
+    now = _now()
+    session.execute(
+        update(spec.table).where(spec.table.c.id == row_id).values(deleted_at=now, updated_at=now)
+    )
+    mutation_id = None
+    if local.state(session).paired:
+        seen = record_to_json({c: current[c] for c in spec.insert_columns if c != "updated_at"})
+        mutation_id = local.queue(
+            session,
+            table_name,
+            row_id,
+            "delete",
+            {"deleted_at": to_json(now), "row": seen},
+            base_row_version=current["row_version"],
+        )
+    return {**current, "deleted_at": now, "updated_at": now}, mutation_id
+
+
+def _live_children(session: Session, table_name: str, row_id: int) -> dict[str, list[int]]:
+    found: dict[str, list[int]] = {}
+    for child_table, column in SPECS[table_name].children:
+        table = SPECS[child_table].table
+        ids = session.scalars(
+            select(table.c.id)
+            .where(table.c[column] == row_id, table.c.deleted_at.is_(None))
+            .order_by(table.c.id)
+        ).all()
+        if ids:
+            found[child_table] = list(ids)
+    return found
+
+
+def _edit(table_name: str, record: dict[str, Any], *mutation_ids: int | None) -> Edit[Any]:
+    return Edit(
+        row=_frozen(table_name, record),
+        changes=_changes(table_name, record),
+        mutation_ids=tuple(m for m in mutation_ids if m is not None),
+    )
+
+
+# --- reads ----------------------------------------------------------------------------------------
+
+
+def _live(session: Session, table_name: str, *where: Any, order_by: Any = None) -> list[dict[str, Any]]:
+    table = SPECS[table_name].table
+    stmt = select(table).where(table.c.deleted_at.is_(None), *where)
+    stmt = stmt.order_by(order_by if order_by is not None else table.c.id)
+    return [dict(r._mapping) for r in session.execute(stmt)]
+
+
+def list_institutions(db: Database) -> list[InstitutionRow]:
+    table = SPECS["institutions"].table
+    with db.read_session() as s:
+        return [_frozen("institutions", r) for r in _live(s, "institutions", order_by=table.c.name)]
+
+
+def get_institution(db: Database, institution_id: int) -> InstitutionRow:
+    with db.read_session() as s:
+        return _frozen("institutions", _load(s, "institutions", institution_id))
+
+
+def rejection_reasons(db: Database, institution_id: int) -> list[dict[str, str]]:
+    return list(get_institution(db, institution_id).settings.get("rejection_reasons") or [])
+
+
+def list_sponsors(db: Database, institution_id: int) -> list[SponsorRow]:
+    table = SPECS["sponsors"].table
+    with db.read_session() as s:
+        rows = _live(s, "sponsors", table.c.institution_id == institution_id, order_by=table.c.company_name)
+        return [_frozen("sponsors", r) for r in rows]
+
+
+def get_sponsor(db: Database, sponsor_id: int) -> SponsorRow:
+    with db.read_session() as s:
+        return _frozen("sponsors", _load(s, "sponsors", sponsor_id))
+
+
+def list_cohorts(db: Database, institution_id: int | None = None) -> list[CohortRow]:
+    table = SPECS["cohorts"].table
+    where = [] if institution_id is None else [table.c.institution_id == institution_id]
+    with db.read_session() as s:
+        return [_frozen("cohorts", r) for r in _live(s, "cohorts", *where, order_by=table.c.name)]
+
+
+def get_cohort(db: Database, cohort_id: int) -> CohortRow:
+    with db.read_session() as s:
+        return _frozen("cohorts", _load(s, "cohorts", cohort_id))
+
+
+def list_enrollments(db: Database, cohort_id: int) -> list[EnrollmentRow]:
+    table = SPECS["cohort_enrollments"].table
+    with db.read_session() as s:
+        rows = _live(s, "cohort_enrollments", table.c.cohort_id == cohort_id)
+        return [_frozen("cohort_enrollments", r) for r in rows]
+
+
+def get_enrollment(db: Database, enrollment_id: int) -> EnrollmentRow:
+    with db.read_session() as s:
+        return _frozen("cohort_enrollments", _load(s, "cohort_enrollments", enrollment_id))
+
+
+def list_templates(db: Database, account_id: int) -> list[TemplateChoice]:
+    """DocuSeal's templates of the account (a copy re-read in full at every sync), newest name order."""
+    with db.read_session() as s:
+        rows = s.execute(
+            select(Template.id, Template.name, Template.archived_at)
+            .where(Template.account_id == account_id)
+            .order_by(Template.name, Template.id)
+        ).all()
+        return [TemplateChoice(id=r.id, name=r.name, archived=r.archived_at is not None) for r in rows]
+
+
+def cohort_state_blockers(db: Database, cohort_id: int, target: CohortState | str) -> list[str]:
+    """Why ``cohort_id`` cannot move to ``target`` yet, in words (empty: it can)."""
+    return cohort_blockers(get_cohort(db, cohort_id), target)
+
+
+def find_users_by_email(db: Database, account_id: int, emails: Iterable[str]) -> dict[str, int]:
+    """``{normalised e-mail: user id}`` for the account's DocuSeal users among ``emails``."""
+    wanted = {e.strip().lower() for e in emails if e and e.strip()}
+    if not wanted:
+        return {}
+    with db.read_session() as s:
+        rows = s.execute(
+            select(User.id, User.email).where(
+                User.account_id == account_id, func.lower(User.email).in_(wanted)
+            )
+        ).all()
+        return {r.email.lower(): r.id for r in rows}
+
+
+# --- institutions ---------------------------------------------------------------------------------
+
+
+def create_institution(db: Database, cmd: NewInstitution) -> Edit[InstitutionRow]:
+    settings = dict(cmd.settings)
+    for key in list(settings):
+        settings[key] = normalise_field("institutions", f"settings.{key}", settings[key])
+    record = {
+        "account_id": cmd.account_id,
+        "name": normalise_field("institutions", "name", cmd.name),
+        "registration_number": normalise_field(
+            "institutions", "registration_number", cmd.registration_number
+        ),
+        "address": normalise_field("institutions", "address", cmd.address),
+        "contact_email": normalise_field("institutions", "contact_email", cmd.contact_email),
+        "contact_phone": normalise_field("institutions", "contact_phone", cmd.contact_phone),
+        "super_admin_id": cmd.super_admin_id,
+        "settings": {k: v for k, v in settings.items() if v is not None},
+    }
+    with db.session() as s:
+        stored, mutation_id = insert_row(s, "institutions", record)
+        return _edit("institutions", stored, mutation_id)
+
+
+def update_institution(
+    db: Database, institution_id: int, changes: Mapping[str, Any], expected_row_version: int | None = None
+) -> Edit[InstitutionRow]:
+    with db.session() as s:
+        stored, mutation_id = update_row(
+            s, "institutions", institution_id, changes, expected_row_version=expected_row_version
+        )
+        return _edit("institutions", stored, mutation_id)
+
+
+def set_rejection_reasons(
+    db: Database,
+    institution_id: int,
+    reasons: list[Mapping[str, str]],
+    expected_row_version: int | None = None,
+) -> Edit[InstitutionRow]:
+    """Replace the institution's canned rejection reasons (``code``, ``label``, ``message`` each)."""
+    return update_institution(
+        db, institution_id, {"settings.rejection_reasons": [dict(r) for r in reasons]}, expected_row_version
+    )
+
+
+def delete_institution(
+    db: Database, institution_id: int, expected_row_version: int | None = None
+) -> Edit[InstitutionRow]:
+    with db.session() as s:
+        children = _live_children(s, "institutions", institution_id)
+        if children:
+            what = " and ".join(f"{len(ids)} {SPECS[t].label}(s)" for t, ids in children.items())
+            raise ValidationError("institution", f"it still has {what}; delete those first")
+        stored, mutation_id = delete_row(
+            s, "institutions", institution_id, expected_row_version=expected_row_version
+        )
+        return _edit("institutions", stored, mutation_id)
+
+
+# --- sponsors -------------------------------------------------------------------------------------
+
+
+def create_sponsor(db: Database, cmd: NewSponsor) -> Edit[SponsorRow]:
+    record = {
+        "company_name": normalise_field("sponsors", "company_name", cmd.company_name),
+        "contact_email": normalise_field("sponsors", "contact_email", cmd.contact_email),
+        "contact_name": normalise_field("sponsors", "contact_name", cmd.contact_name),
+        "contact_phone": normalise_field("sponsors", "contact_phone", cmd.contact_phone),
+        "tax_number": normalise_field("sponsors", "tax_number", cmd.tax_number),
+        "user_id": None,
+    }
+    with db.session() as s:
+        inst = _load(s, "institutions", cmd.institution_id)
+        record.update(account_id=inst["account_id"], institution_id=inst["id"])
+        stored, mutation_id = insert_row(s, "sponsors", record)
+        return _edit("sponsors", stored, mutation_id)
+
+
+def update_sponsor(
+    db: Database, sponsor_id: int, changes: Mapping[str, Any], expected_row_version: int | None = None
+) -> Edit[SponsorRow]:
+    with db.session() as s:
+        stored, mutation_id = update_row(
+            s, "sponsors", sponsor_id, changes, expected_row_version=expected_row_version
+        )
+        return _edit("sponsors", stored, mutation_id)
+
+
+def delete_sponsor(
+    db: Database, sponsor_id: int, expected_row_version: int | None = None
+) -> Edit[SponsorRow]:
+    with db.session() as s:
+        users = _live_children(s, "sponsors", sponsor_id).get("cohorts")
+        if users:
+            names = ", ".join(_load(s, "cohorts", i)["name"] for i in users[:3])
+            raise ValidationError(
+                "sponsor", f"cohorts still use this sponsor ({names}); choose another first"
+            )
+        stored, mutation_id = delete_row(s, "sponsors", sponsor_id, expected_row_version=expected_row_version)
+        return _edit("sponsors", stored, mutation_id)
+
+
+# --- cohorts --------------------------------------------------------------------------------------
+
+
+def _check_cohort_refs(session: Session, record: Mapping[str, Any], institution_id: int) -> None:
+    if record.get("sponsor_id") is not None:
+        sponsor = _load(session, "sponsors", record["sponsor_id"])
+        if sponsor["institution_id"] != institution_id:
+            raise ValidationError("sponsor_id", "the sponsor belongs to another institution")
+    template_ids = [record.get("main_template_id"), *(record.get("supporting_templates") or [])]
+    for template_id in (t for t in template_ids if t is not None):
+        if session.get(Template, template_id) is None:
+            field = (
+                "main_template_id"
+                if template_id == record.get("main_template_id")
+                else "supporting_templates"
+            )
+            raise ValidationError(field, f"there is no DocuSeal template with id {template_id}")
+
+
+def create_cohort(db: Database, cmd: NewCohort) -> Edit[CohortRow]:
+    def field(name: str, value: Any) -> Any:
+        return normalise_field("cohorts", name, value)
+
+    record = {
+        "name": field("name", cmd.name),
+        "program_type": field("program_type", cmd.program_type),
+        "sponsor_id": field("sponsor_id", cmd.sponsor_id),
+        "sponsor_email": field("sponsor_email", cmd.sponsor_email),
+        "student_count": field("student_count", cmd.student_count),
+        "main_template_id": field("main_template_id", cmd.main_template_id),
+        "supporting_templates": field("supporting_templates", list(cmd.supporting_templates)),
+        "required_document_types": field("required_document_types", list(cmd.required_document_types)),
+        "start_date": cmd.start_date and datetime.fromisoformat(field("start_date", cmd.start_date)),
+        "end_date": cmd.end_date and datetime.fromisoformat(field("end_date", cmd.end_date)),
+        "state": CohortState.DRAFT.value,
+        "admin_signed_at": None,
+        "created_by_id": cmd.created_by_id,
+    }
+    with db.session() as s:
+        inst = _load(s, "institutions", cmd.institution_id)
+        _check_cohort_refs(s, record, inst["id"])
+        if record["sponsor_id"] is not None and not record["sponsor_email"]:
+            record["sponsor_email"] = _load(s, "sponsors", record["sponsor_id"])["contact_email"]
+        record.update(account_id=inst["account_id"], institution_id=inst["id"])
+        stored, mutation_id = insert_row(s, "cohorts", record)
+        return _edit("cohorts", stored, mutation_id)
+
+
+_COHORT_FIELDS = SPECS["cohorts"].editable - {"state", "admin_signed_at"}
+
+
+def update_cohort(
+    db: Database, cohort_id: int, changes: Mapping[str, Any], expected_row_version: int | None = None
+) -> Edit[CohortRow]:
+    """Change configurable fields of a cohort. Its state changes only through ``change_cohort_state``."""
+    for name in changes:
+        if name in ("state", "admin_signed_at"):
+            raise ValidationError(name, "changes only through a state change (change_cohort_state)")
+    with db.session() as s:
+        current = _load(s, "cohorts", cohort_id)
+        _check_cohort_refs(
+            s,
+            {k: changes.get(k) for k in ("sponsor_id", "main_template_id", "supporting_templates")},
+            current["institution_id"],
+        )
+        stored, mutation_id = update_row(
+            s,
+            "cohorts",
+            cohort_id,
+            changes,
+            expected_row_version=expected_row_version,
+            allowed=_COHORT_FIELDS,
+        )
+        return _edit("cohorts", stored, mutation_id)
+
+
+def change_cohort_state(
+    db: Database, cohort_id: int, target: CohortState | str, expected_row_version: int | None = None
+) -> Edit[CohortRow]:
+    """Move a cohort along draft → active → completed (or to cancelled), its guards checked first."""
+    with db.session() as s:
+        current = _load(s, "cohorts", cohort_id)
+        _check_version(current, expected_row_version, "cohort")
+        reasons = cohort_blockers(_frozen("cohorts", current), target)
+        if reasons:
+            raise InvalidTransition("cohort", current["state"], CohortState(target).value, "; ".join(reasons))
+        fields: dict[str, Any] = {"state": CohortState(target).value}
+        if CohortState(target) is CohortState.ACTIVE and current["admin_signed_at"] is None:
+            fields["admin_signed_at"] = _now()
+        stored, mutation_id = update_row(s, "cohorts", cohort_id, fields, op="change_state")
+        return _edit("cohorts", stored, mutation_id)
+
+
+def delete_cohort(db: Database, cohort_id: int, expected_row_version: int | None = None) -> Edit[CohortRow]:
+    """Tombstone a cohort and, first, each of its live enrollments (one outbox entry each)."""
+    with db.session() as s:
+        current = _load(s, "cohorts", cohort_id)
+        _check_version(current, expected_row_version, "cohort")
+        mutation_ids: list[int | None] = []
+        for enrollment_id in _live_children(s, "cohorts", cohort_id).get("cohort_enrollments", []):
+            mutation_ids.append(delete_row(s, "cohort_enrollments", enrollment_id)[1])
+        stored, mutation_id = delete_row(s, "cohorts", cohort_id)
+        edit = _edit("cohorts", stored, *mutation_ids, mutation_id)
+        return edit
+
+
+# --- enrollments ----------------------------------------------------------------------------------
+
+
+def _enrollment_record(session: Session, cmd: NewEnrollment, seen: set[tuple[int, int]]) -> dict[str, Any]:
+    student_data = validation.validate_student_data(dict(cmd.student_data))
+    documents = validation.validate_uploaded_documents(dict(cmd.uploaded_documents))
+    cohort = _load(session, "cohorts", cmd.cohort_id)
+    if cohort["state"] in (CohortState.COMPLETED.value, CohortState.CANCELLED.value):
+        raise ValidationError("cohort_id", f"the cohort is {cohort['state']}; it takes no new enrollments")
+    if session.get(User, cmd.user_id) is None:
+        raise ValidationError("user_id", f"there is no user with id {cmd.user_id}")
+    table = SPECS["cohort_enrollments"].table
+    exists = session.scalar(
+        select(table.c.id).where(
+            table.c.cohort_id == cohort["id"], table.c.user_id == cmd.user_id, table.c.deleted_at.is_(None)
+        )
+    )
+    if exists or (cohort["id"], cmd.user_id) in seen:
+        raise ValidationError("user_id", "this student is already enrolled in the cohort")
+    seen.add((cohort["id"], cmd.user_id))
+    return {
+        "account_id": cohort["account_id"],
+        "cohort_id": cohort["id"],
+        "user_id": cmd.user_id,
+        "submission_id": cmd.submission_id,
+        "supporting_submission_ids": [],
+        "state": EnrollmentState.WAITING.value,
+        "document_verification_state": VerificationState.PENDING.value,
+        "rejection_reason": None,
+        "student_data": student_data,
+        "uploaded_documents": documents,
+        "pending_since": _now(),
+    }
+
+
+def enroll(db: Database, cmd: NewEnrollment) -> Edit[EnrollmentRow]:
+    with db.session() as s:
+        stored, mutation_id = insert_row(s, "cohort_enrollments", _enrollment_record(s, cmd, set()))
+        return _edit("cohort_enrollments", stored, mutation_id)
+
+
+def enroll_many(db: Database, commands: Iterable[NewEnrollment]) -> BulkEdit[EnrollmentRow]:
+    """Enroll many students in one transaction (the import's commit): all of them, or none.
+
+    A refused row raises ``ValidationError`` whose field starts with ``rows[<index>]``.
+    """
+    rows: list[EnrollmentRow] = []
+    mutation_ids: list[int] = []
+    changes: list[Changes] = []
+    seen: set[tuple[int, int]] = set()
+    with db.session() as s:
+        for index, cmd in enumerate(commands):
+            try:
+                record = _enrollment_record(s, cmd, seen)
+            except ValidationError as exc:
+                raise ValidationError(f"rows[{index}].{exc.field}", exc.message) from exc
+            stored, mutation_id = insert_row(s, "cohort_enrollments", record)
+            rows.append(_frozen("cohort_enrollments", stored))
+            changes.append(_changes("cohort_enrollments", stored))
+            if mutation_id is not None:
+                mutation_ids.append(mutation_id)
+    return BulkEdit(rows=tuple(rows), changes=_merge_changes(changes), mutation_ids=tuple(mutation_ids))
+
+
+def update_enrollment(
+    db: Database, enrollment_id: int, changes: Mapping[str, Any], expected_row_version: int | None = None
+) -> Edit[EnrollmentRow]:
+    """Change an enrollment's student details (``{"student_data": {...}}``, merged per key on sync)."""
+    if "state" in changes:
+        raise ValidationError("state", "changes only through change_enrollment_state")
+    with db.session() as s:
+        stored, mutation_id = update_row(
+            s,
+            "cohort_enrollments",
+            enrollment_id,
+            changes,
+            expected_row_version=expected_row_version,
+            allowed=frozenset(),
+        )
+        return _edit("cohort_enrollments", stored, mutation_id)
+
+
+def change_enrollment_state(
+    db: Database, enrollment_id: int, target: EnrollmentState | str, expected_row_version: int | None = None
+) -> Edit[EnrollmentRow]:
+    with db.session() as s:
+        current = _load(s, "cohort_enrollments", enrollment_id)
+        _check_version(current, expected_row_version, "enrollment")
+        reasons = enrollment_blockers(current["state"], target)
+        if reasons:
+            raise InvalidTransition(
+                "enrollment", current["state"], EnrollmentState(target).value, "; ".join(reasons)
+            )
+        stored, mutation_id = update_row(
+            s,
+            "cohort_enrollments",
+            enrollment_id,
+            {"state": EnrollmentState(target).value},
+            op="change_state",
+        )
+        return _edit("cohort_enrollments", stored, mutation_id)
+
+
+def delete_enrollment(
+    db: Database, enrollment_id: int, expected_row_version: int | None = None
+) -> Edit[EnrollmentRow]:
+    with db.session() as s:
+        stored, mutation_id = delete_row(
+            s, "cohort_enrollments", enrollment_id, expected_row_version=expected_row_version
+        )
+        return _edit("cohort_enrollments", stored, mutation_id)
