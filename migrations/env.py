@@ -35,20 +35,43 @@ def _database() -> Database:
     return db
 
 
+def _sqlite_foreign_keys(connection: Any, enabled: bool) -> None:
+    """Switch SQLite's foreign-key enforcement (it only takes effect outside a transaction).
+
+    Batch mode rebuilds a table by copying it and dropping the original; with enforcement on, dropping a
+    parent table that has children (cohort_enrollments under document_verifications) fails even though
+    the rebuilt table keeps every id. Enforcement is off while migrating and the whole database is
+    checked with ``PRAGMA foreign_key_check`` before the commit instead.
+    """
+    connection.connection.driver_connection.execute(f"PRAGMA foreign_keys = {'ON' if enabled else 'OFF'}")
+
+
 def run_migrations_online() -> None:
     db = _database()
     with db.engine.connect() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=target_metadata,
-            version_table=VERSION_TABLE,
-            include_object=include_object,
-            render_as_batch=connection.dialect.name == "sqlite",
-            compare_type=True,
-        )
-        with context.begin_transaction():
-            context.run_migrations()
-        connection.commit()
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            _sqlite_foreign_keys(connection, False)
+        try:
+            context.configure(
+                connection=connection,
+                target_metadata=target_metadata,
+                version_table=VERSION_TABLE,
+                include_object=include_object,
+                render_as_batch=sqlite,
+                compare_type=True,
+            )
+            with context.begin_transaction():
+                context.run_migrations()
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"the migration left rows with broken foreign keys: {broken[:5]}")
+            connection.commit()
+        finally:
+            if sqlite:
+                connection.rollback()
+                _sqlite_foreign_keys(connection, True)
 
 
 run_migrations_online()
