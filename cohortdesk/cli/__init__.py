@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from cohortdesk import __version__
 from cohortdesk.errors import CohortDeskError
 
-COMMAND_MODULES = ["cohortdesk.cli.db_cmd", "cohortdesk.cli.demo_cmd"]
+COMMAND_MODULES = ["cohortdesk.cli.db_cmd", "cohortdesk.cli.demo_cmd", "cohortdesk.cli.sync_cmd"]
 
 
 def build_parser() -> argparse.ArgumentParser:
