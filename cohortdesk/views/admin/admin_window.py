@@ -1,0 +1,187 @@
+"""The administration window of an institution super admin: institution, sponsors and cohorts pages
+behind a navigation list, loaded in one background read. Closing it never drops typed edits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from cohortdesk.services import configuration as config
+from cohortdesk.services.configuration import AdminSnapshot
+from cohortdesk.services.identity import Identity
+from cohortdesk.views.admin.cohorts_view import CohortsPage
+from cohortdesk.views.admin.form_support import Form, page_header
+from cohortdesk.views.admin.institution_view import InstitutionForm
+from cohortdesk.views.admin.sponsors_view import SponsorsPage
+from cohortdesk.views.admin.style import STYLE_SHEET
+from cohortdesk.views.errors import show_error
+from cohortdesk.views.runner import Runner
+
+
+class AdminWindow(QMainWindow):
+    """Institution configuration for super admins.
+
+    ``identity`` says whose institution to configure; ``db`` is handed to the services through the
+    runner and never used on the GUI thread.
+    """
+
+    #: The configuration was read and shown.
+    loaded = Signal(object)
+
+    PAGES = ("institution", "sponsors", "cohorts")
+
+    def __init__(self, runner: Runner, db: Any, identity: Identity, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("adminWindow")
+        self.setWindowTitle("CohortDesk · Institution configuration")
+        self.setStyleSheet(STYLE_SHEET)
+        self.runner = runner
+        self.db = db
+        self.identity = identity
+        self.institution_id = identity.institution_id
+        self.snapshot: AdminSnapshot | None = None
+
+        self.navigation = QListWidget()
+        self.navigation.setObjectName("adminNavigation")
+        self.navigation.setAccessibleName("Administration sections")
+        self.navigation.setFixedWidth(210)
+        self.stack = QStackedWidget()
+        self.stack.setObjectName("adminPages")
+
+        institution_id = self.institution_id or 0
+        self.institution_page = InstitutionForm(runner, db)
+        self.sponsors_page = SponsorsPage(runner, db, institution_id)
+        self.cohorts_page = CohortsPage(runner, db, institution_id, identity.user_id)
+        self.sponsors_page.sponsor_form.saved.connect(self.cohorts_page.sponsor_saved)
+        self.institution_page.saved.connect(self._institution_saved)
+        self._pages: list[tuple[str, str, QWidget]] = [
+            ("institution", "Institution", self.institution_page),
+            ("sponsors", "Sponsors", self.sponsors_page),
+            ("cohorts", "Cohorts", self.cohorts_page),
+        ]
+        for position, (key, title, page) in enumerate(self._pages, start=1):
+            self.add_page(key, title, page, position)
+        self.navigation.currentRowChanged.connect(self.stack.setCurrentIndex)
+        self.navigation.setCurrentRow(0)
+
+        central = QWidget()
+        layout = QHBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.navigation)
+        layout.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
+        self.statusBar().setObjectName("adminStatusBar")
+        self.resize(1180, 780)
+        if self.institution_id is None:
+            self._show_no_institution()
+        else:
+            self.reload()
+
+    def add_page(self, key: str, title: str, page: QWidget, position: int | None = None) -> None:
+        """Add a section (other issues' screens plug in here too); Ctrl+<n> jumps to it."""
+        if position is None:
+            position = self.navigation.count() + 1
+            self._pages.append((key, title, page))
+        item = QListWidgetItem(title)
+        item.setData(Qt.ItemDataRole.UserRole, key)
+        item.setToolTip(f"{title} (Ctrl+{position})")
+        self.navigation.addItem(item)
+        self.stack.addWidget(page)
+        if position <= 9:
+            shortcut = QShortcut(QKeySequence(f"Ctrl+{position}"), self)
+            shortcut.activated.connect(lambda row=position - 1: self.navigation.setCurrentRow(row))
+
+    def show_page(self, key: str) -> None:
+        for row in range(self.navigation.count()):
+            if self.navigation.item(row).data(Qt.ItemDataRole.UserRole) == key:
+                self.navigation.setCurrentRow(row)
+                return
+
+    def page(self, key: str) -> QWidget:
+        return next(page for k, _title, page in self._pages if k == key)
+
+    def _show_no_institution(self) -> None:
+        empty = QWidget()
+        layout = QVBoxLayout(empty)
+        layout.setContentsMargins(20, 16, 20, 16)
+        layout.addWidget(
+            page_header(
+                "No institution yet",
+                "This database holds no institution to configure. Load the demo data "
+                "(cohortdesk demo) or connect to your institution's server.",
+            )
+        )
+        layout.addStretch(1)
+        self.setCentralWidget(empty)
+
+    # --- loading -------------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        """Read the institution, sponsors, cohorts and templates again (edits being typed are kept)."""
+        if self.institution_id is None:
+            return
+        self.statusBar().showMessage("Loading…")
+        self.runner.db(config.load_admin, self.db, self.institution_id).success(self._loaded).failure(
+            self._load_failed
+        ).start()
+
+    def _loaded(self, snapshot: AdminSnapshot) -> None:
+        self.snapshot = snapshot
+        if not self.institution_page.is_dirty():
+            self.institution_page.set_institution(snapshot.institution)
+        self.sponsors_page.set_rows(list(snapshot.sponsors))
+        self.cohorts_page.set_data(
+            list(snapshot.cohorts), snapshot.sponsors, snapshot.templates, snapshot.custom_document_types
+        )
+        self.statusBar().clearMessage()
+        self.setWindowTitle(f"CohortDesk · {snapshot.institution.name} · Configuration")
+        self.loaded.emit(snapshot)
+
+    def _load_failed(self, error: BaseException) -> None:
+        self.statusBar().showMessage("Could not load the configuration.")
+        show_error(self, error, "Could not load the configuration")
+
+    def _institution_saved(self, row: Any) -> None:
+        self.setWindowTitle(f"CohortDesk · {row.name} · Configuration")
+        self.statusBar().showMessage("Institution saved.", 4000)
+
+    # --- closing -------------------------------------------------------------------------------
+
+    def forms(self) -> list[tuple[str, Form]]:
+        return [
+            ("institution", self.institution_page),
+            ("sponsors", self.sponsors_page.sponsor_form),
+            ("cohorts", self.cohorts_page.cohort_form),
+        ]
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        dirty = [(key, form) for key, form in self.forms() if form.is_dirty()]
+        if not dirty:
+            event.accept()
+            return
+        event.ignore()
+        key, form = dirty[0]
+        self.show_page(key)
+        form.maybe_leave(self.close)
+
+
+def open_admin_window(
+    runner: Runner, db: Any, identity: Identity, parent: QWidget | None = None
+) -> AdminWindow:
+    """Open (and return) the administration window; the caller keeps a reference."""
+    window = AdminWindow(runner, db, identity, parent)
+    window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, False)
+    window.show()
+    return window
