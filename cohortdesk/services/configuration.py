@@ -25,6 +25,8 @@ from cohortdesk.models import Cohort, CohortEnrollment, Institution, Sponsor, Te
 from cohortdesk.models.enums import CohortState, ProgramType
 from cohortdesk.services import cohorts as cohort_services
 from cohortdesk.services import validation
+from cohortdesk.services.queue import DEFAULT_REJECTION_REASONS, RejectionReason
+from cohortdesk.services.queue import _parse_reasons as parse_reasons
 from cohortdesk.services.rows import (
     CohortRow,
     InstitutionRow,
@@ -44,15 +46,6 @@ class FieldProblem:
 
     field: str
     message: str
-
-
-@dataclass(frozen=True)
-class RejectionReason:
-    """A canned reason an officer picks when rejecting a document (domain.md §9)."""
-
-    code: str
-    label: str
-    message: str  # what the learner reads; the officer may still edit it per decision
 
 
 @dataclass(frozen=True)
@@ -117,40 +110,10 @@ class AdminSnapshot:
 
 # --- institution settings helpers ----------------------------------------------------------------
 
-#: Suggested canned reasons for a new institution (domain.md §9).
-DEFAULT_REJECTION_REASONS: tuple[RejectionReason, ...] = (
-    RejectionReason("not_certified", "Not certified", "Please upload a certified copy of this document."),
-    RejectionReason(
-        "illegible", "Illegible", "We could not read this document. Please upload a clearer scan or photo."
-    ),
-    RejectionReason(
-        "smart_id_one_side_missing",
-        "Smart ID: one side missing",
-        "Please upload both sides of your smart ID card.",
-    ),
-    RejectionReason(
-        "name_mismatch",
-        "Name does not match",
-        "The name on this document does not match your profile. Please check and upload again.",
-    ),
-    RejectionReason("wrong_document", "Wrong document", "This is not the document we asked for."),
-    RejectionReason(
-        "pages_missing", "Pages missing", "Some pages are missing. Please upload the complete document."
-    ),
-)
-
 
 def rejection_reasons(institution: InstitutionRow) -> tuple[RejectionReason, ...]:
-    """The institution's canned reasons from ``settings`` (malformed entries are skipped)."""
-    out: list[RejectionReason] = []
-    for item in institution.settings.get("rejection_reasons") or ():
-        if isinstance(item, dict) and item.get("code"):
-            out.append(
-                RejectionReason(
-                    str(item["code"]), str(item.get("label") or ""), str(item.get("message") or "")
-                )
-            )
-    return tuple(out)
+    """The canned reasons officers see: the institution's own, else the suggested ones."""
+    return tuple(parse_reasons(institution.settings.get("rejection_reasons")) or DEFAULT_REJECTION_REASONS)
 
 
 def hosting_location(institution: InstitutionRow) -> str:

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QMainWindow,
+    QMessageBox,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -20,6 +21,7 @@ from PySide6.QtWidgets import (
 from cohortdesk.services import configuration as config
 from cohortdesk.services.configuration import AdminSnapshot
 from cohortdesk.services.identity import Identity
+from cohortdesk.views.admin import form_support
 from cohortdesk.views.admin.cohorts_view import CohortsPage
 from cohortdesk.views.admin.form_support import Form, page_header
 from cohortdesk.views.admin.institution_view import InstitutionForm
@@ -167,21 +169,17 @@ class AdminWindow(QMainWindow):
         ]
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        dirty = [(key, form) for key, form in self.forms() if form.is_dirty()]
-        if not dirty:
-            event.accept()
+        """Ask about each form with unsaved edits: save (then close), discard, or keep editing."""
+        for key, form in self.forms():
+            if not form.is_dirty():
+                continue
+            self.show_page(key)
+            answer = form_support.ask_unsaved(self, form.noun)
+            if answer == QMessageBox.StandardButton.Discard:
+                form.revert()
+                continue
+            event.ignore()
+            if answer == QMessageBox.StandardButton.Save:
+                form.save(self.close)  # a refused save keeps the window open with its problems shown
             return
-        event.ignore()
-        key, form = dirty[0]
-        self.show_page(key)
-        form.maybe_leave(self.close)
-
-
-def open_admin_window(
-    runner: Runner, db: Any, identity: Identity, parent: QWidget | None = None
-) -> AdminWindow:
-    """Open (and return) the administration window; the caller keeps a reference."""
-    window = AdminWindow(runner, db, identity, parent)
-    window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, False)
-    window.show()
-    return window
+        event.accept()

@@ -107,13 +107,23 @@ def _fill_checkable(widget: QListWidget, entries: Iterable[tuple[Any, str]], che
         item.setCheckState(Qt.CheckState.Checked if key in checked else Qt.CheckState.Unchecked)
         widget.addItem(item)
     widget.blockSignals(False)
+    rows = max(2, min(widget.count(), 10))
+    row_height = widget.sizeHintForRow(0) if widget.count() else widget.fontMetrics().height() + 6
+    widget.setFixedHeight(rows * row_height + 2 * widget.frameWidth() + 6)
 
 
 TRANSITIONS = (
-    (CohortState.ACTIVE, "&Activate", "activate"),
-    (CohortState.COMPLETED, "Co&mplete", "complete"),
-    (CohortState.CANCELLED, "Cancel co&hort", "cancel"),
+    (CohortState.ACTIVE, "&Activate…", "activate"),
+    (CohortState.COMPLETED, "Co&mplete…", "complete"),
+    (CohortState.CANCELLED, "Cancel co&hort…", "cancel"),
 )
+#: What each allowed state change does, shown beside its button.
+READY_TEXT = {
+    CohortState.ACTIVE: "Ready to activate: students can then be enrolled.",
+    CohortState.COMPLETED: "Ready to complete: the cohort closes and takes no new enrollments.",
+    CohortState.CANCELLED: "Stops the cohort for good; it takes no new enrollments.",
+}
+VERBS = {CohortState.ACTIVE: "activate", CohortState.COMPLETED: "complete", CohortState.CANCELLED: "cancel"}
 
 CONFIRMATIONS = {
     CohortState.ACTIVE: (
@@ -186,6 +196,10 @@ class CohortForm(Form):
         self.student_count.setToolTip("How many learners the cohort expects")
         for widget in (self.program_type, self.sponsor):
             widget.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        for widget in (self.start_date, self.end_date):
+            widget.setMinimumWidth(170)
+            widget.setMaximumWidth(200)
+        self.program_type.setMaximumWidth(260)
         details = QGroupBox("Details")
         details.setObjectName("cohortDetailsGroup")
         details_form = form_layout()
@@ -203,7 +217,6 @@ class CohortForm(Form):
         self.main_template = QComboBox()
         self.main_template.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.supporting_templates = _checkable_list("supporting_templates")
-        self.supporting_templates.setMaximumHeight(120)
         agreement = QGroupBox("Agreement templates (from DocuSeal)")
         agreement.setObjectName("cohortTemplatesGroup")
         agreement_form = form_layout()
@@ -227,7 +240,6 @@ class CohortForm(Form):
         # required document types
         self.document_types = _checkable_list("required_document_types")
         self.document_types.setAccessibleName("Required document types")
-        self.document_types.setMinimumHeight(150)
         self.custom_type = QLineEdit()
         self.custom_type.setObjectName("customDocumentType")
         self.custom_type.setPlaceholderText("Another document, e.g. Police clearance")
@@ -268,6 +280,7 @@ class CohortForm(Form):
             button = QPushButton(text)
             button.setObjectName(f"{key}CohortButton")
             button.setAutoDefault(False)
+            button.setMinimumWidth(140)
             button.clicked.connect(lambda _checked=False, t=target: self.request_transition(t))
             guard = QLabel()
             guard.setObjectName(f"{key}Guard")
@@ -282,7 +295,7 @@ class CohortForm(Form):
         content = QWidget()
         content_layout = QVBoxLayout(content)
         content_layout.setContentsMargins(0, 0, 8, 0)
-        for group in (details, agreement, documents, self.state_group):
+        for group in (details, agreement, documents):
             content_layout.addWidget(group)
         content_layout.addStretch(1)
         scroll = QScrollArea()
@@ -298,6 +311,7 @@ class CohortForm(Form):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 0, 0, 0)
         layout.addLayout(heading_row)
+        layout.addWidget(self.state_group)
         layout.addWidget(self.summary)
         layout.addWidget(scroll, 1)
         layout.addLayout(self.button_row())
@@ -466,8 +480,8 @@ class CohortForm(Form):
             else "Active: students are being enrolled."
         )
         value = self.value()
-        for target, button in self.transition_buttons.items():
-            verb = button.text().replace("&", "").lower().replace(" cohort", "")
+        for target in self.transition_buttons:
+            verb = VERBS[target]
             reasons = config.preview_blockers(row, value, target)
             allowed_from_here = not any("can only become" in r for r in reasons)
             if not allowed_from_here:
@@ -479,7 +493,9 @@ class CohortForm(Form):
             elif self.is_dirty():
                 self._show_guard(target, f"Save your changes before you {verb} the cohort.", enabled=False)
             else:
-                self._show_guard(target, f"Ready to {verb}.", enabled=True, ok=True)
+                self._show_guard(
+                    target, READY_TEXT[target], enabled=True, ok=target is not CohortState.CANCELLED
+                )
 
     def _show_guard(
         self, target: CohortState, text: str | None, *, enabled: bool, ok: bool = False, visible: bool = True
@@ -489,7 +505,7 @@ class CohortForm(Form):
         label.setVisible(visible)
         button.setEnabled(enabled)
         label.setText(text or "")
-        label.setProperty("role", "guardOk" if ok else "guard")
+        label.setProperty("role", "guardOk" if ok else ("guard" if not enabled else "hint"))
         label.style().unpolish(label)
         label.style().polish(label)
         button.setAccessibleDescription(text or "")
@@ -554,11 +570,11 @@ class CohortsPage(MasterDetailPage):
             filter_hint="Filter cohorts",
             parent=parent,
         )
-        for column in (CohortTableModel.SPONSOR, CohortTableModel.END):
+        for column in (CohortTableModel.SPONSOR, CohortTableModel.START, CohortTableModel.END):
             self.view.setColumnHidden(column, True)
         self._sponsor_names: dict[int, str] = {}
         self.cohort_form.state_changed.connect(self._after_save)
-        self.splitter.setSizes([420, 640])
+        self.splitter.setSizes([440, 620])
 
     def set_data(
         self,

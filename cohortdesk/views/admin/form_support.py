@@ -91,10 +91,18 @@ class FieldSlot:
         self.error = error
 
     def show(self, message: str | None) -> None:
-        self.error.setText(message or "")
+        self.error.setText(field_sentence(self.label, message) if message else "")
         self.error.setVisible(bool(message))
         set_invalid(self.editor, bool(message))
         self.editor.setAccessibleDescription(message or "")
+
+
+def field_sentence(label: str, message: str) -> str:
+    """An error line that stands on its own: "Company name is required." """
+    text = message.rstrip(".")
+    if text.startswith(("is ", "cannot ", "must ")):
+        return f"{label} {text}."
+    return text[:1].upper() + text[1:] + "."
 
 
 def changed_signals(widget: QWidget) -> Iterable[Any]:
@@ -135,6 +143,8 @@ class Form(QWidget):
 
     #: Shown in the "unsaved changes" question, e.g. "sponsor".
     noun = "form"
+    #: Width of the field captions, so the fields of several groups line up.
+    caption_width = 150
 
     def __init__(self, runner: Runner, object_name: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -190,6 +200,8 @@ class Form(QWidget):
         caption = QLabel(label + (" *" if required else ""))
         caption.setObjectName(f"{key}Label")
         caption.setBuddy(editor)
+        caption.setMinimumWidth(self.caption_width)
+        caption.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         editor.setObjectName(editor.objectName() or key)
         editor.setAccessibleName(plain + (" (required)" if required else ""))
         if hint:

@@ -104,6 +104,8 @@ class SponsorsPage(MasterDetailPage):
             parent=parent,
         )
         self.view.setColumnHidden(SponsorTableModel.PHONE, True)
+        self.view.setColumnHidden(SponsorTableModel.EMAIL, True)
+        self.splitter.setSizes([400, 660])
 
     def show_record(self, row: SponsorRow) -> None:
         self.sponsor_form.set_sponsor(row)

@@ -27,12 +27,13 @@ QLabel[role="badge"] {{
 }}
 QListWidget#adminNavigation {{
     border: none; border-right: 1px solid {BORDER}; background: #f6f7f9; font-size: 10.5pt;
-    padding-top: 8px;
+    padding-top: 8px; outline: 0;
 }}
 QListWidget#adminNavigation::item {{ padding: 8px 14px; border: none; }}
 QListWidget#adminNavigation::item:selected {{
     background: #e3ebf6; color: #10253f; border-left: 3px solid {ACCENT};
 }}
+QListWidget::item {{ padding: 2px 2px; }}
 QGroupBox {{ font-weight: 600; border: 1px solid {BORDER}; border-radius: 5px; margin-top: 12px; }}
 QGroupBox::title {{ subcontrol-origin: margin; left: 10px; padding: 0 4px; }}
 QGroupBox QLabel, QGroupBox QLineEdit, QGroupBox QCheckBox, QGroupBox QListWidget, QGroupBox QComboBox,

@@ -1,0 +1,78 @@
+"""Render every administration screen to PNG on demo data: ``python scripts/admin_screenshots.py [OUT]``.
+
+Runs headless (``QT_QPA_PLATFORM=offscreen``) on a throw-away SQLite store.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
+
+from cohortdesk.db import Database, migrate  # noqa: E402
+from cohortdesk.services.identity import resolve_identity  # noqa: E402
+from cohortdesk.views.runner import Runner  # noqa: E402
+
+
+def seed(db: Database) -> None:
+    try:
+        from cohortdesk.services.demo import load_demo  # type: ignore[import-not-found]
+    except ImportError:
+        from tests.admin_world import admin_world
+
+        admin_world(db)
+    else:
+        load_demo(db)
+
+
+def grab(widget: QWidget, path: Path) -> None:
+    QApplication.processEvents()
+    widget.grab().save(str(path))
+    print(path)
+
+
+def main(out: Path) -> None:
+    from cohortdesk.views.admin.admin_window import AdminWindow
+
+    out.mkdir(parents=True, exist_ok=True)
+    app = QApplication.instance() or QApplication(sys.argv)
+    app.setProperty("cohortdesk_quiet_errors", True)
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Database(f"sqlite:///{tmp}/admin.sqlite3")
+        migrate.upgrade(db)
+        seed(db)
+        runner = Runner(synchronous=True)
+        window = AdminWindow(runner, db, resolve_identity(db))
+        window.resize(1280, 820)
+        window.show()
+        for key in AdminWindow.PAGES:
+            window.show_page(key)
+            grab(window, out / f"admin-{key}.png")
+        # the draft cohort with its guards, and a form showing its validation errors
+        cohorts = window.cohorts_page
+        for row in range(cohorts.proxy.rowCount()):
+            cohorts.view.setCurrentIndex(cohorts.proxy.index(row, 0))
+            if cohorts.cohort_form.row and cohorts.cohort_form.row.state == "draft":
+                break
+        window.show_page("cohorts")
+        grab(window, out / "admin-cohort-draft-guards.png")
+        window.show_page("sponsors")
+        window.sponsors_page.start_new()
+        form = window.sponsors_page.sponsor_form
+        form.contact_email.setText("not-an-email")
+        form.tax_number.setText("12345")
+        form.save()
+        grab(window, out / "admin-sponsor-errors.png")
+        form.revert()
+        runner.shutdown()
+        db.dispose()
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("screenshots"))
