@@ -43,6 +43,9 @@ def main(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     app = QApplication.instance() or QApplication(sys.argv)
     app.setProperty("cohortdesk_quiet_errors", True)
+    from cohortdesk.views.theme import apply_theme
+
+    apply_theme(app, "light")
     with tempfile.TemporaryDirectory() as tmp:
         db = Database(f"sqlite:///{tmp}/admin.sqlite3")
         migrate.upgrade(db)
@@ -70,6 +73,14 @@ def main(out: Path) -> None:
         form.save()
         grab(window, out / "admin-sponsor-errors.png")
         form.revert()
+        window.close()
+        apply_theme(app, "dark")
+        dark = AdminWindow(runner, db, resolve_identity(db))
+        dark.resize(1280, 820)
+        dark.show()
+        dark.show_page("cohorts")
+        grab(dark, out / "admin-cohorts-dark.png")
+        dark.close()
         runner.shutdown()
         db.dispose()
 

@@ -26,7 +26,7 @@ from cohortdesk.views.admin.cohorts_view import CohortsPage
 from cohortdesk.views.admin.form_support import Form, page_header
 from cohortdesk.views.admin.institution_view import InstitutionForm
 from cohortdesk.views.admin.sponsors_view import SponsorsPage
-from cohortdesk.views.admin.style import STYLE_SHEET
+from cohortdesk.views.admin.style import style_sheet
 from cohortdesk.views.errors import show_error
 from cohortdesk.views.runner import Runner
 
@@ -47,7 +47,7 @@ class AdminWindow(QMainWindow):
         super().__init__(parent)
         self.setObjectName("adminWindow")
         self.setWindowTitle("CohortDesk · Institution configuration")
-        self.setStyleSheet(STYLE_SHEET)
+        self.setStyleSheet(style_sheet())
         self.runner = runner
         self.db = db
         self.identity = identity

@@ -1,43 +1,101 @@
-"""Colours and the small style sheet the administration screens share (calm, readable, high contrast)."""
+"""Colours and the small style sheet the administration screens share: calm, readable, and right for the
+light and the dark theme (``views/theme.py``) alike."""
 
 from __future__ import annotations
 
-ERROR = "#b42318"
-ERROR_BACKGROUND = "#fdecea"
-WARNING = "#8a5300"
-WARNING_BACKGROUND = "#fff4e0"
-OK = "#1d6b3a"
-OK_BACKGROUND = "#e8f5ec"
-MUTED = "#5f6b7a"
-BORDER = "#d5dae1"
-ACCENT = "#1f5fa8"
+from dataclasses import dataclass
 
-STYLE_SHEET = f"""
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QApplication
+
+from cohortdesk.paths import resources_dir
+
+
+@dataclass(frozen=True)
+class Colours:
+    error: str
+    error_background: str
+    warning: str
+    warning_background: str
+    ok: str
+    muted: str
+    accent: str
+    selected: str
+    border: str
+
+
+LIGHT = Colours(
+    error="#b42318",
+    error_background="#fdecea",
+    warning="#8a5300",
+    warning_background="#fff4e0",
+    ok="#1d6b3a",
+    muted="#5f6b7a",
+    accent="#1f7a6d",
+    selected="#e1efec",
+    border="#cfd6dc",
+)
+DARK = Colours(
+    error="#f28b82",
+    error_background="#3b2321",
+    warning="#f2b45a",
+    warning_background="#3a2e1a",
+    ok="#7fd69b",
+    muted="#9aa5ad",
+    accent="#2a9d8c",
+    selected="#1f3b37",
+    border="#3b4348",
+)
+
+
+def is_dark() -> bool:
+    app = QApplication.instance()
+    if app is None:
+        return False
+    window = app.palette().color(QPalette.ColorRole.Window)  # type: ignore[attr-defined]
+    return window.lightness() < 128
+
+
+def colours() -> Colours:
+    return DARK if is_dark() else LIGHT
+
+
+def style_sheet() -> str:
+    c = colours()
+    check_mark = (resources_dir() / "icons" / "check-mark.svg").as_posix()
+    return f"""
 QLabel#pageTitle {{ font-size: 17pt; font-weight: 600; }}
-QLabel#pageSubtitle, QLabel[role="hint"] {{ color: {MUTED}; }}
-QLabel[role="fieldError"] {{ color: {ERROR}; }}
+QLabel#pageSubtitle, QLabel[role="hint"] {{ color: {c.muted}; }}
+QLabel[role="fieldError"] {{ color: {c.error}; }}
 QFrame#formErrorSummary {{
-    background: {ERROR_BACKGROUND}; border: 1px solid {ERROR}; border-radius: 4px;
+    background: {c.error_background}; border: 1px solid {c.error}; border-radius: 4px;
 }}
-QFrame#formErrorSummary QLabel {{ color: {ERROR}; }}
-QLabel[role="guard"] {{ color: {WARNING}; }}
-QLabel[role="guardOk"] {{ color: {OK}; }}
+QFrame#formErrorSummary QLabel {{ color: {c.error}; }}
+QLabel[role="guard"] {{ color: {c.warning}; }}
+QLabel[role="guardOk"] {{ color: {c.ok}; }}
 QLabel[role="badge"] {{
-    border: 1px solid {BORDER}; border-radius: 9px; padding: 1px 9px; background: #f3f5f8;
+    border: 1px solid {c.border}; border-radius: 9px; padding: 1px 9px; background: palette(base);
 }}
 QListWidget#adminNavigation {{
-    border: none; border-right: 1px solid {BORDER}; background: #f6f7f9; font-size: 10.5pt;
+    border: none; border-right: 1px solid {c.border}; background: palette(base); font-size: 10.5pt;
     padding-top: 8px; outline: 0;
 }}
-QListWidget#adminNavigation::item {{ padding: 8px 14px; border: none; }}
+QListWidget#adminNavigation::item {{ padding: 8px 14px; border: none; color: palette(text); }}
 QListWidget#adminNavigation::item:selected {{
-    background: #e3ebf6; color: #10253f; border-left: 3px solid {ACCENT};
+    background: {c.selected}; color: palette(text); border-left: 3px solid {c.accent};
 }}
 QListWidget::item {{ padding: 2px 2px; }}
-QGroupBox {{ font-weight: 600; border: 1px solid {BORDER}; border-radius: 5px; margin-top: 12px; }}
+QListWidget::indicator:unchecked {{
+    width: 12px; height: 12px; border: 1px solid {c.muted}; border-radius: 2px; background: palette(base);
+}}
+QListWidget::indicator:checked {{
+    width: 12px; height: 12px; border: 1px solid {c.accent}; border-radius: 2px; background: {c.accent};
+    image: url("{check_mark}");
+}}
+QGroupBox {{ font-weight: 600; border: 1px solid {c.border}; border-radius: 5px; margin-top: 12px; }}
 QGroupBox::title {{ subcontrol-origin: margin; left: 10px; padding: 0 4px; }}
 QGroupBox QLabel, QGroupBox QLineEdit, QGroupBox QCheckBox, QGroupBox QListWidget, QGroupBox QComboBox,
-QGroupBox QPlainTextEdit, QGroupBox QTableWidget, QGroupBox QSpinBox, QGroupBox QDateEdit,
-QGroupBox QPushButton {{ font-weight: normal; }}
-*[invalid="true"] {{ border: 1px solid {ERROR}; border-radius: 3px; }}
+QGroupBox QPlainTextEdit, QGroupBox QTableWidget, QGroupBox QTableView, QGroupBox QSpinBox,
+QGroupBox QDateEdit, QGroupBox QPushButton {{ font-weight: normal; }}
+*[invalid="true"] {{ border: 1px solid {c.error}; border-radius: 3px; }}
 """
