@@ -1,12 +1,10 @@
 """What the super admin's configuration screens ask of the core: one door for reads and edits.
 
-The screens (``views/admin/``) call only this module, so the write path behind it can change without
-touching a widget. Reads load what a screen shows in one short unit of work; ``check_*`` functions are
-pure (no database) and list *every* problem of a form at once, each naming its field, so a form can mark
-all of them; the ``save_*`` functions run the same checks and raise the first as a ``ValidationError``.
-
-Edits go through the one configuration write path (local row + outbox entry in one transaction) once
-the sync issue provides it; until then they write the row in one transaction here.
+The screens (``views/admin/``) call only this module. Reads gather what a screen shows; ``check_*``
+functions are pure (no database) and list *every* problem of a form at once, each naming its field, so
+a form can mark all of them; the ``save_*`` functions run the same checks, then write through the one
+configuration write path, ``services.config_edits`` (local row + outbox entry in one transaction), so an
+edit made here syncs like any other.
 """
 
 from __future__ import annotations
@@ -17,24 +15,17 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from cohortdesk.db import Database
-from cohortdesk.errors import ConflictError, NotFoundError, ValidationError
-from cohortdesk.models import Cohort, CohortEnrollment, Institution, Sponsor, Template, TemplateFolder
+from cohortdesk.errors import NotFoundError, ValidationError
+from cohortdesk.models import Cohort, CohortEnrollment
 from cohortdesk.models.enums import CohortState, ProgramType
-from cohortdesk.services import cohorts as cohort_services
+from cohortdesk.services import config_edits as edits
 from cohortdesk.services import validation
+from cohortdesk.services.config_edits import TemplateChoice
 from cohortdesk.services.queue import DEFAULT_REJECTION_REASONS, RejectionReason
 from cohortdesk.services.queue import _parse_reasons as parse_reasons
-from cohortdesk.services.rows import (
-    CohortRow,
-    InstitutionRow,
-    SponsorRow,
-    cohort_row,
-    institution_row,
-    sponsor_row,
-)
+from cohortdesk.services.rows import CohortRow, InstitutionRow, SponsorRow
 from cohortdesk.services.states import cohort_blockers
 
 # --- values the screens exchange with the core ---------------------------------------------------
@@ -79,15 +70,6 @@ class CohortEdit:
     main_template_id: int | None = None
     supporting_templates: tuple[int, ...] = ()
     required_document_types: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class TemplateChoice:
-    """A DocuSeal template an agreement can be built on (never an archived one)."""
-
-    id: int
-    name: str
-    folder: str
 
 
 @dataclass(frozen=True)
@@ -222,11 +204,25 @@ def check_rejection_reasons(reasons: tuple[RejectionReason, ...]) -> list[FieldP
         elif code in seen:
             problems.append(FieldProblem(f"{where}.code", f"reason {index}: code {code!r} is used twice"))
         seen.add(code)
+        if len(code) > 64:
+            problems.append(
+                FieldProblem(f"{where}.code", f"reason {index}: the code is longer than 64 characters")
+            )
         if not reason.label.strip():
             problems.append(FieldProblem(f"{where}.label", f"reason {index} needs a label"))
+        elif len(reason.label.strip()) > 100:
+            problems.append(
+                FieldProblem(f"{where}.label", f"reason {index}: the label is longer than 100 characters")
+            )
         if not reason.message.strip():
             problems.append(
                 FieldProblem(f"{where}.message", f"reason {index} needs the message the learner reads")
+            )
+        elif len(reason.message.strip()) > 1000:
+            problems.append(
+                FieldProblem(
+                    f"{where}.message", f"reason {index}: the message is longer than 1000 characters"
+                )
             )
     return problems
 
@@ -309,141 +305,98 @@ def _as_datetime(day: date | None) -> datetime | None:
     return datetime(day.year, day.month, day.day, tzinfo=UTC) if day else None
 
 
-def _blank_to_none(value: str) -> str | None:
-    cleaned = value.strip()
-    return cleaned or None
-
-
 # --- reads ---------------------------------------------------------------------------------------
 
 
-def _institution(session: Session, institution_id: int) -> Institution:
-    inst = session.get(Institution, institution_id)
-    if inst is None:
-        raise NotFoundError(f"There is no institution with id {institution_id}.")
-    return inst
-
-
-def _templates(session: Session, account_id: int) -> tuple[TemplateChoice, ...]:
-    stmt = (
-        select(Template.id, Template.name, TemplateFolder.name)
-        .join(TemplateFolder, TemplateFolder.id == Template.folder_id, isouter=True)
-        .where(Template.account_id == account_id, Template.archived_at.is_(None))
-        .order_by(func.lower(Template.name), Template.id)
-    )
-    return tuple(TemplateChoice(tid, name, folder or "") for tid, name, folder in session.execute(stmt))
-
-
 def list_templates(db: Database, account_id: int) -> list[TemplateChoice]:
-    """DocuSeal's templates of the account, archived ones excluded, by name."""
-    with db.read_session() as s:
-        return list(_templates(s, account_id))
+    """DocuSeal's templates an agreement can use: the account's, archived ones excluded."""
+    return [t for t in edits.list_templates(db, account_id) if not t.archived]
 
 
 def list_sponsors(db: Database, institution_id: int) -> list[SponsorRow]:
+    return sorted(edits.list_sponsors(db, institution_id), key=lambda s: (s.company_name.lower(), s.id))
+
+
+def enrolled_counts(db: Database, institution_id: int) -> dict[int, int]:
+    """Live enrollments per cohort of the institution (tombstoned rows are not counted)."""
     with db.read_session() as s:
-        stmt = (
-            select(Sponsor)
-            .where(Sponsor.institution_id == institution_id)
-            .order_by(func.lower(Sponsor.company_name), Sponsor.id)
-        )
-        return [sponsor_row(sp) for sp in s.scalars(stmt)]
-
-
-def _cohort_items(session: Session, institution_id: int) -> tuple[CohortListItem, ...]:
-    enrolled = (
-        select(CohortEnrollment.cohort_id, func.count().label("n"))
-        .group_by(CohortEnrollment.cohort_id)
-        .subquery()
-    )
-    stmt = (
-        select(Cohort, Sponsor.company_name, enrolled.c.n)
-        .join(Sponsor, Sponsor.id == Cohort.sponsor_id, isouter=True)
-        .join(enrolled, enrolled.c.cohort_id == Cohort.id, isouter=True)
-        .where(Cohort.institution_id == institution_id)
-        .order_by(func.lower(Cohort.name), Cohort.id)
-    )
-    return tuple(CohortListItem(cohort_row(c), name, int(n or 0)) for c, name, n in session.execute(stmt))
+        rows = s.execute(
+            select(CohortEnrollment.cohort_id, func.count())
+            .join(Cohort, Cohort.id == CohortEnrollment.cohort_id)
+            .where(Cohort.institution_id == institution_id, CohortEnrollment.deleted_at.is_(None))
+            .group_by(CohortEnrollment.cohort_id)
+        ).all()
+        return {int(cohort_id): int(n) for cohort_id, n in rows}
 
 
 def list_cohorts(db: Database, institution_id: int) -> list[CohortListItem]:
-    with db.read_session() as s:
-        return list(_cohort_items(s, institution_id))
+    sponsors = {s.id: s.company_name for s in edits.list_sponsors(db, institution_id)}
+    return _cohort_items(db, institution_id, sponsors)
+
+
+def _cohort_items(db: Database, institution_id: int, sponsor_names: dict[int, str]) -> list[CohortListItem]:
+    counts = enrolled_counts(db, institution_id)
+    cohorts = sorted(edits.list_cohorts(db, institution_id), key=lambda c: (c.name.lower(), c.id))
+    return [
+        CohortListItem(c, sponsor_names.get(c.sponsor_id) if c.sponsor_id else None, counts.get(c.id, 0))
+        for c in cohorts
+    ]
 
 
 def load_admin(db: Database, institution_id: int) -> AdminSnapshot:
-    """The institution, its sponsors and cohorts, and the account's templates, in one read."""
-    with db.read_session() as s:
-        inst = _institution(s, institution_id)
-        sponsors = tuple(
-            sponsor_row(sp)
-            for sp in s.scalars(
-                select(Sponsor)
-                .where(Sponsor.institution_id == inst.id)
-                .order_by(func.lower(Sponsor.company_name), Sponsor.id)
-            )
-        )
-        cohorts = _cohort_items(s, inst.id)
-        custom = sorted(
-            {
-                key
-                for item in cohorts
-                for key in item.cohort.required_document_types
-                if key not in validation.DOCUMENT_TYPES
-            }
-        )
-        return AdminSnapshot(
-            institution=institution_row(inst),
-            sponsors=sponsors,
-            cohorts=cohorts,
-            templates=_templates(s, inst.account_id),
-            custom_document_types=tuple(custom),
-        )
-
-
-def default_institution_id(db: Database) -> int | None:
-    """The first institution of the store (an embedded store holds one)."""
-    with db.read_session() as s:
-        return s.scalar(select(Institution.id).order_by(Institution.id).limit(1))
+    """The institution, its sponsors and cohorts, and the account's usable templates."""
+    institution = edits.get_institution(db, institution_id)
+    sponsors = list_sponsors(db, institution_id)
+    cohorts = _cohort_items(db, institution_id, {s.id: s.company_name for s in sponsors})
+    custom = sorted(
+        {
+            k
+            for item in cohorts
+            for k in item.cohort.required_document_types
+            if k not in validation.DOCUMENT_TYPES
+        }
+    )
+    return AdminSnapshot(
+        institution=institution,
+        sponsors=tuple(sponsors),
+        cohorts=tuple(cohorts),
+        templates=tuple(list_templates(db, institution.account_id)),
+        custom_document_types=tuple(custom),
+    )
 
 
 # --- edits ---------------------------------------------------------------------------------------
 
 
-def _check_version(obj: Any, expected: int | None, label: str) -> None:
-    if expected is not None and obj.row_version != expected:
-        raise ConflictError(
-            f"This {label} was changed by someone else since you opened it. "
-            "Your edits are still in the form: copy them, reload, and save again."
-        )
-
-
 def save_institution(
     db: Database, institution_id: int, edit: InstitutionEdit, expected_row_version: int | None = None
 ) -> InstitutionRow:
-    """Save the institution's details, hosting note and canned rejection reasons."""
+    """Save the institution's details, hosting note and canned rejection reasons (other settings kept)."""
     _raise_first(check_institution(edit))
-    with db.session() as s:
-        inst = _institution(s, institution_id)
-        _check_version(inst, expected_row_version, "institution")
-        inst.name = edit.name.strip()
-        inst.registration_number = _blank_to_none(edit.registration_number)
-        inst.address = _blank_to_none(edit.address)
-        inst.contact_email = (
-            validation.validate_email(edit.contact_email, "contact_email")
-            if edit.contact_email.strip()
-            else None
-        )
-        inst.contact_phone = _blank_to_none(edit.contact_phone)
-        settings = dict(inst.settings or {})
-        settings["hosting_location"] = edit.hosting_location.strip()
-        settings["rejection_reasons"] = [
+    changes = {
+        "name": edit.name,
+        "registration_number": edit.registration_number,
+        "address": edit.address,
+        "contact_email": edit.contact_email,
+        "contact_phone": edit.contact_phone,
+        "settings.hosting_location": edit.hosting_location.strip() or None,
+        "settings.rejection_reasons": [
             {"code": r.code.strip(), "label": r.label.strip(), "message": r.message.strip()}
             for r in edit.rejection_reasons
-        ]
-        inst.settings = settings
-        s.flush()
-        return institution_row(inst)
+        ],
+    }
+    edits.update_institution(db, institution_id, changes, expected_row_version)
+    return edits.get_institution(db, institution_id)  # as stored: PostgreSQL's trigger bumps row_version
+
+
+def _sponsor_fields(edit: SponsorEdit) -> dict[str, Any]:
+    return {
+        "company_name": edit.company_name,
+        "contact_name": edit.contact_name,
+        "contact_email": edit.contact_email,
+        "contact_phone": edit.contact_phone,
+        "tax_number": edit.tax_number.replace(" ", ""),
+    }
 
 
 def save_sponsor(
@@ -455,59 +408,24 @@ def save_sponsor(
 ) -> SponsorRow:
     """Create a sponsor (``sponsor_id`` None) or save an existing one."""
     _raise_first(check_sponsor(edit))
-    email = (
-        validation.validate_email(edit.contact_email, "contact_email") if edit.contact_email.strip() else None
-    )
+    fields = _sponsor_fields(edit)
     if sponsor_id is None:
-        return cohort_services.create_sponsor(
-            db,
-            cohort_services.NewSponsor(
-                institution_id=institution_id,
-                company_name=edit.company_name.strip(),
-                contact_email=email,
-                contact_name=_blank_to_none(edit.contact_name),
-                contact_phone=_blank_to_none(edit.contact_phone),
-                tax_number=_blank_to_none(edit.tax_number.replace(" ", "")),
-            ),
-        )
-    with db.session() as s:
-        sponsor = s.get(Sponsor, sponsor_id)
-        if sponsor is None or sponsor.institution_id != institution_id:
-            raise NotFoundError(f"There is no sponsor with id {sponsor_id} in this institution.")
-        _check_version(sponsor, expected_row_version, "sponsor")
-        sponsor.company_name = edit.company_name.strip()
-        sponsor.contact_name = _blank_to_none(edit.contact_name)
-        sponsor.contact_email = email
-        sponsor.contact_phone = _blank_to_none(edit.contact_phone)
-        sponsor.tax_number = _blank_to_none(edit.tax_number.replace(" ", ""))
-        s.flush()
-        return sponsor_row(sponsor)
+        return edits.create_sponsor(db, edits.NewSponsor(institution_id=institution_id, **fields)).row
+    if edits.get_sponsor(db, sponsor_id).institution_id != institution_id:
+        raise NotFoundError(f"There is no sponsor with id {sponsor_id} in this institution.")
+    edits.update_sponsor(db, sponsor_id, fields, expected_row_version)
+    return edits.get_sponsor(db, sponsor_id)
 
 
-def _check_cohort_links(session: Session, inst: Institution, edit: CohortEdit) -> str | None:
-    """Check sponsor and templates belong to the institution; returns the sponsor's e-mail."""
-    sponsor_email = None
-    if edit.sponsor_id is not None:
-        sponsor = session.get(Sponsor, edit.sponsor_id)
-        if sponsor is None or sponsor.institution_id != inst.id:
-            raise ValidationError("sponsor_id", "the sponsor does not exist in this institution")
-        sponsor_email = sponsor.contact_email
-    template_ids = {t for t in (edit.main_template_id, *edit.supporting_templates) if t is not None}
-    if template_ids:
-        usable = set(
-            session.scalars(
-                select(Template.id).where(
-                    Template.id.in_(template_ids),
-                    Template.account_id == inst.account_id,
-                    Template.archived_at.is_(None),
-                )
-            )
-        )
-        if edit.main_template_id is not None and edit.main_template_id not in usable:
-            raise ValidationError("main_template_id", "the template is archived or no longer exists")
-        if set(edit.supporting_templates) - usable:
-            raise ValidationError("supporting_templates", "a chosen template is archived or no longer exists")
-    return sponsor_email
+def _check_templates(db: Database, account_id: int, edit: CohortEdit, before: CohortEdit | None) -> None:
+    """Newly chosen templates must be live ones of the account (an archived one already set may stay)."""
+    usable = {t.id for t in list_templates(db, account_id)}
+    newly_chosen = before is None or before.main_template_id != edit.main_template_id
+    if edit.main_template_id is not None and edit.main_template_id not in usable and newly_chosen:
+        raise ValidationError("main_template_id", "the template is archived or no longer exists")
+    kept = set(before.supporting_templates) if before else set()
+    if set(edit.supporting_templates) - usable - kept:
+        raise ValidationError("supporting_templates", "a chosen template is archived or no longer exists")
 
 
 def save_cohort(
@@ -520,53 +438,55 @@ def save_cohort(
 ) -> CohortRow:
     """Create a draft cohort (``cohort_id`` None) or save an existing one's configuration."""
     _raise_first(check_cohort(edit))
-    doc_types = validation.validate_document_types(list(edit.required_document_types))
-    with db.read_session() as s:
-        inst = _institution(s, institution_id)
-        sponsor_email = _check_cohort_links(s, inst, edit)
+    institution = edits.get_institution(db, institution_id)
     if cohort_id is None:
-        return cohort_services.create_cohort(
+        _check_templates(db, institution.account_id, edit, None)
+        return edits.create_cohort(
             db,
-            cohort_services.NewCohort(
+            edits.NewCohort(
                 institution_id=institution_id,
-                name=edit.name.strip(),
+                name=edit.name,
                 program_type=edit.program_type,
                 student_count=edit.student_count,
                 sponsor_id=edit.sponsor_id,
                 main_template_id=edit.main_template_id,
                 supporting_templates=tuple(edit.supporting_templates),
-                required_document_types=tuple(doc_types),
+                required_document_types=tuple(edit.required_document_types),
                 start_date=_as_datetime(edit.start_date),
                 end_date=_as_datetime(edit.end_date),
                 created_by_id=created_by_id,
             ),
+        ).row
+    current = edits.get_cohort(db, cohort_id)
+    if current.institution_id != institution_id:
+        raise NotFoundError(f"There is no cohort with id {cohort_id} in this institution.")
+    if current.state in (CohortState.COMPLETED.value, CohortState.CANCELLED.value):
+        raise ValidationError(
+            "state", f"the cohort is {current.state}; its configuration can no longer change"
         )
-    with db.session() as s:
-        cohort = s.get(Cohort, cohort_id)
-        if cohort is None or cohort.institution_id != institution_id:
-            raise NotFoundError(f"There is no cohort with id {cohort_id} in this institution.")
-        _check_version(cohort, expected_row_version, "cohort")
-        if cohort.state in (CohortState.COMPLETED.value, CohortState.CANCELLED.value):
-            raise ValidationError(
-                "state", f"the cohort is {cohort.state}; its configuration can no longer change"
-            )
-        cohort.name = edit.name.strip()
-        cohort.program_type = edit.program_type
-        if cohort.sponsor_id != edit.sponsor_id:
-            cohort.sponsor_email = sponsor_email
-        cohort.sponsor_id = edit.sponsor_id
-        cohort.student_count = edit.student_count
-        cohort.main_template_id = edit.main_template_id
-        cohort.supporting_templates = list(edit.supporting_templates)
-        cohort.required_document_types = doc_types
-        cohort.start_date = _as_datetime(edit.start_date)
-        cohort.end_date = _as_datetime(edit.end_date)
-        s.flush()
-        return cohort_row(cohort)
+    _check_templates(db, institution.account_id, edit, cohort_edit_of(current))
+    changes: dict[str, Any] = {
+        "name": edit.name,
+        "program_type": edit.program_type,
+        "sponsor_id": edit.sponsor_id,
+        "student_count": edit.student_count,
+        "main_template_id": edit.main_template_id,
+        "supporting_templates": list(edit.supporting_templates),
+        "required_document_types": list(edit.required_document_types),
+        "start_date": _as_datetime(edit.start_date),
+        "end_date": _as_datetime(edit.end_date),
+    }
+    if edit.sponsor_id != current.sponsor_id:
+        changes["sponsor_email"] = (
+            edits.get_sponsor(db, edit.sponsor_id).contact_email if edit.sponsor_id else None
+        )
+    edits.update_cohort(db, cohort_id, changes, expected_row_version)
+    return edits.get_cohort(db, cohort_id)
 
 
 def change_cohort_state(
     db: Database, cohort_id: int, target: CohortState | str, expected_row_version: int | None = None
 ) -> CohortRow:
     """Activate, complete or cancel a cohort; refuses with the guards in words."""
-    return cohort_services.change_cohort_state(db, cohort_id, target, expected_row_version)
+    edits.change_cohort_state(db, cohort_id, target, expected_row_version)
+    return edits.get_cohort(db, cohort_id)

@@ -92,8 +92,11 @@ def test_save_institution_keeps_other_settings_and_checks_the_version(db, world)
     assert saved.contact_email == "admin@ubuntu.co.za"
     assert saved.settings["hosting_location"] == "Own server, Polokwane office"
     assert config.rejection_reasons(saved) == (RejectionReason("blurry", "Blurry", "Please rescan."),)
-    with pytest.raises(ConflictError, match="changed by someone else"):
-        config.save_institution(db, inst.id, edit, inst.row_version)
+    # a row pulled at another version than the form was opened on is not overwritten
+    with pytest.raises(ConflictError, match="changed since you opened it"):
+        config.save_institution(db, inst.id, edit, saved.row_version + 1)
+    again = config.save_institution(db, inst.id, replace(edit, name="Ubuntu Skills"), saved.row_version)
+    assert again.name == "Ubuntu Skills"
     with pytest.raises(ValidationError, match="contact_phone"):
         config.save_institution(db, inst.id, replace(edit, contact_phone="abc"), saved.row_version)
 
@@ -109,7 +112,7 @@ def test_save_sponsor_creates_and_updates(db, world):
     )
     assert updated.tax_number == "9000000000" and updated.contact_email is None
     with pytest.raises(ConflictError):
-        config.save_sponsor(db, inst.id, created.id, SponsorEdit("Anglo"), created.row_version)
+        config.save_sponsor(db, inst.id, created.id, SponsorEdit("Anglo"), updated.row_version + 1)
 
 
 def test_save_cohort_validates_links_and_final_states(db, world):

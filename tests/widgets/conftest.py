@@ -49,3 +49,13 @@ def answers(monkeypatch) -> Answers:
         QMessageBox, "question", staticmethod(lambda *a, **k: QMessageBox.StandardButton.Discard)
     )
     return answers
+
+
+def pair_store(db, account_id: int, pools: dict[str, list[int]] | None = None) -> None:
+    """Make the local store a paired laptop (so edits queue outbox entries), with reserved ids."""
+    from cohortdesk.services.sync import local
+
+    with db.session() as s:
+        local.update_state(s, account_id=account_id, server_url="postgresql://server.example/cohortdesk")
+        for table, ids in (pools or {}).items():
+            local.add_to_pool(s, table, ids)

@@ -342,12 +342,6 @@ class CohortForm(Form):
             self.main_template.addItem("— Choose the agreement template —", None)
             for template in self._templates:
                 self.main_template.addItem(template.name, template.id)
-                if template.folder:
-                    self.main_template.setItemData(
-                        self.main_template.count() - 1,
-                        f"Folder: {template.folder}",
-                        Qt.ItemDataRole.ToolTipRole,
-                    )
             if current is not None:
                 self.show_value(current)
         finally:

@@ -7,6 +7,7 @@ while its current value differs, so nothing typed is ever dropped without asking
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -296,6 +297,8 @@ class Form(QWidget):
     # --- problems --------------------------------------------------------------------------------
 
     def _slot_for(self, key: str) -> FieldSlot | None:
+        # the write path names nested fields "settings.rejection_reasons[0].code": same slot
+        key = re.sub(r"\[(\d+)\]", r".\1", key).removeprefix("settings.")
         best: FieldSlot | None = None
         for slot_key, slot in self._slots.items():
             if (key == slot_key or key.startswith(slot_key + ".")) and (
