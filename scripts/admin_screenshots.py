@@ -20,15 +20,11 @@ from cohortdesk.services.identity import resolve_identity  # noqa: E402
 from cohortdesk.views.runner import Runner  # noqa: E402
 
 
-def seed(db: Database) -> None:
-    try:
-        from cohortdesk.services.demo import load_demo  # type: ignore[import-not-found]
-    except ImportError:
-        from tests.admin_world import admin_world
+def seed(db: Database, folder: Path) -> None:
+    from cohortdesk.services.demo import load_demo
+    from cohortdesk.services.storage import DocumentStore
 
-        admin_world(db)
-    else:
-        load_demo(db)
+    load_demo(db, students=120, store=DocumentStore(folder / "storage"))
 
 
 def grab(widget: QWidget, path: Path) -> None:
@@ -49,7 +45,7 @@ def main(out: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         db = Database(f"sqlite:///{tmp}/admin.sqlite3")
         migrate.upgrade(db)
-        seed(db)
+        seed(db, Path(tmp))
         runner = Runner(synchronous=True)
         window = AdminWindow(runner, db, resolve_identity(db))
         window.resize(1280, 820)
