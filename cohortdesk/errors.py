@@ -40,6 +40,24 @@ class ConflictError(CohortDeskError):
     """Somebody else changed the record since it was read; nothing was overwritten."""
 
 
+class ClaimConflict(ConflictError):
+    """A review claim could not be taken, kept or used; the message says what changed and by whom.
+
+    ``enrollment_id`` names the pack; ``holder`` is who holds it now (a display name) or ``None``;
+    ``claim_lost`` is true when the caller's own lease is gone (expired, released or taken over), false
+    when the lease is intact but the pack changed underneath it. The caller's typed input is never
+    touched: the GUI keeps it for a retry.
+    """
+
+    def __init__(
+        self, message: str, *, enrollment_id: int, holder: str | None = None, claim_lost: bool = False
+    ) -> None:
+        super().__init__(message)
+        self.enrollment_id = enrollment_id
+        self.holder = holder
+        self.claim_lost = claim_lost
+
+
 class PermissionDenied(CohortDeskError):
     """The login may not do this."""
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -83,7 +84,20 @@ def create_db_engine(url: str | URL, **kwargs: Any) -> Engine:
         engine = create_engine(parsed, **kwargs)
         _configure_sqlite(engine)
         return engine
-    connect_args = dict(kwargs.pop("connect_args", {}))
+    connect_args = pg_connect_args(kwargs.pop("connect_args", {}))
+    kwargs.setdefault("pool_pre_ping", True)
+    engine = create_engine(parsed, connect_args=connect_args, **kwargs)
+    _PG_CONNECT_ARGS[engine] = connect_args
+    return engine
+
+
+#: The driver arguments each PostgreSQL engine was built with, for connections made outside its pool.
+_PG_CONNECT_ARGS: weakref.WeakKeyDictionary[Engine, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+def pg_connect_args(given: dict[str, Any] | None = None) -> dict[str, Any]:
+    """psycopg connection arguments: the caller's, plus CohortDesk's timeouts and keepalives."""
+    connect_args = dict(given or {})
     options = " ".join(f"-c {name}={value}" for name, value in PG_SESSION_OPTIONS.items())
     connect_args.setdefault("options", options)
     connect_args.setdefault("application_name", "cohortdesk")
@@ -91,8 +105,7 @@ def create_db_engine(url: str | URL, **kwargs: Any) -> Engine:
     connect_args.setdefault("keepalives", 1)
     connect_args.setdefault("keepalives_idle", 30)
     connect_args.setdefault("connect_timeout", 10)
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(parsed, connect_args=connect_args, **kwargs)
+    return connect_args
 
 
 class Database:
@@ -134,6 +147,16 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+    def dedicated_connection(self, **overrides: Any) -> Any:
+        """A new psycopg connection outside the pool, with this database's credentials and options
+        (``overrides`` win), e.g. the live-refresh listener's. The caller closes it."""
+        if self.dialect != "postgresql":
+            raise RuntimeError("Dedicated connections exist only for PostgreSQL.")
+        cargs, cparams = self.engine.dialect.create_connect_args(self.engine.url)
+        cparams.update(_PG_CONNECT_ARGS.get(self.engine) or pg_connect_args())
+        cparams.update(overrides)
+        return self.engine.dialect.loaded_dbapi.connect(*cargs, **cparams)
 
     def describe(self) -> str:
         """The URL with any password hidden, fit for logs and the About box."""

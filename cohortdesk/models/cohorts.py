@@ -19,8 +19,15 @@ JSON shapes (validated by ``cohortdesk.services.validation``):
 ``cohort_enrollments.supporting_submission_ids``
     ``[submission_id, ...]``
 ``document_verifications.metadata``
-    free-form decision context, e.g. ``{"reason_code": "not_certified", "checksum": "...",
-    "idempotency_key": "..."}``.
+    free-form decision context, e.g. ``{"reason_code": "not_certified", "checksum": "..."}``.
+
+Review claims (``0006_review_claims``, ``cohortdesk.services.claims``): an enrollment under review
+carries a lease: ``claimed_by`` is the PostgreSQL login role that took it (``session_user``, the
+identity the database itself vouches for; ``"local"`` on the embedded SQLite store),
+``claimed_by_user_id`` the DocuSeal user behind that login (for "held by <name>"), ``claim_token`` a
+random uuid new on every claim (the proof of ownership a decision must present) and
+``claim_expires_at`` the end of the lease. A decision's ``idempotency_key`` is unique per tenant, so a
+retried decision is recorded exactly once.
 """
 
 from __future__ import annotations
@@ -42,6 +49,9 @@ from cohortdesk.models.enums import (
 )
 from cohortdesk.models.sync import SyncedColumns
 from cohortdesk.models.types import JSONDocument, UTCDateTime
+
+#: Enrollments a verification officer can be given: packs waiting for a decision.
+CLAIMABLE_WHERE = "document_verification_state = 'pending' AND deleted_at IS NULL"
 
 NEW_TABLES = ("institutions", "sponsors", "cohorts", "cohort_enrollments", "document_verifications")
 
@@ -146,6 +156,24 @@ class CohortEnrollment(SyncedColumns, CohortDeskTable, Base):
         ),
         Index("ix_cohort_enrollments_user_id", "user_id"),
         Index("ix_cohort_enrollments_account_id_change_seq", "account_id", "change_seq"),
+        # The claimable queue: pending packs of one tenant, oldest first. Claims are few, so the lease
+        # test (free or expired) is a cheap filter on top of this index.
+        Index(
+            "ix_cohort_enrollments_claimable",
+            "account_id",
+            "pending_since",
+            "id",
+            postgresql_where=text(CLAIMABLE_WHERE),
+            sqlite_where=text(CLAIMABLE_WHERE),
+        ),
+        # Only claimed rows carry a token: a tiny index that finds "my claim" on a retry.
+        Index(
+            "ix_cohort_enrollments_claim_token",
+            "claim_token",
+            unique=True,
+            postgresql_where=text("claim_token IS NOT NULL"),
+            sqlite_where=text("claim_token IS NOT NULL"),
+        ),
     )
 
     cohort_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("cohorts.id"), nullable=False)
@@ -163,6 +191,12 @@ class CohortEnrollment(SyncedColumns, CohortDeskTable, Base):
     uploaded_documents: Mapped[dict[str, Any]] = mapped_column(JSONDocument, nullable=False, default=dict)
     # Not in the seed: when the pack last started waiting for a verification decision (queue age).
     pending_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The review lease (see the module docstring); all four are NULL when nobody holds the pack.
+    claimed_by: Mapped[str | None] = mapped_column(String(63))
+    # No foreign key: a lease is transient and must never stop DocuSeal deleting a user.
+    claimed_by_user_id: Mapped[int | None] = mapped_column(BigInteger)
+    claim_token: Mapped[str | None] = mapped_column(String(36))
+    claim_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class DocumentVerification(CohortDeskTable, Base):
@@ -174,6 +208,12 @@ class DocumentVerification(CohortDeskTable, Base):
         CheckConstraint("action <> 'rejected' OR (reason IS NOT NULL AND reason <> '')", name="reason"),
         Index("ix_document_verifications_cohort_enrollment_id", "cohort_enrollment_id"),
         Index("ix_document_verifications_account_id_created_at", "account_id", "created_at"),
+        Index(
+            "ix_document_verifications_account_id_idempotency_key",
+            "account_id",
+            "idempotency_key",
+            unique=True,
+        ),
     )
 
     cohort_enrollment_id: Mapped[int] = mapped_column(
@@ -186,3 +226,5 @@ class DocumentVerification(CohortDeskTable, Base):
     verification_metadata: Mapped[dict[str, Any]] = mapped_column(
         "metadata", JSONDocument, nullable=False, default=dict
     )
+    # The client's key for this decision: a retry carrying it again finds this row instead of adding one.
+    idempotency_key: Mapped[str | None] = mapped_column(String(64))

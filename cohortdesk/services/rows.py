@@ -79,6 +79,14 @@ class EnrollmentRow:
     created_at: datetime
     updated_at: datetime
     row_version: int
+    # Who holds the pack for review, if anyone (the lease may have lapsed: compare with the clock).
+    claimed_by: str | None = None
+    claimed_by_user_id: int | None = None
+    claim_expires_at: datetime | None = None
+
+    def held_at(self, moment: datetime) -> bool:
+        """True while somebody's review lease on this pack is still running at ``moment``."""
+        return self.claim_expires_at is not None and self.claim_expires_at > moment
 
 
 @dataclass(frozen=True)
@@ -107,11 +115,44 @@ class Changes:
 
 
 @dataclass(frozen=True)
+class Claim:
+    """A review lease held by this workstation: present ``token`` and ``row_version`` to decide.
+
+    ``row_version`` is the version of the pack the officer is looking at; it moves only when this
+    claim itself writes (a decision), never on renewal, so a change by anyone else is detected.
+    """
+
+    enrollment_id: int
+    account_id: int
+    cohort_id: int
+    token: str
+    row_version: int
+    expires_at: datetime
+    claimed_by: str
+    user_id: int | None
+    lease_seconds: float
+    claimed_at: datetime | None = None  # on the database clock; decisions after it are "news"
+
+
+@dataclass(frozen=True)
+class ClaimHolder:
+    """Who holds a pack right now, for "held by …" in queues."""
+
+    enrollment_id: int
+    user_id: int | None
+    login: str
+    name: str
+    expires_at: datetime
+    mine: bool = False
+
+
+@dataclass(frozen=True)
 class DecisionResult:
     verification: VerificationRow
     enrollment: EnrollmentRow
     changes: Changes
     duplicate: bool = False  # True when an identical retry (same idempotency key) was recognised
+    claim: Claim | None = None  # the decider's claim afterwards (new row_version), None once released
 
 
 def institution_row(obj: Any) -> InstitutionRow:
@@ -185,6 +226,9 @@ def enrollment_row(obj: Any) -> EnrollmentRow:
         created_at=obj.created_at,
         updated_at=obj.updated_at,
         row_version=obj.row_version,
+        claimed_by=obj.claimed_by,
+        claimed_by_user_id=obj.claimed_by_user_id,
+        claim_expires_at=obj.claim_expires_at,
     )
 
 

@@ -8,24 +8,29 @@ A decision inserts one append-only ``document_verifications`` row and recomputes
 * ``pending`` otherwise.
 
 A retry carrying the same ``idempotency_key`` returns the decision already recorded instead of
-recording it twice.
+recording it twice; the key is unique per tenant in the database, so this holds under concurrency.
+Under a review claim (``services.claims``) the write is conditional on the claim.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cohortdesk.db import Database
 from cohortdesk.errors import ConflictError, NotFoundError, ValidationError
 from cohortdesk.models import Cohort, CohortEnrollment, DocumentVerification, User
 from cohortdesk.models.enums import VerificationAction, VerificationState
+from cohortdesk.services import claims
 from cohortdesk.services.rows import (
     Changes,
+    Claim,
     DecisionResult,
     VerificationRow,
     enrollment_row,
@@ -45,6 +50,15 @@ class DecisionCommand:
     expected_row_version: int | None = None
     idempotency_key: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    #: The review claim this decision is made under (workstations always pass it); its token,
+    #: unexpired lease and row_version are checked in the same transaction as the write.
+    claim: Claim | None = None
+    #: Give the pack back to the queue with this decision ("decide and next").
+    release_claim: bool = False
+
+    def with_key(self) -> DecisionCommand:
+        """This command with an idempotency key (a new one if it had none), ready to be retried."""
+        return self if self.idempotency_key else replace(self, idempotency_key=str(uuid.uuid4()))
 
 
 def required_documents(cohort: Cohort | None, uploaded: dict[str, Any]) -> list[str]:
@@ -77,13 +91,41 @@ def compute_state(required: list[str], latest: dict[str, DocumentVerification]) 
     return VerificationState.PENDING.value, None
 
 
-def _find_by_idempotency_key(session: Session, enrollment_id: int, key: str) -> DocumentVerification | None:
-    for row in session.scalars(
-        select(DocumentVerification).where(DocumentVerification.cohort_enrollment_id == enrollment_id)
+def _find_by_idempotency_key(session: Session, account_id: int, key: str) -> DocumentVerification | None:
+    return session.scalars(
+        select(DocumentVerification).where(
+            DocumentVerification.account_id == account_id, DocumentVerification.idempotency_key == key
+        )
+    ).first()
+
+
+def _duplicate(
+    session: Session, earlier: DocumentVerification, enrollment: CohortEnrollment, cmd: DecisionCommand
+) -> DecisionResult:
+    """The result of a retry whose first attempt was recorded: that decision, nothing new."""
+    if (
+        earlier.cohort_enrollment_id != cmd.enrollment_id
+        or earlier.document_type != canonical_document_type(cmd.document_type.strip())
+        or earlier.action != cmd.action
     ):
-        if (row.verification_metadata or {}).get("idempotency_key") == key:
-            return row
-    return None
+        raise ValidationError(
+            "idempotency_key", "was already used for a different decision; a new decision needs a new key"
+        )
+    claim = cmd.claim
+    if claim is not None:
+        # The claim as the first attempt left it, if it is still in the row.
+        claim = (
+            replace(claim, row_version=enrollment.row_version, expires_at=enrollment.claim_expires_at)
+            if enrollment.claim_token == claim.token and enrollment.claim_expires_at is not None
+            else None
+        )
+    return DecisionResult(
+        verification=verification_row(earlier, _user_name(session, earlier.admin_id)),
+        enrollment=enrollment_row(enrollment),
+        changes=Changes(),
+        duplicate=True,
+        claim=claim,
+    )
 
 
 def _user_name(session: Session, user_id: int) -> str:
@@ -92,6 +134,13 @@ def _user_name(session: Session, user_id: int) -> str:
 
 
 def record_decision(db: Database, cmd: DecisionCommand) -> DecisionResult:
+    """Record one decision on one document, exactly once per idempotency key.
+
+    With ``cmd.claim`` the write is conditional on that claim's token and unexpired lease and on the
+    pack's ``row_version``; otherwise it is refused while somebody else's lease runs. Either way a
+    refusal is a ``ClaimConflict`` / ``ConflictError`` saying what changed and by whom, and nothing
+    is written.
+    """
     try:
         action = VerificationAction(cmd.action)
     except ValueError as exc:
@@ -102,7 +151,27 @@ def record_decision(db: Database, cmd: DecisionCommand) -> DecisionResult:
     document_type = canonical_document_type(cmd.document_type.strip())
     if not document_type:
         raise ValidationError("document_type", "is required")
+    if cmd.idempotency_key is not None and not 0 < len(cmd.idempotency_key) <= 64:
+        raise ValidationError("idempotency_key", "must be 1 to 64 characters")
+    try:
+        return _record(db, cmd, action, reason, document_type)
+    except IntegrityError as exc:
+        # Two attempts with one key raced past the lookup (only possible without the row lock, e.g.
+        # on SQLite): the unique index let exactly one in. Answer with that one.
+        if cmd.idempotency_key and "idempotency_key" in str(exc.orig):
+            with db.session() as s:
+                enrollment = s.get(CohortEnrollment, cmd.enrollment_id)
+                earlier = enrollment and _find_by_idempotency_key(
+                    s, enrollment.account_id, cmd.idempotency_key
+                )
+                if enrollment is not None and earlier is not None:
+                    return _duplicate(s, earlier, enrollment, cmd)
+        raise
 
+
+def _record(
+    db: Database, cmd: DecisionCommand, action: VerificationAction, reason: str | None, document_type: str
+) -> DecisionResult:
     with db.session() as s:
         stmt = select(CohortEnrollment).where(CohortEnrollment.id == cmd.enrollment_id)
         if db.dialect == "postgresql":
@@ -110,15 +179,17 @@ def record_decision(db: Database, cmd: DecisionCommand) -> DecisionResult:
         enrollment = s.scalars(stmt).first()
         if enrollment is None:
             raise NotFoundError(f"There is no enrollment with id {cmd.enrollment_id}.")
+        # The key comes first: a retry of a decision that did commit finds it even though the
+        # commit moved row_version and may have released the claim.
         if cmd.idempotency_key:
-            earlier = _find_by_idempotency_key(s, enrollment.id, cmd.idempotency_key)
+            earlier = _find_by_idempotency_key(s, enrollment.account_id, cmd.idempotency_key)
             if earlier is not None:
-                return DecisionResult(
-                    verification=verification_row(earlier, _user_name(s, earlier.admin_id)),
-                    enrollment=enrollment_row(enrollment),
-                    changes=Changes(),
-                    duplicate=True,
-                )
+                return _duplicate(s, earlier, enrollment, cmd)
+        now, login = claims.session_clock(s)
+        if cmd.claim is not None:
+            claims.check_claim(s, enrollment, cmd.claim, now, login)
+        else:
+            claims.check_not_held_by_other(s, enrollment, cmd.actor_user_id, now, login)
         if cmd.expected_row_version is not None and enrollment.row_version != cmd.expected_row_version:
             raise ConflictError(
                 "This enrollment changed since you opened it (someone else recorded a decision or edited it). "
@@ -130,14 +201,12 @@ def record_decision(db: Database, cmd: DecisionCommand) -> DecisionResult:
         if document_type not in uploaded and document_type not in required:
             raise ValidationError("document_type", f"{document_type!r} is neither uploaded nor required here")
         metadata = dict(cmd.metadata)
+        metadata.pop("idempotency_key", None)
         if cmd.reason_code:
             metadata["reason_code"] = cmd.reason_code
-        if cmd.idempotency_key:
-            metadata["idempotency_key"] = cmd.idempotency_key
         if document_type in uploaded:
             metadata.setdefault("checksum", uploaded[document_type].get("checksum"))
             metadata.setdefault("storage_key", uploaded[document_type].get("storage_key"))
-        now = datetime.now(UTC)
         verification = DocumentVerification(
             account_id=enrollment.account_id,
             cohort_enrollment_id=enrollment.id,
@@ -146,6 +215,7 @@ def record_decision(db: Database, cmd: DecisionCommand) -> DecisionResult:
             action=action.value,
             reason=reason,
             verification_metadata=metadata,
+            idempotency_key=cmd.idempotency_key,
             created_at=now,
             updated_at=now,
         )
@@ -157,7 +227,20 @@ def record_decision(db: Database, cmd: DecisionCommand) -> DecisionResult:
             enrollment.document_verification_state = state
             enrollment.rejection_reason = rejection_reason
         enrollment.updated_at = now  # every decision bumps row_version: others see the enrollment moved
+        claim_after: Claim | None = None
+        if cmd.claim is not None and cmd.release_claim:
+            enrollment.claimed_by = None
+            enrollment.claimed_by_user_id = None
+            enrollment.claim_token = None
+            enrollment.claim_expires_at = None
+        elif cmd.claim is not None:
+            # Working on the pack is a sign of life: the lease runs a full length from now.
+            enrollment.claim_expires_at = now + timedelta(seconds=cmd.claim.lease_seconds)
         s.flush()
+        if cmd.claim is not None and not cmd.release_claim:
+            claim_after = replace(
+                cmd.claim, row_version=enrollment.row_version, expires_at=enrollment.claim_expires_at
+            )
         return DecisionResult(
             verification=verification_row(verification, _user_name(s, cmd.actor_user_id)),
             enrollment=enrollment_row(enrollment),
@@ -166,6 +249,7 @@ def record_decision(db: Database, cmd: DecisionCommand) -> DecisionResult:
                 enrollment_ids=frozenset({enrollment.id}),
                 counts=True,
             ),
+            claim=claim_after,
         )
 
 

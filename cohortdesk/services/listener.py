@@ -1,0 +1,213 @@
+"""Live refresh hints from PostgreSQL: ``LISTEN cohortdesk_queue`` on one dedicated connection.
+
+The ``0006_review_claims`` triggers send one notification per statement that changes
+``cohort_enrollments``, carrying identifiers only (account id, enrollment id, cohort id, row_version),
+or a ``bulk`` summary for large statements. ``QueueListener`` keeps one autocommit connection outside
+the pool (TCP keepalives on, ``idle_session_timeout`` off: it is idle by design), waits on
+``conn.notifies(timeout=…)``, pings now and then to notice a dead link, and reconnects with backoff.
+
+Notifications are hints: they are lost while disconnected, so ``on_state(True, …)`` after every
+(re)connect tells the owner to re-read everything, and the owner polls anyway every 30-60 s.
+Notifications arrive only for committed transactions. LISTEN does not work through PgBouncer in
+transaction mode, nor on a hot standby: point the listener at the primary.
+
+No Qt here: ``views/live_refresh.py`` runs ``QueueListener.run`` on a thread and turns its callbacks
+into signals.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "cohortdesk_queue"
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    account_id: int
+    enrollment_id: int
+    cohort_id: int
+    row_version: int
+
+
+@dataclass(frozen=True)
+class QueueEvent:
+    """One notification: which packs changed (``items``), or for a bulk statement only where."""
+
+    table: str
+    op: str
+    items: tuple[QueueItem, ...] = ()
+    bulk: bool = False
+    count: int = 0
+    account_ids: frozenset[int] = frozenset()
+    cohort_ids: frozenset[int] = frozenset()
+
+    @property
+    def enrollment_ids(self) -> frozenset[int]:
+        return frozenset(item.enrollment_id for item in self.items)
+
+    def concerns(self, account_id: int | None) -> bool:
+        """Whether a workstation of tenant ``account_id`` should care (``None``: every tenant)."""
+        return account_id is None or account_id in self.account_ids
+
+
+def parse_payload(payload: str) -> QueueEvent | None:
+    """The event in a notification's payload; ``None`` for anything malformed (never raises)."""
+    try:
+        data = json.loads(payload)
+        items = tuple(QueueItem(int(a), int(e), int(c), int(v)) for a, e, c, v in data.get("items") or ())
+        accounts = frozenset(int(a) for a in data.get("accounts") or ()) | {i.account_id for i in items}
+        cohorts = frozenset(int(c) for c in data.get("cohorts") or ()) | {i.cohort_id for i in items}
+        return QueueEvent(
+            table=str(data.get("table", "")),
+            op=str(data.get("op", "")),
+            items=items,
+            bulk=bool(data.get("bulk", False)),
+            count=int(data.get("count", len(items))),
+            account_ids=frozenset(accounts),
+            cohort_ids=frozenset(cohorts),
+        )
+    except (ValueError, TypeError, AttributeError):
+        log.warning("Ignoring a malformed %s notification", CHANNEL)
+        return None
+
+
+#: Keepalives for the listener: a silent dead link is noticed in about 25 s.
+LISTENER_CONNECT_ARGS: dict[str, Any] = {
+    "autocommit": True,
+    "application_name": "cohortdesk-listener",
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "connect_timeout": 5,
+}
+
+
+class QueueListener:
+    """Waits for queue notifications on its own connection and survives losing it.
+
+    ``connect`` returns a new psycopg connection (``Database.dedicated_connection`` with
+    ``LISTENER_CONNECT_ARGS`` in production). ``on_event`` gets each parsed event; ``on_state`` gets
+    ``(True, "")`` after every (re)connect and ``(False, reason)`` once per loss. Both run on the
+    listener's thread.
+    """
+
+    def __init__(
+        self,
+        connect: Callable[[], Any],
+        on_event: Callable[[QueueEvent], None],
+        on_state: Callable[[bool, str], None] | None = None,
+        *,
+        channel: str = CHANNEL,
+        wait_seconds: float = 0.5,
+        ping_seconds: float = 15.0,
+        first_backoff: float = 0.5,
+        max_backoff: float = 30.0,
+    ) -> None:
+        self._connect = connect
+        self._on_event = on_event
+        self._on_state = on_state or (lambda online, reason: None)
+        self.channel = channel
+        self.wait_seconds = wait_seconds
+        self.ping_seconds = ping_seconds
+        self.first_backoff = first_backoff
+        self.max_backoff = max_backoff
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._conn: Any = None
+        self.backend_pid: int | None = None
+        self.connected = threading.Event()
+        self.connections_made = 0
+
+    @classmethod
+    def for_database(cls, db: Any, on_event: Callable[[QueueEvent], None], **kwargs: Any) -> QueueListener:
+        """A listener on ``db`` (a PostgreSQL ``Database``) with the listener's connection options."""
+        return cls(lambda: db.dedicated_connection(**LISTENER_CONNECT_ARGS), on_event, **kwargs)
+
+    # --- running ------------------------------------------------------------------------------
+
+    def start(self) -> threading.Thread:
+        """Run on a daemon thread of its own; ``stop()`` ends it."""
+        self._stop.clear()
+        self._thread = threading.Thread(target=self.run, name="cohortdesk-listener", daemon=True)
+        self._thread.start()
+        return self._thread
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+        self._thread = None
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    def run(self) -> None:
+        backoff = self.first_backoff
+        while not self._stop.is_set():
+            try:
+                self._open()
+                backoff = self.first_backoff
+                self._listen_loop()
+            except Exception as error:  # noqa: BLE001 - any failure: report, back off, reconnect
+                self._close()
+                if self._stop.is_set():
+                    break
+                reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+                log.info("Queue listener lost its connection (%s); retrying in %.1f s", reason, backoff)
+                self._on_state(False, reason)
+                self._stop.wait(backoff)
+                backoff = min(self.max_backoff, backoff * 2)
+        self._close()
+
+    def _open(self) -> None:
+        conn = self._connect()
+        try:
+            if getattr(conn.info, "server_version", 0) >= 140000:
+                conn.execute("SET idle_session_timeout = 0")
+            conn.execute("SET statement_timeout = '10s'")
+            conn.execute(f"LISTEN {self.channel}")
+        except Exception:
+            conn.close()
+            raise
+        self._conn = conn
+        self.backend_pid = conn.info.backend_pid
+        self.connections_made += 1
+        self.connected.set()
+        self._on_state(True, "")
+
+    def _listen_loop(self) -> None:
+        conn = self._conn
+        last_ping = time.monotonic()
+        while not self._stop.is_set():
+            for note in conn.notifies(timeout=self.wait_seconds):
+                event = parse_payload(note.payload)
+                if event is not None:
+                    self._on_event(event)
+                if self._stop.is_set():
+                    return
+            if time.monotonic() - last_ping >= self.ping_seconds:
+                conn.execute("SELECT 1")  # raises on a dead link the kernel has not noticed yet
+                last_ping = time.monotonic()
+            if conn.closed or conn.broken:
+                raise ConnectionError("the listener connection closed")
+
+    def _close(self) -> None:
+        self.connected.clear()
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001 - closing a dead connection may fail; it is gone anyway
+                pass

@@ -1,0 +1,37 @@
+"""An officer in a process of its own, for the multi-process claim tests (spawned, so importable)."""
+
+from __future__ import annotations
+
+from cohortdesk.db import Database
+from cohortdesk.services import claims
+from cohortdesk.services import verification as vs
+from cohortdesk.services.identity import ROLE_CAPABILITIES, Identity
+
+
+def work_the_queue(url: str, account_id: int, user_id: int) -> list[int]:
+    """Claim and approve packs until the queue is empty; returns the ids this officer decided."""
+    db = Database(url)
+    me = Identity(
+        user_id=user_id,
+        display_name=f"officer {user_id}",
+        account_id=account_id,
+        institution_id=None,
+        role="officer",
+        capabilities=ROLE_CAPABILITIES["officer"],
+    )
+    decided: list[int] = []
+    try:
+        while (claim := claims.claim_next(db, me)) is not None:
+            cmd = vs.DecisionCommand(
+                enrollment_id=claim.enrollment_id,
+                document_type="id_document",
+                action="approved",
+                actor_user_id=user_id,
+                claim=claim,
+                release_claim=True,
+            ).with_key()
+            vs.record_decision(db, cmd)
+            decided.append(claim.enrollment_id)
+    finally:
+        db.dispose()
+    return decided
