@@ -24,6 +24,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, bindparam, func, literal_column, or_, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -125,6 +126,12 @@ def _claim_from(row: object, token: str, lease_seconds: float, user_id: int | No
     )
 
 
+def _lease_update() -> Any:
+    """An UPDATE of the lease columns that leaves ``updated_at`` alone (the ORM column's
+    ``onupdate`` would stamp it): a lease is not an edit, and the sync trigger must see none."""
+    return update(E).values(updated_at=E.c.updated_at)
+
+
 _RETURNING = "e.id, e.account_id, e.cohort_id, e.row_version, e.claim_expires_at, e.claimed_by"
 _RESULT_TYPES = {
     "id": BigInteger(),
@@ -194,7 +201,7 @@ def _sqlite_take(
     now = datetime.now(UTC)
     candidate = select(E.c.id).where(where).order_by(E.c.pending_since, E.c.id).limit(1).scalar_subquery()
     stmt = (
-        update(E)
+        _lease_update()
         .where(E.c.id == candidate)
         .values(
             claimed_by=identity.db_role or LOCAL_LOGIN,
@@ -365,7 +372,7 @@ def renew(db: Database, claim: Claim) -> Claim:
             ).scalar()
         else:
             expires = s.execute(
-                update(E)
+                _lease_update()
                 .where(E.c.id == claim.enrollment_id, E.c.claim_token == claim.token)
                 .values(claim_expires_at=datetime.now(UTC) + timedelta(seconds=claim.lease_seconds))
                 .returning(E.c.claim_expires_at)
@@ -378,7 +385,7 @@ def renew(db: Database, claim: Claim) -> Claim:
 def release(db: Database, claim: Claim) -> bool:
     """Give the pack back to the queue; ``False`` if it was no longer ours (nothing to do then)."""
     with db.session() as s:
-        stmt = update(E).where(E.c.id == claim.enrollment_id, E.c.claim_token == claim.token)
+        stmt = _lease_update().where(E.c.id == claim.enrollment_id, E.c.claim_token == claim.token)
         if _pg(db):
             stmt = stmt.where(E.c.claimed_by == literal_column("session_user"))
         released = s.execute(
@@ -426,7 +433,7 @@ def force_release(db: Database, identity: Identity, enrollment_id: int) -> Claim
         # A plain statement, not an ORM flush: the lease is not an edit (no updated_at), but
         # row_version moves so every open screen sees the pack changed hands.
         s.execute(
-            update(E)
+            _lease_update()
             .where(E.c.id == enrollment.id)
             .values(
                 claimed_by=None,

@@ -36,7 +36,7 @@ def _expire(db: Database, claim):
         s.execute(
             update(CohortEnrollment.__table__)
             .where(CohortEnrollment.__table__.c.id == claim.enrollment_id)
-            .values(claim_expires_at=past)
+            .values(claim_expires_at=past, updated_at=CohortEnrollment.__table__.c.updated_at)
         )
     return replace(claim, expires_at=past, claimed_at=past - timedelta(seconds=claim.lease_seconds))
 

@@ -126,3 +126,41 @@ def test_concurrent_retries_of_one_decision_record_it_once(pg_db: Database, stor
     assert sum(not r.duplicate for r in results) == 1
     assert len({r.verification.id for r in results}) == 1
     assert _decisions_per_pack(pg_db) == Counter({claim.enrollment_id: 1})
+
+
+def test_leases_are_not_edits_for_sync(pg_db: Database, store):
+    """Claims, renewals and releases leave change_seq and updated_at alone (laptops need not pull
+    them, officers do not queue on the tenant counter); a decision is an edit and is stamped."""
+    from sqlalchemy import text
+
+    world = review_factories.review_queue(pg_db, store, packs=2)
+    alice, boss = world["alice"], world["boss"]
+
+    def stamp(pack_id: int) -> tuple:
+        with pg_db.read_session() as s:
+            return s.execute(
+                text("SELECT change_seq, updated_at, updated_by FROM cohort_enrollments WHERE id = :i"),
+                {"i": pack_id},
+            ).one()
+
+    claim = claims.claim_next(pg_db, alice)
+    before = stamp(claim.enrollment_id)
+    claim = claims.renew(pg_db, claim)
+    claims.release(pg_db, claim)
+    claim = claims.claim(pg_db, alice, claim.enrollment_id)
+    claims.force_release(pg_db, boss, claim.enrollment_id)
+    claim = claims.claim(pg_db, alice, claim.enrollment_id)
+    assert stamp(claim.enrollment_id) == before
+    result = vs.record_decision(
+        pg_db,
+        vs.DecisionCommand(
+            enrollment_id=claim.enrollment_id,
+            document_type="id_document",
+            action="approved",
+            actor_user_id=alice.user_id,
+            claim=claim,
+        ),
+    )
+    after = stamp(claim.enrollment_id)
+    assert after[0] > before[0] and after[1] > before[1]
+    assert result.enrollment.row_version == claim.row_version + 1
