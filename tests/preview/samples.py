@@ -95,3 +95,55 @@ def zip_archive() -> bytes:
 
 def windows_program() -> bytes:
     return b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff" + b"\x00" * 200
+
+
+def many_page_pdf(pages: int) -> bytes:
+    """A hand-written PDF with ``pages`` pages sharing one content stream: tiny file, huge page count."""
+    content = b"BT /F1 48 Tf 72 700 Td (Scanned page) Tj ET 0.2 0.35 0.6 rg 72 560 450 80 re f"
+    objects: list[bytes] = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"",  # the page tree, filled in below
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
+    ]
+    first_page = len(objects) + 1
+    kids = b" ".join(b"%d 0 R" % (first_page + n) for n in range(pages))
+    objects[1] = b"<< /Type /Pages /Count %d /Kids [%s] >>" % (pages, kids)
+    page = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /Font << /F1 3 0 R >> >> >>"
+    objects.extend(page for _ in range(pages))
+    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+def huge_jpeg(width: int = 16000, height: int = 12000) -> bytes:
+    """A big grey photo with a dark frame: decodes to 192 MP at full size."""
+    image = Image.new("L", (width, height), 235)
+    ImageDraw.Draw(image).rectangle([0, 0, width - 1, height - 1], outline=20, width=max(8, width // 100))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=70)
+    return out.getvalue()
+
+
+def png_bomb(width: int = 20000, height: int = 20000) -> bytes:
+    """A PNG whose header claims 400 megapixels (1.6 GB once decoded) over a few bytes of data."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)  # 8-bit RGBA
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 1024))
+        + chunk(b"IEND", b"")
+    )

@@ -1,24 +1,35 @@
-"""DocumentPreview renders real PDFs and images off the GUI thread, and says plainly what it cannot show."""
+"""DocumentPreview renders real PDFs and images in its worker process, says plainly what it cannot
+show, and survives documents that hang or crash the engine without blocking the window."""
 
 from __future__ import annotations
 
+import os
+import time
+from pathlib import Path
+
 import pytest
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QImage
 
 from cohortdesk.views.preview import DocumentPreview
-from cohortdesk.views.preview.render_worker import TEST_HOOKS_ENV
+from cohortdesk.views.preview.render_worker import CRASH_ON_OPEN, SPIN_ON_OPEN, SPIN_ON_RENDER, TEST_HOOKS_ENV
 from tests.preview import samples
 
-WAIT_MS = 20_000
+WAIT_MS = 30_000  # generous: the machine is shared; nothing here measures speed
 
 
-@pytest.fixture
-def preview(qtbot):
-    widget = DocumentPreview(timeout_ms=4000, worker_environment={TEST_HOOKS_ENV: "1"})
+def make_preview(qtbot, timeout_ms: int = 8000) -> DocumentPreview:
+    widget = DocumentPreview(timeout_ms=timeout_ms, worker_environment={TEST_HOOKS_ENV: "1"})
     widget.resize(520, 640)
     qtbot.addWidget(widget)
     widget.show()
     qtbot.waitExposed(widget)
+    return widget
+
+
+@pytest.fixture
+def preview(qtbot):
+    widget = make_preview(qtbot)
     yield widget
     widget.shutdown()
 
@@ -39,17 +50,322 @@ def show_and_wait(qtbot, preview, data, content_type="", name="doc"):
         preview.show_document(data, content_type, name)
 
 
-def test_pdf_renders_pages_with_ink(qtbot, preview):
+def expect_message(qtbot, preview, data, content_type="", name="doc") -> str:
+    with qtbot.waitSignal(preview.render_failed, timeout=WAIT_MS) as blocker:
+        preview.show_document(data, content_type, name)
+    assert preview.state == "message"
+    assert preview.stack.currentWidget() is preview.message
+    assert blocker.args[0] == preview.message_text()
+    return blocker.args[0]
+
+
+def red(colour) -> bool:
+    return colour.red() > 170 and colour.green() < 90 and colour.blue() < 90
+
+
+def blue(colour) -> bool:
+    return colour.blue() > 150 and colour.red() < 90
+
+
+# -- documents that render --------------------------------------------------------------------------
+
+
+def test_pdf_renders_every_page_with_ink(qtbot, preview):
+    pages_seen = []
+    preview.page_changed.connect(lambda current, count: pages_seen.append((current, count)))
     show_and_wait(qtbot, preview, samples.pdf(3), "application/pdf", "certified_id.pdf")
     assert preview.state == "document"
-    assert preview.page_count() == 3
-    image = preview.page_image(1)
-    assert image is not None and ink(image) > 50
+    assert preview.page_count() == 3 and preview.current_page() == 1
+    assert pages_seen[0] == (1, 3)
+    assert ink(preview.page_image(1)) > 50
     assert ink(preview.view.viewport().grab().toImage()) > 50
+    preview.next_page()
+    preview.next_page()
+    qtbot.waitUntil(lambda: preview.page_image(3) is not None, timeout=WAIT_MS)
+    assert preview.current_page() == 3 and pages_seen[-1] == (3, 3)
+    assert ink(preview.page_image(3)) > 50
+    preview.previous_page()
+    assert preview.current_page() == 2
+    assert preview.page_spin.value() == 2
 
 
-def test_unsupported_file_says_what_it_is(qtbot, preview):
-    with qtbot.waitSignal(preview.render_failed, timeout=WAIT_MS) as blocker:
-        preview.show_document(samples.zip_archive(), "application/pdf", "pack.pdf")
-    assert "ZIP archive" in blocker.args[0]
-    assert preview.state == "message"
+def test_zoom_fit_and_rotate(qtbot, preview):
+    show_and_wait(qtbot, preview, samples.pdf(2))
+    fitted = preview.zoom_percent()
+    assert preview.fit_width_button.isChecked()
+    page = preview.view.display_size(0)
+    assert (
+        abs(page.width() - (preview.view.viewport().width() - 32)) <= 2
+    )  # fit width: the page spans the view
+    preview.zoom_in()
+    assert preview.zoom_percent() > fitted and not preview.fit_width_button.isChecked()
+    preview.zoom_out()
+    preview.zoom_out()
+    assert preview.zoom_percent() < fitted
+    preview.fit_page()
+    size = preview.view.display_size(preview.view.current_page)
+    assert size.height() <= preview.view.viewport().height() - 32 + 1
+    assert preview.zoom_box.currentText() == f"{preview.zoom_percent()}%"
+    preview.zoom_reset()
+    assert preview.zoom_percent() == fitted
+
+    portrait = preview.view.display_size(0)
+    assert portrait.height() > portrait.width()
+    preview.rotate()
+    assert preview.rotation() == 90
+    qtbot.waitUntil(lambda: preview.page_image(1) is not None, timeout=WAIT_MS)
+    turned = preview.page_image(1)
+    assert turned.width() > turned.height()  # the page lies on its side now
+    for _ in range(3):
+        preview.rotate()
+    assert preview.rotation() == 0
+
+
+def test_rotation_is_remembered_per_document(qtbot, preview):
+    first, second = samples.pdf(1, title="First"), samples.pdf(1, title="Second")
+    show_and_wait(qtbot, preview, first)
+    preview.rotate()
+    show_and_wait(qtbot, preview, second)
+    assert preview.rotation() == 0
+    show_and_wait(qtbot, preview, first)
+    assert preview.rotation() == 90
+
+
+def test_keyboard_drives_the_viewer(qtbot, preview):
+    show_and_wait(qtbot, preview, samples.pdf(3))
+    preview.view.setFocus()
+    start = preview.zoom_percent()
+    qtbot.keyClick(preview.view, "+")
+    assert preview.zoom_percent() > start
+    qtbot.keyClick(preview.view, "-")
+    qtbot.keyClick(preview.view, "0")
+    assert preview.zoom_percent() == start
+    from PySide6.QtCore import Qt
+
+    qtbot.keyClick(preview.view, Qt.Key.Key_PageDown)
+    assert preview.current_page() == 2
+    qtbot.keyClick(preview.view, Qt.Key.Key_End)
+    assert preview.current_page() == 3
+    qtbot.keyClick(preview.view, Qt.Key.Key_Home)
+    assert preview.current_page() == 1
+    qtbot.keyClick(preview.view, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+    assert preview.rotation() == 90
+    for button in (
+        preview.previous_button,
+        preview.next_button,
+        preview.zoom_in_button,
+        preview.rotate_button,
+    ):
+        assert button.accessibleName() and button.toolTip()
+
+
+def test_jpeg_and_png_render(qtbot, preview):
+    for data, kind in ((samples.photo(), "image/jpeg"), (samples.photo(fmt="PNG"), "image/png")):
+        show_and_wait(qtbot, preview, data, kind, "photo")
+        image = preview.page_image(1)
+        assert image.width() > image.height()  # landscape, as taken
+        assert red(image.pixelColor(5, 5)) and blue(image.pixelColor(image.width() - 5, image.height() - 5))
+
+
+def test_photo_honours_exif_orientation(qtbot, preview):
+    # Orientation 6: the camera was turned; the picture must be turned 90° clockwise to stand upright.
+    show_and_wait(qtbot, preview, samples.photo(400, 300, orientation=6), "image/jpeg", "id_photo.jpg")
+    image = preview.page_image(1)
+    assert image.height() > image.width()
+    assert red(image.pixelColor(image.width() - 5, 5))  # the red top-left corner went to the top right
+    assert blue(image.pixelColor(5, image.height() - 5))
+
+
+def test_every_tiff_page_is_reachable(qtbot, preview):
+    show_and_wait(qtbot, preview, samples.tiff(3), "image/tiff", "scan.tiff")
+    assert preview.page_count() == 3
+    greys = {}
+    for page in (1, 2, 3):
+        preview.go_to_page(page)
+        qtbot.waitUntil(lambda page=page: preview.page_image(page) is not None, timeout=WAIT_MS)
+        image = preview.page_image(page)
+        greys[page] = image.pixelColor(image.width() // 2, image.height() // 2).red()
+    assert greys == {1: 40, 2: 80, 3: 120}
+
+
+# -- documents that cannot be shown ------------------------------------------------------------------
+
+
+def test_missing_and_empty_files(qtbot, preview):
+    assert "could not be found" in expect_message(qtbot, preview, None, "application/pdf")
+    assert "empty" in expect_message(qtbot, preview, b"", "application/pdf")
+
+
+def test_corrupt_pdf(qtbot, preview):
+    assert "PDF is damaged" in expect_message(qtbot, preview, samples.corrupt_pdf(), "application/pdf")
+
+
+def test_password_protected_pdf(qtbot, preview):
+    text = expect_message(qtbot, preview, samples.encrypted_pdf(), "application/pdf", "locked.pdf")
+    assert "password-protected" in text and "unprotected copy" in text
+
+
+def test_truncated_jpeg(qtbot, preview):
+    assert "damaged or incomplete" in expect_message(qtbot, preview, samples.truncated_jpeg(), "image/jpeg")
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        (samples.zip_archive(), "a ZIP archive"),
+        (samples.windows_program(), "a Windows program"),
+        (b"Dear officer, please find my ID attached.\n", "a text file"),
+    ],
+)
+def test_unsupported_files_say_what_they_are(qtbot, preview, data, words):
+    text = expect_message(qtbot, preview, data, "application/pdf", "upload.pdf")
+    assert words in text and "uploaded as a PDF" in text and "Accepted files are" in text
+
+
+def test_decompression_bomb_is_refused_not_decoded(qtbot, preview):
+    text = expect_message(qtbot, preview, samples.png_bomb(), "image/png", "scan.png")
+    assert "too large" in text and "20,000 × 20,000" in text
+
+
+def test_show_message_and_clear(qtbot, preview):
+    preview.show_message("No documents uploaded yet.")
+    assert preview.state == "message" and preview.message_text() == "No documents uploaded yet."
+    assert not preview.zoom_in_button.isEnabled()
+    preview.clear()
+    assert preview.state == "empty" and preview.page_count() == 0
+
+
+# -- isolation: hangs and crashes cost one document, never the window or the next document ----------
+
+
+class Heartbeat:
+    """Ticks on the GUI thread; the largest gap between ticks is how long the GUI was blocked."""
+
+    def __init__(self) -> None:
+        self.last = time.monotonic()
+        self.longest = 0.0
+        self.timer = QTimer()
+        self.timer.setInterval(10)
+        self.timer.timeout.connect(self._tick)
+        self.timer.start()
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        self.longest = max(self.longest, now - self.last)
+        self.last = now
+
+
+def test_a_hanging_document_is_abandoned_and_the_next_renders(qtbot):
+    preview = make_preview(qtbot, timeout_ms=1500)
+    try:
+        show_and_wait(qtbot, preview, samples.pdf(1))  # the worker is up and warm
+        first_pid = preview.client.pid
+        heartbeat = Heartbeat()
+        text = expect_message(
+            qtbot, preview, samples.pdf(1, marker=SPIN_ON_OPEN), "application/pdf", "stuck.pdf"
+        )
+        assert "took too long to render" in text
+        show_and_wait(qtbot, preview, samples.pdf(2, title="Next"))
+        assert preview.page_count() == 2 and ink(preview.page_image(1)) > 50
+        assert preview.client.pid != first_pid  # the stuck worker was replaced
+        # The GUI kept running while the worker hung: it was never blocked for anything like the limit.
+        assert heartbeat.longest < 1.0
+    finally:
+        preview.shutdown()
+
+
+def test_a_page_that_hangs_while_rendering_is_abandoned(qtbot):
+    preview = make_preview(qtbot, timeout_ms=1500)
+    try:
+        text = expect_message(qtbot, preview, samples.pdf(1, marker=SPIN_ON_RENDER), "application/pdf")
+        assert "took too long" in text
+        show_and_wait(qtbot, preview, samples.photo())
+    finally:
+        preview.shutdown()
+
+
+def test_moving_on_from_a_hanging_document_does_not_wait_for_the_limit(qtbot):
+    preview = make_preview(qtbot, timeout_ms=60_000)
+    try:
+        preview.show_document(samples.pdf(1, marker=SPIN_ON_OPEN), "application/pdf", "stuck.pdf")
+        qtbot.wait(800)
+        show_and_wait(qtbot, preview, samples.pdf(1))  # far sooner than the 60 s limit
+        assert preview.state == "document"
+    finally:
+        preview.shutdown()
+
+
+def test_an_engine_crash_costs_only_that_document(qtbot, preview):
+    text = expect_message(qtbot, preview, samples.pdf(1, marker=CRASH_ON_OPEN), "application/pdf")
+    assert "preview engine stopped" in text
+    show_and_wait(qtbot, preview, samples.pdf(1))
+    assert preview.client.restarts >= 1
+
+
+def test_test_hooks_are_ignored_outside_tests(qtbot):
+    preview = DocumentPreview(timeout_ms=8000)  # no TEST_HOOKS_ENV for this worker
+    qtbot.addWidget(preview)
+    preview.show()
+    try:
+        show_and_wait(qtbot, preview, samples.pdf(1, marker=SPIN_ON_OPEN))
+    finally:
+        preview.shutdown()
+
+
+# -- memory: huge images and huge page counts ---------------------------------------------------------
+
+
+def _peak_rss_mb(pid: int) -> float | None:
+    status = Path(f"/proc/{pid}/status")
+    if not status.exists():
+        return None
+    for line in status.read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return None
+
+
+def test_huge_photo_is_decoded_reduced(qtbot, preview):
+    show_and_wait(qtbot, preview, samples.huge_jpeg(), "image/jpeg", "huge.jpg")
+    image = preview.page_image(1)
+    assert image.width() <= 4096 and ink(image) > 0
+    peak = _peak_rss_mb(preview.client.pid) if preview.client.pid else None
+    if peak is not None:
+        assert peak < 400, f"the worker peaked at {peak:.0f} MB for a 192 MP photo"
+
+
+def test_huge_page_count_renders_only_what_is_seen(qtbot, preview):
+    show_and_wait(qtbot, preview, samples.many_page_pdf(20_000), "application/pdf", "many.pdf")
+    assert preview.page_count() == 20_000
+    preview.go_to_page(15_000)
+    qtbot.waitUntil(lambda: preview.page_image(15_000) is not None, timeout=WAIT_MS)
+    assert preview.current_page() == 15_000
+    assert len(preview.cache) <= 8
+
+
+def test_worker_starts_through_the_cli_flag_as_a_frozen_build_does():
+    import subprocess
+    import sys
+
+    from cohortdesk.views.preview import protocol
+
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, PYTHONPATH=str(root))
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "cohortdesk", "--render-worker"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        ready = protocol.read_frame(worker.stdout)
+        assert ready is not None and ready[0]["op"] == "ready"
+        worker.stdin.write(protocol.encode({"op": "ping", "seq": 7}))
+        worker.stdin.flush()
+        reply, _ = protocol.read_frame(worker.stdout)
+        assert reply == {"ok": True, "seq": 7, "op": "ping"}
+        worker.stdin.close()
+        assert worker.wait(timeout=10) == 0
+    finally:
+        if worker.poll() is None:
+            worker.kill()

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 RENDER_WORKER_FLAG = "--render-worker"
 DEFAULT_TIMEOUT_MS = 10_000
 START_TIMEOUT_MS = 30_000
-ABANDON_AFTER_S = 0.5  # a request older than this is abandoned when another document is opened
+ABANDON_AFTER_S = 0.5  # how long a request for a document no longer wanted may still run
 
 
 def worker_command() -> tuple[str, list[str]]:
@@ -108,17 +108,12 @@ class RenderClient(QObject):
         """Make ``data`` the current document; answers with ``opened`` or ``failed``."""
         self._queue.clear()
         self._document = (token, kind, data)
-        if (
-            self._in_flight is not None
-            and self._in_flight[1].token != token
-            and time.monotonic() - self._sent_at > ABANDON_AFTER_S
-        ):
-            # The officer moved on from a document the worker is still chewing on: don't make the
-            # next one wait out the time limit.
-            _, stale = self._in_flight
-            self._in_flight = None
-            self._retire("abandoned for the next document")
-            self._fail_request(stale, "timeout", {"detail": "abandoned"})
+        if self._in_flight is not None and self._in_flight[1].token != token:
+            # The officer moved on while the worker is still busy with another document: give it a
+            # short grace, then abandon it, so a stuck document never makes the next one wait out
+            # the whole time limit.
+            grace = ABANDON_AFTER_S - (time.monotonic() - self._sent_at)
+            self._timer.start(max(0, round(grace * 1000)))
         self._enqueue(_Request("open", token, {"op": "open", "token": token, "kind": kind}, data))
 
     def close_document(self) -> None:
@@ -189,12 +184,24 @@ class RenderClient(QObject):
             environment.insert(name, value)
         process.setProcessEnvironment(environment)
         process.setProcessChannelMode(QProcess.ProcessChannelMode.ForwardedErrorChannel)
-        process.readyReadStandardOutput.connect(lambda: self._on_ready_read(generation))
-        process.finished.connect(lambda code, status: self._on_finished(generation, code, status))
-        process.errorOccurred.connect(lambda error: self._on_error(generation, error))
+        process.readyReadStandardOutput.connect(lambda: self._guarded(self._on_ready_read, generation))
+        process.finished.connect(
+            lambda code, status: self._guarded(self._on_finished, generation, code, status)
+        )
+        process.errorOccurred.connect(lambda error: self._guarded(self._on_error, generation, error))
         self._process = process
         self._start_timer.start(START_TIMEOUT_MS)
         process.start(program, arguments)
+
+    def _guarded(self, handler: Any, *args: Any) -> None:
+        if self._closing:
+            return
+        try:
+            handler(*args)
+        except RuntimeError as exc:
+            # Qt objects already deleted: the application is tearing down with the worker running.
+            if "already deleted" not in str(exc):
+                raise
 
     def _retire(self, reason: str) -> None:
         """Kill the current worker without waiting; a fresh one starts for whatever comes next."""

@@ -206,7 +206,6 @@ class DocumentPreview(QWidget):
         self.page_spin.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.page_spin.setKeyboardTracking(False)
         self.page_spin.setRange(0, 0)
-        self.page_spin.setSpecialValueText(" ")  # no document: an empty box rather than "0"
         self.page_spin.setMinimumWidth(44)
         self.page_spin.valueChanged.connect(self._on_page_spin)
         bar.addWidget(self.page_spin)
@@ -625,6 +624,7 @@ class DocumentPreview(QWidget):
         ):
             widget.setEnabled(showing)
         self.page_spin.blockSignals(True)
+        self.page_spin.setSpecialValueText("" if count else " ")  # no document: an empty box, not "0"
         self.page_spin.setRange(1 if count else 0, max(count, 0))
         self.page_spin.setValue(current)
         self.page_spin.setEnabled(count > 1)
