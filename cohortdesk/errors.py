@@ -90,3 +90,11 @@ class SyncSchemaTooOld(SchemaError):
         self.client_version = client_version
         self.min_version = min_version
         self.waiting = waiting
+
+
+class EmptyReportError(CohortDeskError):
+    """A report would have no rows (an empty cohort, no decisions in the range); no file was written."""
+
+
+class OperationCancelled(CohortDeskError):
+    """The person cancelled a long operation (an export); nothing it was writing was kept."""

@@ -15,7 +15,12 @@ from collections.abc import Sequence
 from cohortdesk import __version__
 from cohortdesk.errors import CohortDeskError
 
-COMMAND_MODULES = ["cohortdesk.cli.db_cmd", "cohortdesk.cli.demo_cmd", "cohortdesk.cli.sync_cmd"]
+COMMAND_MODULES = [
+    "cohortdesk.cli.db_cmd",
+    "cohortdesk.cli.demo_cmd",
+    "cohortdesk.cli.sync_cmd",
+    "cohortdesk.cli.export_cmd",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

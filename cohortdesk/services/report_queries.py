@@ -1,0 +1,421 @@
+"""The SQL behind the reports: which cohorts a report covers, and their rows, streamed from the database.
+
+Every query runs inside a session the caller holds open for the whole export (one snapshot), and
+the large ones stream: ``yield_per`` makes SQLAlchemy use a server-side cursor on PostgreSQL and fetch
+in chunks, so memory stays flat however many enrollments a cohort has. Rows come back as plain tuples
+and small frozen dataclasses, never ORM instances.
+
+Scope: a report covers one cohort or every cohort the identity's institution (else account) owns; a
+cohort outside that scope is reported as not found, exactly like a missing one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, func, select, true
+from sqlalchemy.orm import Session, aliased
+
+from cohortdesk.errors import NotFoundError
+from cohortdesk.models import Cohort, CohortEnrollment, DocumentVerification, Institution, Sponsor, User
+from cohortdesk.models.enums import ProgramType
+from cohortdesk.services.identity import Identity
+
+
+@dataclass(frozen=True)
+class CohortInfo:
+    id: int
+    name: str
+    institution_id: int
+    institution_name: str
+    program_type: str
+    program_label: str
+    state: str
+    sponsor_name: str | None
+    student_count: int
+    required_document_types: tuple[str, ...]
+    start_date: datetime | None
+    end_date: datetime | None
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The cohorts one export covers, in the order reports list them (by name)."""
+
+    cohorts: tuple[CohortInfo, ...]
+    single: bool  # True when the user asked for one cohort
+
+    @property
+    def ids(self) -> list[int]:
+        return [c.id for c in self.cohorts]
+
+    def by_id(self) -> dict[int, CohortInfo]:
+        return {c.id: c for c in self.cohorts}
+
+    def describe(self) -> str:
+        if self.single:
+            cohort = self.cohorts[0]
+            return f"Cohort {cohort.id}: {cohort.name}"
+        institutions = sorted({c.institution_name for c in self.cohorts})
+        where = f" of {', '.join(institutions)}" if institutions else ""
+        return f"All cohorts{where} ({len(self.cohorts)})"
+
+
+def program_label(key: str) -> str:
+    try:
+        return ProgramType(key).label
+    except ValueError:
+        return key.replace("_", " ").capitalize()
+
+
+def _tenant_filter(identity: Identity) -> ColumnElement[bool]:
+    clauses: list[ColumnElement[bool]] = []
+    if identity.account_id is not None:
+        clauses.append(Cohort.account_id == identity.account_id)
+    if identity.institution_id is not None:
+        clauses.append(Cohort.institution_id == identity.institution_id)
+    return and_(true(), *clauses)
+
+
+def resolve_scope(session: Session, identity: Identity, cohort_id: int | None) -> Scope:
+    """The cohorts an export covers; ``NotFoundError`` for a cohort that is missing or not the user's."""
+    stmt = (
+        select(Cohort, Institution.name)
+        .join(Institution, Institution.id == Cohort.institution_id)
+        .where(_tenant_filter(identity))
+        .order_by(Cohort.name, Cohort.id)
+    )
+    if cohort_id is not None:
+        stmt = stmt.where(Cohort.id == cohort_id)
+    found = session.execute(stmt).all()
+    if cohort_id is not None and not found:
+        raise NotFoundError(f"There is no cohort with id {cohort_id}.")
+    sponsor_names = _sponsor_names(session, [cohort for cohort, _ in found])
+    infos = tuple(
+        CohortInfo(
+            id=cohort.id,
+            name=cohort.name,
+            institution_id=cohort.institution_id,
+            institution_name=institution_name,
+            program_type=cohort.program_type,
+            program_label=program_label(cohort.program_type),
+            state=cohort.state,
+            sponsor_name=sponsor_names.get(cohort.id),
+            student_count=cohort.student_count,
+            required_document_types=tuple(cohort.required_document_types or ()),
+            start_date=cohort.start_date,
+            end_date=cohort.end_date,
+        )
+        for cohort, institution_name in found
+    )
+    return Scope(cohorts=infos, single=cohort_id is not None)
+
+
+def _sponsor_names(session: Session, cohorts: Sequence[Cohort]) -> dict[int, str]:
+    """Each cohort's sponsor company name: by ``sponsor_id``, else by the sponsor e-mail within the
+    cohort's institution (the seed links sponsors by e-mail only)."""
+    institution_ids = {c.institution_id for c in cohorts}
+    if not institution_ids:
+        return {}
+    sponsors = session.execute(
+        select(Sponsor.id, Sponsor.institution_id, Sponsor.company_name, Sponsor.contact_email)
+        .where(Sponsor.institution_id.in_(institution_ids))
+        .order_by(Sponsor.id)
+    ).all()
+    by_id = {s.id: s.company_name for s in sponsors}
+    by_email: dict[tuple[int, str], str] = {}
+    for s in sponsors:
+        if s.contact_email:
+            by_email.setdefault((s.institution_id, s.contact_email.strip().lower()), s.company_name)
+    names: dict[int, str] = {}
+    for c in cohorts:
+        name = by_id.get(c.sponsor_id) if c.sponsor_id is not None else None
+        if name is None and c.sponsor_email:
+            name = by_email.get((c.institution_id, c.sponsor_email.strip().lower()))
+        if name:
+            names[c.id] = name
+    return names
+
+
+def _in_scope(scope: Scope) -> ColumnElement[bool]:
+    return CohortEnrollment.cohort_id.in_(scope.ids)
+
+
+def _stream(session: Session, stmt: Select[Any], chunk_size: int) -> Iterator[Any]:
+    result = session.execute(stmt, execution_options={"yield_per": chunk_size})
+    try:
+        yield from result
+    finally:
+        result.close()
+
+
+def person_name(user: Any) -> ColumnElement[str]:
+    """SQL for a user's display name: first and last name, else the e-mail address."""
+    full = func.trim(func.coalesce(user.first_name, "") + " " + func.coalesce(user.last_name, ""))
+    return func.coalesce(func.nullif(full, ""), user.email)
+
+
+# --- enrollments --------------------------------------------------------------------------------
+
+
+def count_enrollments(session: Session, scope: Scope) -> int:
+    if not scope.cohorts:
+        return 0
+    return session.scalar(select(func.count()).select_from(CohortEnrollment).where(_in_scope(scope))) or 0
+
+
+_data = CohortEnrollment.student_data
+
+
+def roster_rows(session: Session, scope: Scope, chunk_size: int = 2000) -> Iterator[Any]:
+    """One row per enrollment, ordered by cohort, surname, first name:
+    ``(enrollment_id, cohort_id, first_name, last_name, email, race, gender, disability, city,
+    sa_id_number, date_of_birth, state, verification_state)``."""
+    stmt = (
+        select(
+            CohortEnrollment.id,
+            CohortEnrollment.cohort_id,
+            User.first_name,
+            User.last_name,
+            User.email,
+            _data["race"].as_string(),
+            _data["gender"].as_string(),
+            _data["disability"].as_string(),
+            _data["city"].as_string(),
+            _data["sa_id_number"].as_string(),
+            _data["date_of_birth"].as_string(),
+            CohortEnrollment.state,
+            CohortEnrollment.document_verification_state,
+        )
+        .join(User, User.id == CohortEnrollment.user_id)
+        .join(Cohort, Cohort.id == CohortEnrollment.cohort_id)
+        .where(_in_scope(scope))
+        .order_by(Cohort.name, Cohort.id, User.last_name, User.first_name, CohortEnrollment.id)
+    )
+    return _stream(session, stmt, chunk_size)
+
+
+def demographic_rows(session: Session, scope: Scope, chunk_size: int = 5000) -> Iterator[Any]:
+    """``(cohort_id, race, gender, disability, sa_id_number, date_of_birth)`` per enrollment, unordered."""
+    stmt = select(
+        CohortEnrollment.cohort_id,
+        _data["race"].as_string(),
+        _data["gender"].as_string(),
+        _data["disability"].as_string(),
+        _data["sa_id_number"].as_string(),
+        _data["date_of_birth"].as_string(),
+    ).where(_in_scope(scope))
+    return _stream(session, stmt, chunk_size)
+
+
+def verification_rows(session: Session, scope: Scope, chunk_size: int = 2000) -> Iterator[Any]:
+    """Enrollments joined to the latest decision on each of their document types (a window function),
+    ordered so one enrollment's rows are consecutive:
+    ``(enrollment_id, cohort_id, first_name, last_name, email, verification_state, uploaded_documents,
+    document_type, action, reason, decided_at, officer_name)``; the decision columns are NULL for an
+    enrollment without decisions."""
+    ranked = (
+        select(
+            DocumentVerification.cohort_enrollment_id,
+            DocumentVerification.document_type,
+            DocumentVerification.action,
+            DocumentVerification.reason,
+            DocumentVerification.created_at,
+            DocumentVerification.admin_id,
+            func.row_number()
+            .over(
+                partition_by=(DocumentVerification.cohort_enrollment_id, DocumentVerification.document_type),
+                order_by=(DocumentVerification.created_at.desc(), DocumentVerification.id.desc()),
+            )
+            .label("rank"),
+        )
+        .join(CohortEnrollment, CohortEnrollment.id == DocumentVerification.cohort_enrollment_id)
+        .where(_in_scope(scope))
+        .subquery("ranked")
+    )
+    officer = aliased(User, name="officer")
+    stmt = (
+        select(
+            CohortEnrollment.id,
+            CohortEnrollment.cohort_id,
+            User.first_name,
+            User.last_name,
+            User.email,
+            CohortEnrollment.document_verification_state,
+            CohortEnrollment.uploaded_documents,
+            ranked.c.document_type,
+            ranked.c.action,
+            ranked.c.reason,
+            ranked.c.created_at,
+            person_name(officer),
+        )
+        .join(User, User.id == CohortEnrollment.user_id)
+        .join(Cohort, Cohort.id == CohortEnrollment.cohort_id)
+        .outerjoin(ranked, and_(ranked.c.cohort_enrollment_id == CohortEnrollment.id, ranked.c.rank == 1))
+        .outerjoin(officer, officer.id == ranked.c.admin_id)
+        .where(_in_scope(scope))
+        .order_by(
+            Cohort.name,
+            Cohort.id,
+            User.last_name,
+            User.first_name,
+            CohortEnrollment.id,
+            ranked.c.document_type,
+        )
+    )
+    return _stream(session, stmt, chunk_size)
+
+
+# --- decisions ----------------------------------------------------------------------------------
+
+
+def _audit_filter(
+    scope: Scope, start: datetime | None, end: datetime | None, officer_id: int | None
+) -> ColumnElement[bool]:
+    clauses: list[ColumnElement[bool]] = [_in_scope(scope)]
+    if start is not None:
+        clauses.append(DocumentVerification.created_at >= start)
+    if end is not None:
+        clauses.append(DocumentVerification.created_at < end)
+    if officer_id is not None:
+        clauses.append(DocumentVerification.admin_id == officer_id)
+    return and_(*clauses)
+
+
+def count_decisions(
+    session: Session, scope: Scope, start: datetime | None, end: datetime | None, officer_id: int | None
+) -> int:
+    if not scope.cohorts:
+        return 0
+    stmt = (
+        select(func.count())
+        .select_from(DocumentVerification)
+        .join(CohortEnrollment, CohortEnrollment.id == DocumentVerification.cohort_enrollment_id)
+        .where(_audit_filter(scope, start, end, officer_id))
+    )
+    return session.scalar(stmt) or 0
+
+
+def audit_rows(
+    session: Session,
+    scope: Scope,
+    start: datetime | None,
+    end: datetime | None,
+    officer_id: int | None,
+    chunk_size: int = 2000,
+) -> Iterator[Any]:
+    """Every decision in ``[start, end)``, oldest first:
+    ``(decided_at, cohort_id, first_name, last_name, email, document_type, action, officer_name,
+    reason, reason_code)``."""
+    officer = aliased(User, name="officer")
+    stmt = (
+        select(
+            DocumentVerification.created_at,
+            CohortEnrollment.cohort_id,
+            User.first_name,
+            User.last_name,
+            User.email,
+            DocumentVerification.document_type,
+            DocumentVerification.action,
+            person_name(officer),
+            DocumentVerification.reason,
+            DocumentVerification.verification_metadata["reason_code"].as_string(),
+        )
+        .join(CohortEnrollment, CohortEnrollment.id == DocumentVerification.cohort_enrollment_id)
+        .join(User, User.id == CohortEnrollment.user_id)
+        .join(officer, officer.id == DocumentVerification.admin_id)
+        .where(_audit_filter(scope, start, end, officer_id))
+        .order_by(DocumentVerification.created_at, DocumentVerification.id)
+    )
+    return _stream(session, stmt, chunk_size)
+
+
+def officer_name(session: Session, user_id: int) -> str:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFoundError(f"There is no user with id {user_id}.")
+    return user.full_name or user.email
+
+
+@dataclass(frozen=True)
+class OfficerChoice:
+    user_id: int
+    name: str
+
+
+def decision_officers(session: Session, scope: Scope) -> list[OfficerChoice]:
+    """The people who recorded decisions on the scope's enrollments, by name (for a filter list)."""
+    if not scope.cohorts:
+        return []
+    name = person_name(User).label("name")
+    rows = session.execute(
+        select(User.id, name)
+        .where(
+            User.id.in_(
+                select(DocumentVerification.admin_id)
+                .join(CohortEnrollment, CohortEnrollment.id == DocumentVerification.cohort_enrollment_id)
+                .where(_in_scope(scope))
+            )
+        )
+        .order_by(name, User.id)
+    ).all()
+    return [OfficerChoice(user_id=r.id, name=r.name) for r in rows]
+
+
+# --- progress -----------------------------------------------------------------------------------
+
+
+def progress_counts(session: Session, scope: Scope) -> dict[int, dict[tuple[str, str], int]]:
+    """``{cohort_id: {(state, verification_state): count}}`` for every cohort in scope."""
+    counts: dict[int, dict[tuple[str, str], int]] = {c.id: {} for c in scope.cohorts}
+    if not scope.cohorts:
+        return counts
+    rows = session.execute(
+        select(
+            CohortEnrollment.cohort_id,
+            CohortEnrollment.state,
+            CohortEnrollment.document_verification_state,
+            func.count(),
+        )
+        .where(_in_scope(scope))
+        .group_by(
+            CohortEnrollment.cohort_id, CohortEnrollment.state, CohortEnrollment.document_verification_state
+        )
+    ).all()
+    for cohort_id, state, verification_state, count in rows:
+        counts[cohort_id][(state, verification_state)] = count
+    return counts
+
+
+# --- ages ---------------------------------------------------------------------------------------
+
+
+def birth_date(date_of_birth: str | None, sa_id_number: str | None, today: date) -> date | None:
+    """The captured date of birth, else the one an SA ID number encodes (century inferred as in
+    ``validation.decode_sa_id``: 20YY unless that lies after ``today``); ``None`` when unknown."""
+    if date_of_birth:
+        try:
+            return date.fromisoformat(date_of_birth[:10])
+        except ValueError:
+            pass
+    if sa_id_number and len(sa_id_number) == 13 and sa_id_number.isdigit():
+        yy, mm, dd = int(sa_id_number[0:2]), int(sa_id_number[2:4]), int(sa_id_number[4:6])
+        try:
+            born = date(2000 + yy, mm, dd)
+            return born if born <= today else date(1900 + yy, mm, dd)
+        except ValueError:
+            try:
+                return date(1900 + yy, mm, dd)
+            except ValueError:
+                return None
+    return None
+
+
+def age_on(born: date | None, on: date) -> int | None:
+    """Whole years between ``born`` and ``on``; ``None`` when unknown or born after ``on``."""
+    if born is None or born > on:
+        return None
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
