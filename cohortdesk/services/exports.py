@@ -304,6 +304,34 @@ class _Plan:
     filters: str = "none"
 
 
+def _make_context(
+    request: ExportRequest,
+    identity: Identity,
+    progress: Callable[..., None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> _Context:
+    """Everything a report builder needs besides the session: checked permissions, zone, defaults."""
+    if not identity.can("export"):
+        raise PermissionDenied("Your role may not export reports.")
+    zone = report_zone(request.timezone)
+    generated_at = datetime.now(UTC).replace(microsecond=0)
+    suppress = (
+        request.suppress_small_cells
+        if request.suppress_small_cells is not None
+        else (request.report == "demographics" and request.purpose == "sponsor_report")
+    )
+    return _Context(
+        request=request,
+        identity=identity,
+        zone=zone,
+        generated_at=generated_at,
+        as_at=request.as_at or generated_at.astimezone(zone).date(),
+        special_pi=special_pi_allowed(request, identity),
+        suppress=suppress,
+        ticker=_Ticker(0, f"Exporting the {REPORTS[request.report].lower()}", progress, cancelled),
+    )
+
+
 def export_report(
     db: Database,
     request: ExportRequest,
@@ -317,26 +345,8 @@ def export_report(
     ``progress(done, total, text)`` is called now and then, and ``cancelled()`` is polled."""
     request = validate_request(request)
     identity = identity or resolve_identity(db)
-    if not identity.can("export"):
-        raise PermissionDenied("Your role may not export reports.")
-    zone = report_zone(request.timezone)
-    generated_at = datetime.now(UTC).replace(microsecond=0)
-    special_pi = special_pi_allowed(request, identity)
-    suppress = (
-        request.suppress_small_cells
-        if request.suppress_small_cells is not None
-        else (request.report == "demographics" and request.purpose == "sponsor_report")
-    )
-    ctx = _Context(
-        request=request,
-        identity=identity,
-        zone=zone,
-        generated_at=generated_at,
-        as_at=request.as_at or generated_at.astimezone(zone).date(),
-        special_pi=special_pi,
-        suppress=suppress,
-        ticker=_Ticker(0, f"Exporting the {REPORTS[request.report].lower()}", progress, cancelled),
-    )
+    ctx = _make_context(request, identity, progress, cancelled)
+    zone, generated_at, special_pi = ctx.zone, ctx.generated_at, ctx.special_pi
     destination = Path(destination).expanduser()
     with atomic_output(destination) as temp:
         writer: XlsxReportWriter | CsvReportWriter = (

@@ -1,0 +1,145 @@
+"""The Export dialog: exports in the background with progress, Cancel removes the partial file, sponsor
+defaults, masking without the capability, and File → Export… (Ctrl+E)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import openpyxl
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QLineEdit, QMainWindow
+
+from cohortdesk.services import exports
+from cohortdesk.services.storage import DocumentStore
+from cohortdesk.views.export_dialog import ExportDialog, export_action
+from cohortdesk.views.runner import Runner
+from tests import report_data
+
+
+@pytest.fixture
+def data(sqlite_db, tmp_path):
+    return report_data.build(sqlite_db, DocumentStore(tmp_path / "storage"))
+
+
+@pytest.fixture
+def folder(tmp_path) -> Path:
+    path = tmp_path / "exports"
+    path.mkdir()
+    return path
+
+
+def _dialog(qtbot, runner, db, data, folder, special_pi=True, **kw) -> ExportDialog:
+    dialog = ExportDialog(runner, db, data.identity(special_pi), folder=folder, **kw)
+    qtbot.addWidget(dialog)
+    qtbot.waitUntil(lambda: dialog.cohort.findData(data.learnership) >= 0)
+    return dialog
+
+
+def test_exports_in_the_background(qtbot, sqlite_db, data, folder):
+    runner = Runner()
+    dialog = _dialog(qtbot, runner, sqlite_db, data, folder, cohort_id=data.learnership)
+    dialog.show()
+    assert dialog.one_cohort.isChecked() and dialog.cohort.currentData() == data.learnership
+    expected = folder / exports.default_file_name(exports.ExportRequest("roster", cohort_id=data.learnership))
+    assert Path(dialog.destination.text()) == expected
+    qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "Exported" in dialog.status.text(), timeout=20000)
+    assert dialog.status.text() == f"Exported 5 rows to {expected.name}."
+    assert dialog.open_button.isVisible() and dialog.export_button.isEnabled()
+    assert dialog.progress.value() == dialog.progress.maximum()
+    rows = list(openpyxl.load_workbook(expected)["Roster"].iter_rows(values_only=True))
+    assert len(rows) == 6 and rows[0][4] == "Student Race"
+    runner.shutdown()
+
+
+def test_cancel_removes_the_partial_file(qtbot, sqlite_db, data, folder, monkeypatch):
+    monkeypatch.setattr(exports._Ticker, "EVERY", 1)
+    real = exports.export_report
+    reached, gate = threading.Event(), threading.Event()
+
+    def held(*args, progress, cancelled, **kwargs):
+        def hold(done: int, total: int, text: str) -> None:
+            reached.set()  # the first rows are in the temporary file now
+            gate.wait(20)
+            progress(done, total, text)
+
+        return real(*args, progress=hold, cancelled=cancelled, **kwargs)
+
+    monkeypatch.setattr(exports, "export_report", held)
+    runner = Runner()
+    dialog = _dialog(qtbot, runner, sqlite_db, data, folder)
+    dialog.report.setCurrentIndex(list(exports.REPORTS).index("verification"))
+    dialog.start_export()
+    assert dialog.cancel_button.text() == "Cancel" and not dialog.export_button.isEnabled()
+    qtbot.waitUntil(reached.is_set, timeout=20000)
+    assert [p.name for p in folder.iterdir() if p.name.endswith(".part")]  # a partial file exists
+    qtbot.mouseClick(dialog.cancel_button, Qt.MouseButton.LeftButton)
+    gate.set()
+    qtbot.waitUntil(lambda: not dialog.running, timeout=20000)
+    assert dialog.status.text() == "Export cancelled; no file was written."
+    assert list(folder.iterdir()) == []
+    assert dialog.cancel_button.text() == "Close" and dialog.export_button.isEnabled()
+    runner.shutdown()
+
+
+def test_form_defaults_follow_report_format_and_purpose(qtbot, sqlite_db, data, folder):
+    dialog = _dialog(qtbot, Runner(synchronous=True), sqlite_db, data, folder)
+    assert dialog.all_cohorts.isChecked() and not dialog.cohort.isEnabled()
+    assert dialog.special_pi.isChecked() and not dialog.suppress.isEnabled()
+    assert not dialog.date_from.isEnabled() and dialog.as_at.isEnabled()
+    dialog.report.setCurrentIndex(list(exports.REPORTS).index("audit"))
+    dialog.csv.setChecked(True)
+    assert dialog.date_from.isEnabled() and dialog.officer.isEnabled() and not dialog.as_at.isEnabled()
+    assert dialog.bom.isEnabled() and dialog.bom.isChecked() and dialog.csv_hint.isVisibleTo(dialog)
+    assert Path(dialog.destination.text()).name.startswith("all-cohorts-audit-trail-")
+    assert Path(dialog.destination.text()).suffix == ".csv"
+    assert {dialog.officer.itemText(i) for i in range(dialog.officer.count())} == {
+        "Every officer", "Officer One", "Nomsa Dlamini",
+    }  # fmt: skip
+    dialog.report.setCurrentIndex(list(exports.REPORTS).index("demographics"))
+    dialog.purpose.setCurrentIndex(list(exports.PURPOSES).index("sponsor_report"))
+    assert dialog.suppress.isChecked() and not dialog.special_pi.isChecked()
+    request = dialog.current_request()
+    assert (request.report, request.format, request.purpose) == ("demographics", "csv", "sponsor_report")
+    assert request.suppress_small_cells is True and request.include_special_pi is False
+    # A path the user typed is kept when the form changes.
+    dialog.destination.setText(str(folder / "mine.csv"))
+    dialog.destination.textEdited.emit("mine.csv")
+    dialog.report.setCurrentIndex(0)
+    assert dialog.destination.text() == str(folder / "mine.csv")
+
+
+def test_without_the_capability_special_pi_cannot_be_chosen(qtbot, sqlite_db, data, folder):
+    dialog = _dialog(qtbot, Runner(synchronous=True), sqlite_db, data, folder, special_pi=False)
+    assert not dialog.special_pi.isEnabled() and not dialog.special_pi.isChecked()
+    dialog.destination.setText(str(folder / "roster.xlsx"))
+    dialog.start_export()
+    assert "Special personal information was left out" in dialog.status.text()
+    header = next(openpyxl.load_workbook(folder / "roster.xlsx")["Roster"].iter_rows(values_only=True))
+    assert "Student Race" not in header and "SA ID Number" not in header
+
+
+def test_an_empty_cohort_is_explained_inline(qtbot, sqlite_db, data, folder):
+    dialog = _dialog(qtbot, Runner(synchronous=True), sqlite_db, data, folder, cohort_id=data.empty)
+    dialog.start_export()
+    assert "Empty Candidacy" in dialog.status.text() and "no file was written" in dialog.status.text()
+    assert list(folder.iterdir()) == []
+
+
+def test_file_export_action_opens_the_dialog(qtbot):
+    window = QMainWindow()
+    window.setCentralWidget(QLineEdit())
+    qtbot.addWidget(window)
+    opened: list[bool] = []
+    action = export_action(window, lambda: opened.append(True))
+    window.menuBar().addMenu("&File").addAction(action)
+    window.show()
+    window.activateWindow()
+    qtbot.waitActive(window)
+    assert action.shortcut().toString() == "Ctrl+E"
+    QTest.keySequence(window.windowHandle(), QKeySequence("Ctrl+E"))
+    qtbot.waitUntil(lambda: opened == [True])
