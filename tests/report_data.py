@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from cohortdesk.db import Database
-from cohortdesk.models import DocumentVerification
+from cohortdesk.models import Cohort, CohortEnrollment, DocumentVerification
 from cohortdesk.services import cohorts as cs
 from cohortdesk.services import verification as vs
 from cohortdesk.services.identity import ROLE_CAPABILITIES, Identity
@@ -172,6 +172,16 @@ def build(db: Database, store: DocumentStore) -> ReportData:
     cs.change_enrollment_state(db, data.enrollments["zoe@example.co.za"], "in_progress")
     cs.change_enrollment_state(db, data.enrollments["zoe@example.co.za"], "complete")
     cs.change_enrollment_state(db, data.enrollments["thandiwe@example.co.za"], "in_progress")
+
+    # Tombstones (synced rows are never hard-deleted): a learner and a cohort that no report may show.
+    gone_user = f.user(db, acc, "Deleted", "Learner", "deleted@example.co.za")
+    gone = cs.enroll(
+        db, cs.NewEnrollment(cohort_id=learnership, user_id=gone_user, student_data={"race": "BA"})
+    )
+    gone_cohort = cohort("Deleted Cohort", "learnership", 9, ("id_document",))
+    with db.session() as s:
+        s.get(CohortEnrollment, gone.id).deleted_at = now
+        s.get(Cohort, gone_cohort).deleted_at = now
 
     # Two decisions on a fixed past night: 23:30 UTC on 31 January is 01:30 on 1 February in Johannesburg.
     with db.session() as s:

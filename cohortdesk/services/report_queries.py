@@ -85,7 +85,7 @@ def resolve_scope(session: Session, identity: Identity, cohort_id: int | None) -
     stmt = (
         select(Cohort, Institution.name)
         .join(Institution, Institution.id == Cohort.institution_id)
-        .where(_tenant_filter(identity))
+        .where(_tenant_filter(identity), Cohort.deleted_at.is_(None))
         .order_by(Cohort.name, Cohort.id)
     )
     if cohort_id is not None:
@@ -122,7 +122,7 @@ def _sponsor_names(session: Session, cohorts: Sequence[Cohort]) -> dict[int, str
         return {}
     sponsors = session.execute(
         select(Sponsor.id, Sponsor.institution_id, Sponsor.company_name, Sponsor.contact_email)
-        .where(Sponsor.institution_id.in_(institution_ids))
+        .where(Sponsor.institution_id.in_(institution_ids), Sponsor.deleted_at.is_(None))
         .order_by(Sponsor.id)
     ).all()
     by_id = {s.id: s.company_name for s in sponsors}
@@ -141,7 +141,13 @@ def _sponsor_names(session: Session, cohorts: Sequence[Cohort]) -> dict[int, str
 
 
 def _in_scope(scope: Scope) -> ColumnElement[bool]:
+    """Enrollments of the scope's cohorts, tombstoned ones included (the audit trail keeps them)."""
     return CohortEnrollment.cohort_id.in_(scope.ids)
+
+
+def _live_in_scope(scope: Scope) -> ColumnElement[bool]:
+    """Enrollments of the scope's cohorts that are not deleted (synced rows are tombstoned, never removed)."""
+    return and_(CohortEnrollment.cohort_id.in_(scope.ids), CohortEnrollment.deleted_at.is_(None))
 
 
 def _stream(session: Session, stmt: Select[Any], chunk_size: int) -> Iterator[Any]:
@@ -164,7 +170,9 @@ def person_name(user: Any) -> ColumnElement[str]:
 def count_enrollments(session: Session, scope: Scope) -> int:
     if not scope.cohorts:
         return 0
-    return session.scalar(select(func.count()).select_from(CohortEnrollment).where(_in_scope(scope))) or 0
+    return (
+        session.scalar(select(func.count()).select_from(CohortEnrollment).where(_live_in_scope(scope))) or 0
+    )
 
 
 _data = CohortEnrollment.student_data
@@ -192,7 +200,7 @@ def roster_rows(session: Session, scope: Scope, chunk_size: int = 2000) -> Itera
         )
         .join(User, User.id == CohortEnrollment.user_id)
         .join(Cohort, Cohort.id == CohortEnrollment.cohort_id)
-        .where(_in_scope(scope))
+        .where(_live_in_scope(scope))
         .order_by(Cohort.name, Cohort.id, User.last_name, User.first_name, CohortEnrollment.id)
     )
     return _stream(session, stmt, chunk_size)
@@ -207,7 +215,7 @@ def demographic_rows(session: Session, scope: Scope, chunk_size: int = 5000) -> 
         _data["disability"].as_string(),
         _data["sa_id_number"].as_string(),
         _data["date_of_birth"].as_string(),
-    ).where(_in_scope(scope))
+    ).where(_live_in_scope(scope))
     return _stream(session, stmt, chunk_size)
 
 
@@ -256,7 +264,7 @@ def verification_rows(session: Session, scope: Scope, chunk_size: int = 2000) ->
         .join(Cohort, Cohort.id == CohortEnrollment.cohort_id)
         .outerjoin(ranked, and_(ranked.c.cohort_enrollment_id == CohortEnrollment.id, ranked.c.rank == 1))
         .outerjoin(officer, officer.id == ranked.c.admin_id)
-        .where(_in_scope(scope))
+        .where(_live_in_scope(scope))
         .order_by(
             Cohort.name,
             Cohort.id,
@@ -380,7 +388,7 @@ def progress_counts(session: Session, scope: Scope) -> dict[int, dict[tuple[str,
             CohortEnrollment.document_verification_state,
             func.count(),
         )
-        .where(_in_scope(scope))
+        .where(_live_in_scope(scope))
         .group_by(
             CohortEnrollment.cohort_id, CohortEnrollment.state, CohortEnrollment.document_verification_state
         )
