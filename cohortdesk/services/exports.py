@@ -404,32 +404,36 @@ def _log_export(
     special_pi: bool,
     file_name: str,
 ) -> bool:
-    """Record the export in the access log (who, what, purpose, filters, row count), if it exists yet.
+    """Record the export in the access log (who, what, purpose, columns, filters, row count) through
+    ``services/access_log.log_export`` (the security work, issue 4), when that module exists.
 
-    NOTE for the security work (issue 4): this calls ``access_log.log_export(db, identity, report=,
-    purpose=, filters=, row_count=, special_pi=, file_name=)``; adapt this call if the helper's
-    signature differs. Logging happens before the file is renamed into place, so an export that cannot
-    be logged leaves no file.
+    Logging happens before the file is renamed into place, so an export that cannot be logged leaves
+    no file. Only ids, codes, column headers and counts go into the log, never names or ID numbers.
     """
     if access_log is None or not hasattr(access_log, "log_export"):
         return False
     access_log.log_export(
         db,
         identity,
-        report=request.report,
-        purpose=request.purpose,
+        request.purpose,
+        row_count=rows,
+        object_table="cohorts",
+        object_id=scope.cohorts[0].id if scope.single and scope.cohorts else None,
+        file_format=request.format,
+        columns=[column.header for column in plan.tables[0].columns] if plan.tables else [],
         filters={
-            "cohort_ids": scope.ids,
+            "report": request.report,
             "scope": "cohort" if scope.single else "all",
+            "cohort_ids": scope.ids,
             "date_from": request.date_from.isoformat() if request.date_from else None,
             "date_to": request.date_to.isoformat() if request.date_to else None,
             "officer_id": request.officer_id,
-            "format": request.format,
-            "filters": plan.filters,
+            "as_at": request.as_at.isoformat() if request.as_at else None,
+            "suppress_small_cells": request.suppress_small_cells,
+            "sheets": [table.sheet for table in plan.tables],
+            "file_name": file_name,
         },
-        row_count=rows,
         special_pi=special_pi,
-        file_name=file_name,
     )
     return True
 

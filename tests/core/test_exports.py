@@ -638,27 +638,44 @@ def test_access_log_records_each_export_before_the_file_appears(db, data, out, m
     calls: list[dict] = []
 
     class StandIn:
+        """The signature of ``access_log.log_export`` in the security work (issue 4)."""
+
         @staticmethod
-        def log_export(db_arg, identity, **details):
+        def log_export(db_arg, identity, purpose, *, row_count, object_table=None, object_id=None,
+                       file_format=None, columns=(), filters=None, special_pi=False):  # fmt: skip
             assert db_arg is db
-            assert not (out / "r.xlsx").exists()  # logged first, then renamed into place
-            calls.append({"user": identity.user_id, **details})
+            assert not (out / filters["file_name"]).exists()  # logged first, then renamed into place
+            calls.append(
+                {
+                    "user": identity.user_id,
+                    "purpose": purpose,
+                    "row_count": row_count,
+                    "object": (object_table, object_id),
+                    "format": file_format,
+                    "columns": tuple(columns),
+                    "filters": filters,
+                    "special_pi": special_pi,
+                }
+            )
+            return 1
 
     monkeypatch.setattr(exports, "access_log", StandIn)
     result = run(db, data, out, "r.xlsx", report="roster", purpose="seta_submission")
     assert result.logged
-    assert calls == [
-        {
-            "user": data.officer,
-            "report": "roster",
-            "purpose": "seta_submission",
-            "filters": calls[0]["filters"],
-            "row_count": 7,
-            "special_pi": True,
-            "file_name": "r.xlsx",
-        }
-    ]
-    assert calls[0]["filters"]["cohort_ids"] == [data.empty, data.learnership, data.internship]
+    assert len(calls) == 1
+    call = calls[0]
+    assert (call["user"], call["purpose"], call["row_count"], call["format"]) == (
+        data.officer, "seta_submission", 7, "xlsx"
+    )  # fmt: skip
+    assert call["object"] == ("cohorts", None) and call["special_pi"] is True
+    assert call["columns"] == ROSTER_HEADER
+    assert call["filters"]["report"] == "roster" and call["filters"]["file_name"] == "r.xlsx"
+    assert call["filters"]["cohort_ids"] == [data.empty, data.learnership, data.internship]
+    one = run(
+        db, data, out, "one.csv", report="roster", format="csv", cohort_id=data.internship, special_pi=False
+    )
+    assert calls[-1]["object"] == ("cohorts", data.internship) and one.rows == 2
+    assert calls[-1]["special_pi"] is False and "Student Race" not in calls[-1]["columns"]
 
     class Failing:
         @staticmethod
