@@ -451,3 +451,40 @@ def export_action(parent: QWidget, open_dialog: Callable[[], None]) -> QAction:
     action.setStatusTip("Export a report to an XLSX or CSV file")
     action.triggered.connect(open_dialog)
     return action
+
+
+def install_export_action(window: Any) -> QAction:
+    """Put File → Export… (Ctrl+E) into the workstation window.
+
+    ``window`` is the main window: it offers ``db``, ``runner``, ``identity`` (``None`` until the database
+    is open) and ``menus["file"]`` (else ``add_menu_action``). The action goes above the File menu's
+    last separator (before Quit); the dialog preselects ``window.selected_cohort_id`` when there is one.
+    """
+
+    def open_dialog() -> None:
+        if getattr(window, "identity", None) is None:
+            return  # still opening the database
+        cohort_id = getattr(window, "selected_cohort_id", None)
+        dialog = ExportDialog(
+            window.runner,
+            window.db,
+            window.identity,
+            window,
+            cohort_id=cohort_id if isinstance(cohort_id, int) else None,
+        )
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        window.export_dialog = dialog
+
+    action = export_action(window, open_dialog)
+    file_menu = getattr(window, "menus", {}).get("file")
+    if file_menu is None:
+        window.add_menu_action("file", action)
+        return action
+    separators = [a for a in file_menu.actions() if a.isSeparator()]
+    if separators:
+        file_menu.insertAction(separators[-1], action)
+    else:
+        file_menu.addAction(action)
+    window.addAction(action)  # the shortcut works whichever pane has focus
+    return action

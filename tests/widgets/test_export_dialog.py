@@ -143,3 +143,27 @@ def test_file_export_action_opens_the_dialog(qtbot):
     assert action.shortcut().toString() == "Ctrl+E"
     QTest.keySequence(window.windowHandle(), QKeySequence("Ctrl+E"))
     qtbot.waitUntil(lambda: opened == [True])
+
+
+def test_install_puts_export_above_quit_and_opens_the_dialog(qtbot, sqlite_db, data, folder):
+    from cohortdesk.views.export_dialog import install_export_action
+
+    window = QMainWindow()
+    qtbot.addWidget(window)
+    file_menu = window.menuBar().addMenu("&File")
+    file_menu.addAction("&Refresh")
+    file_menu.addSeparator()
+    file_menu.addAction("&Quit")
+    window.menus = {"file": file_menu}
+    window.db, window.runner, window.identity = sqlite_db, Runner(synchronous=True), None
+    window.selected_cohort_id = data.internship
+    action = install_export_action(window)
+    assert [a.text() for a in file_menu.actions()] == ["&Refresh", "&Export…", "", "&Quit"]
+    action.trigger()  # the database is not open yet: nothing happens
+    assert getattr(window, "export_dialog", None) is None
+    window.identity = data.identity()
+    action.trigger()
+    dialog = window.export_dialog
+    assert dialog.isVisible() and dialog.one_cohort.isChecked()
+    assert dialog.cohort.currentData() == data.internship
+    dialog.close()
