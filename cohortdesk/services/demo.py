@@ -524,6 +524,7 @@ def load_demo(
     generator.plan()
     try:
         generator.write_files(report, cancelled)
+        report(0, students, "Saving rows")
         with db.session() as session:
             generator.insert(session, report, cancelled, on_rows)
     except IntegrityError as exc:
