@@ -84,7 +84,8 @@ def bulk_insert(
     Values go through the columns' own SQLAlchemy bind processors (JSON, UTC timestamps, booleans),
     applied once per value into plain tuples; the statement goes to the driver as is. The generic
     ``session.execute(insert(table), rows)`` spends most of its time building per-row parameter
-    dictionaries, which matters at a million rows.
+    dictionaries, which matters at a million rows. (Multi-row ``VALUES`` statements measured slower
+    than psycopg 3's pipelined ``executemany`` here.)
     """
     connection = session.connection()
     dialect = connection.dialect

@@ -18,7 +18,7 @@ A client can set that setting too, so it is trusted only when this very transact
 row's latest version (``xmin``) and the block ends at its ``last_seq``; anything else reserves anew.
 
 Revision ID: 0008_sync_stamp_blocks
-Revises: 0007_sync
+Revises: 0006_review_claims
 Create Date: 2026-11-26
 """
 
@@ -27,7 +27,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0008_sync_stamp_blocks"
-down_revision = "0007_sync"
+down_revision = "0006_review_claims"
 branch_labels = None
 depends_on = None
 
