@@ -361,6 +361,39 @@ def _tie_to_parent() -> None:
         threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
+def _minimal_pdf() -> bytes:
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Count 1 /Kids [3 0 R] >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /Contents 4 0 R >>",
+        b"<< /Length 22 >>\nstream\n0 0 1 rg 20 20 50 50 re f\nendstream",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 5\n0000000000 65535 f \n" + b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size 5 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % xref
+    return bytes(out)
+
+
+def _warm_up() -> None:
+    """Load the engines once before saying "ready": their one-time start-up (libraries, fonts)
+    then never counts against the first real document's time limit."""
+    try:
+        renderer = Renderer()
+        renderer.open(0, "pdf", _minimal_pdf())
+        renderer.render(0, 32, 32, 0)
+        renderer.close()
+        from PIL import Image, JpegImagePlugin, PngImagePlugin, TiffImagePlugin  # noqa: F401
+
+        _configure_pillow()
+    except Exception as exc:  # noqa: BLE001 - a failed warm-up only costs the first document time
+        sys.stderr.write(f"render worker: warm-up failed: {exc}\n")
+
+
 def main() -> int:
     """The worker loop; returns when the GUI closes the pipe."""
     inp, out = _protocol_streams()
@@ -371,6 +404,7 @@ def main() -> int:
         out.write(protocol.encode(header, payload))
         out.flush()
 
+    _warm_up()
     send({"op": "ready", "pid": os.getpid(), "version": protocol.PROTOCOL_VERSION})
     while True:
         try:

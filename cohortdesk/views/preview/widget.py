@@ -339,14 +339,14 @@ class DocumentPreview(QWidget):
     def show_message(self, text: str) -> None:
         """Show ``text`` in the panel instead of a document (e.g. "No documents uploaded yet")."""
         self._begin("")
-        self._set_message("", text, "document", self._muted())
         self.state = "message"
+        self._set_message("", text, "document", self._muted())
 
     def clear(self) -> None:
         """No document: an empty, quiet panel."""
         self._begin("")
-        self._set_message("", "Select a document to preview it.", "document", self._muted())
         self.state = "empty"
+        self._set_message("", "Select a document to preview it.", "document", self._muted())
 
     @Slot()
     def zoom_in(self) -> None:
