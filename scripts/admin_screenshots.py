@@ -69,6 +69,27 @@ def main(out: Path) -> None:
         form.save()
         grab(window, out / "admin-sponsor-errors.png")
         form.revert()
+
+        # the status bar and the conflict inbox, with conflicts as a pull leaves them
+        from tests.admin_world import seed_inbox
+        from tests.widgets.conftest import pair_store
+
+        snapshot = window.snapshot
+        assert snapshot is not None
+        pair_store(db, snapshot.institution.account_id)
+        draft = next((i.cohort for i in snapshot.cohorts if i.cohort.state == "draft"), snapshot.cohorts[0].cohort)
+        seed_inbox(db, snapshot.institution.account_id, draft, snapshot.sponsors[0])
+        window.reload()
+        window.sync_indicator.refresh()
+        window.show_page("cohorts")
+        grab(window, out / "admin-with-conflicts.png")
+        bar = window.statusBar()
+        grab(bar, out / "admin-status-bar.png")
+        inbox = window.open_conflict_inbox()
+        grab(inbox, out / "admin-conflict-inbox.png")
+        inbox.list.setCurrentRow(1)
+        grab(inbox, out / "admin-conflict-inbox-deleted.png")
+        inbox.close()
         window.close()
         apply_theme(app, "dark")
         dark = AdminWindow(runner, db, resolve_identity(db))

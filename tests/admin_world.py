@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import insert
 
 from cohortdesk.db import Database
-from cohortdesk.models import Template
+from cohortdesk.models import SyncConflict, Template
 from cohortdesk.services import cohorts as cs
+from cohortdesk.services import config_edits as ce
 from tests import factories
 
 
@@ -95,3 +98,66 @@ def admin_world(db: Database) -> dict:
         "sponsors": {"mining": bank, "retail": retail},
         "cohorts": {"active": active, "draft": cs.get_cohort(db, draft.id)},
     }
+
+
+STARTED = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+
+
+def seed_inbox(db: Database, account: int, draft, retail) -> dict[str, int]:
+    """What a pull leaves in the inbox: two field conflicts on one cohort, an edit of a deleted sponsor."""
+    common = {
+        "account_id": account,
+        "device_id": "laptop-1",
+        "theirs_updated_by": "thabo",
+        "theirs_updated_at": STARTED + timedelta(hours=2),
+        "started_at": STARTED,
+        "status": "open",
+        "created_at": STARTED + timedelta(hours=3),
+    }
+    rows = [
+        {
+            **common,
+            "mutation_id": 4,
+            "op": "update",
+            "table_name": "cohorts",
+            "row_id": draft.id,
+            "field": "name",
+            "kind": "field_conflict",
+            "base_value": draft.name,
+            "mine": f"{draft.name} (2026)",
+            "theirs": f"{draft.name} Programme",
+        },
+        {
+            **common,
+            "mutation_id": 4,
+            "op": "update",
+            "table_name": "cohorts",
+            "row_id": draft.id,
+            "field": "student_count",
+            "kind": "field_conflict",
+            "base_value": draft.student_count,
+            "mine": 30,
+            "theirs": 24,
+        },
+        {
+            **common,
+            "mutation_id": 5,
+            "op": "update",
+            "table_name": "sponsors",
+            "row_id": retail.id,
+            "field": None,
+            "kind": "row_deleted",
+            "mine": {"contact_phone": [None, "011 555 0199"]},
+            "theirs": None,
+        },
+    ]
+    ids: dict[str, int] = {}
+    with db.session() as s:
+        for row in rows:
+            new_id = s.execute(
+                insert(SyncConflict.__table__).values(row).returning(SyncConflict.id)
+            ).scalar_one()
+            ids[row["field"] or row["kind"]] = new_id
+    # the laptop's copy follows the server, as after a pull
+    ce.update_cohort(db, draft.id, {"name": f"{draft.name} Programme", "student_count": 24})
+    return ids

@@ -27,6 +27,7 @@ from cohortdesk.services.queue import DEFAULT_REJECTION_REASONS, RejectionReason
 from cohortdesk.services.queue import _parse_reasons as parse_reasons
 from cohortdesk.services.rows import CohortRow, InstitutionRow, SponsorRow
 from cohortdesk.services.states import cohort_blockers
+from cohortdesk.services.sync import rows_in_conflict, rows_waiting
 
 # --- values the screens exchange with the core ---------------------------------------------------
 
@@ -88,6 +89,9 @@ class AdminSnapshot:
     cohorts: tuple[CohortListItem, ...]
     templates: tuple[TemplateChoice, ...]
     custom_document_types: tuple[str, ...] = field(default_factory=tuple)
+    #: Ids with an open sync conflict / with a change not yet sent, per table (list markers).
+    conflict_ids: dict[str, frozenset[int]] = field(default_factory=dict)
+    waiting_ids: dict[str, frozenset[int]] = field(default_factory=dict)
 
 
 # --- institution settings helpers ----------------------------------------------------------------
@@ -343,6 +347,9 @@ def _cohort_items(db: Database, institution_id: int, sponsor_names: dict[int, st
     ]
 
 
+MARKED_TABLES = ("institutions", "sponsors", "cohorts")
+
+
 def load_admin(db: Database, institution_id: int) -> AdminSnapshot:
     """The institution, its sponsors and cohorts, and the account's usable templates."""
     institution = edits.get_institution(db, institution_id)
@@ -362,7 +369,16 @@ def load_admin(db: Database, institution_id: int) -> AdminSnapshot:
         cohorts=tuple(cohorts),
         templates=tuple(list_templates(db, institution.account_id)),
         custom_document_types=tuple(custom),
+        **row_marks(db),
     )
+
+
+def row_marks(db: Database) -> dict[str, dict[str, frozenset[int]]]:
+    """Per table, the ids with an open conflict and those with a change not yet sent."""
+    return {
+        "conflict_ids": {t: rows_in_conflict(db, t) for t in MARKED_TABLES},
+        "waiting_ids": {t: rows_waiting(db, t) for t in MARKED_TABLES},
+    }
 
 
 # --- edits ---------------------------------------------------------------------------------------

@@ -23,10 +23,12 @@ from cohortdesk.services.configuration import AdminSnapshot
 from cohortdesk.services.identity import Identity
 from cohortdesk.views.admin import form_support
 from cohortdesk.views.admin.cohorts_view import CohortsPage
+from cohortdesk.views.admin.conflict_inbox import ConflictInboxDialog
 from cohortdesk.views.admin.form_support import Form, page_header
 from cohortdesk.views.admin.institution_view import InstitutionForm
 from cohortdesk.views.admin.sponsors_view import SponsorsPage
 from cohortdesk.views.admin.style import style_sheet
+from cohortdesk.views.admin.sync_status import SyncStatusIndicator
 from cohortdesk.views.errors import show_error
 from cohortdesk.views.runner import Runner
 
@@ -85,6 +87,16 @@ class AdminWindow(QMainWindow):
         layout.addWidget(self.stack, 1)
         self.setCentralWidget(central)
         self.statusBar().setObjectName("adminStatusBar")
+        self.sync_indicator = SyncStatusIndicator(runner, db, self)
+        self.statusBar().addPermanentWidget(self.sync_indicator)
+        self.sync_indicator.conflicts_requested.connect(self.open_conflict_inbox)
+        self.sync_indicator.synced.connect(lambda _report: self.reload())
+        for _key, form in self.forms():
+            form.saved.connect(self._after_edit)
+        self.cohorts_page.cohort_form.state_changed.connect(self._after_edit)
+        sync_shortcut = QShortcut(QKeySequence(Qt.Key.Key_F5), self)
+        sync_shortcut.activated.connect(self.sync_indicator.sync_now)
+        self.conflict_inbox: ConflictInboxDialog | None = None
         self.resize(1180, 780)
         if self.institution_id is None:
             self._show_no_institution()
@@ -144,12 +156,30 @@ class AdminWindow(QMainWindow):
         if not self.institution_page.is_dirty():
             self.institution_page.set_institution(snapshot.institution)
         self.sponsors_page.set_rows(list(snapshot.sponsors))
+        self.sponsors_page.model.set_marks(
+            snapshot.conflict_ids.get("sponsors", frozenset()),
+            snapshot.waiting_ids.get("sponsors", frozenset()),
+        )
+        self.cohorts_page.model.set_marks(
+            snapshot.conflict_ids.get("cohorts", frozenset()),
+            snapshot.waiting_ids.get("cohorts", frozenset()),
+        )
         self.cohorts_page.set_data(
             list(snapshot.cohorts), snapshot.sponsors, snapshot.templates, snapshot.custom_document_types
         )
         self.statusBar().clearMessage()
         self.setWindowTitle(f"CohortDesk · {snapshot.institution.name} · Configuration")
         self.loaded.emit(snapshot)
+
+    def refresh_marks(self) -> None:
+        """Re-read which rows have open conflicts or unsent changes (cheap local queries)."""
+        self.runner.db(config.row_marks, self.db).success(self._show_marks).start()
+
+    def _show_marks(self, marks: dict[str, dict[str, frozenset[int]]]) -> None:
+        for table, model in (("sponsors", self.sponsors_page.model), ("cohorts", self.cohorts_page.model)):
+            model.set_marks(
+                marks["conflict_ids"].get(table, frozenset()), marks["waiting_ids"].get(table, frozenset())
+            )
 
     def _load_failed(self, error: BaseException) -> None:
         self.statusBar().showMessage("Could not load the configuration.")
@@ -158,6 +188,28 @@ class AdminWindow(QMainWindow):
     def _institution_saved(self, row: Any) -> None:
         self.setWindowTitle(f"CohortDesk · {row.name} · Configuration")
         self.statusBar().showMessage("Institution saved.", 4000)
+
+    # --- sync ----------------------------------------------------------------------------------
+
+    def open_conflict_inbox(self) -> ConflictInboxDialog:
+        """Show the conflict inbox (one window, brought to the front when already open)."""
+        if self.conflict_inbox is None:
+            self.conflict_inbox = ConflictInboxDialog(self.runner, self.db, self)
+            self.conflict_inbox.resolved.connect(self._conflict_resolved)
+        else:
+            self.conflict_inbox.reload()
+        self.conflict_inbox.show()
+        self.conflict_inbox.raise_()
+        self.conflict_inbox.activateWindow()
+        return self.conflict_inbox
+
+    def _after_edit(self, _row: Any) -> None:
+        self.sync_indicator.refresh()
+        self.refresh_marks()
+
+    def _conflict_resolved(self, _resolution: Any) -> None:
+        self.sync_indicator.refresh()
+        self.reload()
 
     # --- closing -------------------------------------------------------------------------------
 

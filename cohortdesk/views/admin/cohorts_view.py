@@ -564,7 +564,12 @@ class CohortsPage(MasterDetailPage):
             filter_hint="Filter cohorts",
             parent=parent,
         )
-        for column in (CohortTableModel.SPONSOR, CohortTableModel.START, CohortTableModel.END):
+        for column in (
+            CohortTableModel.PROGRAMME,
+            CohortTableModel.SPONSOR,
+            CohortTableModel.START,
+            CohortTableModel.END,
+        ):
             self.view.setColumnHidden(column, True)
         self._sponsor_names: dict[int, str] = {}
         self.cohort_form.state_changed.connect(self._after_save)

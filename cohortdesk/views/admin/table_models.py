@@ -6,10 +6,12 @@ from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 
 from cohortdesk.models.enums import ProgramType
 from cohortdesk.services.configuration import CohortListItem
 from cohortdesk.services.rows import SponsorRow
+from cohortdesk.views.admin.style import colours
 
 IdRole = Qt.ItemDataRole.UserRole + 1
 SortRole = Qt.ItemDataRole.UserRole + 2
@@ -31,6 +33,33 @@ def short_date(value: datetime | None) -> str:
     return value.strftime("%d %b %Y") if value else "—"
 
 
+_MARK_ICONS: dict[str, QIcon] = {}
+
+
+def mark_icon(kind: str) -> QIcon:
+    """A small dot: amber for an open conflict, blue-grey for a change waiting to be sent."""
+    if kind not in _MARK_ICONS:
+        c = colours()
+        colour = QColor(c.warning if kind == "conflict" else c.muted)
+        pixmap = QPixmap(12, 12)
+        pixmap.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(pixmap)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(colour)
+        size = 9 if kind == "conflict" else 7
+        painter.drawEllipse((12 - size) / 2, (12 - size) / 2, size, size)
+        painter.end()
+        _MARK_ICONS[kind] = QIcon(pixmap)
+    return _MARK_ICONS[kind]
+
+
+MARK_TEXT = {
+    "conflict": "Open conflict: see the conflict inbox (click the counts in the status bar).",
+    "waiting": "Changed on this laptop; waiting to be sent at the next sync.",
+}
+
+
 class _RowsModel(QAbstractTableModel):
     HEADERS: tuple[str, ...] = ()
 
@@ -38,6 +67,21 @@ class _RowsModel(QAbstractTableModel):
         super().__init__(parent)
         self._rows: list[Any] = []
         self._by_id: dict[int, int] = {}
+        self._conflicts: frozenset[int] = frozenset()
+        self._waiting: frozenset[int] = frozenset()
+
+    def set_marks(self, conflicts: frozenset[int], waiting: frozenset[int]) -> None:
+        """Rows with an open conflict or an unsent change get a dot in the first column."""
+        self._conflicts, self._waiting = frozenset(conflicts), frozenset(waiting)
+        if self._rows:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self._rows) - 1, 0))
+
+    def mark(self, row_id: int) -> str | None:
+        if row_id in self._conflicts:
+            return "conflict"
+        if row_id in self._waiting:
+            return "waiting"
+        return None
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
         return 0 if parent.isValid() else len(self._rows)
@@ -100,6 +144,12 @@ class _RowsModel(QAbstractTableModel):
             return self.row_id(row)
         if role == RowRole:
             return row
+        if index.column() == 0 and role in (Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.ToolTipRole):
+            mark = self.mark(self.row_id(row))
+            if mark and role == Qt.ItemDataRole.DecorationRole:
+                return mark_icon(mark)
+            if mark:
+                return f"{self.cell(row, 0)[0]}\n{MARK_TEXT[mark]}"
         if role == Qt.ItemDataRole.ToolTipRole:
             return self.cell(row, index.column())[0]
         return None

@@ -1,0 +1,56 @@
+"""Sync now and the conflict inbox against a real PostgreSQL server and two laptop stores."""
+
+from __future__ import annotations
+
+import pytest
+
+from cohortdesk.services import admin_sync
+from cohortdesk.services import config_edits as ce
+from cohortdesk.services.sync import engine
+from cohortdesk.views.admin.conflict_inbox import ConflictInboxDialog
+from cohortdesk.views.admin.sync_status import SyncStatusIndicator
+from tests.sync.conftest import (  # noqa: F401
+    new_laptop,
+    pg_template,
+    server_url,
+    sqlite_template,
+    world,  # noqa: F401
+)
+
+
+@pytest.mark.pg
+def test_sync_now_then_resolve_a_real_conflict(qtbot, runner, world, new_laptop, monkeypatch):  # noqa: F811
+    monkeypatch.setenv(admin_sync.SERVER_ENV, world.server.url.render_as_string(hide_password=False))
+    other, mine = new_laptop("other"), new_laptop("mine")
+    engine.sync(other, world.server)
+    indicator = SyncStatusIndicator(runner, mine, poll=False)
+    qtbot.addWidget(indicator)
+    assert "Local only" in indicator.state_label.text()
+    indicator.sync_button.click()  # first sync pairs the laptop (server from the environment)
+    assert "Online" in indicator.state_label.text()
+    assert indicator.counts_button.text() == "0 changes waiting · 0 conflicts"
+    assert indicator.last_label.text() == "Last synced just now"
+    assert indicator.last_report is not None and indicator.last_report.pulled > 0
+
+    ce.update_cohort(other, world.cohort, {"name": "Name from the office"})
+    engine.sync(other, world.server)
+    ce.update_cohort(mine, world.cohort, {"name": "Name from the laptop"})
+    indicator.refresh()
+    assert indicator.counts_button.text() == "1 change waiting · 0 conflicts"
+    indicator.sync_button.click()
+    assert indicator.counts_button.text() == "0 changes waiting · 1 conflict"
+
+    dialog = ConflictInboxDialog(runner, mine)
+    qtbot.addWidget(dialog)
+    dialog.resolved.connect(lambda _r: indicator.refresh())
+    view = dialog.current_view()
+    assert view.entry.lines[0].mine == "Name from the laptop"
+    assert view.entry.lines[0].theirs == "Name from the office"
+    assert "changed on the server by postgres" in view.entry.timing
+    [conflict_id] = view.entry.conflict_ids
+    view.line_buttons[conflict_id]["keep_mine"].click()
+    assert dialog.list.count() == 0
+    assert indicator.counts_button.text() == "2 changes waiting · 0 conflicts"
+    indicator.sync_button.click()
+    assert ce.get_cohort(world.server, world.cohort).name == "Name from the laptop"
+    assert indicator.counts_button.text() == "0 changes waiting · 0 conflicts"
