@@ -54,3 +54,11 @@ def test_sync_now_then_resolve_a_real_conflict(qtbot, runner, world, new_laptop,
     indicator.sync_button.click()
     assert ce.get_cohort(world.server, world.cohort).name == "Name from the laptop"
     assert indicator.counts_button.text() == "0 changes waiting · 0 conflicts"
+
+
+@pytest.mark.pg
+def test_indicator_on_a_direct_server_connection(qtbot, runner, pg_db):
+    indicator = SyncStatusIndicator(runner, pg_db)
+    qtbot.addWidget(indicator)
+    assert "Connected to the server" in indicator.state_label.text()
+    assert indicator.sync_button.isHidden() and indicator.counts_button.isHidden()

@@ -130,6 +130,14 @@ class SyncStatusIndicator(QWidget):
         self._timer = QTimer(self)
         self._timer.setInterval(REFRESH_MS)
         self._timer.timeout.connect(self.refresh)
+        #: Connected straight to the shared PostgreSQL: edits land on the server, nothing to sync.
+        self.direct = not getattr(db, "is_sqlite", True)
+        if self.direct:
+            self.state_label.setText(f"<span style='color:{colours().ok}'>●</span> Connected to the server")
+            self.state_label.setToolTip("Edits are saved on the server directly; there is nothing to sync.")
+            for widget in (self.counts_button, self.last_label, self.sync_button):
+                widget.hide()
+            return
         if poll:
             self._timer.start()
         self.refresh()
@@ -138,7 +146,7 @@ class SyncStatusIndicator(QWidget):
 
     def refresh(self) -> None:
         """Read the counts again (in the background)."""
-        if self._refreshing:
+        if self._refreshing or self.direct:
             return
         self._refreshing = True
 
@@ -190,7 +198,7 @@ class SyncStatusIndicator(QWidget):
 
     def sync_now(self) -> None:
         """Sync in the background; asks for the server the first time."""
-        if self.syncing:
+        if self.syncing or self.direct:
             return
         server = None
         if self.status is not None and not self.status.paired and not os.environ.get(admin_sync.SERVER_ENV):
