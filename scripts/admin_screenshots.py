@@ -77,7 +77,9 @@ def main(out: Path) -> None:
         snapshot = window.snapshot
         assert snapshot is not None
         pair_store(db, snapshot.institution.account_id)
-        draft = next((i.cohort for i in snapshot.cohorts if i.cohort.state == "draft"), snapshot.cohorts[0].cohort)
+        draft = next(
+            (i.cohort for i in snapshot.cohorts if i.cohort.state == "draft"), snapshot.cohorts[0].cohort
+        )
         seed_inbox(db, snapshot.institution.account_id, draft, snapshot.sponsors[0])
         window.reload()
         window.sync_indicator.refresh()

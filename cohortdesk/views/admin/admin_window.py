@@ -94,8 +94,10 @@ class AdminWindow(QMainWindow):
         for _key, form in self.forms():
             form.saved.connect(self._after_edit)
         self.cohorts_page.cohort_form.state_changed.connect(self._after_edit)
-        sync_shortcut = QShortcut(QKeySequence(Qt.Key.Key_F5), self)
+        sync_shortcut = QShortcut(QKeySequence("Shift+F5"), self)
         sync_shortcut.activated.connect(self.sync_indicator.sync_now)
+        reload_shortcut = QShortcut(QKeySequence(Qt.Key.Key_F5), self)
+        reload_shortcut.activated.connect(self.reload)
         self.conflict_inbox: ConflictInboxDialog | None = None
         self.resize(1180, 780)
         if self.institution_id is None:

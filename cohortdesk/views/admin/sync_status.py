@@ -103,7 +103,7 @@ class SyncStatusIndicator(QWidget):
         self.sync_button = QToolButton()
         self.sync_button.setObjectName("syncNowButton")
         self.sync_button.setText("Sync now")
-        self.sync_button.setToolTip("Send the changes waiting here and receive the server's (F5)")
+        self.sync_button.setToolTip("Send the changes waiting here and receive the server's (Shift+F5)")
         self.sync_button.setAccessibleName("Sync now")
         self.sync_button.clicked.connect(self.sync_now)
         self.cancel_button = QToolButton()
