@@ -18,11 +18,11 @@ from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from cohortdesk.db import Database
-from cohortdesk.errors import NotFoundError, ValidationError
+from cohortdesk.errors import NotFoundError, PermissionDenied, ValidationError
 from cohortdesk.models import Cohort, CohortEnrollment, DocumentVerification, Institution, User
 from cohortdesk.models.enums import VerificationState
 from cohortdesk.services.identity import SPECIAL_PI, Identity
-from cohortdesk.services.rows import VerificationRow
+from cohortdesk.services.rows import DecisionResult, VerificationRow
 from cohortdesk.services.validation import (
     DISABILITY_STATUSES,
     GENDERS,
@@ -31,7 +31,7 @@ from cohortdesk.services.validation import (
     decode_sa_id,
     document_label,
 )
-from cohortdesk.services.verification import history
+from cohortdesk.services.verification import DecisionCommand, history, record_decision
 
 DEFAULT_PAGE_SIZE = 200
 
@@ -44,6 +44,14 @@ class CohortCounts:
     pending: int = 0
     verified: int = 0
     rejected: int = 0
+
+    def __add__(self, other: CohortCounts) -> CohortCounts:
+        return CohortCounts(
+            self.enrolled + other.enrolled,
+            self.pending + other.pending,
+            self.verified + other.verified,
+            self.rejected + other.rejected,
+        )
 
 
 @dataclass(frozen=True)
@@ -66,12 +74,7 @@ class InstitutionNode:
 
     @property
     def counts(self) -> CohortCounts:
-        return CohortCounts(
-            enrolled=sum(c.counts.enrolled for c in self.cohorts),
-            pending=sum(c.counts.pending for c in self.cohorts),
-            verified=sum(c.counts.verified for c in self.cohorts),
-            rejected=sum(c.counts.rejected for c in self.cohorts),
-        )
+        return sum((c.counts for c in self.cohorts), start=CohortCounts())
 
 
 _COHORT_STATE_ORDER = {"active": 0, "draft": 1, "completed": 2, "cancelled": 3}
@@ -815,3 +818,35 @@ def enrollment_detail(
     if not identity.can(SPECIAL_PI):
         docs = [replace(d, upload={}) if d.special_pi else d for d in docs]
     return EnrollmentDetail(student=student, documents=tuple(docs), history=tuple(history(db, enrollment_id)))
+
+
+# --- deciding from the workstation --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueDecision:
+    """A recorded decision and everything the workstation redraws after it."""
+
+    result: DecisionResult
+    row: QueueRow
+    counts: dict[int, CohortCounts]
+    detail: EnrollmentDetail
+
+
+def decide(db: Database, cmd: DecisionCommand, identity: Identity) -> QueueDecision:
+    """Record one decision as ``identity`` (one transaction), then read back the queue row, the cohort's
+    counts and the enrollment's detail so the screen updates without another round trip."""
+    if not identity.can("decide"):
+        raise PermissionDenied("Your role cannot record verification decisions.")
+    if identity.user_id is None:
+        raise PermissionDenied(
+            "This login is not linked to a CohortDesk user, so a decision could not be attributed to you."
+        )
+    result = record_decision(db, replace(cmd, actor_user_id=identity.user_id))
+    row = queue_row(db, cmd.enrollment_id)
+    return QueueDecision(
+        result=result,
+        row=row,
+        counts=cohort_counts(db, [row.cohort_id]),
+        detail=enrollment_detail(db, cmd.enrollment_id, identity),
+    )

@@ -275,3 +275,41 @@ def test_queue_row_is_frozen(db, world):
         row.student_name = "x"  # type: ignore[misc]
     assert replace(row, student_name="x").student_name == "x"
     assert datetime.now(UTC) - row.waiting_since < timedelta(days=30)
+
+
+def test_decide_records_and_reads_back(db, world):
+    e = world["enrollments"]["Lerato Mokoena"]
+    me = Identity(
+        world["officer"],
+        "Officer One",
+        world["account"],
+        world["institution"],
+        "officer",
+        ROLE_CAPABILITIES["officer"],
+    )
+    version = q.queue_row(db, e).row_version
+    out = q.decide(
+        db,
+        vs.DecisionCommand(e, "id_document", "rejected", 0, reason="Blurry", expected_row_version=version),
+        me,
+    )
+    assert out.result.verification.admin_id == world["officer"]
+    assert out.row.verification_state == "rejected" and out.row.row_version > version
+    assert out.counts[out.row.cohort_id].rejected == 1
+    assert out.detail.history[0].reason == "Blurry"
+    assert out.detail.documents[0].latest_action == "rejected"
+
+
+def test_decide_needs_the_capability_and_a_user(db, world):
+    from cohortdesk.errors import PermissionDenied
+
+    e = world["enrollments"]["Lerato Mokoena"]
+    viewer = Identity(
+        world["officer"], "V", world["account"], world["institution"], "report_viewer", frozenset({"export"})
+    )
+    with pytest.raises(PermissionDenied):
+        q.decide(db, vs.DecisionCommand(e, "id_document", "approved", 0), viewer)
+    nobody = replace(ADMIN, user_id=None)
+    with pytest.raises(PermissionDenied):
+        q.decide(db, vs.DecisionCommand(e, "id_document", "approved", 0), nobody)
+    assert q.documents(db, e)[0].latest_action is None

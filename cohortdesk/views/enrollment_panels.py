@@ -1,0 +1,189 @@
+"""How one enrollment's rows become text on screen: the student details page (captured data beside
+what the SA ID number encodes, mismatches highlighted in colour and in words), the document list
+items, and the verification history rows. Pure functions of frozen rows, easy to test."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from html import escape
+
+from cohortdesk.services.queue import DocumentRow, SensitiveValue, StudentDetails
+from cohortdesk.services.rows import VerificationRow
+from cohortdesk.services.validation import document_label
+from cohortdesk.views import style
+from cohortdesk.views.queue_table_model import ENROLLMENT_STATE_LABELS, VERIFICATION_STATE_LABELS
+
+CITIZENSHIP_LABELS = {
+    "citizen": "South African citizen",
+    "permanent_resident": "Permanent resident",
+    "refugee": "Refugee (digit 2)",
+    "unknown": "Unknown",
+}
+SEX_LABELS = {"M": "Male", "F": "Female"}
+ACTION_LABELS = {"approved": "Approved", "rejected": "Rejected"}
+
+
+def human_size(size: int | None) -> str:
+    if size is None:
+        return ""
+    value = float(size)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{int(value)} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} bytes"
+
+
+def local_time(moment: datetime | None) -> str:
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M") if moment is not None else ""
+
+
+def _sensitive(value: SensitiveValue | None) -> str:
+    if value is None or not value.display:
+        return f"<span style='color:{style.MUTED_TEXT}'>not captured</span>"
+    if value.masked:
+        return (
+            f"<span style='color:{style.MUTED_TEXT}'>{escape(value.display)} "
+            "<i>(special personal information, hidden)</i></span>"
+        )
+    return escape(value.display)
+
+
+def _plain(value: object) -> str:
+    if value in (None, ""):
+        return f"<span style='color:{style.MUTED_TEXT}'>not captured</span>"
+    return escape(str(value))
+
+
+def student_details_html(details: StudentDetails) -> str:
+    """The student data panel's page: identity, the ID comparison table, other captured details."""
+    mismatched = {m.field for m in details.mismatches}
+    parts: list[str] = [
+        f"<p style='margin:0'><span style='font-size:large; font-weight:600'>{escape(details.student_name)}</span><br>"
+        f"<span style='color:{style.MUTED_TEXT}'>{escape(details.email)}"
+        + (f" · {escape(details.phone)}" if details.phone else "")
+        + "</span></p>"
+    ]
+    if details.mismatches:
+        items = "".join(f"<li>{escape(m.message)}</li>" for m in details.mismatches)
+        count = len(details.mismatches)
+        parts.append(
+            f"<table width='100%' cellpadding='6' style='margin-top:8px; background:{style.MISMATCH_BACKGROUND}'>"
+            f"<tr><td style='color:{style.MISMATCH_TEXT}'><b>{count} difference{'s' if count != 1 else ''} "
+            f"from the ID number</b><ul style='margin:2px 0 0 -20px'>{items}</ul></td></tr></table>"
+        )
+    check = details.id_check
+    if check is not None:
+        dob_from_id = check.date_of_birth.isoformat() if check.date_of_birth else "—"
+        age_from_id = ""
+        if check.date_of_birth is not None:
+            today = datetime.now().date()
+            dob = check.date_of_birth
+            age_from_id = str(today.year - dob.year - ((today.month, today.day) < (dob.month, dob.day)))
+
+        def row(label: str, key: str, captured: str, from_id: str) -> str:
+            bad = key in mismatched
+            cell = (
+                f" style='background:{style.MISMATCH_BACKGROUND}; color:{style.MISMATCH_TEXT}'" if bad else ""
+            )
+            mark = " ✗" if bad else ""
+            return (
+                f"<tr><td style='color:{style.MUTED_TEXT}'>{label}</td>"
+                f"<td{cell}>{captured}{mark}</td><td{cell}>{escape(from_id)}</td></tr>"
+            )
+
+        check_text = (
+            f"<span style='color:{style.OK_TEXT}'>✓ valid</span>"
+            if check.checksum_valid
+            else f"<span style='color:{style.MISMATCH_TEXT}'><b>✗ does not match</b></span>"
+        )
+        parts.append(
+            "<p style='margin-top:12px; margin-bottom:2px'><b>SA ID number</b> "
+            f"<span style='font-family:monospace'>{_sensitive(check.number)}</span></p>"
+            f"<table cellspacing='0' cellpadding='4' width='100%' style='border-color:{style.BORDER}'>"
+            f"<tr><th align='left'></th><th align='left' style='color:{style.MUTED_TEXT}'>Captured</th>"
+            f"<th align='left' style='color:{style.MUTED_TEXT}'>From ID number</th></tr>"
+            + row("Date of birth", "date_of_birth", _plain(details.date_of_birth), dob_from_id)
+            + row("Age", "age", _plain(details.age), age_from_id or "—")
+            + row("Gender", "gender", _plain(details.gender), SEX_LABELS.get(check.sex, "—"))
+            + f"<tr><td style='color:{style.MUTED_TEXT}'>Citizenship</td><td></td>"
+            f"<td>{escape(CITIZENSHIP_LABELS.get(check.citizenship, check.citizenship))}</td></tr>"
+            f"<tr><td style='color:{style.MUTED_TEXT}'>Check digit</td><td></td><td>{check_text}</td></tr>"
+            "</table>"
+        )
+        notes = [*check.problems, *check.warnings]
+        if notes:
+            color = style.MISMATCH_TEXT if check.problems else style.MUTED_TEXT
+            parts.append(
+                f"<p style='color:{color}; margin-top:4px'>"
+                + "<br>".join(escape(n[0].upper() + n[1:]) for n in notes)
+                + "</p>"
+            )
+    else:
+        parts.append(
+            f"<p style='margin-top:12px; color:{style.MUTED_TEXT}'>No SA ID number was captured"
+            + (f"; {_sensitive(details.alternate_id)}" if details.alternate_id else "")
+            + ".</p>"
+        )
+    rows = [
+        ("City", _plain(details.city)),
+        ("Province", _plain(details.province)),
+        ("Race", _sensitive(details.race)),
+        ("Disability", _sensitive(details.disability)),
+        (
+            "Enrollment",
+            escape(ENROLLMENT_STATE_LABELS.get(details.enrollment_state, details.enrollment_state)),
+        ),
+        (
+            "Verification",
+            escape(VERIFICATION_STATE_LABELS.get(details.verification_state, details.verification_state)),
+        ),
+    ]
+    if details.rejection_reason:
+        rows.append(("Rejected because", escape(details.rejection_reason).replace("\n", "<br>")))
+    parts.append(
+        "<p style='margin-top:12px; margin-bottom:2px'><b>Captured details</b></p>"
+        "<table cellspacing='0' cellpadding='3'>"
+        + "".join(
+            f"<tr><td style='color:{style.MUTED_TEXT}; padding-right:12px'>{label}</td><td>{value}</td></tr>"
+            for label, value in rows
+        )
+        + "</table>"
+    )
+    return "".join(parts)
+
+
+def document_badge(doc: DocumentRow) -> tuple[str, str]:
+    """(badge text, badge state) of a document in the list."""
+    if not doc.uploaded:
+        return "Missing", "missing"
+    if doc.latest_action is None:
+        return "To check", "pending"
+    if not doc.decision_current:
+        return "Replaced", "stale"
+    return ACTION_LABELS.get(doc.latest_action, doc.latest_action), doc.latest_action
+
+
+def document_subtitle(doc: DocumentRow) -> str:
+    if not doc.uploaded:
+        return "Not uploaded" + (" (required)" if doc.required else "")
+    bits = [doc.file_name or "", human_size(doc.size)]
+    if not doc.required:
+        bits.append("optional")
+    return " · ".join(b for b in bits if b)
+
+
+def document_accessible_text(doc: DocumentRow) -> str:
+    badge, _state = document_badge(doc)
+    return f"{doc.label}: {badge}. {document_subtitle(doc)}."
+
+
+def history_columns(row: VerificationRow) -> tuple[str, str, str, str, str]:
+    """(when, who, document, action, reason) of one history row."""
+    return (
+        local_time(row.created_at),
+        row.admin_name,
+        document_label(row.document_type),
+        ACTION_LABELS.get(row.action, row.action),
+        row.reason or "",
+    )

@@ -1,0 +1,1123 @@
+"""The verification officer's workstation: cohort browser, enrollment queue, document preview, student
+data and history, and keyboard-driven decisions.
+
+Every database call goes through the one ``Runner`` (``runner.db``), file reads through its io lane;
+nothing here runs SQL on the GUI thread. Other screens extend the window through ``menus`` (File,
+Review, View, Tools, Administration, Help), ``add_menu_action`` and ``add_status_widget``.
+
+Signals:
+    opened(object): the database is open and up to date; the argument is a ``StartupInfo``.
+    detail_loaded(int): the detail panes now show this enrollment id.
+    document_shown(str): the preview shows (or explains) this document type.
+    decision_recorded(object): a decision was saved; the argument is a ``QueueDecision``.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from functools import partial
+from typing import Any
+
+from PySide6.QtCore import QEvent, QModelIndex, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeyEvent, QKeySequence, QShowEvent
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QApplication,
+    QHBoxLayout,
+    QLabel,
+    QListWidgetItem,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QProgressDialog,
+    QTreeWidgetItem,
+    QWidget,
+)
+
+from cohortdesk import __version__
+from cohortdesk.errors import ConflictError, StorageError
+from cohortdesk.services import queue, startup
+from cohortdesk.services.identity import Identity
+from cohortdesk.services.queue import (
+    DocumentRow,
+    EnrollmentDetail,
+    QueueDecision,
+    QueueFilter,
+    RejectionReason,
+)
+from cohortdesk.services.storage import DocumentStore
+from cohortdesk.services.verification import DecisionCommand
+from cohortdesk.views import enrollment_panels as panels
+from cohortdesk.views import style
+from cohortdesk.views.cohort_tree_model import CohortTreeModel, Scope
+from cohortdesk.views.delegates import BADGE_STATE_ROLE, BADGE_TEXT_ROLE, SUBTITLE_ROLE, StateBadgeDelegate
+from cohortdesk.views.errors import show_error, user_message
+from cohortdesk.views.main_window_view import WorkstationView
+from cohortdesk.views.queue_table_model import VERIFICATION_STATE_LABELS, QueueTableModel
+from cohortdesk.views.reject_dialog import RejectDialog
+from cohortdesk.views.runner import Op, Runner
+from cohortdesk.views.settings import window_settings
+from cohortdesk.views.shortcuts import BY_ACTION, SHORTCUTS, ShortcutSheet
+
+try:  # the real preview engine, once it is part of this build
+    from cohortdesk.views.preview import DocumentPreview
+except ImportError:  # pragma: no cover - depends on what has landed
+    from cohortdesk.views.preview_standin import DocumentPreview
+
+log = logging.getLogger(__name__)
+
+ARROWS = {"Up", "Down", "Left", "Right"}
+DEFAULT_HIDDEN_COLUMNS = (
+    QueueTableModel.COL_EMAIL,
+    QueueTableModel.COL_PROGRAM,
+    QueueTableModel.COL_ENROLLMENT,
+)
+DEFAULT_COLUMN_WIDTHS = {
+    QueueTableModel.COL_STUDENT: 160,
+    QueueTableModel.COL_EMAIL: 200,
+    QueueTableModel.COL_COHORT: 150,
+    QueueTableModel.COL_PROGRAM: 100,
+    QueueTableModel.COL_ENROLLMENT: 100,
+    QueueTableModel.COL_VERIFICATION: 92,
+    QueueTableModel.COL_DOCUMENTS: 56,
+    QueueTableModel.COL_WAITING: 70,
+}
+SETTINGS_VERSION = 1
+
+
+class MainWindow(QMainWindow):
+    opened = Signal(object)
+    detail_loaded = Signal(int)
+    document_shown = Signal(str)
+    decision_recorded = Signal(object)
+
+    def __init__(
+        self,
+        db: Any,
+        runner: Runner,
+        store: DocumentStore | None = None,
+        identity: Identity | None = None,
+        settings: Any = None,
+        preview: QWidget | None = None,
+        page_size: int = 200,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("mainWindow")
+        self.setWindowTitle("CohortDesk")
+        self.db = db
+        self.runner = runner
+        self.store = store or DocumentStore()
+        self.identity = identity
+        self.startup_info: startup.StartupInfo | None = None
+        self.settings = settings if settings is not None else window_settings()
+        self.preview = preview if preview is not None else DocumentPreview()
+        self.preview.setObjectName("documentPreview")
+        self.ui = WorkstationView(self, self.preview)
+
+        self.tree_model = CohortTreeModel(self)
+        self.ui.cohort_browser.setModel(self.tree_model)
+        self.queue_model = QueueTableModel(
+            runner, partial(queue.queue_page, db), partial(queue.queue_count, db), page_size, self
+        )
+        table = self.ui.queue_table
+        table.setModel(self.queue_model)
+        table.setItemDelegateForColumn(
+            QueueTableModel.COL_VERIFICATION, StateBadgeDelegate(QueueTableModel.StateRole, table)
+        )
+        table.setItemDelegateForColumn(
+            QueueTableModel.COL_ENROLLMENT, StateBadgeDelegate(QueueTableModel.StateRole, table)
+        )
+
+        self._scope: Scope = ("all", None)
+        self._tree_loaded = False
+        self._current_id: int | None = None
+        self._detail: EnrollmentDetail | None = None
+        self._detail_requested: int | None = None
+        self._detail_loading = False
+        self._prefer_document: str | None = None
+        self._document_generation = 0
+        self._preview_op: Op | None = None
+        self._deciding = False
+        self._pending_move = 0
+        self._pending_advance = False
+        self._reasons: dict[int | None, list[RejectionReason]] = {}
+        self._unsent_reason: tuple[int, str, str] | None = None  # (enrollment, document type, text)
+        self.reject_dialog: RejectDialog | None = None
+        self._pending_splitters: dict[str, Any] = {}
+        self.shortcut_sheet: ShortcutSheet | None = None
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(250)
+
+        self.actions: dict[str, QAction] = {}
+        self.menus: dict[str, QMenu] = {}
+        self._build_actions()
+        self._build_menus()
+        self._build_status_bar()
+        self._connect()
+        self._apply_default_columns()
+        self.restore_settings()
+        self._show_no_enrollment()
+        self._update_decision_controls()
+        QApplication.instance().installEventFilter(self)  # arrow keys: see eventFilter
+
+    # --- construction ----------------------------------------------------------------------------
+
+    def _build_actions(self) -> None:
+        handlers = {
+            "approve": self.approve,
+            "reject": self.reject_current,
+            "save_and_next": None,
+            "next_enrollment": lambda: self.move_enrollment(1),
+            "previous_enrollment": lambda: self.move_enrollment(-1),
+            "next_document": lambda: self.move_document(1),
+            "previous_document": lambda: self.move_document(-1),
+            "search": self.focus_search,
+            "focus_cohorts": lambda: self._focus(self.ui.cohort_browser),
+            "focus_queue": lambda: self._focus(self.ui.queue_table),
+            "focus_documents": lambda: self._focus(self.ui.document_list),
+            "focus_details": lambda: self._focus(self.ui.student_details),
+            "focus_history": lambda: self._focus(self.ui.history),
+            "zoom_in": self._preview_slot("zoom_in"),
+            "zoom_out": self._preview_slot("zoom_out"),
+            "zoom_reset": self._preview_slot("zoom_reset"),
+            "fit_width": self._preview_slot("fit_width"),
+            "fit_page": self._preview_slot("fit_page"),
+            "rotate": self._preview_slot("rotate"),
+            "next_page": self._preview_slot("next_page"),
+            "previous_page": self._preview_slot("previous_page"),
+            "refresh": self.refresh,
+            "shortcuts": self.show_shortcuts,
+            "quit": self.close,
+        }
+        for shortcut in SHORTCUTS:
+            action = QAction(shortcut.text, self)
+            action.setObjectName(f"action_{shortcut.action}")
+            keys = [QKeySequence(k) for k in shortcut.keys if k not in ARROWS]
+            # "?" and "+" are typed with Shift on many layouts; accept the key with Shift held too.
+            keys += [QKeySequence(f"Shift+{k}") for k in shortcut.keys if len(k) == 1 and k in "?+"]
+            action.setShortcuts(keys)
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            handler = handlers[shortcut.action]
+            if handler is not None:
+                action.triggered.connect(lambda _checked=False, h=handler: h())
+            self.addAction(action)
+            self.actions[shortcut.action] = action
+        save_next = self.actions["save_and_next"]
+        save_next.setCheckable(True)
+        save_next.setChecked(self.ui.save_and_next.isChecked())
+        save_next.toggled.connect(self.ui.save_and_next.setChecked)
+        self.ui.save_and_next.toggled.connect(save_next.setChecked)
+        load_demo = QAction("Load &demo data…", self)
+        load_demo.setObjectName("action_load_demo")
+        load_demo.triggered.connect(self.load_demo)
+        load_demo.setEnabled(False)
+        self.actions["load_demo"] = load_demo
+        about = QAction("&About CohortDesk", self)
+        about.setObjectName("action_about")
+        about.triggered.connect(self.show_about)
+        self.actions["about"] = about
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        a = self.actions
+        file_menu = bar.addMenu("&File")
+        file_menu.addActions([a["refresh"], a["load_demo"]])
+        file_menu.addSeparator()
+        file_menu.addAction(a["quit"])
+        review = bar.addMenu("&Review")
+        review.addActions([a["approve"], a["reject"], a["save_and_next"]])
+        review.addSeparator()
+        review.addActions(
+            [a["next_enrollment"], a["previous_enrollment"], a["next_document"], a["previous_document"]]
+        )
+        view = bar.addMenu("&View")
+        view.addAction(a["search"])
+        view.addSeparator()
+        view.addActions(
+            [
+                a[k]
+                for k in ("focus_cohorts", "focus_queue", "focus_documents", "focus_details", "focus_history")
+            ]
+        )
+        view.addSeparator()
+        view.addActions(
+            [a[k] for k in ("zoom_in", "zoom_out", "zoom_reset", "fit_width", "fit_page", "rotate")]
+        )
+        view.addActions([a["next_page"], a["previous_page"]])
+        tools = bar.addMenu("&Tools")
+        administration = tools.addMenu("&Administration")
+        help_menu = bar.addMenu("&Help")
+        help_menu.addActions([a["shortcuts"], a["about"]])
+        self.menus = {
+            "file": file_menu,
+            "review": review,
+            "view": view,
+            "tools": tools,
+            "administration": administration,
+            "help": help_menu,
+        }
+        for key, menu in self.menus.items():
+            menu.setObjectName(f"menu_{key}")
+        tools.menuAction().setVisible(False)  # shown once a screen adds a tool
+        administration.menuAction().setVisible(False)
+        # Arrow keys appear in the menus as text; the keys themselves are handled in eventFilter.
+        for key in ("next_enrollment", "previous_enrollment", "next_document", "previous_document"):
+            arrows = [k for k in BY_ACTION[key].keys if k in ARROWS]
+            if arrows:
+                a[key].setText(
+                    f"{BY_ACTION[key].text}\t{' / '.join([*arrows, *[k for k in BY_ACTION[key].keys if k not in ARROWS]])}"
+                )
+
+    def add_menu_action(self, menu: str, action: QAction) -> None:
+        """Add another screen's action to one of ``menus`` (Tools and Administration appear on first use)."""
+        target = self.menus[menu]
+        target.addAction(action)
+        target.menuAction().setVisible(True)
+        if menu == "administration":
+            self.menus["tools"].menuAction().setVisible(True)
+
+    def _build_status_bar(self) -> None:
+        status = self.statusBar()
+        status.setObjectName("statusBar")
+        status.setSizeGripEnabled(True)
+        self.status_area = QWidget(status)
+        self.status_area.setObjectName("statusArea")
+        area_layout = QHBoxLayout(self.status_area)
+        area_layout.setContentsMargins(0, 0, 0, 0)
+        area_layout.setSpacing(8)
+        self.status_activity = QLabel("", status)
+        self.status_activity.setObjectName("statusActivity")
+        self.status_identity = QLabel("", status)
+        self.status_identity.setObjectName("statusIdentity")
+        self.status_database = QLabel("", status)
+        self.status_database.setObjectName("statusDatabase")
+        status.addPermanentWidget(self.status_area)
+        status.addPermanentWidget(self.status_activity)
+        status.addPermanentWidget(self.status_identity)
+        status.addPermanentWidget(self.status_database)
+
+    def add_status_widget(self, widget: QWidget) -> None:
+        """A place in the status bar for other screens (sync state, claims, lock timer)."""
+        layout = self.status_area.layout()
+        assert layout is not None
+        layout.addWidget(widget)
+
+    def _connect(self) -> None:
+        ui = self.ui
+        ui.cohort_browser.selectionModel().currentChanged.connect(self._on_scope_changed)
+        ui.queue_table.selectionModel().currentRowChanged.connect(self._on_queue_row_changed)
+        ui.queue_table.horizontalHeader().customContextMenuRequested.connect(self._column_menu)
+        ui.queue_table.viewport().installEventFilter(self)
+        self.queue_model.page_loaded.connect(self._on_page_loaded)
+        self.queue_model.total_changed.connect(self._on_total_changed)
+        self.queue_model.loading_changed.connect(lambda _loading: self._update_empty_state())
+        self.queue_model.modelReset.connect(self._update_empty_state)
+        for box in (ui.state_filter, ui.program_filter, ui.enrollment_filter):
+            box.currentIndexChanged.connect(lambda _i: self.apply_filters())
+        ui.queue_search.textChanged.connect(lambda _t: self._search_timer.start())
+        ui.queue_search.returnPressed.connect(self._search_now)
+        ui.queue_search.installEventFilter(self)
+        self._search_timer.timeout.connect(self.apply_filters)
+        ui.document_list.currentRowChanged.connect(self._on_document_changed)
+        ui.approve_button.clicked.connect(self.approve)
+        ui.reject_button.clicked.connect(self.reject_current)
+        self.runner.busy_changed.connect(self._on_busy_changed)
+
+    def _apply_default_columns(self) -> None:
+        header = self.ui.queue_table.horizontalHeader()
+        for column, width in DEFAULT_COLUMN_WIDTHS.items():
+            header.resizeSection(column, width)
+        for column in DEFAULT_HIDDEN_COLUMNS:
+            header.setSectionHidden(column, True)
+        self._reset_sort_indicator()
+        self.ui.queue_table.setSortingEnabled(True)
+
+    def _reset_sort_indicator(self) -> None:
+        column, order = self.queue_model.sort_column()
+        self.ui.queue_table.horizontalHeader().setSortIndicator(column, order)
+
+    # --- opening the database ------------------------------------------------------------------
+
+    def open_database(self, offer_demo: bool = True) -> None:
+        """Bring the schema up to date and resolve the identity off the GUI thread, then start."""
+        self._set_activity("Opening the database…")
+        self.runner.db(startup.open_database, self.db).success(
+            lambda info: self._on_opened(info, offer_demo)
+        ).failure(self._on_open_failed).start()
+
+    def _on_opened(self, info: startup.StartupInfo, offer_demo: bool) -> None:
+        self.startup_info = info
+        self.set_identity(info.identity)
+        self.status_database.setText(self._database_text(info))
+        self.status_database.setToolTip(
+            f"{info.database}\nSchema {info.schema_revision} ({info.install_mode})"
+        )
+        has_demo = startup.demo_loader() is not None
+        self.actions["load_demo"].setEnabled(info.empty and has_demo)
+        self._set_activity("")
+        self.opened.emit(info)
+        self.start()
+        if info.empty and info.embedded and has_demo and offer_demo:
+            self._offer_demo()
+
+    def _on_open_failed(self, error: BaseException) -> None:
+        self._set_activity("The database could not be opened.")
+        self.ui.queue_empty.setText(f"The database could not be opened.\n{user_message(error)}")
+        self.ui.queue_empty.show()
+        show_error(self, error, "Opening the database")
+
+    @staticmethod
+    def _database_text(info: startup.StartupInfo) -> str:
+        if info.embedded:
+            return "Local database"
+        text = info.database.split("@")[-1]
+        return f"PostgreSQL · {text}"
+
+    def set_identity(self, identity: Identity) -> None:
+        self.identity = identity
+        role = identity.role.replace("_", " ")
+        self.status_identity.setText(f"{identity.display_name} · {role}")
+        self._update_decision_controls()
+
+    def _offer_demo(self) -> None:
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Load demo data?",
+            "This database is empty. Load demo data (institutions, cohorts and 200 students with their "
+            "documents) to explore CohortDesk?\n\nYou can remove it later by deleting the local database.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            self,
+        )
+        box.setObjectName("demoOffer")
+        box.setDefaultButton(QMessageBox.StandardButton.Yes)
+        box.finished.connect(
+            lambda result: self.load_demo() if result == QMessageBox.StandardButton.Yes else None
+        )
+        self.demo_offer = box
+        box.open()
+
+    def load_demo(self, students: int = 200) -> None:
+        progress = QProgressDialog("Creating demo institutions, cohorts and students…", "", 0, 0, self)
+        progress.setObjectName("demoProgress")
+        progress.setWindowTitle("Loading demo data")
+        progress.setCancelButton(None)
+        progress.setMinimumDuration(0)
+        progress.setWindowModality(Qt.WindowModality.WindowModal)
+        progress.show()
+        self.actions["load_demo"].setEnabled(False)
+
+        def on_progress(done: int, total: int, text: str) -> None:
+            progress.setMaximum(max(total, 0))
+            progress.setValue(done)
+            if text:
+                progress.setLabelText(text)
+
+        def finished() -> None:
+            progress.close()
+            progress.deleteLater()
+
+        def loaded(info: startup.StartupInfo) -> None:
+            self.statusBar().showMessage("Demo data loaded.", 5000)
+            self._on_opened(info, offer_demo=False)
+
+        self.runner.db(startup.load_demo_data, self.db, students).progress(on_progress).success(
+            loaded
+        ).finally_(finished).start()
+
+    # --- loading the cohort tree and the queue ------------------------------------------------
+
+    def start(self) -> None:
+        self.load_tree()
+        self.apply_filters()
+
+    def refresh(self) -> None:
+        self.load_tree()
+        self.queue_model.refresh()
+        self._reasons.clear()
+        if self._current_id is not None:
+            self._request_detail(self._current_id, self._current_document_type())
+
+    def load_tree(self) -> None:
+        self.runner.db(queue.cohort_tree, self.db).success(self._on_tree).start()
+
+    def _on_tree(self, tree: list[queue.InstitutionNode]) -> None:
+        browser = self.ui.cohort_browser
+        model = browser.selectionModel()
+        model.blockSignals(True)
+        try:
+            self.tree_model.set_tree(tree)
+            browser.expandAll()
+            index = self.tree_model.index_of(self._scope)
+            if index.isValid():
+                browser.setCurrentIndex(index)
+        finally:
+            model.blockSignals(False)
+        self._tree_loaded = True
+        self._update_scope_label()
+        self._update_empty_state()
+
+    def _on_scope_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        scope = current.data(CohortTreeModel.ScopeRole) if current.isValid() else None
+        if scope is None:
+            return
+        scope = (scope[0], scope[1])
+        if scope != self._scope:
+            self._scope = scope
+            self.apply_filters()
+
+    def current_filter(self) -> QueueFilter:
+        ui = self.ui
+        kind, ident = self._scope
+        return QueueFilter(
+            verification_state=ui.state_filter.currentData(),
+            enrollment_state=ui.enrollment_filter.currentData(),
+            program_type=ui.program_filter.currentData(),
+            cohort_id=ident if kind == "cohort" else None,
+            institution_id=ident if kind == "institution" else None,
+            search=ui.queue_search.text().strip(),
+        )
+
+    def apply_filters(self) -> None:
+        self._search_timer.stop()
+        flt = self.current_filter()
+        if (
+            flt == self.queue_model.query_filter
+            and self.queue_model.total >= 0
+            and self.queue_model.rowCount()
+        ):
+            return
+        self._pending_move = 0
+        self._pending_advance = False
+        self.queue_model.set_query(flt)
+        self._update_scope_label()
+
+    def _search_now(self) -> None:
+        self.apply_filters()
+        self.ui.queue_table.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    def focus_search(self) -> None:
+        self.ui.queue_search.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.ui.queue_search.selectAll()
+
+    def _update_scope_label(self) -> None:
+        kind, ident = self._scope
+        if kind == "cohort" and ident is not None:
+            text = self.tree_model.cohort_name(ident)
+        elif kind == "institution":
+            index = self.tree_model.index_of(self._scope)
+            text = str(index.data()) if index.isValid() else ""
+        else:
+            text = "All cohorts"
+        self.ui.queue_scope.setText(text)
+
+    def _on_total_changed(self, total: int) -> None:
+        if total < 0:
+            self.ui.queue_summary.setText("Counting…")
+        else:
+            state = self.ui.state_filter.currentData()
+            label = VERIFICATION_STATE_LABELS.get(state, "").lower() if state else ""
+            noun = "enrollment" if total == 1 else "enrollments"
+            self.ui.queue_summary.setText(f"{total:,} {label + ' ' if label else ''}{noun}")
+        self._update_empty_state()
+
+    def _on_page_loaded(self, first: int, _count: int) -> None:
+        if first == 0:
+            row = self.queue_model.row_of(self._current_id) if self._current_id is not None else -1
+            if row < 0 and self.queue_model.rowCount():
+                row = 0
+            if row >= 0:
+                self._select_row(row)
+            elif not self.queue_model.rowCount():
+                self._current_id = None
+                self._detail = None
+                self._show_no_enrollment()
+        if self._pending_move:
+            step, self._pending_move = self._pending_move, 0
+            self.move_enrollment(step)
+        if self._pending_advance:
+            self._pending_advance = False
+            self.advance_to_next_pending()
+        self._update_empty_state()
+
+    def _update_empty_state(self) -> None:
+        label = self.ui.queue_empty
+        model = self.queue_model
+        if model.rowCount() or model.loading or model.total != 0:
+            label.hide()
+            return
+        flt = model.query_filter
+        if self._tree_loaded and not self.tree_model.tree:
+            text = (
+                "No institutions yet.\n\nUse File → Load demo data… to explore CohortDesk, or start it "
+                "with --url to open your institution's database."
+            )
+        elif flt.search:
+            text = (
+                f"No enrollments match “{flt.search}”.\n\nSearch looks in student names, e-mail addresses "
+                "and SA ID numbers. Press Esc to clear it."
+            )
+        elif flt.verification_state == "pending":
+            text = "All caught up.\n\nNo enrollments are waiting for verification here."
+        else:
+            text = "No enrollments match these filters."
+        label.setText(text)
+        label.setGeometry(self.ui.queue_table.viewport().rect())
+        label.show()
+
+    # --- moving around ---------------------------------------------------------------------------
+
+    def _select_row(self, row: int) -> None:
+        table = self.ui.queue_table
+        column = table.horizontalHeader().logicalIndex(0)
+        for visual in range(table.horizontalHeader().count()):
+            logical = table.horizontalHeader().logicalIndex(visual)
+            if not table.isColumnHidden(logical):
+                column = logical
+                break
+        index = self.queue_model.index(row, column)
+        table.selectionModel().setCurrentIndex(
+            index,
+            table.selectionModel().SelectionFlag.ClearAndSelect | table.selectionModel().SelectionFlag.Rows,
+        )
+        table.scrollTo(index)
+
+    def move_enrollment(self, step: int) -> None:
+        model = self.queue_model
+        current = self.ui.queue_table.currentIndex().row()
+        target = current + step if current >= 0 else 0
+        if target < 0:
+            self.statusBar().showMessage("This is the first enrollment in the queue.", 3000)
+            return
+        if target >= model.rowCount():
+            if model.canFetchMore() or model.loading:
+                self._pending_move = step
+                model.fetchMore()
+            else:
+                self.statusBar().showMessage("This is the last enrollment in the queue.", 3000)
+            return
+        self._select_row(target)
+
+    def move_document(self, step: int) -> None:
+        docs = self.ui.document_list
+        if docs.count() == 0:
+            return
+        row = docs.currentRow()
+        target = 0 if row < 0 else max(0, min(docs.count() - 1, row + step))
+        if target != row:
+            docs.setCurrentRow(target)
+
+    def advance_to_next_pending(self) -> None:
+        """Select the next enrollment below the current one that still waits for a decision."""
+        model = self.queue_model
+        start = self.ui.queue_table.currentIndex().row() + 1
+        for row in range(max(start, 0), model.rowCount()):
+            item = model.row_at(row)
+            if item is not None and item.verification_state == "pending":
+                self._select_row(row)
+                return
+        if model.canFetchMore() or model.loading:
+            self._pending_advance = True
+            model.fetchMore()
+            return
+        self.statusBar().showMessage("No more pending enrollments in this view.", 5000)
+
+    def _focus(self, widget: QWidget) -> None:
+        widget.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Resize and watched is self.ui.queue_table.viewport():
+            self.ui.queue_empty.setGeometry(self.ui.queue_table.viewport().rect())
+        elif event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent):
+            if watched is self.ui.queue_search and event.key() == Qt.Key.Key_Escape:
+                if self.ui.queue_search.text():
+                    self.ui.queue_search.clear()
+                    self.apply_filters()
+                else:
+                    self.ui.queue_table.setFocus(Qt.FocusReason.ShortcutFocusReason)
+                return True
+            if self._handles_arrows(watched) and event.modifiers() in (
+                Qt.KeyboardModifier.NoModifier,
+                Qt.KeyboardModifier.KeypadModifier,
+            ):
+                key = event.key()
+                if key in (Qt.Key.Key_Down, Qt.Key.Key_Up):
+                    self.move_enrollment(1 if key == Qt.Key.Key_Down else -1)
+                    return True
+                if key in (Qt.Key.Key_Left, Qt.Key.Key_Right):
+                    self.move_document(1 if key == Qt.Key.Key_Right else -1)
+                    return True
+        return super().eventFilter(watched, event)
+
+    def _handles_arrows(self, watched: QObject) -> bool:
+        """Arrow keys navigate enrollments and documents when the queue, the document list, the
+        preview or the decision buttons have focus; elsewhere (tree, text, combos, history) they keep
+        their usual meaning."""
+        if not isinstance(watched, QWidget) or watched.window() is not self:
+            return False
+        ui = self.ui
+        if watched in (ui.queue_table, ui.document_list) or isinstance(watched, QAbstractButton):
+            return True
+        return watched is self.preview or self.preview.isAncestorOf(watched)
+
+    # --- the detail panes ------------------------------------------------------------------------
+
+    def _on_queue_row_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        row = self.queue_model.row_at(current.row()) if current.isValid() else None
+        if row is None:
+            return
+        if row.enrollment_id != self._current_id:
+            self._current_id = row.enrollment_id
+            self._request_detail(row.enrollment_id)
+
+    def _request_detail(self, enrollment_id: int, prefer_document: str | None = None) -> None:
+        """Load one enrollment's detail; while one load runs, only the latest request is kept."""
+        self._detail_requested = enrollment_id
+        self._prefer_document = prefer_document
+        if self.identity is None or self._detail_loading:
+            return
+        self._load_detail()
+
+    def _load_detail(self) -> None:
+        enrollment_id = self._detail_requested
+        if enrollment_id is None or self.identity is None:
+            return
+        self._detail_loading = True
+        self.runner.db(queue.enrollment_detail, self.db, enrollment_id, self.identity).success(
+            self._on_detail
+        ).failure(self._on_detail_failed).start()
+
+    def _on_detail(self, detail: EnrollmentDetail) -> None:
+        self._detail_loading = False
+        if detail.student.enrollment_id != self._detail_requested:
+            self._load_detail()
+            return
+        self._show_detail(detail, self._prefer_document)
+
+    def _on_detail_failed(self, error: BaseException) -> None:
+        self._detail_loading = False
+        if (
+            self._detail_requested is not None
+            and self._detail is not None
+            and (self._detail.student.enrollment_id != self._detail_requested)
+        ):
+            self._detail = None
+        self.ui.student_details.setHtml(f"<p>{user_message(error)}</p>")
+        self.runner.error_occurred.emit(error, "loading the enrollment")
+
+    def _show_no_enrollment(self) -> None:
+        ui = self.ui
+        ui.document_list.blockSignals(True)
+        ui.document_list.clear()
+        ui.document_list.blockSignals(False)
+        ui.document_title.setText("Document")
+        ui.document_status.setText("")
+        ui.student_details.setHtml(
+            "<p style='color:#687078'>Select an enrollment in the queue to see the student's details, "
+            "their documents and the decisions made so far.</p>"
+        )
+        ui.history.clear()
+        ui.history_empty.setText("No enrollment selected.")
+        ui.history_empty.show()
+        self.preview.show_message("Select an enrollment to see its documents.")
+        self._update_decision_controls()
+
+    def _show_detail(self, detail: EnrollmentDetail, prefer_document: str | None = None) -> None:
+        self._detail = detail
+        ui = self.ui
+        docs = ui.document_list
+        docs.blockSignals(True)
+        docs.clear()
+        for doc in detail.documents:
+            item = QListWidgetItem(doc.label, docs)
+            badge, state = panels.document_badge(doc)
+            item.setData(SUBTITLE_ROLE, panels.document_subtitle(doc))
+            item.setData(BADGE_TEXT_ROLE, badge)
+            item.setData(BADGE_STATE_ROLE, state)
+            item.setData(Qt.ItemDataRole.AccessibleTextRole, panels.document_accessible_text(doc))
+            item.setToolTip(panels.document_accessible_text(doc))
+            item.setData(Qt.ItemDataRole.UserRole, doc.document_type)
+        docs.blockSignals(False)
+        ui.student_details.setHtml(panels.student_details_html(detail.student))
+        ui.history.clear()
+        for row in detail.history:
+            columns = panels.history_columns(row)
+            item = QTreeWidgetItem(list(columns))
+            item.setForeground(3, style.badge_colors(row.action)[0])
+            item.setToolTip(4, row.reason or "")
+            ui.history.addTopLevelItem(item)
+        for column in range(4):
+            ui.history.resizeColumnToContents(column)
+        ui.history.setVisible(bool(detail.history))
+        ui.history_empty.setText("No decisions yet.")
+        ui.history_empty.setVisible(not detail.history)
+        self._prefetch_reasons(detail.student.institution_id)
+        target = self._choose_document(detail.documents, prefer_document)
+        self.detail_loaded.emit(detail.student.enrollment_id)
+        if target >= 0 and docs.currentRow() != target:
+            docs.setCurrentRow(target)  # emits currentRowChanged: loads the preview
+        else:
+            self._on_document_changed(target)
+
+    @staticmethod
+    def _choose_document(documents: tuple[DocumentRow, ...], prefer: str | None) -> int:
+        if not documents:
+            return -1
+        if prefer is not None:
+            for position, doc in enumerate(documents):
+                if doc.document_type == prefer:
+                    return position
+        for position, doc in enumerate(documents):
+            if doc.uploaded and (doc.latest_action is None or not doc.decision_current):
+                return position
+        return 0
+
+    def current_document(self) -> DocumentRow | None:
+        row = self.ui.document_list.currentRow()
+        if self._detail is None or not 0 <= row < len(self._detail.documents):
+            return None
+        return self._detail.documents[row]
+
+    def _current_document_type(self) -> str | None:
+        doc = self.current_document()
+        return doc.document_type if doc is not None else None
+
+    def _on_document_changed(self, row: int) -> None:
+        doc = self.current_document() if row >= 0 else None
+        ui = self.ui
+        self._document_generation += 1
+        generation = self._document_generation
+        if self._preview_op is not None:
+            self._preview_op.cancel()
+            self._preview_op = None
+        self._update_decision_controls()
+        if doc is None:
+            ui.document_title.setText("Document")
+            ui.document_status.setText("")
+            self.preview.show_message("This enrollment has no documents.")
+            return
+        ui.document_title.setText(doc.label)
+        ui.document_status.setText(self._document_status(doc))
+        if not doc.uploaded:
+            self.preview.show_message(f"{doc.label} has not been uploaded yet.")
+            self.document_shown.emit(doc.document_type)
+            return
+        if not doc.upload:
+            self.preview.show_message(
+                f"{doc.label} holds health information. Viewing it needs the special personal "
+                "information permission."
+            )
+            self.document_shown.emit(doc.document_type)
+            return
+        self.preview.show_message(f"Opening {doc.file_name or doc.label}…")
+        self._preview_op = (
+            self.runner.io(self.store.read, doc.upload)
+            .success(lambda data: self._on_document_bytes(generation, doc, data))
+            .failure(lambda error: self._on_document_error(generation, doc, error))
+        )
+        self._preview_op.start()
+
+    def _on_document_bytes(self, generation: int, doc: DocumentRow, data: bytes) -> None:
+        if generation != self._document_generation:
+            return
+        self._preview_op = None
+        self.preview.show_document(data, doc.content_type or "", doc.file_name or doc.label)
+        self.document_shown.emit(doc.document_type)
+
+    def _on_document_error(self, generation: int, doc: DocumentRow, error: BaseException) -> None:
+        if generation != self._document_generation:
+            return
+        self._preview_op = None
+        if isinstance(error, StorageError):
+            self.preview.show_message(str(error))
+        else:
+            log.warning("Reading %s failed: %r", doc.document_type, error)
+            self.preview.show_message(f"{doc.label} cannot be shown. {user_message(error)}")
+        self.document_shown.emit(doc.document_type)
+
+    @staticmethod
+    def _document_status(doc: DocumentRow) -> str:
+        if not doc.uploaded:
+            return "Not uploaded yet" + (" · required" if doc.required else "")
+        if doc.latest_action is None:
+            return f"Not checked yet · {panels.human_size(doc.size)}"
+        verb = panels.ACTION_LABELS.get(doc.latest_action, doc.latest_action)
+        text = f"{verb} by {doc.latest_by} on {panels.local_time(doc.latest_at)}"
+        if doc.latest_action == "rejected" and doc.latest_reason:
+            text += f": {doc.latest_reason}"
+        if not doc.decision_current:
+            text += " · the file was replaced since"
+        return text
+
+    # --- decisions ---------------------------------------------------------------------------
+
+    def _decision_blocker(self, action: str) -> str | None:
+        """Why the current document cannot be decided now (None when it can)."""
+        identity = self.identity
+        if identity is None:
+            return "CohortDesk is still opening the database."
+        if not identity.can("decide"):
+            return "Your role can look at the queue but not record decisions."
+        if identity.user_id is None:
+            return "This login is not linked to a CohortDesk user."
+        doc = self.current_document()
+        if self._detail is None or doc is None:
+            return "Select an enrollment and a document first."
+        if self._deciding:
+            return "The previous decision is still being saved."
+        if doc.uploaded and not doc.upload:
+            return "This document needs the special personal information permission."
+        if action == "approved" and not doc.uploaded:
+            return "A document that was not uploaded cannot be approved."
+        return None
+
+    def _update_decision_controls(self) -> None:
+        ui = self.ui
+        approve_blocker = self._decision_blocker("approved")
+        reject_blocker = self._decision_blocker("rejected")
+        ui.approve_button.setEnabled(approve_blocker is None)
+        ui.reject_button.setEnabled(reject_blocker is None)
+        ui.approve_button.setToolTip(approve_blocker or "Approve this document (A)")
+        ui.reject_button.setToolTip(reject_blocker or "Reject this document with a reason (R)")
+
+    def approve(self) -> None:
+        self._decide("approved")
+
+    def reject_current(self) -> None:
+        blocker = self._decision_blocker("rejected")
+        if blocker is not None:
+            self.statusBar().showMessage(blocker, 5000)
+            return
+        assert self._detail is not None
+        institution_id = self._detail.student.institution_id
+        cached = self._reasons.get(institution_id)
+        if cached is not None:
+            self._open_reject_dialog(cached)
+            return
+        self.runner.db(queue.rejection_reasons, self.db, institution_id).success(
+            lambda reasons: (
+                self._reasons.__setitem__(institution_id, reasons),
+                self._open_reject_dialog(reasons),
+            )
+        ).start()
+
+    def _prefetch_reasons(self, institution_id: int) -> None:
+        if institution_id not in self._reasons:
+            self.runner.db(queue.rejection_reasons, self.db, institution_id).success(
+                lambda reasons: self._reasons.__setitem__(institution_id, reasons)
+            ).failure(lambda _error: None).start()
+
+    def _open_reject_dialog(self, reasons: list[RejectionReason]) -> None:
+        doc, detail = self.current_document(), self._detail
+        if (
+            doc is None
+            or detail is None
+            or (self.reject_dialog is not None and self.reject_dialog.isVisible())
+        ):
+            return
+        kept = ""
+        if self._unsent_reason and self._unsent_reason[:2] == (
+            detail.student.enrollment_id,
+            doc.document_type,
+        ):
+            kept = self._unsent_reason[2]
+        dialog = RejectDialog(reasons, doc.label, detail.student.student_name, self, message=kept)
+        enrollment_id, document_type = detail.student.enrollment_id, doc.document_type
+
+        def confirmed() -> None:
+            self._decide("rejected", dialog.reason_text, dialog.reason_code, enrollment_id, document_type)
+
+        dialog.accepted.connect(confirmed)
+        dialog.finished.connect(lambda _result: self.ui.queue_table.setFocus(Qt.FocusReason.OtherFocusReason))
+        self.reject_dialog = dialog
+        dialog.open()
+
+    def _decide(
+        self,
+        action: str,
+        reason: str | None = None,
+        reason_code: str | None = None,
+        enrollment_id: int | None = None,
+        document_type: str | None = None,
+    ) -> None:
+        blocker = self._decision_blocker(action)
+        doc, detail = self.current_document(), self._detail
+        if blocker is not None or doc is None or detail is None:
+            self.statusBar().showMessage(blocker or "Nothing to decide.", 5000)
+            return
+        if enrollment_id is not None and (
+            enrollment_id != detail.student.enrollment_id or document_type != doc.document_type
+        ):
+            self.statusBar().showMessage("The selection changed; the decision was not recorded.", 5000)
+            return
+        assert self.identity is not None and self.identity.user_id is not None
+        command = DecisionCommand(
+            enrollment_id=detail.student.enrollment_id,
+            document_type=doc.document_type,
+            action=action,
+            actor_user_id=self.identity.user_id,
+            reason=reason,
+            reason_code=reason_code,
+            expected_row_version=detail.student.row_version,
+            idempotency_key=str(uuid.uuid4()),
+        )
+        self._deciding = True
+        self._update_decision_controls()
+        self._set_activity("Saving the decision…")
+        student = detail.student.student_name
+        self.runner.db(queue.decide, self.db, command, self.identity).success(
+            lambda outcome: self._on_decided(outcome, doc, student)
+        ).failure(lambda error: self._on_decide_failed(error, command)).start()
+
+    def _on_decided(self, outcome: QueueDecision, doc: DocumentRow, student: str) -> None:
+        self._deciding = False
+        self._unsent_reason = None
+        self._set_activity("")
+        self.queue_model.update_row(outcome.row)
+        self.tree_model.update_counts(outcome.counts)
+        verb = "Approved" if outcome.result.verification.action == "approved" else "Rejected"
+        self.statusBar().showMessage(f"{verb} {doc.label} of {student}.", 5000)
+        self.decision_recorded.emit(outcome)
+        if self._detail is None or self._detail.student.enrollment_id != outcome.row.enrollment_id:
+            self._update_decision_controls()
+            return  # the officer moved on meanwhile
+        if not self.ui.save_and_next.isChecked():
+            self._show_detail(outcome.detail, doc.document_type)
+            return
+        documents = outcome.detail.documents
+        position = next((i for i, d in enumerate(documents) if d.document_type == doc.document_type), -1)
+        ordered = [*documents[position + 1 :], *documents[: position + 1]]
+        following = next(
+            (
+                d
+                for d in ordered
+                if d.uploaded and d.upload and (d.latest_action is None or not d.decision_current)
+            ),
+            None,
+        )
+        if following is not None:
+            self._show_detail(outcome.detail, following.document_type)
+        else:
+            self._show_detail(outcome.detail, doc.document_type)
+            self.advance_to_next_pending()
+
+    def _on_decide_failed(self, error: BaseException, command: DecisionCommand) -> None:
+        self._deciding = False
+        self._set_activity("")
+        if command.action == "rejected" and command.reason:
+            self._unsent_reason = (command.enrollment_id, command.document_type, command.reason)
+        self._update_decision_controls()
+        show_error(self, error, "Recording the decision")
+        if isinstance(error, ConflictError):
+            self._request_detail(command.enrollment_id, command.document_type)
+            self.queue_model.refresh()
+
+    # --- preview forwarding, sheets, about ------------------------------------------------------
+
+    def _preview_slot(self, name: str) -> Any:
+        def call() -> None:
+            slot = getattr(self.preview, name, None)
+            if callable(slot):
+                slot()
+
+        return call
+
+    def show_shortcuts(self) -> None:
+        if self.shortcut_sheet is None:
+            self.shortcut_sheet = ShortcutSheet(self)
+        self.shortcut_sheet.open()
+
+    def show_about(self) -> None:
+        info = self.startup_info
+        database = info.database if info else "not open"
+        box = QMessageBox(
+            QMessageBox.Icon.Information,
+            "About CohortDesk",
+            f"CohortDesk {__version__}\n\nDatabase: {database}"
+            + (f"\nSchema: {info.schema_revision} ({info.install_mode} mode)" if info else ""),
+            QMessageBox.StandardButton.Ok,
+            self,
+        )
+        box.setObjectName("aboutBox")
+        box.open()
+
+    def _set_activity(self, text: str) -> None:
+        self.status_activity.setText(text)
+
+    def _on_busy_changed(self, count: int) -> None:
+        if not self.status_activity.text() or self.status_activity.text() == "Working…":
+            self.status_activity.setText("Working…" if count else "")
+
+    def _column_menu(self, position: Any) -> None:
+        header = self.ui.queue_table.horizontalHeader()
+        menu = QMenu(self)
+        menu.setObjectName("columnMenu")
+        visible = [c for c in range(QueueTableModel.COLUMN_COUNT) if not header.isSectionHidden(c)]
+        for column, title in enumerate(QueueTableModel.HEADERS):
+            action = menu.addAction(title)
+            action.setCheckable(True)
+            action.setChecked(not header.isSectionHidden(column))
+            action.setEnabled(not (len(visible) == 1 and column in visible))
+            action.toggled.connect(lambda on, c=column: header.setSectionHidden(c, not on))
+        menu.popup(header.mapToGlobal(position))
+
+    # --- remembered window state -------------------------------------------------------------
+
+    def restore_settings(self) -> None:
+        s = self.settings
+        if s.value("version") is None:
+            self.resize(1600, 960)
+            self.ui.main_splitter.setSizes([240, 575, 785])
+            self.ui.detail_splitter.setSizes([430, 355])
+            self.ui.side_splitter.setSizes([170, 470, 200])
+            return
+        if geometry := s.value("window/geometry"):
+            self.restoreGeometry(geometry)
+        if state := s.value("window/state"):
+            self.restoreState(state)
+        # Splitters are restored once the window has its final size (first show): restoring them
+        # earlier lets the later resize redistribute the space by stretch factor.
+        self._pending_splitters = {
+            key: value for key in self._splitters() if (value := s.value(f"splitters/{key}"))
+        }
+        if header := s.value("queue/header"):
+            self.ui.queue_table.horizontalHeader().restoreState(header)
+            self._reset_sort_indicator()  # every start opens on the default view: oldest first
+        save_next = s.value("review/save_and_next")
+        if save_next is not None:
+            self.ui.save_and_next.setChecked(str(save_next).lower() in ("true", "1"))
+
+    def save_settings(self) -> None:
+        s = self.settings
+        s.setValue("version", SETTINGS_VERSION)
+        s.setValue("window/geometry", self.saveGeometry())
+        s.setValue("window/state", self.saveState())
+        for key, splitter in self._splitters().items():
+            s.setValue(f"splitters/{key}", splitter.saveState())
+        s.setValue("queue/header", self.ui.queue_table.horizontalHeader().saveState())
+        s.setValue("review/save_and_next", self.ui.save_and_next.isChecked())
+        s.sync()
+
+    def _splitters(self) -> dict[str, Any]:
+        return {
+            "main": self.ui.main_splitter,
+            "detail": self.ui.detail_splitter,
+            "side": self.ui.side_splitter,
+        }
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._pending_splitters:
+            pending, self._pending_splitters = self._pending_splitters, {}
+            splitters = self._splitters()
+            for key, value in pending.items():
+                splitters[key].restoreState(value)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_settings()
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self)
+        super().closeEvent(event)

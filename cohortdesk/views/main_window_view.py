@@ -1,0 +1,242 @@
+"""Layout of the verification workstation, and nothing else: which widgets exist, their object names,
+accessible names and placement. Behaviour lives in ``main_window.py``.
+
+    ┌ cohorts ┐┌ queue: search, filters, table ┐┌ decision bar + preview ┐┌ documents ┐
+    │ tree    ││                                ││                        │├ student   ┤
+    │         ││                                ││                        │├ history   ┤
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QFrame,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QMainWindow,
+    QPushButton,
+    QSizePolicy,
+    QSplitter,
+    QTableView,
+    QTextBrowser,
+    QTreeView,
+    QTreeWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from cohortdesk.views.delegates import TwoLineBadgeDelegate
+
+VERIFICATION_FILTERS = (
+    ("Pending", "pending"),
+    ("Verified", "verified"),
+    ("Rejected", "rejected"),
+    ("All states", None),
+)
+PROGRAM_FILTERS = (
+    ("All programmes", None),
+    ("Learnership", "learnership"),
+    ("Internship", "internship"),
+    ("Candidacy", "candidacy"),
+)
+ENROLLMENT_FILTERS = (
+    ("Any enrollment", None),
+    ("Waiting", "waiting"),
+    ("In progress", "in_progress"),
+    ("Complete", "complete"),
+)
+
+
+def panel(title: str, name: str, parent: QWidget) -> tuple[QFrame, QVBoxLayout, QLabel]:
+    frame = QFrame(parent)
+    frame.setObjectName("panel")
+    frame.setProperty("panelName", name)
+    layout = QVBoxLayout(frame)
+    layout.setContentsMargins(10, 8, 10, 10)
+    layout.setSpacing(6)
+    label = QLabel(title, frame)
+    label.setObjectName("panelTitle")
+    layout.addWidget(label)
+    return frame, layout, label
+
+
+def combo(
+    name: str, accessible: str, choices: tuple[tuple[str, str | None], ...], parent: QWidget
+) -> QComboBox:
+    box = QComboBox(parent)
+    box.setObjectName(name)
+    box.setAccessibleName(accessible)
+    for text, value in choices:
+        box.addItem(text, value)
+    box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+    return box
+
+
+class WorkstationView:
+    """Builds the widgets into ``window``; the preview widget comes from the caller."""
+
+    def __init__(self, window: QMainWindow, preview: QWidget) -> None:
+        central = QWidget(window)
+        central.setObjectName("workstation")
+        outer = QVBoxLayout(central)
+        outer.setContentsMargins(8, 8, 8, 6)
+        window.setCentralWidget(central)
+
+        self.main_splitter = QSplitter(Qt.Orientation.Horizontal, central)
+        self.main_splitter.setObjectName("mainSplitter")
+        self.main_splitter.setChildrenCollapsible(False)
+        outer.addWidget(self.main_splitter)
+
+        # --- left: cohort browser -----------------------------------------------------------
+        left, left_layout, _ = panel("Cohorts", "cohorts", self.main_splitter)
+        self.cohort_browser = QTreeView(left)
+        self.cohort_browser.setObjectName("cohortBrowser")
+        self.cohort_browser.setAccessibleName("Cohort browser")
+        self.cohort_browser.setAccessibleDescription(
+            "Institutions and their cohorts; choose one to filter the queue."
+        )
+        self.cohort_browser.setHeaderHidden(True)
+        self.cohort_browser.setItemDelegate(TwoLineBadgeDelegate(self.cohort_browser))
+        self.cohort_browser.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.cohort_browser.setUniformRowHeights(True)
+        self.cohort_browser.setIndentation(14)
+        left_layout.addWidget(self.cohort_browser)
+        legend = QLabel("The numbers count enrollments waiting for a decision.", left)
+        legend.setObjectName("panelHint")
+        legend.setWordWrap(True)
+        left_layout.addWidget(legend)
+
+        # --- centre: the queue -------------------------------------------------------------
+        centre, centre_layout, self.queue_title = panel("Enrollment queue", "queue", self.main_splitter)
+        self.queue_search = QLineEdit(centre)
+        self.queue_search.setObjectName("queueSearch")
+        self.queue_search.setAccessibleName("Search the queue")
+        self.queue_search.setPlaceholderText("Search name, e-mail or ID number   (Ctrl+F)")
+        self.queue_search.setClearButtonEnabled(True)
+        centre_layout.addWidget(self.queue_search)
+        filters = QHBoxLayout()
+        filters.setSpacing(6)
+        self.state_filter = combo("stateFilter", "Verification state filter", VERIFICATION_FILTERS, centre)
+        self.program_filter = combo("programFilter", "Programme filter", PROGRAM_FILTERS, centre)
+        self.enrollment_filter = combo(
+            "enrollmentFilter", "Enrollment state filter", ENROLLMENT_FILTERS, centre
+        )
+        for box in (self.state_filter, self.program_filter, self.enrollment_filter):
+            filters.addWidget(box)
+        filters.addStretch(1)
+        centre_layout.addLayout(filters)
+        self.queue_scope = QLabel("", centre)
+        self.queue_scope.setObjectName("queueScope")
+        self.queue_summary = QLabel("", centre)
+        self.queue_summary.setObjectName("queueSummary")
+        summary_row = QHBoxLayout()
+        summary_row.addWidget(self.queue_scope, 1)
+        summary_row.addWidget(self.queue_summary)
+        centre_layout.addLayout(summary_row)
+        self.queue_table = QTableView(centre)
+        self.queue_table.setObjectName("enrollmentQueue")
+        self.queue_table.setAccessibleName("Enrollment queue")
+        self.queue_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.queue_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.queue_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.queue_table.setAlternatingRowColors(True)
+        self.queue_table.setShowGrid(False)
+        self.queue_table.setWordWrap(False)
+        self.queue_table.setTabKeyNavigation(False)
+        self.queue_table.verticalHeader().setVisible(False)
+        self.queue_table.verticalHeader().setDefaultSectionSize(30)
+        header = self.queue_table.horizontalHeader()
+        header.setHighlightSections(False)
+        header.setSectionsMovable(True)
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        centre_layout.addWidget(self.queue_table, 1)
+        self.queue_empty = QLabel("", self.queue_table.viewport())
+        self.queue_empty.setObjectName("emptyState")
+        self.queue_empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.queue_empty.setWordWrap(True)
+        self.queue_empty.hide()
+
+        # --- right: decision bar + preview, then documents / student / history ---------------
+        self.detail_splitter = QSplitter(Qt.Orientation.Horizontal, self.main_splitter)
+        self.detail_splitter.setObjectName("detailSplitter")
+        self.detail_splitter.setChildrenCollapsible(False)
+
+        viewer, viewer_layout, self.document_title = panel("Document", "preview", self.detail_splitter)
+        self.document_title.setObjectName("documentTitle")
+        bar = QHBoxLayout()
+        bar.setSpacing(8)
+        self.document_status = QLabel("", viewer)
+        self.document_status.setObjectName("documentStatus")
+        self.document_status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.approve_button = QPushButton("&Approve   A", viewer)
+        self.approve_button.setObjectName("approveButton")
+        self.approve_button.setAccessibleName("Approve document")
+        self.approve_button.setToolTip("Approve this document (A)")
+        self.reject_button = QPushButton("&Reject…   R", viewer)
+        self.reject_button.setObjectName("rejectButton")
+        self.reject_button.setAccessibleName("Reject document")
+        self.reject_button.setToolTip("Reject this document with a reason (R)")
+        self.save_and_next = QCheckBox("Save and &next", viewer)
+        self.save_and_next.setObjectName("saveAndNext")
+        self.save_and_next.setAccessibleName("Save and next")
+        self.save_and_next.setToolTip("After a decision, go to the next document to check (Ctrl+Shift+N)")
+        self.save_and_next.setChecked(True)
+        bar.addWidget(self.document_status, 1)
+        bar.addWidget(self.save_and_next)
+        bar.addWidget(self.reject_button)
+        bar.addWidget(self.approve_button)
+        viewer_layout.addLayout(bar)
+        self.preview = preview
+        preview.setParent(viewer)
+        viewer_layout.addWidget(preview, 1)
+
+        self.side_splitter = QSplitter(Qt.Orientation.Vertical, self.detail_splitter)
+        self.side_splitter.setObjectName("sideSplitter")
+        self.side_splitter.setChildrenCollapsible(False)
+        docs, docs_layout, _ = panel("Documents", "documents", self.side_splitter)
+        self.document_list = QListWidget(docs)
+        self.document_list.setObjectName("documentList")
+        self.document_list.setAccessibleName("Uploaded documents")
+        self.document_list.setItemDelegate(TwoLineBadgeDelegate(self.document_list))
+        self.document_list.setUniformItemSizes(True)
+        docs_layout.addWidget(self.document_list)
+
+        student, student_layout, _ = panel("Student", "student", self.side_splitter)
+        self.student_details = QTextBrowser(student)
+        self.student_details.setObjectName("studentDetails")
+        self.student_details.setAccessibleName("Student details")
+        self.student_details.setOpenLinks(False)
+        student_layout.addWidget(self.student_details)
+
+        history, history_layout, _ = panel("History", "history", self.side_splitter)
+        self.history = QTreeWidget(history)
+        self.history.setObjectName("verificationHistory")
+        self.history.setAccessibleName("Verification history")
+        self.history.setRootIsDecorated(False)
+        self.history.setUniformRowHeights(True)
+        self.history.setAlternatingRowColors(True)
+        self.history.setHeaderLabels(["When", "Who", "Document", "Action", "Reason"])
+        self.history.header().setStretchLastSection(True)
+        self.history_empty = QLabel("No decisions yet.", history)
+        self.history_empty.setObjectName("panelHint")
+        self.history_empty.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.history_empty.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
+        history_layout.addWidget(self.history)
+        history_layout.addWidget(self.history_empty)
+
+        self.main_splitter.setStretchFactor(0, 0)
+        self.main_splitter.setStretchFactor(1, 3)
+        self.main_splitter.setStretchFactor(2, 5)
+        self.detail_splitter.setStretchFactor(0, 3)
+        self.detail_splitter.setStretchFactor(1, 2)
+        self.side_splitter.setStretchFactor(0, 2)
+        self.side_splitter.setStretchFactor(1, 5)
+        self.side_splitter.setStretchFactor(2, 2)

@@ -1,0 +1,180 @@
+"""The reject dialog: pick a canned reason (which pre-fills the learner-visible message), edit the
+message, confirm. A reason is required; an empty one is refused in the dialog, with the words why.
+
+Keyboard: Up/Down (or 1–9) choose a reason, Tab moves to the message, Ctrl+Enter rejects, Esc cancels.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from cohortdesk.services.queue import RejectionReason
+from cohortdesk.views import style
+
+
+class RejectDialog(QDialog):
+    def __init__(
+        self,
+        reasons: list[RejectionReason],
+        document_label: str,
+        student_name: str,
+        parent: QWidget | None = None,
+        message: str = "",
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("rejectDialog")
+        self.setWindowTitle("Reject document")
+        self.setAccessibleName("Reject document")
+        self.setModal(True)
+        self.resize(560, 520)
+        self._reasons = list(reasons)
+        self._prefilled = ""
+
+        title = QLabel(f"<b>Reject {document_label}</b> of {student_name}", self)
+        title.setObjectName("rejectTitle")
+        hint = QLabel("Choose a reason, then adjust the message the student will see.", self)
+        hint.setObjectName("panelHint")
+        hint.setWordWrap(True)
+
+        reasons_label = QLabel("&Reason", self)
+        self.reason_list = QListWidget(self)
+        self.reason_list.setObjectName("rejectReasons")
+        self.reason_list.setAccessibleName("Canned rejection reasons")
+        for number, reason in enumerate(self._reasons, start=1):
+            text = f"{number}.  {reason.label}" if number <= 9 else f"     {reason.label}"
+            item = QListWidgetItem(text, self.reason_list)
+            item.setData(Qt.ItemDataRole.UserRole, reason.code)
+            item.setToolTip(reason.message)
+        self.reason_list.setMaximumHeight(220)
+        reasons_label.setBuddy(self.reason_list)
+
+        message_label = QLabel("&Message to the student (required)", self)
+        self.message_edit = QPlainTextEdit(self)
+        self.message_edit.setObjectName("rejectReason")
+        self.message_edit.setAccessibleName("Rejection reason")
+        self.message_edit.setAccessibleDescription("The reason the student sees; required.")
+        self.message_edit.setTabChangesFocus(True)
+        self.message_edit.setPlaceholderText(
+            "Explain what is wrong and what the student should upload instead."
+        )
+        self.message_edit.setPlainText(message)
+        message_label.setBuddy(self.message_edit)
+
+        self.error_label = QLabel("", self)
+        self.error_label.setObjectName("rejectError")
+        self.error_label.setStyleSheet(f"color: {style.MISMATCH_TEXT};")
+        self.error_label.setWordWrap(True)
+        self.error_label.hide()
+
+        self.buttons = QDialogButtonBox(self)
+        self.reject_button = self.buttons.addButton(
+            "&Reject document", QDialogButtonBox.ButtonRole.AcceptRole
+        )
+        self.reject_button.setObjectName("confirmRejectButton")
+        self.reject_button.setToolTip("Reject (Ctrl+Enter)")
+        cancel = self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
+        cancel.setObjectName("cancelRejectButton")
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(18, 16, 18, 14)
+        layout.setSpacing(8)
+        layout.addWidget(title)
+        layout.addWidget(hint)
+        layout.addSpacing(4)
+        layout.addWidget(reasons_label)
+        layout.addWidget(self.reason_list)
+        layout.addWidget(message_label)
+        layout.addWidget(self.message_edit, 1)
+        layout.addWidget(self.error_label)
+        layout.addWidget(self.buttons)
+
+        self.reason_list.itemSelectionChanged.connect(self._on_reason_changed)
+        self.reason_list.itemActivated.connect(lambda _item: self.message_edit.setFocus())
+        for sequence in ("Ctrl+Return", "Ctrl+Enter"):
+            QShortcut(QKeySequence(sequence), self, activated=self.accept)
+        for number in range(1, min(9, len(self._reasons)) + 1):
+            shortcut = QShortcut(QKeySequence(str(number)), self.reason_list)
+            shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
+            shortcut.activated.connect(lambda n=number: self.reason_list.setCurrentRow(n - 1))
+        self.message_edit.installEventFilter(self)
+        self.reason_list.installEventFilter(self)
+        self.reason_list.setFocus()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        # Nothing is chosen until the officer chooses: the first Up/Down picks the highlighted reason
+        # (the list marks its first row current on focus without selecting it).
+        if (
+            watched is self.reason_list
+            and event.type() == QEvent.Type.KeyPress
+            and isinstance(event, QKeyEvent)
+            and event.key() in (Qt.Key.Key_Down, Qt.Key.Key_Up)
+            and not self.reason_list.selectedItems()
+            and self.reason_list.count()
+        ):
+            self.reason_list.setCurrentRow(max(self.reason_list.currentRow(), 0))
+            return True
+        # The text field takes Ctrl+Enter for itself; here it confirms, as everywhere in the dialog.
+        if (
+            watched is self.message_edit
+            and event.type() == QEvent.Type.KeyPress
+            and isinstance(event, QKeyEvent)
+            and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+            and event.modifiers() & Qt.KeyboardModifier.ControlModifier
+        ):
+            self.accept()
+            return True
+        return super().eventFilter(watched, event)
+
+    # --- results -----------------------------------------------------------------------------
+
+    @property
+    def reason_text(self) -> str:
+        return self.message_edit.toPlainText().strip()
+
+    @property
+    def reason_code(self) -> str | None:
+        """The chosen canned reason's code (kept even when its message was edited), or None."""
+        items = self.reason_list.selectedItems()
+        return str(items[0].data(Qt.ItemDataRole.UserRole)) if items else None
+
+    def select_reason(self, code: str) -> None:
+        for row in range(self.reason_list.count()):
+            if self.reason_list.item(row).data(Qt.ItemDataRole.UserRole) == code:
+                self.reason_list.setCurrentRow(row)
+                return
+
+    def accept(self) -> None:
+        if not self.reason_text:
+            self.error_label.setText("A reason is required to reject a document: choose one or write it.")
+            self.error_label.show()
+            self.message_edit.setFocus()
+            return
+        super().accept()
+
+    def _on_reason_changed(self) -> None:
+        items = self.reason_list.selectedItems()
+        if not items:
+            return
+        code = items[0].data(Qt.ItemDataRole.UserRole)
+        reason = next((r for r in self._reasons if r.code == code), None)
+        if reason is None:
+            return
+        text = self.message_edit.toPlainText().strip()
+        # Replace the text only while it is empty or still an untouched canned message.
+        if not text or text == self._prefilled:
+            self.message_edit.setPlainText(reason.message)
+            self._prefilled = reason.message
+        self.error_label.hide()
