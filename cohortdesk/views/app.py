@@ -12,7 +12,6 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
@@ -20,6 +19,7 @@ from PySide6.QtWidgets import QApplication
 from cohortdesk import logs, paths
 from cohortdesk.db import Database, default_url
 from cohortdesk.services.storage import DocumentStore
+from cohortdesk.settings import AppSettings, load_settings
 from cohortdesk.views import style
 from cohortdesk.views.errors import show_error
 from cohortdesk.views.main_window import MainWindow
@@ -28,7 +28,7 @@ from cohortdesk.views.runner import Runner
 log = logging.getLogger(__name__)
 
 
-def application(argv: Sequence[str] | None = None) -> QApplication:
+def application(argv: Sequence[str] | None = None, theme: str = "system") -> QApplication:
     """The QApplication, created once with CohortDesk's name, icon and look."""
     app = QApplication.instance()
     if app is None:
@@ -40,22 +40,12 @@ def application(argv: Sequence[str] | None = None) -> QApplication:
     icon = _icon()
     if icon is not None:
         app.setWindowIcon(icon)
-    style.apply(app)
+    style.apply(app, theme)
     return app
 
 
-def _icon_folder() -> Path | None:
-    here = Path(__file__).resolve().parent.parent
-    for folder in (here / "resources" / "icons", here.parent / "resources" / "icons"):
-        if folder.is_dir():  # installed/frozen: inside the package; a source checkout: at the top
-            return folder
-    return None
-
-
 def _icon() -> QIcon | None:
-    folder = _icon_folder()
-    if folder is None:
-        return None
+    folder = paths.resources_dir() / "icons"
     icon = QIcon()
     for size in (16, 24, 32, 48, 64, 128, 256):
         candidate = folder / f"cohortdesk-{size}.png"
@@ -64,14 +54,17 @@ def _icon() -> QIcon | None:
     return None if icon.isNull() else icon
 
 
-def build_window(url: str | None = None) -> tuple[MainWindow, Runner, Database]:
+def build_window(
+    url: str | None = None, settings: AppSettings | None = None
+) -> tuple[MainWindow, Runner, Database]:
+    settings = settings or load_settings()
     db = Database(url or default_url())
     if os.environ.get("COHORTDESK_SQL_GUARD") == "1":
         from cohortdesk.db.guard import ThreadGuard
 
         ThreadGuard(db.engine).install()
     runner = Runner()
-    window = MainWindow(db, runner, DocumentStore())
+    window = MainWindow(db, runner, DocumentStore(), page_size=settings.queue_page_size)
     runner.error_occurred.connect(lambda error, label: show_error(window, error, _title(label)))
     return window, runner, db
 
@@ -81,9 +74,10 @@ def _title(label: str) -> str:
 
 
 def run_gui(url: str | None = None, argv: Sequence[str] | None = None) -> int:
-    app = application(argv)
+    settings = load_settings()
+    app = application(argv, settings.theme)
     logs.configure()
-    window, runner, db = build_window(url)
+    window, runner, db = build_window(url, settings)
     log.info("Opening %s", db.describe())
     window.show()
     window.open_database()

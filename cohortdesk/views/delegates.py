@@ -4,7 +4,7 @@ browser, document list) and a pill-shaped state badge inside a table cell (queue
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
+from PySide6.QtGui import QFont, QFontMetrics, QPainter, QPalette
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from cohortdesk.views import style
@@ -71,12 +71,17 @@ class TwoLineBadgeDelegate(QStyledItemDelegate):
                 painter, rect, badge_text, str(index.data(BADGE_STATE_ROLE) or ""), badge_font, True
             )
         text_rect = rect.adjusted(0, 0, -(badge_width + 8 if badge_width else 0), 0)
+        selected = bool(opt.state & QStyle.StateFlag.State_Selected)
+        palette = opt.palette
+        text_colour = palette.color(
+            QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
+        )
         painter.save()
         title_font = QFont(opt.font)
         title_font.setBold(bool(index.data(EMPHASIS_ROLE)))
         title_metrics = QFontMetrics(title_font)
         painter.setFont(title_font)
-        painter.setPen(QColor(style.TEXT))
+        painter.setPen(text_colour)
         title = title_metrics.elidedText(opt.text, Qt.TextElideMode.ElideRight, text_rect.width())
         painter.drawText(
             QRect(text_rect.left(), text_rect.top(), text_rect.width(), title_metrics.height()),
@@ -86,7 +91,7 @@ class TwoLineBadgeDelegate(QStyledItemDelegate):
         small = style.small_font(opt.font)
         small_metrics = QFontMetrics(small)
         painter.setFont(small)
-        painter.setPen(QColor(style.MUTED_TEXT))
+        painter.setPen(text_colour if selected else style.muted(palette))
         subtitle = small_metrics.elidedText(
             str(index.data(SUBTITLE_ROLE) or ""), Qt.TextElideMode.ElideRight, text_rect.width()
         )

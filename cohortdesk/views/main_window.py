@@ -35,7 +35,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cohortdesk import __version__
 from cohortdesk.errors import ConflictError, StorageError
 from cohortdesk.services import queue, startup
 from cohortdesk.services.identity import Identity
@@ -54,16 +53,12 @@ from cohortdesk.views.cohort_tree_model import CohortTreeModel, Scope
 from cohortdesk.views.delegates import BADGE_STATE_ROLE, BADGE_TEXT_ROLE, SUBTITLE_ROLE, StateBadgeDelegate
 from cohortdesk.views.errors import show_error, user_message
 from cohortdesk.views.main_window_view import WorkstationView
+from cohortdesk.views.preview import DocumentPreview
 from cohortdesk.views.queue_table_model import VERIFICATION_STATE_LABELS, QueueTableModel
 from cohortdesk.views.reject_dialog import RejectDialog
 from cohortdesk.views.runner import Op, Runner
 from cohortdesk.views.settings import window_settings
 from cohortdesk.views.shortcuts import BY_ACTION, SHORTCUTS, ShortcutSheet
-
-try:  # the real preview engine, once it is part of this build
-    from cohortdesk.views.preview import DocumentPreview
-except ImportError:  # pragma: no cover - depends on what has landed
-    from cohortdesk.views.preview_standin import DocumentPreview
 
 log = logging.getLogger(__name__)
 
@@ -215,6 +210,10 @@ class MainWindow(QMainWindow):
         load_demo.triggered.connect(self.load_demo)
         load_demo.setEnabled(False)
         self.actions["load_demo"] = load_demo
+        logs_action = QAction("&Logs", self)
+        logs_action.setObjectName("action_logs")
+        logs_action.triggered.connect(self.show_logs)
+        self.actions["logs"] = logs_action
         about = QAction("&About CohortDesk", self)
         about.setObjectName("action_about")
         about.triggered.connect(self.show_about)
@@ -250,7 +249,7 @@ class MainWindow(QMainWindow):
         tools = bar.addMenu("&Tools")
         administration = tools.addMenu("&Administration")
         help_menu = bar.addMenu("&Help")
-        help_menu.addActions([a["shortcuts"], a["about"]])
+        help_menu.addActions([a["shortcuts"], a["logs"], a["about"]])
         self.menus = {
             "file": file_menu,
             "review": review,
@@ -1030,18 +1029,22 @@ class MainWindow(QMainWindow):
         self.shortcut_sheet.open()
 
     def show_about(self) -> None:
-        info = self.startup_info
-        database = info.database if info else "not open"
-        box = QMessageBox(
-            QMessageBox.Icon.Information,
-            "About CohortDesk",
-            f"CohortDesk {__version__}\n\nDatabase: {database}"
-            + (f"\nSchema: {info.schema_revision} ({info.install_mode} mode)" if info else ""),
-            QMessageBox.StandardButton.Ok,
-            self,
-        )
-        box.setObjectName("aboutBox")
-        box.open()
+        from cohortdesk.services.system_info import database_facts
+        from cohortdesk.views.about_dialog import AboutDialog
+
+        def show(facts: Any) -> None:
+            dialog = AboutDialog(facts, self)
+            dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            dialog.open()
+
+        self.runner.db(database_facts, self.db).success(show).failure(lambda _error: show(None)).start()
+
+    def show_logs(self) -> None:
+        from cohortdesk.views.log_view import LogViewDialog
+
+        dialog = LogViewDialog(self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
 
     def _set_activity(self, text: str) -> None:
         self.status_activity.setText(text)
@@ -1117,6 +1120,9 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_settings()
+        shutdown = getattr(self.preview, "shutdown", None)
+        if callable(shutdown):
+            shutdown()  # the preview's render worker process
         app = QApplication.instance()
         if app is not None:
             app.removeEventFilter(self)
