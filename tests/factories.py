@@ -123,7 +123,13 @@ QUEUE_STUDENTS = (
         "Dlamini",
         "learnership",
         # deliberately inconsistent with the ID number: female, a day late, 30 years old
-        {"sa_id_number": "8001015009087", "gender": "F", "date_of_birth": "1980-01-02", "age": 30},
+        {
+            "sa_id_number": "8001015009087",
+            "gender": "F",
+            "date_of_birth": "1980-01-02",
+            "age": 30,
+            "province": "7",
+        },
         ("id_document", "matric_certificate"),
         "waiting",
     ),

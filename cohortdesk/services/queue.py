@@ -27,6 +27,7 @@ from cohortdesk.services.validation import (
     DISABILITY_STATUSES,
     GENDERS,
     POPULATION_GROUPS,
+    PROVINCES,
     canonical_document_type,
     decode_sa_id,
     document_label,
@@ -597,7 +598,9 @@ def student_details(
             email=email,
             phone=data.get("phone"),
             city=data.get("city"),
-            province=data.get("province"),
+            province=PROVINCES.get(str(data.get("province")), data.get("province"))
+            if data.get("province")
+            else None,
             date_of_birth=str(data["date_of_birth"]) if data.get("date_of_birth") else None,
             age=age if isinstance(age, int) and not isinstance(age, bool) else None,
             gender=GENDERS.get(data.get("gender", ""), data.get("gender")),

@@ -23,6 +23,19 @@ POPULATION_GROUPS = {
     "U": "Unknown",
 }
 GENDERS = {"M": "Male", "F": "Female"}
+PROVINCES = {
+    "1": "Western Cape",
+    "2": "Eastern Cape",
+    "3": "Northern Cape",
+    "4": "Free State",
+    "5": "KwaZulu-Natal",
+    "6": "North West",
+    "7": "Gauteng",
+    "8": "Mpumalanga",
+    "9": "Limpopo",
+    "N": "SA national",
+    "X": "Outside South Africa",
+}
 DISABILITY_STATUSES = {
     "N": "None",
     "01": "Sight (even with glasses)",

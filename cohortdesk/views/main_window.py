@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QAbstractButton,
     QApplication,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QListWidgetItem,
     QMainWindow,
@@ -141,6 +142,7 @@ class MainWindow(QMainWindow):
         self._unsent_reason: tuple[int, str, str] | None = None  # (enrollment, document type, text)
         self.reject_dialog: RejectDialog | None = None
         self._pending_splitters: dict[str, Any] = {}
+        self._default_splitters = False
         self.shortcut_sheet: ShortcutSheet | None = None
         self._search_timer = QTimer(self)
         self._search_timer.setSingleShot(True)
@@ -331,6 +333,7 @@ class MainWindow(QMainWindow):
             header.resizeSection(column, width)
         for column in DEFAULT_HIDDEN_COLUMNS:
             header.setSectionHidden(column, True)
+        header.setSectionResizeMode(QueueTableModel.COL_COHORT, QHeaderView.ResizeMode.Stretch)
         self._reset_sort_indicator()
         self.ui.queue_table.setSortingEnabled(True)
 
@@ -1072,9 +1075,7 @@ class MainWindow(QMainWindow):
         s = self.settings
         if s.value("version") is None:
             self.resize(1600, 960)
-            self.ui.main_splitter.setSizes([240, 575, 785])
-            self.ui.detail_splitter.setSizes([430, 355])
-            self.ui.side_splitter.setSizes([170, 470, 200])
+            self._default_splitters = True
             return
         if geometry := s.value("window/geometry"):
             self.restoreGeometry(geometry)
@@ -1091,6 +1092,17 @@ class MainWindow(QMainWindow):
         save_next = s.value("review/save_and_next")
         if save_next is not None:
             self.ui.save_and_next.setChecked(str(save_next).lower() in ("true", "1"))
+
+    def apply_default_layout(self) -> None:
+        """First start: share the width and height out in proportions that suit the window's size."""
+        width = max(self.ui.main_splitter.width(), 900)
+        cohorts, queue_width = int(width * 0.165), int(width * 0.345)
+        self.ui.main_splitter.setSizes([cohorts, queue_width, width - cohorts - queue_width])
+        detail = max(self.ui.detail_splitter.width(), 600)
+        self.ui.detail_splitter.setSizes([int(detail * 0.56), detail - int(detail * 0.56)])
+        height = max(self.ui.side_splitter.height(), 500)
+        documents, history = int(height * 0.3), int(height * 0.18)
+        self.ui.side_splitter.setSizes([documents, height - documents - history, history])
 
     def save_settings(self) -> None:
         s = self.settings
@@ -1112,6 +1124,9 @@ class MainWindow(QMainWindow):
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
+        if self._default_splitters:
+            self._default_splitters = False
+            self.apply_default_layout()
         if self._pending_splitters:
             pending, self._pending_splitters = self._pending_splitters, {}
             splitters = self._splitters()

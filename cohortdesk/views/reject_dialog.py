@@ -7,7 +7,7 @@ Keyboard: Up/Down (or 1–9) choose a reason, Tab moves to the message, Ctrl+Ent
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, Qt
-from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPlainTextEdit,
+    QPushButton,
     QVBoxLayout,
     QWidget,
 )
@@ -37,7 +38,7 @@ class RejectDialog(QDialog):
         self.setWindowTitle("Reject document")
         self.setAccessibleName("Reject document")
         self.setModal(True)
-        self.resize(560, 520)
+        self.resize(580, 560)
         self._reasons = list(reasons)
         self._prefilled = ""
 
@@ -56,7 +57,7 @@ class RejectDialog(QDialog):
             item = QListWidgetItem(text, self.reason_list)
             item.setData(Qt.ItemDataRole.UserRole, reason.code)
             item.setToolTip(reason.message)
-        self.reason_list.setMaximumHeight(220)
+        self.reason_list.setFixedHeight(self._list_height())
         reasons_label.setBuddy(self.reason_list)
 
         message_label = QLabel("&Message to the student (required)", self)
@@ -78,10 +79,9 @@ class RejectDialog(QDialog):
         self.error_label.hide()
 
         self.buttons = QDialogButtonBox(self)
-        self.reject_button = self.buttons.addButton(
-            "&Reject document", QDialogButtonBox.ButtonRole.AcceptRole
-        )
+        self.reject_button = QPushButton("&Reject document", self)
         self.reject_button.setObjectName("confirmRejectButton")
+        self.buttons.addButton(self.reject_button, QDialogButtonBox.ButtonRole.AcceptRole)
         self.reject_button.setToolTip("Reject (Ctrl+Enter)")
         cancel = self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
         cancel.setObjectName("cancelRejectButton")
@@ -137,6 +137,17 @@ class RejectDialog(QDialog):
             self.accept()
             return True
         return super().eventFilter(watched, event)
+
+    def _list_height(self) -> int:
+        """Tall enough for every reason (up to ten) without scrolling."""
+        rows = min(max(self.reason_list.count(), 3), 10)
+        row_height = self.reason_list.sizeHintForRow(0) if self.reason_list.count() else 24
+        row_height = max(row_height, self.reason_list.fontMetrics().height() + 8)
+        return rows * row_height + 2 * self.reason_list.frameWidth() + 4
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.reason_list.setFixedHeight(self._list_height())  # row heights are known once styled
 
     # --- results -----------------------------------------------------------------------------
 

@@ -57,29 +57,62 @@ def key_text(shortcut: Shortcut) -> str:
     )
 
 
-def sheet_html() -> str:
-    groups: dict[str, list[Shortcut]] = {}
-    for s in SHORTCUTS:
-        groups.setdefault(s.group, []).append(s)
-    parts = []
-    for group, items in groups.items():
-        rows = "".join(
-            "<tr><td style='padding:3px 18px 3px 0'>"
-            + " ".join(
-                f"<span style='background:#eef1f5; border:1px solid #d8dbe0; padding:1px 6px; "
-                f"font-family:monospace'>&nbsp;{(QKeySequence(k).toString(QKeySequence.SequenceFormat.NativeText) or k).replace('&', '&amp;')}&nbsp;</span>"
-                for k in s.keys
-            )
-            + f"</td><td style='padding:3px 0'>{s.text.replace('&', '').replace('…', '')}</td></tr>"
-            for s in items
+def _keys_html(keys: tuple[str, ...] | list[str]) -> str:
+    chips = []
+    for key in keys:
+        text = QKeySequence(key).toString(QKeySequence.SequenceFormat.NativeText) or key
+        text = text.replace("&", "&amp;").replace("<", "&lt;").replace(" ", "&nbsp;")
+        chips.append(
+            "<span style='background-color:#eef1f4; color:#1d2327; font-family:monospace; "
+            f"font-weight:600'>&nbsp;{text}&nbsp;</span>"
         )
-        parts.append(f"<h4 style='margin:10px 0 4px 0'>{group}</h4><table cellspacing='0'>{rows}</table>")
-    parts.append(
-        "<p style='color:#687078; margin-top:12px'>Single-letter keys work while the queue, the documents or "
-        "the preview have focus; in a text field they type. Alt opens the menus, where every action is "
-        "listed too.</p>"
+    return "&nbsp;".join(chips)
+
+
+def _group_html(title: str, rows: list[tuple[str, str]]) -> str:
+    body = "".join(
+        f"<tr><td width='150' style='padding:3px 10px 3px 0'>{keys}</td><td style='padding:3px 0'>{text}</td></tr>"
+        for keys, text in rows
     )
-    return "".join(parts)
+    return (
+        f"<p style='margin:12px 0 4px 0; font-weight:600; color:#2d6a62'>{title}</p>"
+        f"<table cellspacing='0' cellpadding='0'>{body}</table>"
+    )
+
+
+def preview_keys() -> list[tuple[str, str]]:
+    """Keys the preview itself answers to while it has focus (from the preview package)."""
+    try:
+        from cohortdesk.views.preview.widget import SHORTCUTS as PREVIEW_SHORTCUTS
+    except ImportError:  # pragma: no cover - the preview is part of every build
+        return []
+    mine = {k for s in SHORTCUTS if s.group == "Preview" for k in s.keys}
+    return [
+        (keys, text)
+        for keys, text in PREVIEW_SHORTCUTS
+        if keys not in mine and keys != "+ / -" and not keys.startswith("Page")
+    ]
+
+
+def sheet_html() -> str:
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for s in SHORTCUTS:
+        text = s.text.replace("&", "").replace("…", "")
+        groups.setdefault(s.group, []).append((_keys_html(s.keys), text))
+    inside = [(_keys_html([k.strip() for k in keys.split(" / ")]), text) for keys, text in preview_keys()]
+    left = _group_html("Decide", groups["Decide"]) + _group_html("Move around", groups["Move"])
+    right = _group_html("Preview", groups["Preview"]) + _group_html("Application", groups["Application"])
+    if inside:
+        right += _group_html("Inside the preview (when it has focus)", inside)
+    return (
+        "<table width='100%' cellspacing='0' cellpadding='0'><tr>"
+        f"<td width='50%' valign='top' style='padding-right:18px'>{left}</td>"
+        f"<td width='50%' valign='top'>{right}</td></tr></table>"
+        "<p style='color:#6b747b; margin-top:14px'>Single-letter keys act while the queue, the document "
+        "list or the preview has focus; in a text field they type. Up/Down and Left/Right keep their "
+        "usual meaning in the cohort browser, the history and text fields. Alt opens the menus, where "
+        "every action is listed as well.</p>"
+    )
 
 
 class ShortcutSheet(QDialog):
@@ -88,12 +121,13 @@ class ShortcutSheet(QDialog):
         self.setObjectName("shortcutSheet")
         self.setWindowTitle("Keyboard shortcuts")
         self.setAccessibleName("Keyboard shortcuts")
-        self.resize(520, 640)
-        title = QLabel("<b>Keyboard shortcuts</b>", self)
+        self.resize(860, 580)
+        title = QLabel("<span style='font-size:13pt; font-weight:600'>Keyboard shortcuts</span>", self)
         body = QTextBrowser(self)
         body.setObjectName("shortcutList")
         body.setHtml(sheet_html())
         body.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        body.setFrameShape(QTextBrowser.Shape.NoFrame)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)

@@ -73,6 +73,13 @@ QPushButton#rejectButton { background: palette(base); color: #b0271f; border: 1p
 QPushButton#rejectButton:hover { background: #fbe0de; }
 QPushButton#rejectButton:focus { border: 2px solid palette(highlight); }
 QPushButton#rejectButton:disabled { color: #d9a9a5; border-color: #eed7d5; }
+QListWidget#rejectReasons::item { padding: 4px 6px; }
+QPushButton#confirmRejectButton {
+    background: #b0271f; color: white; border: 1px solid #9a211a; border-radius: 5px;
+    padding: 5px 16px; font-weight: 600;
+}
+QPushButton#confirmRejectButton:hover { background: #9a211a; }
+QPushButton#confirmRejectButton:focus { border: 2px solid palette(highlight); }
 QStatusBar QLabel { color: palette(placeholder-text); padding: 0 6px; }
 """
 

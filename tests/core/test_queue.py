@@ -171,6 +171,7 @@ def test_student_details_decode_and_compare(db, world):
     e = world["enrollments"]["Sipho Dlamini"]
     details = q.student_details(db, e, ADMIN, today=date(2026, 6, 1))
     assert details.student_name == "Sipho Dlamini" and details.city == "Soweto"
+    assert details.province == "Gauteng"  # the SETMIS code, in words
     check = details.id_check
     assert check is not None and check.checksum_valid and check.valid
     assert check.date_of_birth == date(1980, 1, 1) and check.sex == "M" and check.citizenship == "citizen"
