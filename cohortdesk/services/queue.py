@@ -88,13 +88,17 @@ def cohort_counts(db: Database, cohort_ids: Sequence[int] | None = None) -> dict
     def count_of(value: str) -> Any:
         return func.coalesce(func.sum(case((state == value, 1), else_=0)), 0)
 
-    stmt = select(
-        CohortEnrollment.cohort_id,
-        func.count(),
-        count_of(VerificationState.PENDING.value),
-        count_of(VerificationState.VERIFIED.value),
-        count_of(VerificationState.REJECTED.value),
-    ).group_by(CohortEnrollment.cohort_id)
+    stmt = (
+        select(
+            CohortEnrollment.cohort_id,
+            func.count(),
+            count_of(VerificationState.PENDING.value),
+            count_of(VerificationState.VERIFIED.value),
+            count_of(VerificationState.REJECTED.value),
+        )
+        .where(CohortEnrollment.deleted_at.is_(None))
+        .group_by(CohortEnrollment.cohort_id)
+    )
     if cohort_ids is not None:
         stmt = stmt.where(CohortEnrollment.cohort_id.in_(list(cohort_ids)))
     with db.read_session() as s:
@@ -117,7 +121,8 @@ def cohort_tree(db: Database, account_id: int | None = None) -> list[Institution
             Cohort.student_count,
             Cohort.row_version,
         )
-        .outerjoin(Cohort, Cohort.institution_id == Institution.id)
+        .outerjoin(Cohort, and_(Cohort.institution_id == Institution.id, Cohort.deleted_at.is_(None)))
+        .where(Institution.deleted_at.is_(None))
         .order_by(func.lower(Institution.name), Institution.id)
     )
     if account_id is not None:
@@ -264,6 +269,7 @@ def _search_condition(text: str) -> ColumnElement[bool] | None:
 
 
 def _where(stmt: Select[Any], flt: QueueFilter) -> Select[Any]:
+    stmt = stmt.where(CohortEnrollment.deleted_at.is_(None))  # tombstoned by sync: gone for everyone
     if flt.verification_state:
         stmt = stmt.where(CohortEnrollment.document_verification_state == flt.verification_state)
     if flt.enrollment_state:

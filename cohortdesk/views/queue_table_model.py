@@ -154,10 +154,10 @@ class QueueTableModel(QAbstractTableModel):
         self.total = -1
         self.total_changed.emit(-1)
         generation = self._generation
+        self.fetchMore(QModelIndex())  # the first page before the count: rows matter most
         self._runner.db(self._count, self._filter).success(
             lambda total: self._on_count(generation, total)
         ).failure(lambda error: self._on_error(generation, error)).start()
-        self.fetchMore(QModelIndex())
 
     def refresh(self) -> None:
         self.set_query()

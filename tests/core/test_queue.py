@@ -314,3 +314,14 @@ def test_decide_needs_the_capability_and_a_user(db, world):
     with pytest.raises(PermissionDenied):
         q.decide(db, vs.DecisionCommand(e, "id_document", "approved", 0), nobody)
     assert q.documents(db, e)[0].latest_action is None
+
+
+def test_tombstoned_enrollments_leave_the_queue_and_the_counts(db, world):
+    from cohortdesk.models import CohortEnrollment as Enrollment
+
+    with db.session() as s:
+        s.get(Enrollment, world["enrollments"]["Sipho Dlamini"]).deleted_at = datetime.now(UTC)
+    assert q.queue_count(db) == 5
+    assert "Sipho Dlamini" not in [r.student_name for r in q.queue_page(db).rows]
+    learn = {c.name: c for c in q.cohort_tree(db)[0].cohorts}["Q1 2026 Learnership"]
+    assert learn.counts.enrolled == 3
