@@ -6,7 +6,7 @@ table at 100,000 enrollments), with it the first page comes straight from the in
 same index serves "all states, newest first" (a backward scan). Measured by ``bench/queue.py``.
 
 Revision ID: 0008_queue_order_index
-Revises: 0007_sync
+Revises: 0006_review_claims
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0008_queue_order_index"
-down_revision = "0007_sync"
+down_revision = "0006_review_claims"
 branch_labels = None
 depends_on = None
 
