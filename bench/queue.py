@@ -217,27 +217,30 @@ def run(db: Database, url: str, args: argparse.Namespace) -> int:
         raw_ms = statistics.median(raw_times) * 1000
         results.append({"case": label, "model_ms": model_ms, "raw_ms": raw_ms})
         print(f"  {label:46} {model_ms:8.1f} ms {raw_ms:9.1f} ms {model_ms / raw_ms:6.2f}x")
-    # Memory and scrolling, measured apart from the timings (tracemalloc slows Python down): open the
-    # queue, then the next pages through fetchMore, as the view asks for them.
-    tracemalloc.start()
-    model.set_query(QueueFilter(verification_state=None), QueueSort())
-    scroll_started = time.perf_counter()
-    pages = 0
-    while pages < 25:
+
+    # Scrolling: the next pages through fetchMore, as the view asks for them (timed without tracing).
+    def scroll(pages_wanted: int) -> tuple[int, float]:
+        model.set_query(QueueFilter(verification_state=None), QueueSort())
         while model.loading:
             app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents, 50)
-        if not model.canFetchMore():
-            break
-        model.fetchMore()
-        pages += 1
-    while model.loading:
-        app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents, 50)
-    scroll_ms = (time.perf_counter() - scroll_started) * 1000
+        started = time.perf_counter()
+        pages = 0
+        while pages < pages_wanted and model.canFetchMore():
+            model.fetchMore()
+            pages += 1
+            while model.loading:
+                app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents, 50)
+        return pages, (time.perf_counter() - started) * 1000
+
+    pages, scroll_ms = scroll(25)
+    print(
+        f"  scrolling: {model.rowCount():,} rows after {pages} more pages, {scroll_ms / max(pages, 1):.1f} ms a page"
+    )
+    # Memory, apart from the timings (tracemalloc slows Python down): open the queue and scroll.
+    tracemalloc.start()
+    scroll(25)
     _current, traced_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    print(
-        f"  scrolling: {model.rowCount():,} rows in {pages} more pages, {scroll_ms / max(pages, 1):.1f} ms a page"
-    )
     print(f"  peak Python memory, opening and scrolling (tracemalloc): {traced_peak / 1024 / 1024:.1f} MB")
     print(f"  peak resident set of this process (ru_maxrss): {peak_rss_mb():.0f} MB")
 
