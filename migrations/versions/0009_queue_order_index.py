@@ -7,16 +7,16 @@ matching row to return the first 200 (a sequential scan of the wide table at 100
 Now the first page of one state comes straight from the first index in order, and "all states"
 (either direction) from the second. Measured by ``bench/queue.py``.
 
-Revision ID: 0008_queue_order_index
-Revises: 0006_review_claims
+Revision ID: 0009_queue_order_index
+Revises: 0008_sync_stamp_blocks
 """
 
 from __future__ import annotations
 
 from alembic import op
 
-revision = "0008_queue_order_index"
-down_revision = "0006_review_claims"
+revision = "0009_queue_order_index"
+down_revision = "0008_sync_stamp_blocks"
 branch_labels = None
 depends_on = None
 
