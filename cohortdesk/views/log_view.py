@@ -79,10 +79,12 @@ class LogViewDialog(QDialog):
         layout.addWidget(buttons)
 
         self._reload()
-        self._ring.add_listener(self._bridge.line_logged.emit)
+        # Keep one bound method: a fresh ``emit`` would not match it on removal.
+        self._listener = self._bridge.line_logged.emit
+        self._ring.add_listener(self._listener)
 
     def done(self, result: int) -> None:
-        self._ring.remove_listener(self._bridge.line_logged.emit)
+        self._ring.remove_listener(self._listener)
         super().done(result)
 
     def _minimum(self) -> int:
