@@ -72,6 +72,31 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN")
 
 
+#: Schema of the filtered DocuSeal views a CohortDesk login reads instead of DocuSeal's tables.
+DOCUSEAL_VIEW_SCHEMA = "cohortdesk_docuseal"
+_NEEDS_VIEWS_SQL = (
+    f"SELECT to_regnamespace('{DOCUSEAL_VIEW_SCHEMA}') IS NOT NULL AND to_regclass('users') IS NOT NULL "
+    "AND NOT has_table_privilege(to_regclass('users'), 'SELECT')"
+)
+
+
+def _configure_postgresql(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # A CohortDesk login may not read DocuSeal's tables; it reads the filtered views of the same
+        # names instead. Logins made by ``cohortdesk admin add-user`` already have this search_path;
+        # this covers logins a DBA made by hand. Routing only: the grants and row-level policies are
+        # what keep data safe, whatever the search_path.
+        with dbapi_conn.cursor() as cursor:
+            cursor.execute(_NEEDS_VIEWS_SQL)
+            if cursor.fetchone()[0]:
+                cursor.execute(
+                    "SELECT set_config('search_path', "
+                    f"'{DOCUSEAL_VIEW_SCHEMA}, ' || quote_ident(current_schema()), false)"
+                )
+        dbapi_conn.commit()
+
+
 def create_db_engine(url: str | URL, **kwargs: Any) -> Engine:
     parsed = normalise_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -88,6 +113,7 @@ def create_db_engine(url: str | URL, **kwargs: Any) -> Engine:
     kwargs.setdefault("pool_pre_ping", True)
     engine = create_engine(parsed, connect_args=connect_args, **kwargs)
     _PG_CONNECT_ARGS[engine] = connect_args
+    _configure_postgresql(engine)
     return engine
 
 

@@ -22,12 +22,15 @@ from cohortdesk.models.docuseal import (
     User,
 )
 from cohortdesk.models.enums import (
+    AccessKind,
+    AppRole,
     CohortState,
     EnrollmentState,
     ProgramType,
     VerificationAction,
     VerificationState,
 )
+from cohortdesk.models.security import AccessLogEntry, LoginMapping
 from cohortdesk.models.sync import (
     SYNC_TABLES,
     SYNCED_TABLES,
@@ -42,6 +45,9 @@ from cohortdesk.models.sync import (
 )
 
 __all__ = [
+    "AccessKind",
+    "AccessLogEntry",
+    "AppRole",
     "DOCUSEAL_TABLES",
     "NEW_TABLES",
     "Account",
@@ -55,6 +61,7 @@ __all__ = [
     "EnrollmentState",
     "InstallSetting",
     "Institution",
+    "LoginMapping",
     "ProgramType",
     "Sponsor",
     "Submission",

@@ -35,6 +35,11 @@ def _ts(nullable: bool = True) -> Mapped[Any]:
     return mapped_column(NaiveUTCDateTime, nullable=nullable)
 
 
+def _secret(type_: Any, **kwargs: Any) -> Mapped[Any]:
+    """A column CohortDesk must never load: left out of every SELECT, raising if accessed."""
+    return mapped_column(type_, deferred=True, deferred_raiseload=True, **kwargs)
+
+
 class _Stamped:
     created_at: Mapped[datetime] = mapped_column(NaiveUTCDateTime, nullable=False, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
@@ -59,26 +64,28 @@ class User(_Stamped, Base):
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     account_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("accounts.id"), nullable=False, index=True)
     email: Mapped[str] = mapped_column(String, nullable=False, unique=True)
-    encrypted_password: Mapped[str] = mapped_column(String, nullable=False, default="")
+    # DocuSeal's sign-in secrets and bookkeeping: CohortDesk never reads them, so they are deferred and
+    # raise if touched. A CohortDesk login reads ``users`` through a view that does not have them.
+    encrypted_password: Mapped[str] = _secret(String, nullable=False, default="")
     first_name: Mapped[str | None] = mapped_column(String)
     last_name: Mapped[str | None] = mapped_column(String)
     role: Mapped[str] = mapped_column(String, nullable=False, default="admin")
     uuid: Mapped[str] = mapped_column(String, nullable=False, unique=True)
     archived_at: Mapped[datetime | None] = _ts()
-    reset_password_token: Mapped[str | None] = mapped_column(String, unique=True)
-    reset_password_sent_at: Mapped[datetime | None] = _ts()
-    remember_created_at: Mapped[datetime | None] = _ts()
-    sign_in_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default=text("0"))
-    current_sign_in_at: Mapped[datetime | None] = _ts()
-    last_sign_in_at: Mapped[datetime | None] = _ts()
-    current_sign_in_ip: Mapped[str | None] = mapped_column(String)
-    last_sign_in_ip: Mapped[str | None] = mapped_column(String)
-    failed_attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default=text("0"))
-    unlock_token: Mapped[str | None] = mapped_column(String, unique=True)
-    locked_at: Mapped[datetime | None] = _ts()
-    otp_secret: Mapped[str | None] = mapped_column(String)
-    consumed_timestep: Mapped[int | None] = mapped_column(Integer)
-    otp_required_for_login: Mapped[bool] = mapped_column(
+    reset_password_token: Mapped[str | None] = _secret(String, unique=True)
+    reset_password_sent_at: Mapped[datetime | None] = _secret(NaiveUTCDateTime)
+    remember_created_at: Mapped[datetime | None] = _secret(NaiveUTCDateTime)
+    sign_in_count: Mapped[int] = _secret(Integer, nullable=False, default=0, server_default=text("0"))
+    current_sign_in_at: Mapped[datetime | None] = _secret(NaiveUTCDateTime)
+    last_sign_in_at: Mapped[datetime | None] = _secret(NaiveUTCDateTime)
+    current_sign_in_ip: Mapped[str | None] = _secret(String)
+    last_sign_in_ip: Mapped[str | None] = _secret(String)
+    failed_attempts: Mapped[int] = _secret(Integer, nullable=False, default=0, server_default=text("0"))
+    unlock_token: Mapped[str | None] = _secret(String, unique=True)
+    locked_at: Mapped[datetime | None] = _secret(NaiveUTCDateTime)
+    otp_secret: Mapped[str | None] = _secret(String)
+    consumed_timestep: Mapped[int | None] = _secret(Integer)
+    otp_required_for_login: Mapped[bool] = _secret(
         Boolean, nullable=False, default=False, server_default=text("false")
     )
 

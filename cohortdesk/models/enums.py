@@ -43,6 +43,33 @@ class VerificationAction(StrEnum):
     REJECTED = "rejected"
 
 
+class AppRole(StrEnum):
+    """A CohortDesk role; each maps to a NOLOGIN group role ``cohortdesk_<value>`` on PostgreSQL."""
+
+    SUPER_ADMIN = "super_admin"
+    OFFICER = "officer"
+    REPORT_VIEWER = "report_viewer"
+
+    @property
+    def group_role(self) -> str:
+        return f"cohortdesk_{self.value}"
+
+    @property
+    def label(self) -> str:
+        return {"super_admin": "Super admin", "officer": "Verification officer"}.get(
+            self.value, "Report viewer"
+        )
+
+
+class AccessKind(StrEnum):
+    """What an access-log entry records (POPIA: views, reveals, exports and permission changes)."""
+
+    DOCUMENT_VIEW = "document_view"
+    SPECIAL_PI_REVEAL = "special_pi_reveal"
+    EXPORT = "export"
+    PERMISSION_CHANGE = "permission_change"
+
+
 def check_in(column: str, enum: type[StrEnum]) -> str:
     """SQL text for a CHECK constraint that keeps ``column`` inside ``enum``'s values."""
     values = ", ".join(f"'{member.value}'" for member in enum)

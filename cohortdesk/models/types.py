@@ -7,13 +7,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, Text, TypeDecorator
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 #: bigint on PostgreSQL; SQLite only auto-increments an ``INTEGER PRIMARY KEY``.
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
 
 #: ``jsonb`` on PostgreSQL, JSON (text) on SQLite: the JSON attributes of CohortDesk's own tables.
 JSONDocument = JSON().with_variant(JSONB(), "postgresql")
+
+#: ``text[]`` on PostgreSQL (usable in SQL policies: ``'special_pi' = ANY(capabilities)``), JSON on SQLite.
+TextList = JSON().with_variant(ARRAY(Text()), "postgresql")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
