@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "cohortdesk.cli.demo_cmd",
     "cohortdesk.cli.sync_cmd",
     "cohortdesk.cli.export_cmd",
+    "cohortdesk.cli.admin_cmd",
 ]
 
 

@@ -341,11 +341,10 @@ def _add_user_privileged(
     password_clause = "PASSWORD NULL"
     if verifier is not None:
         password_clause = "PASSWORD " + s.scalar(text("SELECT quote_literal(:v)"), {"v": verifier})
-    s.execute(
-        text(
-            f"CREATE ROLE {quoted} LOGIN INHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
-            f"NOBYPASSRLS CONNECTION LIMIT 20 {password_clause}"
-        )
+    # Driver-level SQL: a verifier is full of ':' that text() would take for bind parameters.
+    s.connection().exec_driver_sql(
+        f"CREATE ROLE {quoted} LOGIN INHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
+        f"NOBYPASSRLS CONNECTION LIMIT 20 {password_clause}"
     )
     s.execute(text(f"GRANT {role.group_role} TO {quoted}"))
     database = _ident(s, s.scalar(text("SELECT current_database()")))

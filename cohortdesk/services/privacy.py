@@ -7,8 +7,9 @@ the identity holds the ``special_pi`` capability, and revealed per learner only 
 * ``document_needs_special_pi(document_type)``: medical letters (``disability_proof``) are health
   information; only capability holders may open them.
 
-Masked values are the string ``MASK`` (the ID number keeps its first six digits, the birth date an
-officer compares against the scan). A view shows them as they are and never tries to unmask them.
+The masks are the queue's (``queue.MASK``, ``queue.mask_id_number``: an ID number keeps the birth
+date an officer compares against the scan), so every screen and export hides the same way. A view
+shows masked values as they are and never tries to unmask them.
 """
 
 from __future__ import annotations
@@ -24,26 +25,13 @@ from cohortdesk.errors import NotFoundError, PermissionDenied, ValidationError
 from cohortdesk.models import AccessKind, CohortEnrollment
 from cohortdesk.services import access_log
 from cohortdesk.services.identity import SPECIAL_PI, Identity
+from cohortdesk.services.queue import MASK, mask_id_number
 from cohortdesk.services.validation import DISABILITY_STATUSES, POPULATION_GROUPS
 
-#: ``student_data`` keys holding special personal information.
-SPECIAL_PI_FIELDS = ("race", "disability", "sa_id_number")
+#: ``student_data`` keys holding special personal information (or identifying numbers masked with it).
+SPECIAL_PI_FIELDS = ("race", "disability", "sa_id_number", "alternate_id")
 #: Document types that are themselves special personal information (health).
 SPECIAL_PI_DOCUMENTS = frozenset({"disability_proof"})
-MASK = "••••••"
-ID_VISIBLE_DIGITS = 6
-
-
-def mask_sa_id(number: str | None) -> str | None:
-    """``8001015009087`` → ``800101•••••••``: the birth date stays, the rest is hidden."""
-    if not number:
-        return number
-    visible = number[:ID_VISIBLE_DIGITS]
-    return visible + "•" * max(len(number) - len(visible), 0)
-
-
-def is_masked(value: Any) -> bool:
-    return isinstance(value, str) and "•" in value
 
 
 def can_see_special_pi(identity: Identity) -> bool:
@@ -58,8 +46,9 @@ def masked_student_data(student_data: dict[str, Any] | None, identity: Identity)
     for key in ("race", "disability"):
         if data.get(key) not in (None, ""):
             data[key] = MASK
-    if data.get("sa_id_number"):
-        data["sa_id_number"] = mask_sa_id(str(data["sa_id_number"]))
+    for key in ("sa_id_number", "alternate_id"):
+        if data.get(key):
+            data[key] = mask_id_number(str(data[key]))
     return data
 
 
@@ -84,6 +73,7 @@ class RevealedPI:
     disability: str | None
     disability_label: str | None
     sa_id_number: str | None
+    alternate_id: str | None
     revealed_at: datetime
     log_id: int
 
@@ -122,6 +112,7 @@ def reveal_student_pi(db: Database, identity: Identity, enrollment_id: int, reas
         disability=disability,
         disability_label=DISABILITY_STATUSES.get(disability) if disability else None,
         sa_id_number=student_data.get("sa_id_number"),
+        alternate_id=student_data.get("alternate_id"),
         revealed_at=datetime.now(UTC),
         log_id=log_id,
     )

@@ -67,7 +67,7 @@ whole server). Running it needs a superuser, or a role with CREATEROLE that is a
 migrations can still alter the tables.
 
 Revision ID: 0005_security
-Revises: 0004_backfill_defaults
+Revises: 0007_sync
 Create Date: 2026-11-27
 """
 
@@ -78,7 +78,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0005_security"
-down_revision = "0004_backfill_defaults"
+down_revision = "0007_sync"
 branch_labels = None
 depends_on = None
 
@@ -104,7 +104,15 @@ TENANT_TABLES = (
     "cohortdesk_users",
     "cohortdesk_access_log",
 )
-OWNED_TABLES = (*TENANT_TABLES, "cohortdesk_install")
+#: The sync tables (0007) the server uses: tenant-keyed, super admins' (tenant_clock is read by all).
+SYNC_TENANT_TABLES = ("tenant_clock", "sync_device", "sync_conflict", "sync_id_reservation")
+#: Tables without personal data every login may read (installation facts, accepted sync schema).
+SHARED_READ_TABLES = ("cohortdesk_install", "sync_schema")
+#: Laptop-only sync tables: present on the server because the schema is one, used by nobody there.
+LAPTOP_TABLES = ("sync_state", "sync_outbox", "sync_id_pool")
+#: SECURITY DEFINER functions of 0007 whose search_path gets pg_temp last, and whose owner changes.
+SYNC_DEFINER_FUNCTIONS = ("cohortdesk_sync_stamp()", "cohortdesk_reserve_ids(text, text, integer)")
+SYNC_FUNCTIONS = (*SYNC_DEFINER_FUNCTIONS, "cohortdesk_refuse_delete()")
 DOCUSEAL_READ = (
     "accounts",
     "users",
@@ -122,6 +130,7 @@ PREVIOUS_OWNER_KEY = "security.previous_owner"
 LOGIN_NAME_PATTERN = "^[a-z][a-z0-9_]{2,62}$"
 
 IDENTITY_FUNCTIONS = (
+    "cohortdesk_session_is_privileged()",
     "cohortdesk_current_account()",
     "cohortdesk_current_institution()",
     "cohortdesk_current_role()",
@@ -134,7 +143,7 @@ OWNER_FUNCTIONS = (
     "cohortdesk_admin_set_role(text, text, text[])",
     "cohortdesk_admin_remove_user(text)",
 )
-HELPER_FUNCTIONS = ("cohortdesk_secure_table(regclass, text)",)
+HELPER_FUNCTIONS = ("cohortdesk_secure_table(regclass, text, text)",)
 
 
 def upgrade() -> None:
@@ -272,6 +281,14 @@ END $$"""
 
 
 IDENTITY_SQL = """
+-- True when the login could bypass row-level security anyway (superuser or BYPASSRLS: maintenance,
+-- migrations, tests). Only the owner's policies use it, so that triggers and functions owned by
+-- cohortdesk_owner keep working for such a session; they grant it nothing it did not have.
+CREATE FUNCTION @s.cohortdesk_session_is_privileged() RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+  SELECT coalesce((SELECT r.rolsuper OR r.rolbypassrls FROM pg_catalog.pg_roles r
+                    WHERE r.rolname = session_user), false)
+$$;
 CREATE FUNCTION @s.cohortdesk_current_account() RETURNS bigint
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
   SELECT m.account_id FROM @s.cohortdesk_users m WHERE m.db_role = session_user::text AND m.active
@@ -297,20 +314,25 @@ $$;
 """
 
 SECURE_TABLE_SQL = f"""
-CREATE FUNCTION @s.cohortdesk_secure_table(p_table regclass, p_tenant_column text DEFAULT 'account_id')
+CREATE FUNCTION @s.cohortdesk_secure_table(
+  p_table regclass, p_tenant_column text DEFAULT 'account_id',
+  p_readers text DEFAULT '{SUPER_ADMIN}, {OFFICER}, {REPORT_VIEWER}')
 RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   v_tenant text := format('%I = (SELECT @s.cohortdesk_current_account())', p_tenant_column);
+  v_owner text := format('(%s OR (SELECT @s.cohortdesk_session_is_privileged()))', v_tenant);
 BEGIN
   EXECUTE format('ALTER TABLE %s OWNER TO {OWNER}', p_table);
   EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', p_table);
   EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', p_table);
   EXECUTE format('REVOKE ALL ON %s FROM PUBLIC', p_table);
   EXECUTE format('CREATE POLICY cohortdesk_owner_tenant ON %s AS PERMISSIVE FOR ALL TO {OWNER} '
-                 'USING (%s) WITH CHECK (%s)', p_table, v_tenant, v_tenant);
-  EXECUTE format('CREATE POLICY cohortdesk_read ON %s AS PERMISSIVE FOR SELECT '
-                 'TO {SUPER_ADMIN}, {OFFICER}, {REPORT_VIEWER} USING (%s)', p_table, v_tenant);
-  EXECUTE format('GRANT SELECT ON %s TO {SUPER_ADMIN}, {OFFICER}, {REPORT_VIEWER}', p_table);
+                 'USING %s WITH CHECK %s', p_table, v_owner, v_owner);
+  IF coalesce(p_readers, '') <> '' THEN
+    EXECUTE format('CREATE POLICY cohortdesk_read ON %s AS PERMISSIVE FOR SELECT TO %s USING (%s)',
+                   p_table, p_readers, v_tenant);
+    EXECUTE format('GRANT SELECT ON %s TO %s', p_table, p_readers);
+  END IF;
 END $$;
 """
 
@@ -535,6 +557,9 @@ WRITE_POLICIES: tuple[tuple[str, str, str, str, str | None, str | None], ...] = 
         " AND EXISTS (SELECT 1 FROM @s.cohort_enrollments e"
         " WHERE e.id = document_verifications.cohort_enrollment_id)",
     ),
+    ("sync_device", "cohortdesk_admin_write", "ALL", SUPER_ADMIN, TENANT, TENANT),
+    ("sync_conflict", "cohortdesk_admin_write", "ALL", SUPER_ADMIN, TENANT, TENANT),
+    ("sync_id_reservation", "cohortdesk_admin_update", "UPDATE", SUPER_ADMIN, TENANT, TENANT),
     (
         "cohortdesk_users",
         "cohortdesk_own_row",
@@ -668,15 +693,24 @@ CREATE TRIGGER cohortdesk_access_log_no_truncate BEFORE TRUNCATE ON @s.cohortdes
     )
 
     # Ownership, RLS, the tenant read policy and SELECT for every tenant table.
-    for table in TENANT_TABLES:
-        _sql(f"SELECT @s.cohortdesk_secure_table('@s.{table}'::regclass)", schema)
-    # The access log is read by super admins only.
-    _sql("DROP POLICY cohortdesk_read ON @s.cohortdesk_access_log", schema)
-    _sql(f"REVOKE SELECT ON @s.cohortdesk_access_log FROM {OFFICER}, {REPORT_VIEWER}", schema)
-    _sql(
-        f"CREATE POLICY cohortdesk_read ON @s.cohortdesk_access_log FOR SELECT TO {SUPER_ADMIN} USING ({TENANT})",
-        schema,
-    )
+    readers = {"cohortdesk_access_log": SUPER_ADMIN, "sync_device": SUPER_ADMIN, "sync_conflict": SUPER_ADMIN}
+    readers["sync_id_reservation"] = SUPER_ADMIN
+    for table in (*TENANT_TABLES, *SYNC_TENANT_TABLES):
+        who = readers.get(table, ", ".join(GROUPS))
+        _sql(f"SELECT @s.cohortdesk_secure_table('@s.{table}'::regclass, 'account_id', '{who}')", schema)
+    # Laptop-only tables: forced RLS, the owner's policy for privileged sessions only, no grants.
+    for table in LAPTOP_TABLES:
+        _sql(
+            f"""
+ALTER TABLE @s.{table} OWNER TO {OWNER};
+ALTER TABLE @s.{table} ENABLE ROW LEVEL SECURITY;
+ALTER TABLE @s.{table} FORCE ROW LEVEL SECURITY;
+REVOKE ALL ON @s.{table} FROM PUBLIC;
+CREATE POLICY cohortdesk_owner_tenant ON @s.{table} FOR ALL TO {OWNER}
+  USING ((SELECT @s.cohortdesk_session_is_privileged())) WITH CHECK ((SELECT @s.cohortdesk_session_is_privileged()));
+""",
+            schema,
+        )
     # DocuSeal data through the owner's filtered views.
     _sql(f"CREATE SCHEMA {VIEW_SCHEMA} AUTHORIZATION {OWNER}", schema)
     for name, columns, where in VIEWS:
@@ -693,19 +727,21 @@ CREATE TRIGGER cohortdesk_access_log_no_truncate BEFORE TRUNCATE ON @s.cohortdes
     for table, name, command, roles, using, check in WRITE_POLICIES:
         clauses = (f" USING ({using})" if using else "") + (f" WITH CHECK ({check})" if check else "")
         _sql(f"CREATE POLICY {name} ON @s.{table} FOR {command} TO {roles}{clauses}", schema)
-    # Installation facts: readable by every CohortDesk login, written by migrations only.
-    _sql(
-        f"""
-ALTER TABLE @s.cohortdesk_install OWNER TO {OWNER};
-ALTER TABLE @s.cohortdesk_install ENABLE ROW LEVEL SECURITY;
-ALTER TABLE @s.cohortdesk_install FORCE ROW LEVEL SECURITY;
-CREATE POLICY cohortdesk_owner_all ON @s.cohortdesk_install FOR ALL TO {OWNER} USING (true) WITH CHECK (true);
-CREATE POLICY cohortdesk_read ON @s.cohortdesk_install FOR SELECT TO {", ".join(GROUPS)} USING (true);
-GRANT SELECT ON @s.cohortdesk_install TO {", ".join(GROUPS)};
-GRANT SELECT ON @s.{VERSION_TABLE} TO {", ".join(GROUPS)};
+    # Installation facts and the accepted sync schema: readable by every login, written by migrations.
+    for table in SHARED_READ_TABLES:
+        _sql(
+            f"""
+ALTER TABLE @s.{table} OWNER TO {OWNER};
+ALTER TABLE @s.{table} ENABLE ROW LEVEL SECURITY;
+ALTER TABLE @s.{table} FORCE ROW LEVEL SECURITY;
+CREATE POLICY cohortdesk_owner_all ON @s.{table} FOR ALL TO {OWNER} USING (true) WITH CHECK (true);
+CREATE POLICY cohortdesk_read ON @s.{table} FOR SELECT TO {", ".join(GROUPS)} USING (true);
+GRANT SELECT ON @s.{table} TO {", ".join(GROUPS)};
 """,
-        schema,
-    )
+            schema,
+        )
+    _sql(f"GRANT SELECT ON @s.{VERSION_TABLE} TO {', '.join(GROUPS)}", schema)
+    _secure_sync_functions(schema)
 
     # Write grants: super admins manage their institution, officers decide.
     columns = "name, registration_number, address, contact_email, contact_phone, super_admin_id, settings"
@@ -727,7 +763,17 @@ BEGIN
 END $$""",
             schema,
         )
+    # The sync tables' grants (0007 grants them too when these roles already exist; GRANT is idempotent).
+    _sql(
+        f"""
+GRANT INSERT, UPDATE ON @s.sync_device, @s.sync_conflict TO {SUPER_ADMIN};
+GRANT UPDATE ON @s.sync_id_reservation TO {SUPER_ADMIN};
+GRANT EXECUTE ON FUNCTION @s.cohortdesk_reserve_ids(text, text, integer) TO {SUPER_ADMIN};
+""",
+        schema,
+    )
     for table, roles in (
+        ("sync_conflict", SUPER_ADMIN),
         ("sponsors", SUPER_ADMIN),
         ("cohorts", SUPER_ADMIN),
         ("cohort_enrollments", SUPER_ADMIN),
@@ -744,6 +790,16 @@ BEGIN
 END $$""",
             schema,
         )
+
+
+def _secure_sync_functions(schema: str) -> None:
+    """0007's functions: owned by the owner (never by a superuser, whose definer rights bypass every
+    policy), and ``pg_temp`` last in the definer functions' search_path so a
+    temporary table cannot stand in for ``sync_device`` or ``tenant_clock``."""
+    for function in SYNC_FUNCTIONS:
+        _sql(f"ALTER FUNCTION @s.{function} OWNER TO {OWNER}", schema)
+    for function in SYNC_DEFINER_FUNCTIONS:
+        _sql(f"ALTER FUNCTION @s.{function} SET search_path = pg_catalog, @s, pg_temp", schema)
 
 
 def _downgrade_postgresql() -> None:
@@ -775,7 +831,7 @@ END $$""",
     )
     op.execute(f"DROP SCHEMA IF EXISTS {VIEW_SCHEMA} CASCADE")
 
-    for table in (*TENANT_TABLES, "cohortdesk_install"):
+    for table in (*TENANT_TABLES, *SYNC_TENANT_TABLES, *LAPTOP_TABLES, *SHARED_READ_TABLES):
         for (policy,) in bind.execute(
             sa.text("SELECT policyname FROM pg_policies WHERE schemaname = :s AND tablename = :t"),
             {"s": schema, "t": table},
@@ -786,7 +842,7 @@ END $$""",
         _sql(f"REVOKE ALL ON @s.{table} FROM {', '.join(GROUPS)}, {IDENTITY}", schema)
         _sql(f"ALTER TABLE @s.{table} OWNER TO {_ident(previous_owner)}", schema)
     _sql(f"REVOKE ALL ON @s.{VERSION_TABLE} FROM {', '.join(GROUPS)}", schema)
-    for table in ("sponsors", "cohorts", "cohort_enrollments", "document_verifications"):
+    for table in ("sponsors", "cohorts", "cohort_enrollments", "document_verifications", "sync_conflict"):
         _sql(
             f"""
 DO $$
@@ -798,8 +854,12 @@ BEGIN
 END $$""",
             schema,
         )
-    for function in (*OWNER_FUNCTIONS, *IDENTITY_FUNCTIONS, "cohortdesk_secure_table(regclass, text)"):
+    for function in (*OWNER_FUNCTIONS, *HELPER_FUNCTIONS, *IDENTITY_FUNCTIONS):
         _sql(f"DROP FUNCTION IF EXISTS @s.{function}", schema)
+    for function in SYNC_FUNCTIONS:
+        _sql(f"ALTER FUNCTION @s.{function} OWNER TO {_ident(previous_owner)}", schema)
+    for function in SYNC_DEFINER_FUNCTIONS:
+        _sql(f"ALTER FUNCTION @s.{function} SET search_path = pg_catalog, public", schema)
     _sql(f"ALTER FUNCTION @s.cohortdesk_refuse_change() OWNER TO {_ident(previous_owner)}", schema)
     for table in DOCUSEAL_READ:
         _sql(f"REVOKE SELECT ON @s.{table} FROM {OWNER}", schema)

@@ -34,6 +34,10 @@ TENANT_TABLES = (
     "document_verifications",
     "cohortdesk_users",
     "cohortdesk_access_log",
+    "tenant_clock",
+    "sync_device",
+    "sync_conflict",
+    "sync_id_reservation",
 )
 VIEWS = (
     "accounts",
