@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import IO, Any
 
 import platformdirs
 
@@ -72,3 +73,31 @@ def resources_dir() -> Path:
         if (candidate / "icons").is_dir():
             return candidate
     return candidates[-1]
+
+
+def open_private(path: Path | str, mode: str = "wb", **kwargs: object) -> IO[Any]:
+    """Open ``path`` for writing, created readable and writable by the user only (``0600`` on POSIX).
+
+    For every local file that may hold personal data: caches, exports in progress, profiles.
+    """
+    path = Path(path)
+    if not any(flag in mode for flag in "wax"):
+        raise ValueError("open_private is for writing")
+    flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_BINARY", 0)
+    flags |= os.O_EXCL if "x" in mode else (os.O_APPEND if "a" in mode else os.O_TRUNC)
+    fd = os.open(path, flags, 0o600)
+    if os.name == "posix":
+        os.fchmod(fd, 0o600)  # an existing file keeps its old mode otherwise
+    return os.fdopen(fd, mode.replace("x", "w"), **kwargs)  # type: ignore[call-overload]
+
+
+def write_private_text(path: Path | str, text: str) -> Path:
+    """Replace ``path`` atomically with ``text`` (UTF-8), readable by the user only."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open_private(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,336 @@
+"""The login screen: pick (or add, edit, delete) a connection profile, give the password, connect.
+
+Profiles come from ``services.profiles`` (no passwords in them); the password comes from the keyring
+when one is usable and the person asked to remember it, otherwise it is typed each session and kept
+in memory only. The dialog returns a ``LoginResult`` (URL without password, password, profile) to the
+composition root, which builds the database from it; it never connects by itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from cohortdesk.errors import CohortDeskError, ValidationError
+from cohortdesk.services import profiles, secrets
+from cohortdesk.services.profiles import SSL_MODE_LABELS, ConnectionProfile
+
+NEW_PROFILE = "New connection…"
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    """What to open: a PostgreSQL profile with its password, or (``profile`` None) the local store."""
+
+    profile: ConnectionProfile | None
+    url: str | None
+    password: str | None
+
+    @property
+    def local(self) -> bool:
+        return self.profile is None
+
+
+class LoginDialog(QDialog):
+    def __init__(self, parent: QWidget | None = None, *, allow_local: bool = True) -> None:
+        super().__init__(parent)
+        self.setObjectName("loginDialog")
+        self.setWindowTitle("Connect to CohortDesk")
+        self.setMinimumWidth(520)
+        self.result_value: LoginResult | None = None
+        self._current: str | None = None  # name of the profile being edited (None: a new one)
+        self._keyring = secrets.keyring_status()
+
+        self.profile_combo = QComboBox(objectName="profileCombo")
+        self.profile_combo.setAccessibleName("Connection")
+        self.delete_button = QPushButton("Delete", objectName="deleteProfileButton")
+        self.delete_button.setAccessibleName("Delete this connection")
+        top = QHBoxLayout()
+        top.addWidget(self.profile_combo, 1)
+        top.addWidget(self.delete_button)
+
+        self.name_edit = QLineEdit(objectName="profileName", placeholderText="e.g. Head office")
+        self.host_edit = QLineEdit(objectName="hostEdit", placeholderText="db.example.co.za")
+        self.port_spin = QSpinBox(objectName="portSpin", minimum=1, maximum=65535, value=5432)
+        self.database_edit = QLineEdit(objectName="databaseEdit", placeholderText="docuseal")
+        self.user_edit = QLineEdit(objectName="userEdit", placeholderText="your own database login")
+        self.ssl_combo = QComboBox(objectName="sslModeCombo")
+        for mode, label in SSL_MODE_LABELS.items():
+            self.ssl_combo.addItem(label, mode)
+        self.ca_edit = QLineEdit(objectName="caFileEdit", placeholderText="CA certificate (.pem, .crt)")
+        self.ca_button = QPushButton("Browse…", objectName="caFileButton")
+        self.ca_button.setAccessibleName("Choose the CA certificate file")
+        ca_row = QHBoxLayout()
+        ca_row.addWidget(self.ca_edit, 1)
+        ca_row.addWidget(self.ca_button)
+        self.password_edit = QLineEdit(objectName="passwordEdit", echoMode=QLineEdit.EchoMode.Password)
+        self.remember_check = QCheckBox(
+            "Remember the password in the system keyring", objectName="rememberPassword"
+        )
+        self.keyring_notice = QLabel(self._keyring.message, objectName="keyringNotice", wordWrap=True)
+        self.keyring_notice.setVisible(not self._keyring.usable)
+        self.remember_check.setEnabled(self._keyring.usable)
+        self.error_label = QLabel(objectName="errorLabel", wordWrap=True)
+        self.error_label.setStyleSheet("color: palette(highlight); font-weight: bold;")
+        self.error_label.hide()
+
+        form = QFormLayout()
+        form.addRow("&Name", self.name_edit)
+        form.addRow("&Server", self.host_edit)
+        form.addRow("&Port", self.port_spin)
+        form.addRow("&Database", self.database_edit)
+        form.addRow("&Login", self.user_edit)
+        form.addRow("&Security", self.ssl_combo)
+        self._ca_label = QLabel("&CA certificate")
+        self._ca_label.setBuddy(self.ca_edit)
+        form.addRow(self._ca_label, ca_row)
+        form.addRow("Pass&word", self.password_edit)
+        form.addRow("", self.remember_check)
+        for widget, name in (
+            (self.name_edit, "Connection name"),
+            (self.host_edit, "Server"),
+            (self.port_spin, "Port"),
+            (self.database_edit, "Database"),
+            (self.user_edit, "Login"),
+            (self.ssl_combo, "Security"),
+            (self.ca_edit, "CA certificate file"),
+            (self.password_edit, "Password"),
+        ):
+            widget.setAccessibleName(name)
+
+        buttons = QDialogButtonBox()
+        self.connect_button = buttons.addButton("Connect", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.connect_button.setObjectName("connectButton")
+        self.connect_button.setDefault(True)
+        self.save_button = buttons.addButton("Save", QDialogButtonBox.ButtonRole.ApplyRole)
+        self.save_button.setObjectName("saveProfileButton")
+        self.local_button: QPushButton | None = None
+        if allow_local:
+            self.local_button = buttons.addButton(
+                "Use this computer only", QDialogButtonBox.ButtonRole.ResetRole
+            )
+            self.local_button.setObjectName("localButton")
+            self.local_button.setToolTip("Work on the local database of this computer, without a server")
+        cancel = buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
+        cancel.setObjectName("cancelButton")
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addLayout(form)
+        layout.addWidget(self.keyring_notice)
+        layout.addWidget(self.error_label)
+        layout.addWidget(buttons)
+
+        self._field_widgets: dict[str, QWidget] = {
+            "name": self.name_edit,
+            "host": self.host_edit,
+            "port": self.port_spin,
+            "database": self.database_edit,
+            "user": self.user_edit,
+            "sslmode": self.ssl_combo,
+            "sslrootcert": self.ca_edit,
+            "password": self.password_edit,
+        }
+
+        self.profile_combo.currentIndexChanged.connect(self._on_profile_chosen)
+        self.delete_button.clicked.connect(self._delete)
+        self.ssl_combo.currentIndexChanged.connect(self._on_ssl_mode)
+        self.ca_button.clicked.connect(self._choose_ca_file)
+        self.connect_button.clicked.connect(self._connect)
+        self.save_button.clicked.connect(self._save_clicked)
+        if self.local_button is not None:
+            self.local_button.clicked.connect(self._use_local)
+        cancel.clicked.connect(self.reject)
+
+        self._fill_combo(self._initial_profile())
+
+    # --- profiles -------------------------------------------------------------------------------
+
+    def _initial_profile(self) -> str | None:
+        try:
+            return profiles.last_used()
+        except CohortDeskError as exc:
+            self._show_error(str(exc))
+            return None
+
+    def _fill_combo(self, select: str | None) -> None:
+        try:
+            names = [p.name for p in profiles.load_profiles()]
+        except CohortDeskError as exc:
+            names = []
+            self._show_error(str(exc))
+        self.profile_combo.blockSignals(True)
+        self.profile_combo.clear()
+        self.profile_combo.addItems(names)
+        self.profile_combo.addItem(NEW_PROFILE)
+        index = names.index(select) if select in names else (0 if names else len(names))
+        self.profile_combo.setCurrentIndex(index)
+        self.profile_combo.blockSignals(False)
+        self._on_profile_chosen(index)
+
+    def _on_profile_chosen(self, index: int) -> None:
+        name = self.profile_combo.itemText(index)
+        found = next((p for p in self._profiles() if p.name == name), None)
+        self._current = found.name if found else None
+        self.delete_button.setEnabled(found is not None)
+        self._clear_error()
+        if found is None:
+            self._show_profile(ConnectionProfile(name="", host="", database="", user=""))
+            self.password_edit.clear()
+            self.remember_check.setChecked(False)
+            self.name_edit.setFocus()
+            return
+        self._show_profile(found)
+        stored = secrets.get_password(found.keyring_account)
+        self.password_edit.setText(stored or "")
+        self.remember_check.setChecked(bool(stored))
+        (self.password_edit if not stored else self.connect_button).setFocus()
+
+    def _profiles(self) -> list[ConnectionProfile]:
+        try:
+            return profiles.load_profiles()
+        except CohortDeskError:
+            return []
+
+    def _show_profile(self, profile: ConnectionProfile) -> None:
+        self.name_edit.setText(profile.name)
+        self.host_edit.setText(profile.host)
+        self.port_spin.setValue(profile.port)
+        self.database_edit.setText(profile.database)
+        self.user_edit.setText(profile.user)
+        index = self.ssl_combo.findData(profile.sslmode)
+        self.ssl_combo.setCurrentIndex(max(index, 0))
+        self.ca_edit.setText(profile.sslrootcert or "")
+        self._on_ssl_mode()
+
+    def profile_from_fields(self) -> ConnectionProfile:
+        return ConnectionProfile(
+            name=self.name_edit.text(),
+            host=self.host_edit.text(),
+            port=self.port_spin.value(),
+            database=self.database_edit.text(),
+            user=self.user_edit.text(),
+            sslmode=str(self.ssl_combo.currentData()),
+            sslrootcert=self.ca_edit.text() or None,
+        )
+
+    def _on_ssl_mode(self) -> None:
+        verifying = str(self.ssl_combo.currentData()).startswith("verify")
+        for widget in (self.ca_edit, self.ca_button, self._ca_label):
+            widget.setEnabled(verifying)
+
+    def _choose_ca_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "CA certificate", self.ca_edit.text(), "Certificates (*.pem *.crt *.cer);;All files (*)"
+        )
+        if path:
+            self.ca_edit.setText(path)
+
+    def _save(self) -> ConnectionProfile | None:
+        self._clear_error()
+        try:
+            saved = profiles.save_profile(self.profile_from_fields(), replaces=self._current)
+        except ValidationError as exc:
+            self._show_error(exc.message[0].upper() + exc.message[1:] + ".", exc.field)
+            return None
+        except CohortDeskError as exc:
+            self._show_error(str(exc))
+            return None
+        self._current = saved.name  # a rename keeps the password: the keyring is keyed by login and server
+        return saved
+
+    def _save_clicked(self) -> None:
+        saved = self._save()
+        if saved is not None:
+            self._remember(saved)
+            self._fill_combo(saved.name)
+
+    def _remember(self, profile: ConnectionProfile) -> None:
+        password = self.password_edit.text()
+        if self.remember_check.isChecked() and password:
+            try:
+                secrets.set_password(profile.keyring_account, password)
+            except secrets.KeyringUnavailable as exc:
+                self.keyring_notice.setText(str(exc))
+                self.keyring_notice.show()
+        elif not self.remember_check.isChecked():
+            secrets.delete_password(profile.keyring_account)
+
+    def _delete(self) -> None:
+        if self._current is None:
+            return
+        answer = QMessageBox.question(
+            self,
+            "Delete connection",
+            f"Delete the connection {self._current!r}? Its remembered password is forgotten too.",
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        self.delete_current()
+
+    def delete_current(self) -> None:
+        """Delete the selected profile and forget its password (no confirmation: tests, shortcuts)."""
+        if self._current is None:
+            return
+        try:
+            removed = profiles.delete_profile(self._current)
+        except CohortDeskError as exc:
+            self._show_error(str(exc))
+            return
+        secrets.delete_password(removed.keyring_account)
+        self._fill_combo(None)
+
+    # --- finishing ------------------------------------------------------------------------------
+
+    def _connect(self) -> None:
+        saved = self._save()
+        if saved is None:
+            return
+        password = self.password_edit.text()
+        if not password:
+            self._show_error("Type your password.", "password")
+            return
+        self._remember(saved)
+        try:
+            profiles.mark_used(saved.name)
+        except CohortDeskError:
+            pass  # remembering the last choice is a convenience
+        self.result_value = LoginResult(profile=saved, url=profiles.connection_url(saved), password=password)
+        self.accept()
+
+    def _use_local(self) -> None:
+        self.result_value = LoginResult(profile=None, url=None, password=None)
+        self.accept()
+
+    def _show_error(self, message: str, field: str | None = None) -> None:
+        self.error_label.setText(message)
+        self.error_label.show()
+        widget = self._field_widgets.get(field or "")
+        if widget is not None:
+            widget.setFocus()
+
+    def _clear_error(self) -> None:
+        self.error_label.clear()
+        self.error_label.hide()
+
+
+def choose_connection(parent: QWidget | None = None, *, allow_local: bool = True) -> LoginResult | None:
+    """Show the login screen; the choice, or None when the person cancelled."""
+    dialog = LoginDialog(parent, allow_local=allow_local)
+    return dialog.result_value if dialog.exec() == QDialog.DialogCode.Accepted else None
