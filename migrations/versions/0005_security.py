@@ -518,6 +518,14 @@ WRITE_POLICIES: tuple[tuple[str, str, str, str, str | None, str | None], ...] = 
         f"{TENANT} AND {IS_SUPER_ADMIN} AND id = (SELECT @s.cohortdesk_current_institution())",
     ),
     (
+        "institutions",
+        "cohortdesk_admin_insert",
+        "INSERT",
+        SUPER_ADMIN,
+        None,
+        f"{TENANT} AND {IS_SUPER_ADMIN}",
+    ),
+    (
         "sponsors",
         "cohortdesk_admin_write",
         "ALL",
@@ -745,7 +753,13 @@ GRANT SELECT ON @s.{table} TO {", ".join(GROUPS)};
 
     # Write grants: super admins manage their institution, officers decide.
     columns = "name, registration_number, address, contact_email, contact_phone, super_admin_id, settings"
-    _sql(f"GRANT UPDATE ({columns}, updated_at, row_version) ON @s.institutions TO {SUPER_ADMIN}", schema)
+    # INSERT only ever succeeds into the super admin's own account (the policy), which already has its
+    # one institution (a unique index): a laptop's sync push gets a clean refusal it can report.
+    _sql(f"GRANT INSERT ON @s.institutions TO {SUPER_ADMIN}", schema)
+    _sql(
+        f"GRANT UPDATE ({columns}, updated_at, row_version, deleted_at) ON @s.institutions TO {SUPER_ADMIN}",
+        schema,
+    )
     for table in ("sponsors", "cohorts", "cohort_enrollments"):
         _sql(f"GRANT INSERT, UPDATE ON @s.{table} TO {SUPER_ADMIN}", schema)
     _sql(f"GRANT INSERT ON @s.document_verifications TO {SUPER_ADMIN}, {OFFICER}", schema)

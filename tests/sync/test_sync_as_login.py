@@ -1,0 +1,70 @@
+"""Sync under the security the database enforces: a super admin's own login pushes and pulls, and
+sees only its own institution; an officer's login cannot sync configuration at all."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from cohortdesk.db import Database
+from cohortdesk.services import admin_users
+from cohortdesk.services import cohorts as cs
+from cohortdesk.services import config_edits as ce
+from cohortdesk.services.sync import engine
+from tests import factories
+from tests.pg.security_fixtures import drop_roles
+from tests.sync.conftest import seed_server
+
+pytestmark = pytest.mark.pg
+
+
+@pytest.fixture
+def logins():
+    names: list[str] = []
+    yield names
+    drop_roles(names)
+
+
+def _login(world, logins, role: str) -> Database:
+    name = f"cdt_sync_{uuid.uuid4().hex[:10]}"
+    logins.append(name)
+    person = factories.user(world.server, world.account, role.title(), "Login")
+    admin_users.add_user(
+        world.server,
+        admin_users.NewLogin(login=name, role=role, user_id=person, institution_id=world.institution),
+        password=None,
+    )
+    return Database(world.server.url.set(username=name))
+
+
+def test_a_super_admin_login_syncs_only_its_institution(world, new_laptop, logins):
+    other = seed_server(world.server)  # institution B on the same server
+    server = _login(world, logins, "super_admin")
+    laptop = new_laptop("a")
+    try:
+        report = engine.sync(laptop, server)
+        assert [c.id for c in ce.list_cohorts(laptop)] == [world.cohort]
+        assert other.cohort not in {c.id for c in ce.list_cohorts(laptop)}
+        sponsor = ce.create_sponsor(
+            laptop, ce.NewSponsor(institution_id=world.institution, company_name="Sasol")
+        )
+        ce.update_cohort(laptop, world.cohort, {"name": "Renamed offline", "sponsor_id": sponsor.row.id})
+        report = engine.sync(laptop, server)
+        assert report.applied == 2 and report.conflicts == 0
+        pushed = cs.get_cohort(world.server, world.cohort)
+        assert (pushed.name, pushed.sponsor_id) == ("Renamed offline", sponsor.row.id)
+        assert cs.get_cohort(world.server, other.cohort).name == "Server cohort"
+    finally:
+        server.dispose()
+
+
+def test_an_officer_login_cannot_push_configuration(world, new_laptop, logins):
+    server = _login(world, logins, "officer")
+    laptop = new_laptop("b")
+    try:
+        with pytest.raises(Exception) as info:
+            engine.sync(laptop, server)
+        assert "permission denied" in str(info.value).lower()
+    finally:
+        server.dispose()
