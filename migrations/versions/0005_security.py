@@ -56,9 +56,18 @@ On PostgreSQL:
   tables were rejected: DocuSeal's tables have no RLS (and we must not change them), so a grant would
   show other accounts' rows. The secrets the ORM maps on ``User`` are deferred (never selected), so
   ``select(User)`` reads exactly the view's columns.
-* ``cohortdesk_secure_table(regclass, tenant_column)`` is left for later migrations: it gives a new
-  CohortDesk table the owner, FORCE RLS, the tenant read policy, the owner's policy and SELECT for the
-  three groups in one call (then add write grants/policies as that table needs).
+* **The sync tables of 0007** get the same treatment: ``tenant_clock`` readable by every login of the
+  tenant; ``sync_device``, ``sync_conflict``, ``sync_id_reservation`` readable and writable by the
+  tenant's super admins only; ``sync_schema`` readable by all; the laptop-only tables (``sync_state``,
+  ``sync_outbox``, ``sync_id_pool``) closed to every login. Their functions move to the owner, and the
+  SECURITY DEFINER ones get ``pg_temp`` last in their ``search_path``.
+* **Owner policies** are ``tenant OR cohortdesk_session_is_privileged()``: a trigger or function owned
+  by ``cohortdesk_owner`` acts within the login's institution, and without limit only for a session
+  that could bypass RLS anyway (superuser or BYPASSRLS: migrations, maintenance, tests).
+* ``cohortdesk_secure_table(regclass, tenant_column, readers)`` is left for later migrations: it gives
+  a new CohortDesk table the owner, FORCE RLS, the tenant read policy, the owner's policy and SELECT
+  for ``readers`` in one call (then add write grants/policies as that table needs). A test fails while
+  any CohortDesk table lacks RLS, FORCE or a policy.
 
 The downgrade removes this database's objects, policies and grants, gives the tables back to their
 previous owner and resets the logins' ``search_path`` here; it never drops a role (roles belong to the
