@@ -30,7 +30,7 @@ On PostgreSQL:
   institution's enrollment) and, for decisions, that ``admin_id`` is the login's own user. FORCE makes
   the owner subject to the same policies, so even SECURITY DEFINER functions cannot cross institutions.
 * **Grants**: every group reads; officers INSERT decisions and UPDATE only the verification columns of
-  ``cohort_enrollments`` (plus the claim columns ``claimed_by``/``claim_token``/``claim_expires_at``
+  ``cohort_enrollments`` (plus the claim columns ``claimed_by``, ``claimed_by_user_id``, ``claim_token``, ``claim_expires_at``
   when a later migration has added them; that migration grants them itself if it lands after this
   one); super admins INSERT/UPDATE their institution's sponsors, cohorts and enrollments, update their
   institution and manage users through ``cohortdesk_admin_add_user`` / ``_set_role`` /
@@ -76,7 +76,7 @@ whole server). Running it needs a superuser, or a role with CREATEROLE that is a
 migrations can still alter the tables.
 
 Revision ID: 0005_security
-Revises: 0007_sync
+Revises: 0006_review_claims
 Create Date: 2026-11-27
 """
 
@@ -87,7 +87,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0005_security"
-down_revision = "0007_sync"
+down_revision = "0006_review_claims"
 branch_labels = None
 depends_on = None
 
@@ -121,7 +121,7 @@ SHARED_READ_TABLES = ("cohortdesk_install", "sync_schema")
 LAPTOP_TABLES = ("sync_state", "sync_outbox", "sync_id_pool")
 #: SECURITY DEFINER functions of 0007 whose search_path gets pg_temp last, and whose owner changes.
 SYNC_DEFINER_FUNCTIONS = ("cohortdesk_sync_stamp()", "cohortdesk_reserve_ids(text, text, integer)")
-SYNC_FUNCTIONS = (*SYNC_DEFINER_FUNCTIONS, "cohortdesk_refuse_delete()")
+SYNC_FUNCTIONS = (*SYNC_DEFINER_FUNCTIONS, "cohortdesk_refuse_delete()", "cohortdesk_notify_queue()")
 DOCUSEAL_READ = (
     "accounts",
     "users",
@@ -133,7 +133,7 @@ DOCUSEAL_READ = (
     "active_storage_attachments",
 )
 VERIFICATION_COLUMNS = ("document_verification_state", "rejection_reason", "updated_at", "row_version")
-CLAIM_COLUMNS = ("claimed_by", "claim_token", "claim_expires_at")
+CLAIM_COLUMNS = ("claimed_by", "claimed_by_user_id", "claim_token", "claim_expires_at")
 CAPABILITIES = ("special_pi",)
 PREVIOUS_OWNER_KEY = "security.previous_owner"
 LOGIN_NAME_PATTERN = "^[a-z][a-z0-9_]{2,62}$"

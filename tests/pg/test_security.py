@@ -605,3 +605,50 @@ def test_security_definer_functions_pin_search_path_and_are_not_public(sec: Secu
         if is_trigger:
             continue  # a trigger function cannot be called directly
         assert acl and not any(item.startswith("=") for item in acl.strip("{}").split(",")), (name, acl)
+
+
+def test_claims_and_decisions_work_under_the_officer_login(sec: Secured):
+    """The review workflow end to end as the people who use it: a super admin enrolls, an officer
+    claims, decides and releases; another institution's pack cannot be claimed."""
+    from cohortdesk.services import claims
+
+    a, b = sec.a, sec.b
+    admin_db = sec.database(a.logins["super_admin"])
+    student = _new_person(sec, a)
+    enrollment = cs.enroll(
+        admin_db,
+        cs.NewEnrollment(
+            cohort_id=a.cohort,
+            user_id=student,
+            student_data={"race": "BA", "gender": "M", "disability": "N", "city": "Durban"},
+            uploaded_documents={},
+        ),
+    )
+    officer_db = sec.database(a.logins["officer"])
+    me = resolve_identity(officer_db)
+    held = claims.claim(officer_db, me, enrollment.id)
+    held = claims.renew(officer_db, held)
+    result = verification.record_decision(
+        officer_db,
+        verification.DecisionCommand(
+            enrollment_id=enrollment.id,
+            document_type="id_document",
+            action="rejected",
+            reason="Not certified",
+            actor_user_id=me.user_id,
+            claim=held,
+            release_claim=True,
+        ),
+    )
+    assert result.enrollment.document_verification_state == "rejected"
+    with sec.connect("postgres") as conn:
+        row = conn.execute(
+            "SELECT claimed_by, updated_by FROM cohort_enrollments WHERE id = %s", (enrollment.id,)
+        ).fetchone()
+    assert row == (None, a.logins["officer"])
+    with pytest.raises(Exception):  # noqa: B017 - invisible: "not found" or "cannot be claimed"
+        claims.claim(officer_db, me, b.enrollment)
+    with sec.connect("postgres") as conn:
+        assert conn.execute(
+            "SELECT claimed_by FROM cohort_enrollments WHERE id = %s", (b.enrollment,)
+        ).fetchone() == (None,)
