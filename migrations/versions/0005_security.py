@@ -76,7 +76,7 @@ whole server). Running it needs a superuser, or a role with CREATEROLE that is a
 migrations can still alter the tables.
 
 Revision ID: 0005_security
-Revises: 0008_sync_stamp_blocks
+Revises: 0009_queue_order_index
 Create Date: 2026-11-27
 """
 
@@ -87,7 +87,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0005_security"
-down_revision = "0008_sync_stamp_blocks"
+down_revision = "0009_queue_order_index"
 branch_labels = None
 depends_on = None
 
