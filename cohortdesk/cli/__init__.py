@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "cohortdesk.cli.sync_cmd",
     "cohortdesk.cli.export_cmd",
     "cohortdesk.cli.admin_cmd",
+    "cohortdesk.cli.import_cmd",
 ]
 
 

@@ -36,6 +36,8 @@ return frozen rows; errors are ``ValidationError`` naming the field, ``NotFoundE
     delete_cohort(db, id, expected_row_version=None)             # tombstones its enrollments too
     enroll(db, cohorts.NewEnrollment) -> Edit[EnrollmentRow]
     enroll_many(db, [cohorts.NewEnrollment, ...]) -> BulkEdit[EnrollmentRow]   # one transaction
+    enroll_learners(db, cohort_id, [NewLearner(email, first, last, student_data)], progress=, cancelled=)
+        # the enrollment import's commit: users matched by e-mail (made when not paired), set-based
     update_enrollment(db, id, {"student_data": {...}}, expected_row_version=None)
     change_enrollment_state(db, id, target, expected_row_version=None)
     delete_enrollment(db, id, expected_row_version=None)
@@ -58,17 +60,24 @@ Identities of rows created offline come from id pools reserved on the server (de
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from cohortdesk.db import Database
-from cohortdesk.errors import ConflictError, InvalidTransition, NotFoundError, ValidationError
+from cohortdesk.errors import (
+    ConflictError,
+    InvalidTransition,
+    NotFoundError,
+    OperationCancelled,
+    SyncError,
+    ValidationError,
+)
 from cohortdesk.models import Template, User
 from cohortdesk.models.enums import CohortState, EnrollmentState, VerificationState
 from cohortdesk.services import validation
@@ -88,6 +97,7 @@ from cohortdesk.services.states import cohort_blockers, enrollment_blockers
 from cohortdesk.services.sync import local
 from cohortdesk.services.sync.spec import (
     SPECS,
+    SYNC_SCHEMA_VERSION,
     get_field,
     normalise_field,
     record_to_json,
@@ -738,3 +748,274 @@ def delete_enrollment(
             s, "cohort_enrollments", enrollment_id, expected_row_version=expected_row_version
         )
         return _edit("cohort_enrollments", stored, mutation_id)
+
+
+# --- bulk: the enrollment import's commit ---------------------------------------------------------
+
+#: Rows written per statement by the bulk paths (and between two progress reports / cancel checks).
+BULK_CHUNK = 1000
+#: DocuSeal role of a learner's user row made by an import: the least privileged one (as the demo's).
+LEARNER_USER_ROLE = "viewer"
+
+
+@dataclass(frozen=True)
+class NewLearner:
+    """One learner to enroll by e-mail: matched to the account's DocuSeal user, or a new one."""
+
+    email: str
+    first_name: str
+    last_name: str
+    student_data: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class LearnersEnrolled:
+    """What ``enroll_learners`` wrote (all in one transaction)."""
+
+    cohort_id: int
+    enrollment_ids: tuple[int, ...]
+    users_created: int
+    users_matched: int
+    mutation_ids: tuple[int, ...]
+    changes: Changes
+
+
+def _take_ids(session: Session, table_name: str, count: int) -> list[int]:
+    """``count`` reserved ids of ``table_name`` at once (the smallest first), or a plain refusal."""
+    pool = local._pool
+    ids = [
+        int(i)
+        for i in session.scalars(
+            select(pool.c.id).where(pool.c.table_name == table_name).order_by(pool.c.id).limit(count)
+        )
+    ]
+    if len(ids) < count:
+        raise SyncError(
+            f"This laptop has {len(ids)} reserved ids left for new {SPECS[table_name].label}s but needs "
+            f"{count}. Connect to the network and sync once to reserve more, or import fewer rows at a "
+            f"time; nothing was imported."
+        )
+    if ids:
+        session.execute(delete(pool).where(pool.c.table_name == table_name, pool.c.id <= ids[-1]))
+    return ids
+
+
+def _queue_many(session: Session, table_name: str, rows: list[dict[str, Any]]) -> list[int]:
+    """Append one ``insert`` outbox entry per row with consecutive mutation ids, set-based."""
+    if not rows:
+        return []
+    local.state(session)
+    state_table = local._state
+    last = session.execute(
+        update(state_table)
+        .where(state_table.c.id == local.STATE_ID)
+        .values(last_mutation_id=state_table.c.last_mutation_id + len(rows))
+        .returning(state_table.c.last_mutation_id)
+    ).scalar_one()
+    first = int(last) - len(rows) + 1
+    columns = SPECS[table_name].insert_columns
+    now = _now()
+    entries = [
+        {
+            "mutation_id": first + index,
+            "table_name": table_name,
+            "row_id": row["id"],
+            "op": "insert",
+            "base_row_version": None,
+            "changes_json": record_to_json({c: row[c] for c in columns}),
+            "schema_version": SYNC_SCHEMA_VERSION,
+            "created_at": now,
+            "status": "pending",
+        }
+        for index, row in enumerate(rows)
+    ]
+    session.execute(insert(local._outbox), entries)
+    return list(range(first, first + len(rows)))
+
+
+def insert_rows(
+    session: Session, table_name: str, records: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], list[int]]:
+    """``insert_row`` for many rows at once: ids, one multi-row insert, outbox entries. Internal API.
+
+    Same rules as ``insert_row`` (every record validated, reserved ids when paired, one ``insert``
+    outbox entry per row), with a handful of statements per call instead of several per row.
+    """
+    if not records:
+        return [], []
+    table = SPECS[table_name].table
+    st = local.state(session)
+    ids = _take_ids(session, table_name, len(records)) if st.paired else None
+    now = _now()
+    prepared: list[dict[str, Any]] = []
+    for index, source in enumerate(records):
+        record = dict(source)
+        if ids is not None:
+            record["id"] = ids[index]
+        record.setdefault("uuid", str(uuid.uuid4()))
+        record.setdefault("created_at", now)
+        record.setdefault("updated_at", now)
+        record["row_version"] = 1
+        record["change_seq"] = 0
+        validate_record(table_name, record)
+        prepared.append(record)
+    stored = [
+        dict(r._mapping)
+        for r in session.execute(insert(table).returning(table, sort_by_parameter_order=True), prepared)
+    ]
+    mutation_ids = _queue_many(session, table_name, stored) if st.paired else []
+    return stored, mutation_ids
+
+
+def enroll_learners(
+    db: Database,
+    cohort_id: int,
+    learners: Iterable[NewLearner],
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> LearnersEnrolled:
+    """Enroll learners by e-mail in one transaction: all of them, or none (the import's commit).
+
+    Each e-mail is matched (case-insensitively) to a DocuSeal user of the cohort's account. An
+    unmatched one gets a new learner user, but only in a store that is not paired with a server:
+    DocuSeal's users are the server's and reach a laptop read-only at each sync, so a user made on a
+    paired laptop would never reach the server and its enrollments would be refused there. A refused
+    row raises ``ValidationError`` naming ``rows[<index>].<field>``; ``cancelled()`` returning true
+    between chunks raises ``OperationCancelled``; either way nothing is written.
+    """
+    items = list(learners)
+    total = len(items)
+    users = User.__table__
+    enrollments = SPECS["cohort_enrollments"].table
+
+    def check_cancel() -> None:
+        if cancelled is not None and cancelled():
+            raise OperationCancelled("The import was cancelled; nothing was written.")
+
+    with db.session() as s:
+        cohort = _load(s, "cohorts", cohort_id)
+        if cohort["state"] in (CohortState.COMPLETED.value, CohortState.CANCELLED.value):
+            raise ValidationError(
+                "cohort_id", f"the cohort is {cohort['state']}; it takes no new enrollments"
+            )
+        account_id = cohort["account_id"]
+        paired = local.state(s).paired
+        emails: list[str] = []
+        for index, item in enumerate(items):
+            try:
+                emails.append(validation.validate_email(item.email))
+            except ValidationError as exc:
+                raise ValidationError(f"rows[{index}].email", exc.message) from exc
+        seen: dict[str, int] = {}
+        for index, email in enumerate(emails):
+            if email in seen:
+                raise ValidationError(f"rows[{index}].email", f"{email} is also in row {seen[email]}")
+            seen[email] = index
+        found: dict[str, tuple[int, int]] = {}  # email -> (user id, account id)
+        for start in range(0, total, BULK_CHUNK):
+            chunk = emails[start : start + BULK_CHUNK]
+            for row in s.execute(
+                select(users.c.id, users.c.account_id, users.c.email).where(
+                    func.lower(users.c.email).in_(chunk)
+                )
+            ):
+                found[row.email.lower()] = (int(row.id), int(row.account_id))
+        to_create: list[dict[str, Any]] = []
+        now = _now()
+        for index, (item, email) in enumerate(zip(items, emails, strict=True)):
+            hit = found.get(email)
+            if hit is not None and hit[1] != account_id:
+                raise ValidationError(
+                    f"rows[{index}].email", f"{email} belongs to a user of another DocuSeal account"
+                )
+            if hit is None:
+                if paired:
+                    raise ValidationError(
+                        f"rows[{index}].email",
+                        f"no DocuSeal user of this account has the e-mail {email}; add the learner in "
+                        f"DocuSeal and sync, then import again",
+                    )
+                to_create.append(
+                    {
+                        "account_id": account_id,
+                        "email": email,
+                        "encrypted_password": "",  # no usable password: learners sign in elsewhere
+                        "first_name": item.first_name.strip() or None,
+                        "last_name": item.last_name.strip() or None,
+                        "role": LEARNER_USER_ROLE,
+                        "uuid": str(uuid.uuid4()),
+                        "sign_in_count": 0,
+                        "failed_attempts": 0,
+                        "otp_required_for_login": False,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
+        for start in range(0, len(to_create), BULK_CHUNK):
+            check_cancel()
+            chunk = to_create[start : start + BULK_CHUNK]
+            ids = s.execute(insert(users).returning(users.c.id, sort_by_parameter_order=True), chunk)
+            for record, new_id in zip(chunk, ids.scalars(), strict=True):
+                found[record["email"]] = (int(new_id), account_id)
+        user_ids = [found[email][0] for email in emails]
+        enrolled: dict[int, int] = {}
+        for start in range(0, total, BULK_CHUNK):
+            chunk_ids = user_ids[start : start + BULK_CHUNK]
+            for row in s.execute(
+                select(enrollments.c.user_id).where(
+                    enrollments.c.cohort_id == cohort_id,
+                    enrollments.c.deleted_at.is_(None),
+                    enrollments.c.user_id.in_(chunk_ids),
+                )
+            ):
+                enrolled[int(row.user_id)] = 1
+        records: list[dict[str, Any]] = []
+        for index, (item, user_id) in enumerate(zip(items, user_ids, strict=True)):
+            if user_id in enrolled:
+                raise ValidationError(
+                    f"rows[{index}].email", "this learner is already enrolled in the cohort"
+                )
+            try:
+                student_data = validation.validate_student_data(dict(item.student_data))
+            except ValidationError as exc:
+                raise ValidationError(f"rows[{index}].{exc.field}", exc.message) from exc
+            records.append(
+                {
+                    "account_id": account_id,
+                    "cohort_id": cohort_id,
+                    "user_id": user_id,
+                    "submission_id": None,
+                    "supporting_submission_ids": [],
+                    "state": EnrollmentState.WAITING.value,
+                    "document_verification_state": VerificationState.PENDING.value,
+                    "rejection_reason": None,
+                    "student_data": student_data,
+                    "uploaded_documents": {},
+                    "pending_since": now,
+                }
+            )
+        if paired:
+            available = local.pool_counts(s)["cohort_enrollments"]
+            if available < total:
+                _take_ids(s, "cohort_enrollments", total)  # refuses in words
+        enrollment_ids: list[int] = []
+        mutation_ids: list[int] = []
+        for start in range(0, total, BULK_CHUNK):
+            check_cancel()
+            stored, queued = insert_rows(s, "cohort_enrollments", records[start : start + BULK_CHUNK])
+            enrollment_ids.extend(r["id"] for r in stored)
+            mutation_ids.extend(queued)
+            if progress is not None:
+                progress(min(start + BULK_CHUNK, total), total)
+        check_cancel()
+    return LearnersEnrolled(
+        cohort_id=cohort_id,
+        enrollment_ids=tuple(enrollment_ids),
+        users_created=len(to_create),
+        users_matched=total - len(to_create),
+        mutation_ids=tuple(mutation_ids),
+        changes=Changes(
+            enrollment_ids=frozenset(enrollment_ids), cohort_ids=frozenset({cohort_id}), counts=True
+        ),
+    )
