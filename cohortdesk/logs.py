@@ -40,7 +40,10 @@ class RingBufferHandler(logging.Handler):
         with self._lock_listeners:
             listeners = list(self._listeners)
         for listener in listeners:
-            listener(line, record.levelno)
+            try:
+                listener(line, record.levelno)
+            except RuntimeError:  # a log view whose window was destroyed: forget it
+                self.remove_listener(listener)
 
     def add_listener(self, listener: Callable[[str, int], None]) -> None:
         with self._lock_listeners:

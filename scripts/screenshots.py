@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     window = MainWindow(db, runner, store, identity=identity)
     window.resize(*WINDOW_SIZE)
     window.show()
-    window.open_database(offer_demo=False)
+    window.open_database()
     pump(lambda: window.current_document() is not None and runner.in_flight == 0)
 
     # A pending learner whose ID number disagrees with the captured data and who uploaded a PDF.

@@ -36,6 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="database URL (default: COHORTDESK_DATABASE_URL, else the embedded SQLite store)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+    parser.add_argument(
+        "--self-test",
+        metavar="PNG",
+        nargs="?",
+        help="start headless in a fresh home, load demo data, render the main window to PNG, exit 0",
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
@@ -43,12 +49,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    if "--render-worker" in (sys.argv[1:] if argv is None else argv):
+    given = list(sys.argv[1:] if argv is None else argv)
+    if "--render-worker" in given:
         # The document preview's render process (views/preview/client.py); a frozen build has no
         # ``python -m``, so it starts this executable with this hidden flag.
         from cohortdesk.views.preview.render_worker import main as render_worker_main
 
         return render_worker_main()
+    if "--self-test" in given:
+        # Headless smoke test of a build (views/self_test.py): ``--self-test [PNG]``.
+        from cohortdesk.views.self_test import main as self_test_main
+
+        after = given[given.index("--self-test") + 1 :]
+        return self_test_main(after[0] if after and not after[0].startswith("-") else None)
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     logging.basicConfig(

@@ -82,6 +82,8 @@ class LogViewDialog(QDialog):
         # Keep one bound method: a fresh ``emit`` would not match it on removal.
         self._listener = self._bridge.line_logged.emit
         self._ring.add_listener(self._listener)
+        ring, listener = self._ring, self._listener  # not self: the slot runs while it is destroyed
+        self.destroyed.connect(lambda _obj=None: ring.remove_listener(listener))
 
     def done(self, result: int) -> None:
         self._ring.remove_listener(self._listener)

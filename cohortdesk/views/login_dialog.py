@@ -48,7 +48,9 @@ class LoginResult:
 
 
 class LoginDialog(QDialog):
-    def __init__(self, parent: QWidget | None = None, *, allow_local: bool = True) -> None:
+    def __init__(
+        self, parent: QWidget | None = None, *, allow_local: bool = True, profile: str | None = None
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("loginDialog")
         self.setWindowTitle("Connect to CohortDesk")
@@ -158,7 +160,7 @@ class LoginDialog(QDialog):
             self.local_button.clicked.connect(self._use_local)
         cancel.clicked.connect(self.reject)
 
-        self._fill_combo(self._initial_profile())
+        self._fill_combo(profile or self._initial_profile())
 
     # --- profiles -------------------------------------------------------------------------------
 
@@ -330,7 +332,9 @@ class LoginDialog(QDialog):
         self.error_label.hide()
 
 
-def choose_connection(parent: QWidget | None = None, *, allow_local: bool = True) -> LoginResult | None:
-    """Show the login screen; the choice, or None when the person cancelled."""
-    dialog = LoginDialog(parent, allow_local=allow_local)
+def choose_connection(
+    parent: QWidget | None = None, *, allow_local: bool = True, profile: str | None = None
+) -> LoginResult | None:
+    """Show the login screen (``profile`` preselected); the choice, or None when the person cancelled."""
+    dialog = LoginDialog(parent, allow_local=allow_local, profile=profile)
     return dialog.result_value if dialog.exec() == QDialog.DialogCode.Accepted else None

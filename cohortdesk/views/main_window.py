@@ -30,7 +30,6 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QMainWindow,
     QMenu,
-    QMessageBox,
     QProgressDialog,
     QTreeWidgetItem,
     QWidget,
@@ -49,7 +48,7 @@ from cohortdesk.services.queue import (
 from cohortdesk.services.storage import DocumentStore
 from cohortdesk.services.verification import DecisionCommand
 from cohortdesk.views import enrollment_panels as panels
-from cohortdesk.views import style
+from cohortdesk.views import screens, style
 from cohortdesk.views.cohort_tree_model import CohortTreeModel, Scope
 from cohortdesk.views.delegates import BADGE_STATE_ROLE, BADGE_TEXT_ROLE, SUBTITLE_ROLE, StateBadgeDelegate
 from cohortdesk.views.errors import show_error, user_message
@@ -343,14 +342,17 @@ class MainWindow(QMainWindow):
 
     # --- opening the database ------------------------------------------------------------------
 
-    def open_database(self, offer_demo: bool = True) -> None:
-        """Bring the schema up to date and resolve the identity off the GUI thread, then start."""
+    def open_database(self, demo_students: int = 0) -> None:
+        """Bring the schema up to date and resolve the identity off the GUI thread, then start.
+
+        ``demo_students`` > 0 fills an empty embedded store with that much demo data (the welcome
+        screen's "Try with demo data"), behind a progress dialog."""
         self._set_activity("Opening the database…")
         self.runner.db(startup.open_database, self.db).success(
-            lambda info: self._on_opened(info, offer_demo)
+            lambda info: self._on_opened(info, demo_students)
         ).failure(self._on_open_failed).start()
 
-    def _on_opened(self, info: startup.StartupInfo, offer_demo: bool) -> None:
+    def _on_opened(self, info: startup.StartupInfo, demo_students: int = 0) -> None:
         self.startup_info = info
         self.set_identity(info.identity)
         self.status_database.setText(self._database_text(info))
@@ -362,8 +364,8 @@ class MainWindow(QMainWindow):
         self._set_activity("")
         self.opened.emit(info)
         self.start()
-        if info.empty and info.embedded and has_demo and offer_demo:
-            self._offer_demo()
+        if info.empty and info.embedded and has_demo and demo_students > 0:
+            self.load_demo(demo_students)
 
     def _on_open_failed(self, error: BaseException) -> None:
         self._set_activity("The database could not be opened.")
@@ -383,23 +385,6 @@ class MainWindow(QMainWindow):
         role = identity.role.replace("_", " ")
         self.status_identity.setText(f"{identity.display_name} · {role}")
         self._update_decision_controls()
-
-    def _offer_demo(self) -> None:
-        box = QMessageBox(
-            QMessageBox.Icon.Question,
-            "Load demo data?",
-            "This database is empty. Load demo data (institutions, cohorts and 200 students with their "
-            "documents) to explore CohortDesk?\n\nYou can remove it later by deleting the local database.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            self,
-        )
-        box.setObjectName("demoOffer")
-        box.setDefaultButton(QMessageBox.StandardButton.Yes)
-        box.finished.connect(
-            lambda result: self.load_demo() if result == QMessageBox.StandardButton.Yes else None
-        )
-        self.demo_offer = box
-        box.open()
 
     def load_demo(self, students: int = 200) -> None:
         progress = QProgressDialog("Creating demo institutions, cohorts and students…", "", 0, 0, self)
@@ -423,7 +408,7 @@ class MainWindow(QMainWindow):
 
         def loaded(info: startup.StartupInfo) -> None:
             self.statusBar().showMessage("Demo data loaded.", 5000)
-            self._on_opened(info, offer_demo=False)
+            self._on_opened(info)
 
         self.runner.db(startup.load_demo_data, self.db, students).progress(on_progress).success(
             loaded
@@ -1079,6 +1064,7 @@ class MainWindow(QMainWindow):
             return
         if geometry := s.value("window/geometry"):
             self.restoreGeometry(geometry)
+            screens.keep_on_present_screens(self, (1600, 960))
         if state := s.value("window/state"):
             self.restoreState(state)
         # Splitters are restored once the window has its final size (first show): restoring them
