@@ -27,6 +27,119 @@ def seed(db: Database, folder: Path) -> None:
     load_demo(db, students=120, store=DocumentStore(folder / "storage"))
 
 
+def write_import_sample(db: Database, window: QWidget, path: Path) -> None:
+    """A learner list as offices send them: mostly fine, a few typical mistakes."""
+    import xlsxwriter
+
+    from cohortdesk.services import config_edits as ce
+    from cohortdesk.services.validation import luhn_valid
+
+    def sa_id(first12: str) -> str:
+        return next(first12 + str(d) for d in range(10) if luhn_valid(first12 + str(d)))
+
+    snapshot = window.snapshot  # type: ignore[attr-defined]
+    active = next(i.cohort for i in snapshot.cohorts if i.cohort.state == "active")
+    taken = next(
+        e.student_data["sa_id_number"]
+        for e in ce.list_enrollments(db, active.id)
+        if e.student_data.get("sa_id_number")
+    )
+    rows = [
+        ["thabo.mokoena@gmail.com", "Thabo", "Mokoena", sa_id("920315512308"), "M", "BA", "N", "7", "Soweto"],
+        [
+            "zoe.vdmerwe@outlook.com",
+            "Zoë",
+            "van der Merwe",
+            sa_id("981129023408"),
+            "F",
+            "Wh",
+            "N",
+            "1",
+            "Stellenbosch",
+        ],
+        [
+            "sibusiso.oneill@gmail.com",
+            "Sibusiso",
+            "O'Neill",
+            sa_id("010410567808"),
+            "M",
+            "BC",
+            "01",
+            "5",
+            "Durban",
+        ],
+        [
+            "nomvula.ndlovu@yahoo.com",
+            "Nomvula",
+            "Ndlovu",
+            sa_id("950707012308"),
+            "F",
+            "BA",
+            "N",
+            "7",
+            "Tembisa",
+        ],
+        [
+            "keabetswe.gmail.com",
+            "Keabetswe",
+            "Molefe",
+            sa_id("990202456708"),
+            "F",
+            "BA",
+            "N",
+            "6",
+            "Rustenburg",
+        ],
+        ["pieter.botha@gmail.com", "Pieter", "Botha", "9001015009088", "M", "Wh", "N", "3", "Kimberley"],
+        ["aisha.patel@gmail.com", "Aisha", "Patel", taken, "F", "BI", "N", "5", "Pietermaritzburg"],
+        ["", "Lwazi", "Dlamini", sa_id("960414534508"), "M", "BA", "N", "2", "Mthatha"],
+        ["thabo.mokoena@gmail.com", "Thabo", "Mokoena", "", "M", "BA", "N", "7", "Soweto"],
+        [
+            "refilwe.sithole@gmail.com",
+            "Refilwe",
+            "",
+            sa_id("970909034508"),
+            "F",
+            "African",
+            "N",
+            "9",
+            "Polokwane",
+        ],
+        [
+            "jacques.dutoit@gmail.com",
+            "Jacques",
+            "du Toit",
+            sa_id("931231500008"),
+            "M",
+            "Wh",
+            "08",
+            "4",
+            "Bloemfontein",
+        ],
+        [
+            "lindiwe.zulu@gmail.com",
+            "Lindiwe",
+            "Zulu",
+            sa_id("030228045608"),
+            "F",
+            "BA",
+            "N",
+            "5",
+            "Newcastle",
+        ],
+    ]
+    workbook = xlsxwriter.Workbook(str(path))
+    sheet = workbook.add_worksheet()
+    sheet.write_row(
+        0,
+        0,
+        ["Email", "First name", "Surname", "ID number", "Gender", "Race", "Disability", "Province", "City"],
+    )
+    for r, values in enumerate(rows, start=1):
+        sheet.write_row(r, 0, values)
+    workbook.close()
+
+
 def grab(widget: QWidget, path: Path) -> None:
     QApplication.processEvents()
     widget.grab().save(str(path))
@@ -69,6 +182,28 @@ def main(out: Path) -> None:
         form.save()
         grab(window, out / "admin-sponsor-errors.png")
         form.revert()
+
+        # the enrollment import on the draft cohort: a preview with errors and warnings
+        from PySide6.QtWidgets import QDialog
+
+        window.show_page("cohorts")
+        for row in range(cohorts.proxy.rowCount()):
+            cohorts.view.setCurrentIndex(cohorts.proxy.index(row, 0))
+            if cohorts.cohort_form.row and cohorts.cohort_form.row.state == "draft":
+                break
+        learners = Path(tmp) / "learners.xlsx"
+        write_import_sample(db, window, learners)
+        dialog = cohorts.open_import()
+        assert isinstance(dialog, QDialog)
+        dialog.load(learners)
+        grab(dialog, out / "admin-import-preview.png")
+        dialog.problems_only.setChecked(True)
+        dialog.table.setCurrentIndex(dialog.model.index(2, 0))  # the learner enrolled in another cohort
+        grab(dialog, out / "admin-import-problems.png")
+        dialog.problems_only.setChecked(False)
+        dialog.commit()
+        grab(dialog, out / "admin-import-done.png")
+        dialog.close()
 
         # the status bar and the conflict inbox, with conflicts as a pull leaves them
         from tests.admin_world import seed_inbox

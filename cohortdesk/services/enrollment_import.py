@@ -173,6 +173,7 @@ class ImportRow:
     student_data: Mapping[str, Any]
     issues: tuple[RowIssue, ...] = ()
     user_id: int | None = None  # the DocuSeal user matched by e-mail; None: one will be created
+    source: Mapping[str, str] = field(default_factory=dict)  # the cells as read, by column key
 
     @property
     def status(self) -> Severity | None:
@@ -641,8 +642,9 @@ def check_rows(
             first_name=d.values.get("first_name", ""),
             last_name=d.values.get("last_name", ""),
             student_data=dict(d.student_data),
-            issues=tuple(d.issues),
+            issues=tuple(sorted(d.issues, key=lambda i: i.severity is not Severity.ERROR)),
             user_id=d.user_id,
+            source=d.values,
         )
         for d in drafts
     )
@@ -671,10 +673,13 @@ def commit_import(
     db: Database,
     preview: ImportPreview,
     *,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
     cancelled: Callable[[], bool] | None = None,
 ) -> ImportResult:
-    """Enroll the preview's importable rows in one transaction (nothing at all on error or cancel)."""
+    """Enroll the preview's importable rows in one transaction (nothing at all on error or cancel).
+
+    ``progress(done, total, text)`` and ``cancelled()`` follow the runner's convention.
+    """
     rows = preview.valid_rows
     if not rows:
         raise ValidationError("rows", "no row can be imported; correct the errors in the file first")
@@ -683,7 +688,11 @@ def commit_import(
     ]
     try:
         done = config_edits.enroll_learners(
-            db, preview.cohort_id, learners, progress=progress, cancelled=cancelled
+            db,
+            preview.cohort_id,
+            learners,
+            progress=None if progress is None else lambda n, total: progress(n, total, "Enrolling learners"),
+            cancelled=cancelled,
         )
     except ValidationError as exc:
         match = re.match(r"rows\[(\d+)\]\.(.*)", exc.field)

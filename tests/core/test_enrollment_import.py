@@ -182,7 +182,7 @@ def test_commit_enrolls_valid_rows_and_creates_users(world, tmp_path):
     preview = ei.preview_file(db, world["cohort"], path, today=TODAY)
     assert preview.counts["importable"] == 2
     seen: list[tuple[int, int]] = []
-    result = ei.commit_import(db, preview, progress=lambda done, total: seen.append((done, total)))
+    result = ei.commit_import(db, preview, progress=lambda done, total, _text: seen.append((done, total)))
     assert (result.enrolled, result.users_created, result.users_matched, result.skipped) == (2, 1, 1, 1)
     assert result.changes_queued == 0 and seen[-1] == (2, 2)
     with db.read_session() as s:

@@ -55,6 +55,7 @@ class AdminWindow(QMainWindow):
         self.identity = identity
         self.institution_id = identity.institution_id
         self.snapshot: AdminSnapshot | None = None
+        self._message_after_load = ""
 
         self.navigation = QListWidget()
         self.navigation.setObjectName("adminNavigation")
@@ -94,6 +95,7 @@ class AdminWindow(QMainWindow):
         for _key, form in self.forms():
             form.saved.connect(self._after_edit)
         self.cohorts_page.cohort_form.state_changed.connect(self._after_edit)
+        self.cohorts_page.enrollments_imported.connect(self._after_import)
         sync_shortcut = QShortcut(QKeySequence("Shift+F5"), self)
         sync_shortcut.activated.connect(self.sync_indicator.sync_now)
         reload_shortcut = QShortcut(QKeySequence(Qt.Key.Key_F5), self)
@@ -169,7 +171,11 @@ class AdminWindow(QMainWindow):
         self.cohorts_page.set_data(
             list(snapshot.cohorts), snapshot.sponsors, snapshot.templates, snapshot.custom_document_types
         )
-        self.statusBar().clearMessage()
+        if self._message_after_load:
+            self.statusBar().showMessage(self._message_after_load, 8000)
+            self._message_after_load = ""
+        else:
+            self.statusBar().clearMessage()
         self.setWindowTitle(f"CohortDesk · {snapshot.institution.name} · Configuration")
         self.loaded.emit(snapshot)
 
@@ -208,6 +214,11 @@ class AdminWindow(QMainWindow):
     def _after_edit(self, _row: Any) -> None:
         self.sync_indicator.refresh()
         self.refresh_marks()
+
+    def _after_import(self, result: Any) -> None:
+        self.sync_indicator.refresh()
+        self._message_after_load = result.summary()
+        self.reload()  # the cohort list's enrolled counts
 
     def _conflict_resolved(self, _resolution: Any) -> None:
         self.sync_indicator.refresh()

@@ -35,6 +35,7 @@ from cohortdesk.services import validation
 from cohortdesk.services.configuration import CohortEdit, CohortListItem, FieldProblem, TemplateChoice
 from cohortdesk.services.rows import CohortRow, SponsorRow
 from cohortdesk.views.admin.form_support import Form, form_layout
+from cohortdesk.views.admin.import_dialog import ImportEnrollmentsDialog
 from cohortdesk.views.admin.master_detail import MasterDetailPage
 from cohortdesk.views.admin.table_models import STATE_LABELS, CohortTableModel
 from cohortdesk.views.errors import show_error
@@ -545,6 +546,9 @@ class CohortForm(Form):
 
 
 class CohortsPage(MasterDetailPage):
+    #: Learners were imported into a cohort: the ``ImportResult``.
+    enrollments_imported = Signal(object)
+
     def __init__(
         self,
         runner: Runner,
@@ -574,6 +578,20 @@ class CohortsPage(MasterDetailPage):
         self._sponsor_names: dict[int, str] = {}
         self.cohort_form.state_changed.connect(self._after_save)
         self.splitter.setSizes([440, 620])
+        self.runner = runner
+        self.db = db
+        self.import_dialog: ImportEnrollmentsDialog | None = None
+        self.import_button = QPushButton("&Import enrollments…")
+        self.import_button.setObjectName("importEnrollmentsButton")
+        self.import_button.setAutoDefault(False)
+        self.import_button.setToolTip(
+            "Enroll learners from an Excel (.xlsx) or CSV file into the selected cohort"
+        )
+        self.import_button.clicked.connect(self.open_import)
+        self.import_button.setEnabled(False)
+        self.tools.addWidget(self.import_button)
+        self.cohort_form.state_changed.connect(lambda _row: self._update_import_button())
+        self.cohort_form.saved.connect(lambda _row: self._update_import_button())
 
     def set_data(
         self,
@@ -593,10 +611,41 @@ class CohortsPage(MasterDetailPage):
 
     def show_record(self, row: CohortListItem) -> None:
         self.cohort_form.set_cohort(row.cohort)
+        self._update_import_button()
 
     def show_new(self) -> None:
         self.cohort_form.set_cohort(None)
         self.cohort_form.name.setFocus()
+        self._update_import_button()
+
+    def selected_cohort(self) -> CohortRow | None:
+        """The saved cohort shown in the form, if any."""
+        if self._shown_id is None:
+            return None
+        position = self.model.position_of(self._shown_id)
+        return self.model.row_at(position).cohort if position is not None else None
+
+    def _update_import_button(self) -> None:
+        if not hasattr(self, "import_button"):
+            return  # the base class shows the first record before this page is fully built
+        cohort = self.selected_cohort()
+        open_states = (CohortState.DRAFT.value, CohortState.ACTIVE.value)
+        self.import_button.setEnabled(cohort is not None and cohort.state in open_states)
+
+    def open_import(self) -> ImportEnrollmentsDialog | None:
+        """The import dialog for the selected cohort (one at a time)."""
+        cohort = self.selected_cohort()
+        if cohort is None:
+            return None
+        if self.import_dialog is not None:
+            self.import_dialog.close()
+        dialog = ImportEnrollmentsDialog(self.runner, self.db, cohort.id, cohort.name, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.imported.connect(self.enrollments_imported)
+        dialog.destroyed.connect(lambda *_: setattr(self, "import_dialog", None))
+        self.import_dialog = dialog
+        dialog.open()
+        return dialog
 
     def saved_list_row(self, saved: CohortRow) -> CohortListItem:
         position = self.model.position_of(saved.id)
