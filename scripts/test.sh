@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# The test command: install everything needed, make sure PostgreSQL is up, lint, then run pytest.
+# The test command: install everything needed, make sure PostgreSQL is up, lint, run pytest, then
+# (under CI) build the PyInstaller bundle and run its headless self-test (packaging/build.sh).
 # Under CI=true an unreachable PostgreSQL fails the run instead of skipping its tests.
 set -euo pipefail
 source "$(dirname "$0")/bootstrap.sh"
 # Validators for the Linux desktop files, checked by tests/packaging.
 export COHORTDESK_EXTRA_APT="desktop-file-utils appstream ${COHORTDESK_EXTRA_APT:-}"
-bootstrap test
+# Under CI (or COHORTDESK_BUNDLE_TEST=1) the PyInstaller bundle is built and smoke-tested after pytest.
+bundle_test=""
+if [ "${CI:-}" = "true" ] || [ "${COHORTDESK_BUNDLE_TEST:-}" = "1" ]; then bundle_test=1; fi
+bootstrap "test${bundle_test:+,package}"
 
 if command -v pg_isready >/dev/null 2>&1 && [ -z "${COHORTDESK_TEST_PG_URL:-}" ]; then
   if ! pg_isready -q -h 127.0.0.1 -p 5432; then
@@ -22,4 +26,10 @@ export QT_QPA_PLATFORM="${QT_QPA_PLATFORM:-offscreen}"
 lint_paths=()
 for d in cohortdesk tests bench scripts migrations; do [ -d "$d" ] && lint_paths+=("$d"); done
 "$VENV/bin/ruff" check "${lint_paths[@]}"
-exec "$VENV/bin/python" -m pytest "$@"
+"$VENV/bin/python" -m pytest "$@"
+if [ -n "$bundle_test" ]; then
+  echo "test: building the PyInstaller bundle and running its --self-test"
+  started=$SECONDS
+  PYTHON="$VENV/bin/python" packaging/build.sh
+  echo "test: bundle built and self-tested in $((SECONDS - started)) s"
+fi

@@ -60,6 +60,22 @@ def _distinct_colours(image: object) -> int:
     return len(seen)
 
 
+def _dynamic_imports() -> str:
+    """What a bundle must have collected although nothing imports it by name at start-up: the keyring
+    backend, the PostgreSQL driver with its libpq, the PDF module."""
+    try:
+        import psycopg
+        from PySide6 import QtPdf  # noqa: F401
+
+        from cohortdesk.services import secrets
+
+        status = secrets.keyring_status()
+        libpq = psycopg.pq.version()
+    except Exception as exc:  # noqa: BLE001 - reported as the self-test's failure
+        raise SelfTestFailed(f"a module the build should contain is missing: {exc!r}") from exc
+    return f"keyring {status.backend} ({'usable' if status.usable else 'refused'}), psycopg {psycopg.__version__} with libpq {libpq}, QtPdf"
+
+
 def run(png: Path | None = None) -> Path:
     home = _prepare_environment()
     png = png or home / "self-test.png"
@@ -96,6 +112,7 @@ def run(png: Path | None = None) -> Path:
             time.sleep(0.005)
 
     try:
+        modules = _dynamic_imports()
         window = desktop.open(Target(embedded_url(), demo=True), demo_students=DEMO_STUDENTS)
         errors: list[str] = []
         window.runner.error_occurred.connect(lambda error, label: errors.append(f"{label}: {error!r}"))
@@ -157,7 +174,7 @@ def run(png: Path | None = None) -> Path:
         sys.stdout.write(
             f"CohortDesk self-test passed in {time.monotonic() - started:.1f} s: {total} enrollments "
             f"({rows} loaded), preview {outcome.get('preview', 'not needed')}, window "
-            f"{image.width()}×{image.height()} with {colours} colours -> {png}\n"
+            f"{image.width()}×{image.height()} with {colours} colours -> {png}; {modules}\n"
         )
         return png
     except SelfTestFailed as exc:
