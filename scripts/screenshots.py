@@ -160,6 +160,46 @@ def main(argv: list[str] | None = None) -> int:
         save(over_window(window.shortcut_sheet), "shortcuts.png")
         window.shortcut_sheet.reject()
 
+    # Start-up screens, the dark theme and the administration window.
+    from cohortdesk.services import profiles
+    from cohortdesk.views import style
+    from cohortdesk.views.admin.admin_window import AdminWindow
+    from cohortdesk.views.login_dialog import LoginDialog
+    from cohortdesk.views.welcome_dialog import WelcomeDialog
+
+    welcome = WelcomeDialog()
+    welcome.show()
+    pump(lambda: False, timeout=0.3)
+    save(welcome.grab(), "welcome.png")
+    welcome.close()
+    profiles.save_profile(
+        profiles.ConnectionProfile(
+            name="Head office",
+            host="db.ikhwezi.example.co.za",
+            database="docuseal",
+            user="nomsa_dube",
+            sslmode="require",
+        )
+    )
+    login = LoginDialog()
+    login.show()
+    pump(lambda: False, timeout=0.3)
+    save(login.grab(), "login.png")
+    login.close()
+
+    admin = AdminWindow(runner, db, identity, window)
+    admin.resize(1280, 800)
+    admin.show()
+    pump(lambda: admin.snapshot is not None and runner.in_flight == 0)
+    pump(lambda: False, timeout=0.3)
+    save(admin.grab(), "admin.png")
+    admin.close()
+
+    style.apply(app, "dark")
+    pump(lambda: False, timeout=0.5)
+    save(window.grab(), "workstation-dark.png")
+    style.apply(app, "light")
+
     window.close()
     runner.shutdown()
     db.dispose()

@@ -52,3 +52,13 @@ def test_windows_installer_paths_match_the_spec():
     spec = (ROOT / "packaging" / "cohortdesk.spec").read_text(encoding="utf-8")
     assert r"dist\cohortdesk" in iss and "PrivilegesRequired=lowest" in iss
     assert "name=NAME" in spec and "cohortdesk.exe" in iss
+
+
+def test_metainfo_screenshots_are_the_ones_in_docs():
+    import re
+
+    metainfo = (LINUX / f"{APP_ID}.metainfo.xml").read_text(encoding="utf-8")
+    images = re.findall(r"<image>([^<]+)</image>", metainfo)
+    assert len(images) >= 3
+    for image in images:
+        assert (ROOT / "docs" / "screenshots" / image.rsplit("/", 1)[-1]).is_file(), image
