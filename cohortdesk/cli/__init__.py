@@ -25,10 +25,11 @@ COMMAND_MODULES = [
 ]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _global_parser(**kwargs: object) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cohortdesk",
         description="CohortDesk: cohorts, enrollments and document verification for training providers.",
+        **kwargs,  # type: ignore[arg-type]
     )
     parser.add_argument("--version", action="version", version=f"CohortDesk {__version__}")
     parser.add_argument(
@@ -42,6 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="?",
         help="start headless in a fresh home, load demo data, render the main window to PNG, exit 0",
     )
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _global_parser()
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
@@ -62,8 +68,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         after = given[given.index("--self-test") + 1 :]
         return self_test_main(after[0] if after and not after[0].startswith("-") else None)
-    parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
+    # Starting the window needs only the global options: importing every sub-command's module (the
+    # migration runner, the report queries) would only slow the start down.
+    args, extra = _global_parser(add_help=False).parse_known_args(given)
+    wants_command = any(not a.startswith("-") for a in extra) or {"-h", "--help"} & set(extra)
+    parser = build_parser() if wants_command else None
+    if parser is not None:
+        args, extra = parser.parse_known_args(given)
+    else:
+        args.command = None
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
@@ -72,6 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_gui(url=args.url, argv=[sys.argv[0], *extra])
     if extra:
+        assert parser is not None
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return int(args.handler(args) or 0)

@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QTimer
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication, QWidget
 
@@ -239,6 +239,18 @@ class Desktop(QObject):
         _insert_before_last_separator(window.menus["file"], switch)
         self._add_theme_menu(window)
         window.opened.connect(lambda info: self._on_opened(window, info))
+        window.installEventFilter(self)  # closing asks the administration window about unsaved edits
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Close and watched is self.window and not self._close_admin():
+            event.ignore()
+            return True
+        return super().eventFilter(watched, event)
+
+    def _close_admin(self) -> bool:
+        """Close the administration window; False when it stays open (the person kept editing)."""
+        admin = self.admin_window
+        return admin is None or not admin.isVisible() or admin.close()
 
     def _add_theme_menu(self, window: MainWindow) -> None:
         view = window.menus["view"]
@@ -295,6 +307,8 @@ class Desktop(QObject):
         from cohortdesk.views.admin.admin_window import AdminWindow
 
         admin = self.admin_window
+        if admin is not None and getattr(admin, "identity", None) != window.identity and admin.close():
+            admin = None  # opened before the demo data gave the store its institution
         if admin is None or admin.parent() is not window:
             admin = AdminWindow(window.runner, window.db, window.identity, window)
             admin.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -309,7 +323,7 @@ class Desktop(QObject):
         """File → Switch connection…: the login dialog, then the chosen database in a new window."""
         current = self.target.profile if self.target is not None else None
         result = _ask_login(self.window, current)
-        if result is None:
+        if result is None or not self._close_admin():
             return
         target, self.settings = _remember(self.settings, _from_login(result))
         self.open(target)

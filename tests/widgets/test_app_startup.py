@@ -246,3 +246,25 @@ def test_logging_goes_on_after_a_log_view_is_destroyed(qtbot, cohortdesk_home):
     logging.getLogger("cohortdesk.test").warning("still logging")
     assert len(ring._listeners) < before or before == 0
     assert "still logging" in ring.text()
+
+
+def test_closing_the_main_window_asks_about_unsaved_administration_edits(qtbot, desktop, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    from cohortdesk.views.admin import form_support
+
+    window = desktop.open(Target(embedded_url(), demo=True), demo_students=5)
+    qtbot.waitUntil(lambda: window.queue_model.rowCount() > 0, timeout=60000)
+    qtbot.waitUntil(
+        lambda: window.findChild(QAction, "action_institution_configuration") is not None, timeout=60000
+    )
+    admin = desktop.open_admin()
+    qtbot.waitUntil(lambda: admin.snapshot is not None, timeout=15000)
+    admin.institution_page.name.setText("Renamed but not saved")
+    assert admin.institution_page.is_dirty()
+    answers = [QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Discard]
+    monkeypatch.setattr(form_support, "ask_unsaved", lambda *_a: answers.pop(0))
+    assert not window.close()  # kept editing: nothing closes
+    assert window.isVisible() and admin.isVisible()
+    assert window.close()  # discarded: both close
+    assert not window.isVisible()
