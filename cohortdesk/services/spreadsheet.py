@@ -33,8 +33,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import xlsxwriter
-
 from cohortdesk.errors import ValidationError
 
 #: Leading characters that make a spreadsheet program read a cell as a formula.
@@ -189,6 +187,8 @@ class XlsxReportWriter:
 
     def __init__(self, path: Path, zone: tzinfo) -> None:
         self._tmpdir = tempfile.mkdtemp(prefix="cohortdesk-xlsx-")  # constant_memory row files (0700)
+        import xlsxwriter  # imported on first use: it costs start-up time of every screen
+
         self.workbook = xlsxwriter.Workbook(
             str(path),
             {

@@ -26,7 +26,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QIcon
@@ -40,10 +40,12 @@ from cohortdesk.services.storage import DocumentStore
 from cohortdesk.settings import THEMES, AppSettings, load_settings, save_settings
 from cohortdesk.views import style
 from cohortdesk.views.errors import show_error
-from cohortdesk.views.login_dialog import LoginResult, choose_connection
 from cohortdesk.views.main_window import MainWindow
 from cohortdesk.views.runner import Runner
 from cohortdesk.views.welcome_dialog import CONNECT, DEMO, WelcomeDialog
+
+if TYPE_CHECKING:
+    from cohortdesk.views.login_dialog import LoginResult
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +109,8 @@ def _ask_welcome(parent: QWidget | None) -> str | None:
 
 
 def _ask_login(parent: QWidget | None, profile: str | None) -> LoginResult | None:
+    from cohortdesk.views.login_dialog import choose_connection  # the keyring: only when asked
+
     return choose_connection(parent, allow_local=True, profile=profile)
 
 
