@@ -21,6 +21,9 @@ import sys
 import time
 from pathlib import Path
 
+# bench/queue.py is named like the standard library's ``queue``: keep this folder off the import path.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
 ROOT = Path(__file__).resolve().parents[1]
 
 BASELINE = r"""

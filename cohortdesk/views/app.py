@@ -20,6 +20,7 @@ the first queue page is painted and quits.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sys
@@ -78,6 +79,16 @@ def _icon() -> QIcon | None:
         if candidate.is_file():
             icon.addFile(str(candidate))
     return None if icon.isNull() else icon
+
+
+def settle_heap() -> None:
+    """Move every object alive now into the collector's permanent generation.
+
+    The start-up leaves some hundred thousand long-lived objects (Qt wrappers, SQLAlchemy's mappers and
+    caches, modules); each full collection walked all of them, 70–150 ms with the GIL held, and a
+    background export triggers one every few seconds, freezing the window (bench/responsiveness.py).
+    Frozen objects are never scanned again, so full collections only walk what came later."""
+    gc.freeze()
 
 
 # --- which database -------------------------------------------------------------------------------
@@ -214,6 +225,8 @@ class Desktop(QObject):
         self._wire(window)
         window.show()
         window.open_database(demo_students=demo_students if target.demo else 0)
+        settle_heap()
+        window.queue_model.page_loaded.connect(lambda first, _count: settle_heap() if first == 0 else None)
         self._close(*old)
         return window
 

@@ -538,8 +538,8 @@ class MainWindow(QMainWindow):
         flt = model.query_filter
         if self._tree_loaded and not self.tree_model.tree:
             text = (
-                "No institutions yet.\n\nUse File → Load demo data… to explore CohortDesk, or start it "
-                "with --url to open your institution's database."
+                "No institutions yet.\n\nUse File → Load demo data… to explore CohortDesk, or File → "
+                "Switch connection… to open your institution's server."
             )
         elif flt.search:
             text = (
