@@ -252,7 +252,10 @@ def special_pi_allowed(request: ExportRequest, identity: Identity) -> bool:
 class _Ticker:
     """Counts progress, reports it now and then, and stops the export when it is cancelled."""
 
-    EVERY = 512
+    EVERY = 512  # rows between progress reports
+    #: Rows between polls of ``cancelled()``. Polling often matters beyond Cancel: the desktop's token
+    #: lets the GUI thread take the GIL when polled (views/runner.py), keeping the window responsive.
+    POLL_EVERY = 32
 
     def __init__(
         self,
@@ -269,12 +272,18 @@ class _Ticker:
 
     def tick(self) -> None:
         self.done += 1
-        if self.done % self.EVERY == 0:
-            self.check()
+        if self.done % self.POLL_EVERY == 0:
+            if self.done % self.EVERY == 0:
+                self.check()
+            else:
+                self._poll()
 
-    def check(self) -> None:
+    def _poll(self) -> None:
         if self._cancelled is not None and self._cancelled():
             raise OperationCancelled("The export was cancelled; no file was written.")
+
+    def check(self) -> None:
+        self._poll()
         if self._progress is not None:
             self._progress(min(self.done, self.total), self.total, self.text)
 

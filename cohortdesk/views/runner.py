@@ -19,6 +19,7 @@ import itertools
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -28,14 +29,31 @@ from PySide6.QtCore import QObject, Signal, Slot
 log = logging.getLogger(__name__)
 
 
+#: A background op that polls its cancel token lets the GUI thread run at least this often (seconds).
+YIELD_EVERY = 0.02
+
+
 class CancelToken:
+    """Set by ``cancel()``; background work polls it by calling it.
+
+    Polled from a worker thread, it also hands the GIL to the GUI thread now and then: a busy Python
+    thread that releases the GIL only briefly (around each buffered file write) wins every race for it
+    and can starve the GUI thread for hundreds of milliseconds (the convoy effect, measured during
+    XLSX exports by bench/responsiveness.py); a 1 ms sleep every ``YIELD_EVERY`` seconds breaks it."""
+
     def __init__(self) -> None:
         self._event = threading.Event()
+        self._last_yield = time.monotonic()
 
     def cancel(self) -> None:
         self._event.set()
 
     def __call__(self) -> bool:
+        if threading.current_thread() is not threading.main_thread():
+            now = time.monotonic()
+            if now - self._last_yield >= YIELD_EVERY:
+                time.sleep(0.001)
+                self._last_yield = time.monotonic()
         return self._event.is_set()
 
 
