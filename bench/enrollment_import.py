@@ -3,7 +3,7 @@
     /work/venv/bin/python bench/enrollment_import.py [--rows 10000] [--url postgresql://…]
 
 On a fresh SQLite store (default) or the given database: an institution, the target cohort and an
-active cohort holding 2,000 enrollments (so the cross-cohort ID check has something to search). A file
+active cohort holding ``--existing`` enrollments (2,000) (so the cross-cohort ID check has something to search). A file
 of ``--rows`` learners is written as XLSX (XlsxWriter) and CSV (UTF-8 with BOM); about 1 % of the rows
 carry an error.
 
@@ -66,6 +66,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--url", help="database (default: a new SQLite store in a temporary folder)")
+    parser.add_argument(
+        "--existing", type=int, default=2000, help="learners already enrolled in another active cohort"
+    )
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench-import-"))
     db = Database(args.url or f"sqlite:///{folder / 'store.sqlite3'}")
@@ -90,7 +93,7 @@ def main() -> None:
     ce.change_cohort_state(db, other.id, "active")
     existing = [
         ce.NewLearner(f"old{i}@example.co.za", "Old", str(i), {"sa_id_number": sa_id(i * 5)})
-        for i in range(2000)
+        for i in range(args.existing)
     ]
     ce.enroll_learners(db, other.id, existing)
 
@@ -121,7 +124,7 @@ def main() -> None:
     def preview(path: Path) -> ei.ImportPreview:
         return ei.check_rows(db, target.id, ei.read_table(path))
 
-    print(f"{args.rows:,} rows, {db.dialect}")
+    print(f"{args.rows:,} rows, {args.existing:,} learners already enrolled elsewhere, {db.dialect}")
     for label, path, floor in (("xlsx", xlsx, floor_xlsx), ("csv", csv_path, floor_csv)):
         floor_s, _ = timed(floor)
         preview_s, result = timed(preview, path)

@@ -780,6 +780,46 @@ class LearnersEnrolled:
     changes: Changes
 
 
+@dataclass(frozen=True)
+class UserMatch:
+    id: int
+    account_id: int
+    email: str
+    first_name: str
+    last_name: str
+
+
+def users_by_email(session: Session, emails: Iterable[str]) -> dict[str, UserMatch]:
+    """DocuSeal users (any account) whose e-mail, ignoring case, is among the lower-case ``emails``.
+
+    Set-based and index-friendly: exact matches through the unique e-mail index in chunks, plus one
+    pass over the few addresses stored with capitals (``lower(email) IN (…)`` would scan the whole
+    users table once per chunk).
+    """
+    wanted = sorted(set(emails))
+    users = User.__table__
+    columns = (users.c.id, users.c.account_id, users.c.email, users.c.first_name, users.c.last_name)
+
+    def match(row: Any) -> UserMatch:
+        return UserMatch(
+            int(row.id), int(row.account_id), row.email, row.first_name or "", row.last_name or ""
+        )
+
+    found: dict[str, UserMatch] = {}
+    for start in range(0, len(wanted), BULK_CHUNK):
+        for row in session.execute(
+            select(*columns).where(users.c.email.in_(wanted[start : start + BULK_CHUNK]))
+        ):
+            found[row.email] = match(row)
+    if wanted:
+        targets = set(wanted)
+        for row in session.execute(select(*columns).where(users.c.email != func.lower(users.c.email))):
+            key = row.email.lower()
+            if key in targets and key not in found:
+                found[key] = match(row)
+    return found
+
+
 def _take_ids(session: Session, table_name: str, count: int) -> list[int]:
     """``count`` reserved ids of ``table_name`` at once (the smallest first), or a plain refusal."""
     pool = local._pool
@@ -912,15 +952,7 @@ def enroll_learners(
             if email in seen:
                 raise ValidationError(f"rows[{index}].email", f"{email} is also in row {seen[email]}")
             seen[email] = index
-        found: dict[str, tuple[int, int]] = {}  # email -> (user id, account id)
-        for start in range(0, total, BULK_CHUNK):
-            chunk = emails[start : start + BULK_CHUNK]
-            for row in s.execute(
-                select(users.c.id, users.c.account_id, users.c.email).where(
-                    func.lower(users.c.email).in_(chunk)
-                )
-            ):
-                found[row.email.lower()] = (int(row.id), int(row.account_id))
+        found = {e: (u.id, u.account_id) for e, u in users_by_email(s, emails).items()}  # e-mail -> ids
         to_create: list[dict[str, Any]] = []
         now = _now()
         for index, (item, email) in enumerate(zip(items, emails, strict=True)):

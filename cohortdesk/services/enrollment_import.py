@@ -39,11 +39,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from cohortdesk.db import Database
 from cohortdesk.errors import CohortDeskError, ValidationError
-from cohortdesk.models import Cohort, CohortEnrollment, User
+from cohortdesk.models import Cohort, CohortEnrollment
 from cohortdesk.models.enums import CohortState
 from cohortdesk.services import config_edits, validation
 from cohortdesk.services.rows import Changes
@@ -567,14 +567,7 @@ def check_rows(
         cohort_name, account_id, institution_id = cohort.name, cohort.account_id, cohort.institution_id
         paired = local.state(s).paired
         emails = sorted({d.email for d in drafts if d.email})
-        users: dict[str, tuple[int, int, str, str]] = {}
-        for chunk in _chunks(emails):
-            for r in s.execute(
-                select(User.id, User.account_id, User.email, User.first_name, User.last_name).where(
-                    func.lower(User.email).in_(chunk)
-                )
-            ):
-                users[r.email.lower()] = (r.id, r.account_id, r.first_name or "", r.last_name or "")
+        users = config_edits.users_by_email(s, emails)
         sa_id = CohortEnrollment.student_data["sa_id_number"].as_string()
         in_cohort_users: set[int] = set()
         in_cohort_ids: set[str] = set()
@@ -588,21 +581,25 @@ def check_rows(
                 in_cohort_ids.add(r.sa_id)
         numbers = sorted({d.student_data["sa_id_number"] for d in drafts if "sa_id_number" in d.student_data})
         elsewhere: dict[str, list[str]] = {}
-        for chunk in _chunks(numbers):
-            for r in s.execute(
-                select(sa_id.label("sa_id"), Cohort.id, Cohort.name)
-                .join(Cohort, Cohort.id == CohortEnrollment.cohort_id)
-                .where(
-                    Cohort.institution_id == institution_id,
-                    Cohort.state == CohortState.ACTIVE.value,
-                    Cohort.deleted_at.is_(None),
-                    Cohort.id != cohort_id,
-                    CohortEnrollment.deleted_at.is_(None),
-                    sa_id.in_(chunk),
-                )
-                .order_by(Cohort.name)
-            ):
-                elsewhere.setdefault(r.sa_id, []).append(f"{r.name!r} (id {r.id})")
+        others = (
+            select(sa_id.label("sa_id"), Cohort.id, Cohort.name)
+            .join(Cohort, Cohort.id == CohortEnrollment.cohort_id)
+            .where(
+                Cohort.institution_id == institution_id,
+                Cohort.state == CohortState.ACTIVE.value,
+                Cohort.deleted_at.is_(None),
+                Cohort.id != cohort_id,
+                CohortEnrollment.deleted_at.is_(None),
+            )
+            .order_by(Cohort.name)
+        )
+        # The ID number sits in JSON (no index): a few IDs are looked up, many are matched in one pass.
+        wanted = set(numbers)
+        statements = [others.where(sa_id.in_(numbers))] if len(numbers) <= _CHUNK else [others]
+        for statement in statements:
+            for r in s.execute(statement):
+                if r.sa_id in wanted:
+                    elsewhere.setdefault(r.sa_id, []).append(f"{r.name!r} (id {r.id})")
 
     for draft in drafts:
         number = draft.student_data.get("sa_id_number")
@@ -622,7 +619,7 @@ def check_rows(
                     "and sync, then import again",
                 )
             continue
-        user_id, user_account, first, last = hit
+        user_id, user_account, first, last = hit.id, hit.account_id, hit.first_name, hit.last_name
         if user_account != account_id:
             draft.error("email", "belongs to a user of another DocuSeal account")
             continue

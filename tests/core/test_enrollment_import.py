@@ -387,3 +387,15 @@ def test_cli_template_preview_and_commit(world, tmp_path, capsys):
     (tmp_path / "bad.xlsx").write_bytes(b"PK\x03\x04 nope")
     assert main(["--url", url, "import-enrollments", "--cohort", cohort, str(tmp_path / "bad.xlsx")]) == 2
     assert "cannot be read as an Excel workbook" in capsys.readouterr().err
+
+
+def test_an_email_stored_with_capitals_is_matched(world, tmp_path):
+    db = world["db"]
+    capitals = factories.user(db, world["account"], "Mpho", "Sello", "Mpho.Sello@Example.co.za")
+    path = tmp_path / "a.csv"
+    path.write_text(f"Email,First name,Last name,SA ID number\nmpho.sello@example.co.za,Mpho,Sello,{ID_A}\n")
+    preview = ei.preview_file(db, world["cohort"], path, today=TODAY)
+    assert preview.rows[0].user_id == capitals and preview.rows[0].status is None
+    result = ei.commit_import(db, preview)
+    assert (result.users_created, result.users_matched) == (0, 1)
+    assert ce.list_enrollments(db, world["cohort"])[-1].user_id == capitals
