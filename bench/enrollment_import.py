@@ -26,7 +26,8 @@ import time
 from datetime import date
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# The repository, not bench/ (whose queue.py would shadow the standard library's for psycopg).
+sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 import openpyxl  # noqa: E402
 import xlsxwriter  # noqa: E402
