@@ -81,11 +81,14 @@ class SyncError(CohortDeskError):
 class SyncSchemaTooOld(SchemaError):
     """The server accepts only newer laptops: update CohortDesk. The waiting changes are kept."""
 
+    #: How the message starts; the sync indicator recognises a recorded failure of this kind by it.
+    PREFIX = "The server needs a newer CohortDesk"
+
     def __init__(self, client_version: int, min_version: int, waiting: int) -> None:
         super().__init__(
-            f"The server needs a newer CohortDesk (sync schema {min_version} or later; this laptop has "
+            f"{self.PREFIX} (sync schema {min_version} or later; this laptop has "
             f"{client_version}). Update CohortDesk, then sync again: your {waiting} waiting "
-            f"change{'s' if waiting != 1 else ''} stay safely on this laptop until then."
+            f"change{'s stay' if waiting != 1 else ' stays'} safely on this laptop until then."
         )
         self.client_version = client_version
         self.min_version = min_version

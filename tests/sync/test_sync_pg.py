@@ -281,7 +281,7 @@ def test_insert_with_an_id_not_reserved_for_the_device_is_rejected(world, new_la
     assert_same_as_server(a, world.server, world.account)
 
 
-def test_too_old_laptop_is_told_to_update_and_keeps_its_outbox(world, new_laptop):
+def test_too_old_laptop_is_told_to_update_and_keeps_its_outbox(world, new_laptop, capsys):
     a = new_laptop("a")
     _sync(a, world)
     ce.update_cohort(a, world.cohort, {"name": "Waiting"})
@@ -292,8 +292,17 @@ def test_too_old_laptop_is_told_to_update_and_keeps_its_outbox(world, new_laptop
     assert [e.status for e in outbox(a)] == ["pending"]
     status = sync_status(a)
     assert status.waiting == 1 and status.online is False and "newer CohortDesk" in status.last_error
+    assert status.needs_update
+
+    # the terminal says the same, and keeps the change too
+    local_url = a.url.render_as_string(hide_password=False)
+    server_url = world.server.url.render_as_string(hide_password=False)
+    assert main(["--url", local_url, "sync", "--server", server_url]) == 2
+    assert "Update CohortDesk, then sync again: your 1 waiting change stays safely" in capsys.readouterr().err
+    assert [e.status for e in outbox(a)] == ["pending"]
     server_sql(world.server, "UPDATE sync_schema SET min_client_schema = 1, current_client_schema = 1")
     assert _sync(a, world).applied == 1
+    assert not sync_status(a).needs_update
     assert cs.get_cohort(world.server, world.cohort).name == "Waiting"
 
 

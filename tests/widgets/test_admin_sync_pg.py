@@ -62,3 +62,35 @@ def test_indicator_on_a_direct_server_connection(qtbot, runner, pg_db):
     qtbot.addWidget(indicator)
     assert "Connected to the server" in indicator.state_label.text()
     assert indicator.sync_button.isHidden() and indicator.counts_button.isHidden()
+
+
+@pytest.mark.pg
+def test_too_old_laptop_is_told_to_update_and_keeps_its_changes(
+    qtbot,
+    runner,
+    world,  # noqa: F811
+    new_laptop,  # noqa: F811
+    monkeypatch,
+    caplog,
+):
+    monkeypatch.setenv(admin_sync.SERVER_ENV, world.server.url.render_as_string(hide_password=False))
+    laptop = new_laptop("old")
+    engine.sync(laptop, world.server)
+    ce.update_cohort(laptop, world.cohort, {"name": "Made on an old laptop"})
+    with world.server.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE sync_schema SET min_client_schema = 99, current_client_schema = 99")
+    indicator = SyncStatusIndicator(runner, laptop, poll=False)
+    qtbot.addWidget(indicator)
+    with caplog.at_level("WARNING"):
+        indicator.sync_button.click()
+    assert "Update CohortDesk" in indicator.state_label.text()
+    assert "newer CohortDesk" in indicator.state_label.toolTip()
+    assert indicator.counts_button.text() == "1 change waiting · 0 conflicts"
+    assert any("Update CohortDesk, then sync again" in r.getMessage() for r in caplog.records)
+
+    with world.server.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE sync_schema SET min_client_schema = 1, current_client_schema = 1")
+    indicator.sync_button.click()  # after the update: the kept change goes through
+    assert "Online" in indicator.state_label.text()
+    assert indicator.counts_button.text() == "0 changes waiting · 0 conflicts"
+    assert ce.get_cohort(world.server, world.cohort).name == "Made on an old laptop"

@@ -20,7 +20,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from cohortdesk.db import Database
-from cohortdesk.errors import SyncError
+from cohortdesk.errors import SyncError, SyncSchemaTooOld
 from cohortdesk.models import SyncConflict, SyncIdPool, SyncOutbox, SyncState
 from cohortdesk.services.sync.spec import SPECS, SYNC_SCHEMA_VERSION
 
@@ -186,6 +186,12 @@ class SyncStatus:
         if self.last_attempt_at is None:
             return None
         return self.last_error is None
+
+    @property
+    def needs_update(self) -> bool:
+        """The last sync was refused because the server accepts only a newer CohortDesk (the outbox is
+        kept as it was; updating the app and syncing again sends it)."""
+        return bool(self.last_error and self.last_error.startswith(SyncSchemaTooOld.PREFIX))
 
     def describe(self) -> str:
         """E.g. ``3 changes waiting · 1 conflict``."""

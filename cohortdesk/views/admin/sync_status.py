@@ -166,6 +166,8 @@ class SyncStatusIndicator(QWidget):
         c = colours()
         if not status.paired:
             state, colour, tip = "Local only", c.muted, "This store has not synced with a server yet."
+        elif status.needs_update:
+            state, colour, tip = "Update CohortDesk", c.warning, status.last_error or ""
         elif status.online is False:
             state, colour, tip = "Offline", c.warning, status.last_error or "The server could not be reached."
         elif status.online:
