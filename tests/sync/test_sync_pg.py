@@ -215,6 +215,30 @@ def test_same_learner_enrolled_on_two_laptops_is_a_duplicate(world, new_laptop):
         assert_same_as_server(laptop, world.server, world.account)
 
 
+def test_new_rows_of_a_batch_written_together_and_a_duplicate_among_them(world, new_laptop):
+    """New rows of a batch go to the server in one multi-row INSERT; when one of them is refused (a
+    learner already enrolled), the others still apply and only that one waits in the inbox."""
+    a, b = new_laptop("a"), new_laptop("b")
+    _sync(a, world), _sync(b, world)
+    ce.enroll(b, ce.NewEnrollment(world.cohort, world.users[2]))
+    _sync(b, world)
+    made = ce.enroll_many(a, [ce.NewEnrollment(world.cohort, u) for u in world.users]).rows
+    ce.update_enrollment(a, made[0].id, {"student_data": {"city": "Upington"}})  # reads a new row
+    report = _sync(a, world)
+    assert (report.batches, report.applied, report.conflicts) == (1, 4, 1)
+    [c] = conflicts.list_conflicts(a)
+    assert (c.kind, c.row_id) == ("duplicate", made[2].id)
+    on_server = {e.user_id: e for e in ce.list_enrollments(world.server, world.cohort)}
+    assert sorted(on_server) == sorted(world.users)
+    assert on_server[world.users[0]].student_data == {"city": "Upington"}
+    used = server_sql(
+        world.server,
+        "SELECT count(*) FROM sync_id_reservation WHERE table_name = 'cohort_enrollments' AND used_at IS NOT NULL",
+    )
+    assert used == [(4,)]  # one id from b, three from a (the duplicate's id stays unused)
+    assert_same_as_server(a, world.server, world.account)
+
+
 def test_delete_against_an_edit_keeps_both(world, new_laptop):
     a = new_laptop("a")
     _sync(a, world)

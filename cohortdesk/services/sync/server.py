@@ -26,6 +26,7 @@ queue and none vanishes.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -292,7 +293,10 @@ class _Pusher:
         self.open: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
         self.users: set[int] = set()
         self.templates: set[int] = set()
-        self.used_ids: list[dict[str, Any]] = []
+        self.used_ids: list[tuple[str, int]] = []
+        #: New rows checked and waiting to be written together (see ``flush_inserts``).
+        self.pending: list[tuple[Mutation, dict[str, Any], _Outcome]] = []
+        self.pending_keys: set[tuple[str, int]] = set()
 
     # prefetch -------------------------------------------------------------------------------------
 
@@ -436,6 +440,8 @@ class _Pusher:
     # apply ----------------------------------------------------------------------------------------
 
     def apply(self, m: Mutation) -> _Outcome:
+        if self.pending and not (m.op == "insert" and m.table_name == self.pending[-1][0].table_name):
+            self.flush_inserts()  # what follows may read or change the new rows
         if m.op == "resolve_conflict":
             return self._resolve(m)
         if m.table_name not in SPECS:
@@ -508,8 +514,8 @@ class _Pusher:
     def _insert(self, m: Mutation) -> _Outcome:
         spec = SPECS[m.table_name]
         key = (m.table_name, m.row_id)
-        if key in self.rows:
-            return self._reject(m, f"a {spec.label} with id {m.row_id} already exists", self.rows[key])
+        if key in self.rows or key in self.pending_keys:
+            return self._reject(m, f"a {spec.label} with id {m.row_id} already exists", self.rows.get(key))
         reservation = self.reserved.get(key)
         if reservation is None or reservation.device_id != self.device_id:
             return self._reject(m, f"id {m.row_id} was not reserved for this laptop")
@@ -528,6 +534,48 @@ class _Pusher:
             validate_record(m.table_name, record)
         except ValidationError as exc:
             return self._reject(m, str(exc))
+        # Queued, then written together with the other new rows of the batch (``flush_inserts``):
+        # one multi-row INSERT instead of a savepoint and an INSERT per row.
+        outcome = _Outcome("applied")
+        self.pending.append((m, record, outcome))
+        self.pending_keys.add(key)
+        return outcome
+
+    def flush_inserts(self) -> None:
+        """Write the queued new rows: one multi-row INSERT per table inside one savepoint; if the
+        database refuses any of them (a learner enrolled twice), row by row, so each refusal becomes
+        that row's own conflict and the others still apply."""
+        pending, self.pending = self.pending, []
+        self.pending_keys.clear()
+        by_table: dict[str, list[tuple[Mutation, dict[str, Any], _Outcome]]] = defaultdict(list)
+        for item in pending:
+            by_table[item[0].table_name].append(item)
+        for table_name, items in by_table.items():
+            table = SPECS[table_name].table
+            columns = ", ".join(items[0][1])
+            # The rows travel as one JSON parameter expanded by jsonb_populate_recordset: a single
+            # short statement, whatever the batch size (no thousands of bind parameters to parse).
+            stmt = text(
+                f"INSERT INTO {table.name} ({columns}) SELECT {columns} "
+                f"FROM jsonb_populate_recordset(NULL::{table.name}, CAST(:rows AS jsonb)) "
+                f"RETURNING {', '.join(c.name for c in table.columns)}"
+            ).columns(*table.columns)
+            payload = json.dumps([record_to_json(r) for _m, r, _o in items])
+            try:
+                with self.conn.begin_nested():
+                    written = {
+                        row.id: dict(row._mapping) for row in self.conn.execute(stmt, {"rows": payload})
+                    }
+            except IntegrityError:
+                for m, record, outcome in items:
+                    self._insert_one(m, record, outcome)
+                continue
+            for m, _record, _outcome in items:
+                self.rows[(table_name, m.row_id)] = written[m.row_id]
+                self.used_ids.append((table_name, m.row_id))
+
+    def _insert_one(self, m: Mutation, record: dict[str, Any], outcome: _Outcome) -> None:
+        spec = SPECS[m.table_name]
         try:
             with self.conn.begin_nested():
                 row = self.conn.execute(insert(spec.table).values(record).returning(spec.table)).one()
@@ -548,11 +596,17 @@ class _Pusher:
                 conflict_id = self._record(
                     m, "duplicate", mine=m.changes, theirs=_row_json(theirs), detail=detail, row=theirs
                 )
-                return _Outcome("conflict", [conflict_id], detail)
-            return self._reject(m, f"the database refused the row: {str(exc.orig).splitlines()[0]}")
-        self.rows[key] = dict(row._mapping)
-        self.used_ids.append({"t": m.table_name, "i": m.row_id})
-        return _Outcome("applied")
+                outcome.status, outcome.conflict_ids, outcome.detail = "conflict", [conflict_id], detail
+                return
+            rejected = self._reject(m, f"the database refused the row: {str(exc.orig).splitlines()[0]}")
+            outcome.status, outcome.conflict_ids, outcome.detail = (
+                rejected.status,
+                rejected.conflict_ids,
+                rejected.detail,
+            )
+            return
+        self.rows[(m.table_name, m.row_id)] = dict(row._mapping)
+        self.used_ids.append((m.table_name, m.row_id))
 
     def _fold_into_insert(self, m: Mutation, conflict: dict[str, Any]) -> _Outcome:
         spec = SPECS[m.table_name]
@@ -752,10 +806,16 @@ class _Pusher:
         return _Outcome("applied")
 
     def finish(self) -> None:
-        if self.used_ids:
+        self.flush_inserts()
+        by_table: dict[str, list[int]] = defaultdict(list)
+        for table_name, row_id in self.used_ids:
+            by_table[table_name].append(row_id)
+        for table_name, ids in by_table.items():
             self.conn.execute(
-                text("UPDATE sync_id_reservation SET used_at = now() WHERE table_name = :t AND id = :i"),
-                self.used_ids,
+                text(
+                    "UPDATE sync_id_reservation SET used_at = now() WHERE table_name = :t AND id = ANY(:ids)"
+                ),
+                {"t": table_name, "ids": ids},
             )
 
 
@@ -785,13 +845,13 @@ def push(
         expected += 1
     pusher = _Pusher(conn, hs)
     pusher.prefetch(todo)
-    for m in todo:
-        outcome = pusher.apply(m)
+    outcomes = [(m, pusher.apply(m)) for m in todo]
+    pusher.finish()  # writes the new rows still queued; their outcomes are final only after it
+    for m, outcome in outcomes:
         results.append(
             MutationResult(m.mutation_id, outcome.status, tuple(outcome.conflict_ids), outcome.detail)
         )
         last = m.mutation_id
-    pusher.finish()
     conn.execute(
         update(_device)
         .where(_device.c.device_id == hs.device_id)
