@@ -222,6 +222,23 @@ def main(out: Path) -> None:
         grab(window, out / "admin-with-conflicts.png")
         bar = window.statusBar()
         grab(bar, out / "admin-status-bar.png")
+        indicator = window.sync_indicator
+        indicator._set_busy(True)  # as during a sync: progress and Cancel
+        indicator._on_progress(3, 10, "Sending changes (3 of 10)")
+        grab(bar, out / "admin-status-bar-syncing.png")
+        indicator._set_busy(False)
+        from dataclasses import replace
+        from datetime import UTC, datetime
+
+        from cohortdesk.errors import SyncSchemaTooOld
+
+        assert indicator.status is not None
+        refused = str(SyncSchemaTooOld(1, 2, indicator.status.waiting))
+        indicator.show_status(
+            replace(indicator.status, last_error=refused, last_attempt_at=datetime.now(UTC))
+        )
+        grab(bar, out / "admin-status-bar-update.png")
+        indicator.refresh()
         inbox = window.open_conflict_inbox()
         grab(inbox, out / "admin-conflict-inbox.png")
         inbox.list.setCurrentRow(1)
