@@ -7,15 +7,21 @@ of page 1 alone in this process, in the same run, at the same pixel size; plus p
 ``measure_first_page()`` returns the figures as a dict, for ``bench/queue.py`` too.
 """
 
+# ruff: noqa: E402 - the import path is fixed before the imports (see below)
 from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# bench/queue.py is named like the standard library's ``queue`` (psycopg, concurrent.futures import it):
+# keep this folder off the import path.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import argparse
 import os
 import resource
 import statistics
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")

@@ -16,17 +16,23 @@ PostgreSQL: ``COHORTDESK_BENCH_PG_URL`` (default ``postgresql://postgres@127.0.0
 names the server; the script needs the right to create databases.
 """
 
+# ruff: noqa: E402 - the import path is fixed before the imports (see below)
 from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# bench/queue.py is named like the standard library's ``queue`` (psycopg, concurrent.futures import it):
+# keep this folder off the import path.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import argparse
 import os
 import sqlite3
-import sys
 import tempfile
 import time
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import psycopg

@@ -5,11 +5,14 @@ from __future__ import annotations
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import insert, inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from cohortdesk.db import Database, migrate
 from cohortdesk.errors import SchemaError
-from cohortdesk.models import DOCUSEAL_TABLES, NEW_TABLES, Base
+from cohortdesk.models import DOCUSEAL_TABLES, NEW_TABLES, Base, DocumentVerification
+from cohortdesk.services.storage import DocumentStore
+from tests import factories
 
 OWN_TABLES = {name for name in Base.metadata.tables if name not in DOCUSEAL_TABLES}
 
@@ -58,3 +61,30 @@ def test_sqlite_file_is_copied_before_upgrade(sqlite_url: str, tmp_path):
     assert len(backups) == 1
     copy = Database(f"sqlite:///{backups[0]}")
     assert migrate.current_revision(copy) == "0002_cohort_tables"
+
+
+def test_enumerations_and_reasons_are_checked_by_the_database(db: Database, tmp_path):
+    """The CHECK constraints hold even for writes that skip the Python validation."""
+    world = factories.setup_cohort(db, DocumentStore(tmp_path / "storage"))
+    enrollment = world["enrollment"].id
+    updates = (
+        ("cohorts", "program_type", "apprenticeship", world["cohort"].id),
+        ("cohorts", "state", "paused", world["cohort"].id),
+        ("cohorts", "student_count", -1, world["cohort"].id),
+        ("cohort_enrollments", "state", "dropped_out", enrollment),
+        ("cohort_enrollments", "document_verification_state", "maybe", enrollment),
+    )
+    for table, column, value, row_id in updates:
+        with pytest.raises(IntegrityError), db.engine.begin() as conn:
+            conn.execute(text(f"UPDATE {table} SET {column} = :v WHERE id = :id"), {"v": value, "id": row_id})
+    decision = {
+        "account_id": world["account"],
+        "cohort_enrollment_id": enrollment,
+        "admin_id": world["officer"],
+        "document_type": "id_document",
+    }
+    for bad in ({"action": "escalated"}, {"action": "rejected", "reason": ""}, {"action": "rejected"}):
+        with pytest.raises(IntegrityError), db.engine.begin() as conn:
+            conn.execute(insert(DocumentVerification.__table__).values(**decision, **bad))
+    with db.engine.begin() as conn:  # the same insert with a valid action goes in
+        conn.execute(insert(DocumentVerification.__table__).values(**decision, action="approved"))
