@@ -15,9 +15,9 @@
 POPIA (§5–7): race, disability and the full SA ID number are special personal information. They are
 exported only when the identity holds ``SPECIAL_PI`` and the export includes them (by default every
 purpose but a sponsor report); otherwise their columns, sheets and disability-document rows are
-**omitted, not blanked**, and the Report info sheet says so. Each export names its purpose and, once
-the security work provides ``services/access_log.py``, is written to the access log with its filters
-and row count before the file appears.
+**omitted, not blanked**, and the Report info sheet says so. Each export names its purpose and is
+written to the access log (``services/access_log.py``: who, what, purpose, columns, filters, row
+count) before the file appears; an export that cannot be logged leaves no file.
 
 A report with no rows raises ``EmptyReportError`` and writes nothing; a cancelled or failed export
 leaves no file behind (``spreadsheet.atomic_output``).
@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session
 from cohortdesk import __version__
 from cohortdesk.db import Database
 from cohortdesk.errors import EmptyReportError, OperationCancelled, PermissionDenied, ValidationError
+from cohortdesk.services import access_log
 from cohortdesk.services import report_queries as q
 from cohortdesk.services.identity import SPECIAL_PI, Identity, resolve_identity
 from cohortdesk.services.spreadsheet import (
@@ -62,11 +63,6 @@ from cohortdesk.services.validation import (
     canonical_document_type,
     document_label,
 )
-
-try:  # The access log arrives with the security work (issue 4); until then there is nothing to log to.
-    from cohortdesk.services import access_log  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - depends on which issues have landed
-    access_log = None
 
 REPORTS = {
     "roster": "Cohort roster",
@@ -198,7 +194,7 @@ class ExportResult:
     omitted_columns: tuple[str, ...]
     generated_at: datetime
     time_zone: str
-    logged: bool  # written to the access log (False until services/access_log.py exists)
+    logged: bool  # written to the access log (always, before the file appeared)
 
 
 def validate_request(request: ExportRequest) -> ExportRequest:
@@ -414,13 +410,11 @@ def _log_export(
     file_name: str,
 ) -> bool:
     """Record the export in the access log (who, what, purpose, columns, filters, row count) through
-    ``services/access_log.log_export`` (the security work, issue 4), when that module exists.
+    ``services/access_log.log_export``.
 
     Logging happens before the file is renamed into place, so an export that cannot be logged leaves
     no file. Only ids, codes, column headers and counts go into the log, never names or ID numbers.
     """
-    if access_log is None or not hasattr(access_log, "log_export"):
-        return False
     access_log.log_export(
         db,
         identity,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import re
 import stat
@@ -22,7 +23,7 @@ from sqlalchemy import func, select
 from cohortdesk.db import Database, migrate
 from cohortdesk.errors import EmptyReportError, NotFoundError, OperationCancelled, PermissionDenied
 from cohortdesk.models import CohortEnrollment, DocumentVerification
-from cohortdesk.services import exports
+from cohortdesk.services import access_log, exports
 from cohortdesk.services.exports import ExportRequest, export_report
 from cohortdesk.services.storage import DocumentStore
 from tests import report_data
@@ -634,11 +635,11 @@ def test_default_file_names_hold_no_personal_data():
 
 
 def test_access_log_records_each_export_before_the_file_appears(db, data, out, monkeypatch):
-    """Until services/access_log.py lands, a stand-in records the call the security helper must accept."""
+    """A stand-in for ``access_log`` sees exactly what each export hands the log, and when."""
     calls: list[dict] = []
 
     class StandIn:
-        """The signature of ``access_log.log_export`` in the security work (issue 4)."""
+        """The signature of ``access_log.log_export``."""
 
         @staticmethod
         def log_export(db_arg, identity, purpose, *, row_count, object_table=None, object_id=None,
@@ -686,6 +687,30 @@ def test_access_log_records_each_export_before_the_file_appears(db, data, out, m
     with pytest.raises(RuntimeError):
         run(db, data, out, "unlogged.xlsx", report="roster")
     assert not (out / "unlogged.xlsx").exists()
+
+
+def test_a_real_export_is_in_the_access_log_with_its_purpose(db, data, out):
+    admin = data.identity()
+    before = {e.id for e in access_log.read_log(db, admin, kinds=("export",))}
+    result = run(
+        db, data, out, "sponsor.csv", report="roster", format="csv", purpose="sponsor_report",
+        cohort_id=data.internship,
+    )  # fmt: skip
+    assert result.logged and not result.special_pi_included  # a sponsor report leaves special PI out
+    [entry] = [e for e in access_log.read_log(db, admin, kinds=("export",)) if e.id not in before]
+    assert (entry.kind, entry.purpose, entry.object_table, entry.object_id) == (
+        "export", "sponsor_report", "cohorts", data.internship
+    )  # fmt: skip
+    assert entry.actor_name and entry.details["row_count"] == result.rows == 2
+    assert entry.details["format"] == "csv" and entry.details["special_pi"] is False
+    assert entry.details["filters"]["report"] == "roster"
+    assert entry.details["filters"]["file_name"] == "sponsor.csv"
+    assert "Student Race" not in entry.details["columns"] and "Email" in entry.details["columns"]
+    logged_text = json.dumps(entry.details, ensure_ascii=False)
+    header, *rows = read_csv(result.path)
+    personal = [header.index(name) for name in ("Student Name", "Student Surname", "Email", "Student City")]
+    for row in rows:  # ids, codes, headers and counts only: nothing about a learner
+        assert not [row[i] for i in personal if row[i] and row[i] in logged_text]
 
 
 def test_requests_are_checked(db, data, out):
