@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from cohortdesk.errors import ConflictError, StorageError
-from cohortdesk.services import queue, startup
+from cohortdesk.services import access_log, queue, startup
 from cohortdesk.services.identity import Identity
 from cohortdesk.services.queue import (
     DocumentRow,
@@ -811,7 +811,19 @@ class MainWindow(QMainWindow):
             return
         self._preview_op = None
         self.preview.show_document(data, doc.content_type or "", doc.file_name or doc.label)
+        self._log_document_view(doc)
         self.document_shown.emit(doc.document_type)
+
+    def _log_document_view(self, doc: DocumentRow) -> None:
+        """POPIA: every document shown goes into the access log (enrollment id and document type only).
+        Written beside the preview, not before it, so flipping through a pack stays quick."""
+        if self.identity is None:
+            return
+        self.runner.db(
+            access_log.log_document_view, self.db, self.identity, doc.enrollment_id, doc.document_type
+        ).failure(
+            lambda error: log.warning("Recording the view of %s failed: %r", doc.document_type, error)
+        ).start()
 
     def _on_document_error(self, generation: int, doc: DocumentRow, error: BaseException) -> None:
         if generation != self._document_generation:

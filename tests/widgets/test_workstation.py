@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from cohortdesk.db.guard import SqlOnForbiddenThread
 from cohortdesk.models import CohortEnrollment, DocumentVerification
-from cohortdesk.services import queue
+from cohortdesk.services import access_log, queue
 from cohortdesk.services.queue import DEFAULT_REJECTION_REASONS
 from cohortdesk.views.main_window import MainWindow
 from cohortdesk.views.shortcuts import SHORTCUTS
@@ -306,6 +306,23 @@ def test_missing_file_shows_a_message(qtbot, workstation, sql_guard):
     _key(qtbot, ws, Qt.Key.Key_Right, widget=window.ui.queue_table)
     _key(qtbot, ws, Qt.Key.Key_Left, widget=window.ui.queue_table)
     qtbot.waitUntil(lambda: "missing from document storage" in window.preview.message_text())
+
+
+def test_each_document_shown_is_in_the_access_log(qtbot, workstation, sql_guard):
+    ws = workstation
+    window = ws.window
+    sipho = ws.world["enrollments"]["Sipho Dlamini"]
+    _key(qtbot, ws, Qt.Key.Key_Right, widget=window.ui.queue_table)
+    assert window.current_document().document_type == "matric_certificate"
+
+    def viewed() -> list[tuple[int | None, str]]:
+        with sql_guard.paused():
+            entries = access_log.read_log(ws.db, window.identity, kinds=("document_view",))
+        return [(e.object_id, e.details["document_type"]) for e in reversed(entries)]
+
+    qtbot.waitUntil(lambda: len(viewed()) >= 2)
+    assert viewed() == [(sipho, "id_document"), (sipho, "matric_certificate")]
+    assert ws.errors == []
 
 
 def test_masked_without_special_pi(qtbot, sqlite_db, tmp_path, cohortdesk_home, sql_guard):
