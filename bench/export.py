@@ -11,7 +11,7 @@
 * **pandas**: the same in-memory list through ``pandas.DataFrame(...).to_excel`` (what a user would reach
   for; pandas is not a CohortDesk dependency).
 
-Each variant runs in its own subprocess so its peak RSS (``ru_maxrss``) is its own; the in-memory list
+Each variant runs in its own subprocess so its peak RSS (``VmHWM``) is its own; the in-memory list
 the baselines need is built before their clock starts (its load time is printed separately), but it
 counts in their memory, as it would for anyone holding the rows in memory. Without ``--url`` a
 PostgreSQL database is created on ``postgresql://postgres@127.0.0.1:5432`` (``COHORTDESK_BENCH_PG_URL``
@@ -50,6 +50,13 @@ AS_AT = date(2026, 3, 1)
 
 
 def _peak_mib() -> float:
+    """This process's peak resident set. ``VmHWM`` starts afresh at exec; ``ru_maxrss`` would carry
+    over the parent's peak (the parent loaded the demo), hiding the variant's own."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 

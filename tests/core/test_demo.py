@@ -341,3 +341,26 @@ def test_sa_id_numbers_generated_are_valid():
             number = demo.sa_id_number(dob, sex, rng)
             info = validation.decode_sa_id(number, date(2026, 1, 1))
             assert info.valid and info.sex == sex and info.date_of_birth == dob
+
+
+def test_bulk_timestamps_bind_as_sqlalchemy_binds_them():
+    """The demo's fast SQLite timestamp conversion gives exactly SQLAlchemy's text for every value."""
+    from datetime import timezone
+
+    from sqlalchemy.dialects import sqlite
+
+    from cohortdesk.models.types import NaiveUTCDateTime, UTCDateTime
+
+    dialect = sqlite.dialect()
+    values = [
+        None,
+        datetime(2026, 3, 1, 8, 30, tzinfo=UTC),
+        datetime(2026, 3, 1, 8, 30, 5, 123456),
+        datetime(2026, 12, 31, 23, 59, 59, 999999, tzinfo=timezone(timedelta(hours=2))),
+        datetime(1999, 1, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=-5, minutes=-30))),
+        datetime(987, 6, 5, 4, 3, 2, 1),
+    ]
+    for type_ in (UTCDateTime(), NaiveUTCDateTime()):
+        expected = type_.dialect_impl(dialect).bind_processor(dialect)
+        fast = demo._bind_converter(type_, dialect)
+        assert [fast(v) for v in values] == [expected(v) for v in values]
