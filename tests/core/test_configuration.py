@@ -9,6 +9,7 @@ import pytest
 
 from cohortdesk.errors import ConflictError, InvalidTransition, ValidationError
 from cohortdesk.services import configuration as config
+from cohortdesk.services import queue
 from cohortdesk.services.configuration import CohortEdit, InstitutionEdit, RejectionReason, SponsorEdit
 from tests.admin_world import admin_world
 
@@ -92,6 +93,8 @@ def test_save_institution_keeps_other_settings_and_checks_the_version(db, world)
     assert saved.contact_email == "admin@ubuntu.co.za"
     assert saved.settings["hosting_location"] == "Own server, Polokwane office"
     assert config.rejection_reasons(saved) == (RejectionReason("blurry", "Blurry", "Please rescan."),)
+    # ... and they are what the officer's reject dialog offers for this institution's learners
+    assert queue.rejection_reasons(db, inst.id) == [RejectionReason("blurry", "Blurry", "Please rescan.")]
     # a row pulled at another version than the form was opened on is not overwritten
     with pytest.raises(ConflictError, match="changed since you opened it"):
         config.save_institution(db, inst.id, edit, saved.row_version + 1)
