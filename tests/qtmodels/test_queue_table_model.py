@@ -129,3 +129,30 @@ def test_cohort_tree_model(qtmodeltester, sqlite_db, world):
     assert learnership.data(BADGE_TEXT_ROLE) == "1"
     assert model.index(0, 0).data(BADGE_TEXT_ROLE) == "3"  # 1 + the internship's 2
     qtmodeltester.check(model, force_py=True)
+
+
+def test_admin_list_models(qapp, qtmodeltester, sqlite_db):
+    """The administration lists (sponsors, cohorts) hold frozen rows and pass Qt's model checks through
+    reset, upsert and marks."""
+    from dataclasses import replace
+
+    from cohortdesk.services import configuration as config
+    from cohortdesk.views.admin.table_models import CohortTableModel, SponsorTableModel
+    from tests.admin_world import admin_world
+
+    world = admin_world(sqlite_db)
+    snapshot = config.load_admin(sqlite_db, world["institution"].id)
+    assert snapshot.sponsors and snapshot.cohorts
+    for model, rows in ((SponsorTableModel(), snapshot.sponsors), (CohortTableModel(), snapshot.cohorts)):
+        qtmodeltester.check(model, force_py=True)
+        model.set_rows(list(rows))
+        qtmodeltester.check(model, force_py=True)
+        first = rows[0]
+        model.set_marks(frozenset({model.row_id(first)}), frozenset())
+        assert model.mark(model.row_id(first)) == "conflict"
+        if isinstance(first, config.CohortListItem):
+            changed = replace(first, enrolled=first.enrolled + 1)
+        else:
+            changed = replace(first, company_name=first.company_name + " (Pty) Ltd")
+        assert model.upsert(changed) == 0 and model.rowCount() == len(rows)
+        qtmodeltester.check(model, force_py=True)
