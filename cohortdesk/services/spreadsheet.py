@@ -178,6 +178,8 @@ def atomic_output(destination: Path) -> Iterator[Path]:
 
 def _display_length(value: Any) -> int:
     if isinstance(value, str):
+        if "\n" not in value and "\r" not in value:  # nearly every cell: skip splitting (hot loop)
+            return len(value)
         return max((len(line) for line in value.splitlines()), default=0)
     return len(str(value))
 

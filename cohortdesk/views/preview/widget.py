@@ -59,6 +59,33 @@ SHORTCUTS: tuple[tuple[str, str], ...] = (
 )
 
 
+class _ElidedLabel(QLabel):
+    """A one-line label that ends in "…" when its text is wider than the room it has (the full text
+    stays in ``full_text()``, the tooltip and the accessible name)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._full = ""
+
+    def set_full_text(self, text: str) -> None:
+        self._full = text
+        self.setToolTip(text)
+        self.setAccessibleName(text)
+        self._elide()
+
+    def full_text(self) -> str:
+        return self._full
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        self.setText(
+            self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideMiddle, max(self.width(), 0))
+        )
+
+
 class _MessagePanel(QWidget):
     """A calm, centred message: an icon, a short title and one or two sentences of advice."""
 
@@ -188,7 +215,7 @@ class DocumentPreview(QWidget):
         bar.setContentsMargins(6, 3, 6, 3)
         bar.setSpacing(2)
 
-        self.name_label = QLabel(self.toolbar)
+        self.name_label = _ElidedLabel(self.toolbar)
         self.name_label.setObjectName("previewDocumentName")
         self.name_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.name_label.setMinimumWidth(0)
@@ -444,8 +471,7 @@ class DocumentPreview(QWidget):
         self._loading_timer.stop()
         self._render_timer.stop()
         self.client.close_document()
-        self.name_label.setText(name)
-        self.name_label.setToolTip(name)
+        self.name_label.set_full_text(name)
         self.view.setAccessibleDescription(name)
 
     def _muted(self) -> QColor:
