@@ -110,20 +110,15 @@ def bulk_insert(
             on_rows(table, sql, params)
 
 
-_SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's SQLite DATETIME storage format
-
-
 def _sqlite_utc_text(value: datetime | None) -> str | None:
-    """``UTCDateTime``/``NaiveUTCDateTime`` bound for SQLite, as SQLAlchemy would bind them (naive
-    values are UTC already, aware ones are turned to UTC), in one C call instead of a chain of
-    Python ones: the timestamps were most of the demo's conversion time on SQLite."""
+    """``UTCDateTime``/``NaiveUTCDateTime`` bound for SQLite exactly as SQLAlchemy binds them (naive
+    values are UTC already, aware ones are turned to UTC; ``YYYY-MM-DD HH:MM:SS.ffffff``), in one C
+    call instead of a chain of Python ones: timestamps were most of the demo's conversion time."""
     if value is None:
         return None
     if value.tzinfo is not None:
-        value = value.astimezone(UTC)
-    if value.year < 1000:  # strftime does not pad %Y
-        return f"{value.year:04d}{value.strftime(_SQLITE_DATETIME)[len(str(value.year)) :]}"
-    return value.strftime(_SQLITE_DATETIME)
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat(" ", "microseconds")
 
 
 def _bind_converter(type_: Any, dialect: Any) -> Callable[[Any], Any] | None:
