@@ -60,8 +60,9 @@ SHORTCUTS: tuple[tuple[str, str], ...] = (
 
 
 class _ElidedLabel(QLabel):
-    """A one-line label that ends in "…" when its text is wider than the room it has (the full text
-    stays in ``full_text()``, the tooltip and the accessible name)."""
+    """A one-line label that shortens its text with "…" when it is wider than the room it has, and
+    shows nothing when too little would be left (the full text stays in ``full_text()``, the tooltip
+    and the accessible name)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -81,9 +82,10 @@ class _ElidedLabel(QLabel):
         self._elide()
 
     def _elide(self) -> None:
-        self.setText(
-            self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideMiddle, max(self.width(), 0))
-        )
+        text = self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideMiddle, max(self.width(), 0))
+        # A name cut to a few letters ("ce…df") says nothing: then leave the room empty (the panel's
+        # title and the document list name the file; the tooltip holds it).
+        self.setText(text if text == self._full or len(text) >= 12 else "")
 
 
 class _MessagePanel(QWidget):
