@@ -16,7 +16,7 @@ import hashlib
 from collections import OrderedDict
 from typing import Any
 
-from PySide6.QtCore import QSize, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QEvent, QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QColor, QImage, QKeySequence, QPalette, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
@@ -209,6 +209,7 @@ class DocumentPreview(QWidget):
     # -- construction --------------------------------------------------------------------------------
 
     def _build(self) -> None:
+        self._icon_buttons: list[tuple[QToolButton, str]] = []
         self.toolbar = QFrame(self)
         self.toolbar.setObjectName("previewToolbar")
         self.toolbar.setAccessibleName("Preview tools")
@@ -324,6 +325,12 @@ class DocumentPreview(QWidget):
         button.setToolTip(f"{text} ({keys})")
         button.setAutoRaise(True)
         button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+        button.setIconSize(QSize(20, 20))
+        self._icon_buttons.append((button, icon_name))
+        self._paint_icon(button, icon_name)
+        return button
+
+    def _paint_icon(self, button: QToolButton, icon_name: str) -> None:
         palette = self.palette()
         button.setIcon(
             icons.icon(
@@ -332,8 +339,13 @@ class DocumentPreview(QWidget):
                 palette.color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.ButtonText),
             )
         )
-        button.setIconSize(QSize(20, 20))
-        return button
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name
+        """A theme switched while the window is open repaints the toolbar icons in the new colours."""
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.StyleChange):
+            for button, icon_name in getattr(self, "_icon_buttons", ()):
+                self._paint_icon(button, icon_name)
 
     def _background(self) -> None:
         palette = self.message.palette()
