@@ -294,6 +294,12 @@ class SyncMachine(RuleBasedStateMachine):
         if enrollment is not None:
             self._laptop_edit(laptop, ce.update_enrollment, enrollment, {"student_data": {"city": city}})
 
+    @rule(laptop=laptop_name, which=pick)
+    def laptop_deletes_enrollment(self, laptop: str, which: int) -> None:
+        enrollment = _choose(_live_ids(self.laptops[laptop], "cohort_enrollments"), which)
+        if enrollment is not None:
+            self._laptop_edit(laptop, ce.delete_enrollment, enrollment)
+
     @rule(laptop=laptop_name, name=st.sampled_from(["Acme Training", "Acme Academy"]))
     def laptop_renames_institution(self, laptop: str, name: str) -> None:
         self._laptop_edit(laptop, ce.update_institution, self.world.institution, {"name": name})
@@ -336,6 +342,19 @@ class SyncMachine(RuleBasedStateMachine):
         enrollment = _choose(_live_ids(self.server, "cohort_enrollments"), which)
         if enrollment is not None:
             self._server_edit(ce.update_enrollment, enrollment, {"student_data": {"city": city}})
+
+    @rule(which=pick, learner=pick)
+    def server_enrolls(self, which: int, learner: int) -> None:
+        cohort = _choose(_live_ids(self.server, "cohorts"), which)
+        if cohort is not None:
+            user = self.world.users[learner % len(self.world.users)]
+            self._server_edit(ce.enroll, ce.NewEnrollment(cohort, user))
+
+    @rule(which=pick)
+    def server_deletes_enrollment(self, which: int) -> None:
+        enrollment = _choose(_live_ids(self.server, "cohort_enrollments"), which)
+        if enrollment is not None:
+            self._server_edit(ce.delete_enrollment, enrollment)
 
     # --- sync and resolve ---------------------------------------------------------------------
 

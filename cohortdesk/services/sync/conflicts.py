@@ -242,9 +242,16 @@ def _set_fields(session: Session, table_name: str, row_id: int, values: dict[str
                 "cohort", current["state"], CohortState(values["state"]).value, "; ".join(reasons)
             )
     if current["deleted_at"] is not None:
-        record, mid = ce.update_row(
-            session, table_name, row_id, {**values, "deleted_at": None}, op="restore", live=False
-        )
+        try:
+            with session.begin_nested():
+                record, mid = ce.update_row(
+                    session, table_name, row_id, {**values, "deleted_at": None}, op="restore", live=False
+                )
+        except IntegrityError as exc:
+            raise ConflictError(
+                f"The {label} cannot be restored: another one like it exists now (the same learner "
+                "enrolled again, for instance). Discard your change, or edit the one that exists."
+            ) from exc
     else:
         op = "change_state" if "state" in values else "update"
         record, mid = ce.update_row(session, table_name, row_id, values, op=op)

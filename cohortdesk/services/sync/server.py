@@ -694,6 +694,21 @@ class _Pusher:
         if problem is not None:
             return self._reject(m, problem, row)
 
+        if to_apply:
+            columns = {split_field(name)[0] for name in to_apply}
+            values = {c: merged[c] for c in columns}
+            values["updated_at"] = func.now()
+            try:
+                with self.conn.begin_nested():
+                    new_row = self.conn.execute(
+                        update(spec.table)
+                        .where(spec.table.c.id == m.row_id)
+                        .values(values)
+                        .returning(spec.table)
+                    ).one()
+            except IntegrityError as exc:  # e.g. a restore while the learner is enrolled again
+                return self._reject(m, f"the database refused it: {str(exc.orig).splitlines()[0]}", row)
+            self.rows[key] = dict(new_row._mapping)
         conflict_ids: list[int] = []
         for name, old, new, current in clashes:
             waiting = self._open_kind(key, "field_conflict", name)
@@ -707,15 +722,6 @@ class _Pusher:
                         m, "field_conflict", field_name=name, base=old, mine=new, theirs=current, row=row
                     )
                 )
-        if to_apply:
-            columns = {split_field(name)[0] for name in to_apply}
-            values = {c: merged[c] for c in columns}
-            values["updated_at"] = func.now()
-            with self.conn.begin_nested():
-                new_row = self.conn.execute(
-                    update(spec.table).where(spec.table.c.id == m.row_id).values(values).returning(spec.table)
-                ).one()
-            self.rows[key] = dict(new_row._mapping)
         if conflict_ids:
             status = "partial_conflict" if to_apply else "conflict"
             return _Outcome(
