@@ -410,6 +410,10 @@ class SyncMachine(RuleBasedStateMachine):
             self._sync(laptop)
         assert not _open_conflicts(self.server)
         server = _visible(self.server, self.world.account)
+        for table, spec in SPECS.items():  # no live row under a deleted (or missing) parent
+            for column, parent in ([spec.parent] if spec.parent else []) + list(spec.refs):
+                for row in server[table].values():
+                    assert row.get(column) is None or row[column] in server[parent], (table, row, column)
         for laptop in LAPTOPS:
             assert sync_status(self.laptops[laptop]).describe() == "0 changes waiting · 0 conflicts"
             mine = _visible(self.laptops[laptop], self.world.account)
