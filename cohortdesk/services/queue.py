@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from cohortdesk.db import Database
 from cohortdesk.errors import NotFoundError, PermissionDenied, ValidationError
@@ -219,6 +219,16 @@ class QueueRow:
     documents_required: int
     waiting_since: datetime | None
     row_version: int
+    # Who holds the pack for review (``services.claims``); the lease may have lapsed: see ``holder_at``.
+    claimed_by_user_id: int | None = None
+    claim_holder: str | None = None
+    claim_expires_at: datetime | None = None
+
+    def holder_at(self, moment: datetime) -> str | None:
+        """The name of whoever holds a running review lease at ``moment`` (``None``: nobody)."""
+        if self.claim_expires_at is None or self.claim_expires_at <= moment:
+            return None
+        return self.claim_holder or "someone"
 
 
 @dataclass(frozen=True)
@@ -312,6 +322,14 @@ def _order_by(sort: QueueSort, dialect: str) -> list[Any]:
     return [*keys, CohortEnrollment.id.asc()]
 
 
+def _holder_name() -> Any:
+    """The name of the officer holding the pack's review lease (a correlated lookup, page rows only)."""
+    holder = aliased(User)
+    full = func.trim(func.coalesce(holder.first_name, "") + " " + func.coalesce(holder.last_name, ""))
+    name = func.coalesce(func.nullif(full, ""), holder.email)
+    return select(name).where(holder.id == CohortEnrollment.claimed_by_user_id).scalar_subquery()
+
+
 def _row_columns(dialect: str) -> Select[Any]:
     """The columns of a ``QueueRow``, over enrollments joined to their cohort and student."""
     return (
@@ -330,6 +348,9 @@ def _row_columns(dialect: str) -> Select[Any]:
             _required_count(dialect),
             CohortEnrollment.pending_since,
             CohortEnrollment.row_version,
+            CohortEnrollment.claimed_by_user_id,
+            func.coalesce(_holder_name(), CohortEnrollment.claimed_by),
+            CohortEnrollment.claim_expires_at,
         )
         .join(Cohort, Cohort.id == CohortEnrollment.cohort_id)
         .join(User, User.id == CohortEnrollment.user_id)
@@ -391,9 +412,14 @@ def _queue_row(values: Sequence[Any]) -> QueueRow:
         req,
         since,
         v,
+        holder_id,
+        holder,
+        expires,
     ) = values
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
+    if expires is not None and expires.tzinfo is None:
+        expires = expires.replace(tzinfo=UTC)
     return QueueRow(
         enrollment_id=eid,
         cohort_id=cohort_id,
@@ -409,6 +435,9 @@ def _queue_row(values: Sequence[Any]) -> QueueRow:
         documents_required=int(req or 0),
         waiting_since=since,
         row_version=v,
+        claimed_by_user_id=holder_id if expires is not None else None,
+        claim_holder=holder if expires is not None else None,
+        claim_expires_at=expires,
     )
 
 
@@ -449,6 +478,15 @@ def queue_row(db: Database, enrollment_id: int) -> QueueRow:
     if values is None:
         raise NotFoundError(f"There is no enrollment with id {enrollment_id}.")
     return _queue_row(values)
+
+
+def queue_rows(db: Database, enrollment_ids: Sequence[int]) -> list[QueueRow]:
+    """Several enrollments as queue rows (live refresh); ids that are gone are left out."""
+    if not enrollment_ids:
+        return []
+    stmt = _row_columns(db.dialect).where(CohortEnrollment.id.in_(list(enrollment_ids)))
+    with db.read_session() as s:
+        return [_queue_row(values) for values in s.execute(stmt).all()]
 
 
 # --- student details ----------------------------------------------------------------------------

@@ -10,12 +10,17 @@ Signals:
     detail_loaded(int): the detail panes now show this enrollment id.
     document_shown(str): the preview shows (or explains) this document type.
     decision_recorded(object): a decision was saved; the argument is a ``QueueDecision``.
+
+Many workstations on one database (issue 5): the window claims each enrollment it opens
+(``review_session``), decides under that claim with an idempotency key, shows live what others do
+(``live_refresh``) and goes offline and back by itself (``connection_monitor``).
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -35,8 +40,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cohortdesk.errors import ConflictError, StorageError
-from cohortdesk.services import access_log, queue, startup
+from cohortdesk.errors import ClaimConflict, ConflictError, StorageError
+from cohortdesk.services import access_log, claims, connectivity, queue, review, startup
 from cohortdesk.services.identity import Identity
 from cohortdesk.services.queue import (
     DocumentRow,
@@ -50,12 +55,15 @@ from cohortdesk.services.verification import DecisionCommand
 from cohortdesk.views import enrollment_panels as panels
 from cohortdesk.views import screens, style
 from cohortdesk.views.cohort_tree_model import CohortTreeModel, Scope
+from cohortdesk.views.connection_monitor import ConnectionMonitor
 from cohortdesk.views.delegates import BADGE_STATE_ROLE, BADGE_TEXT_ROLE, SUBTITLE_ROLE, StateBadgeDelegate
 from cohortdesk.views.errors import show_error, user_message
+from cohortdesk.views.live_refresh import LiveRefresh
 from cohortdesk.views.main_window_view import WorkstationView
 from cohortdesk.views.preview import DocumentPreview
 from cohortdesk.views.queue_table_model import VERIFICATION_STATE_LABELS, QueueTableModel
 from cohortdesk.views.reject_dialog import RejectDialog
+from cohortdesk.views.review_session import ReviewSession
 from cohortdesk.views.runner import Op, Runner
 from cohortdesk.views.settings import window_settings
 from cohortdesk.views.shortcuts import BY_ACTION, SHORTCUTS, ShortcutSheet
@@ -97,6 +105,9 @@ class MainWindow(QMainWindow):
         preview: QWidget | None = None,
         page_size: int = 200,
         parent: QWidget | None = None,
+        lease_seconds: float = claims.LEASE_SECONDS,
+        live: bool = True,
+        poll_ms: int = 20000,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("mainWindow")
@@ -146,6 +157,18 @@ class MainWindow(QMainWindow):
         self._search_timer = QTimer(self)
         self._search_timer.setSingleShot(True)
         self._search_timer.setInterval(250)
+        self._advancing = False  # the open request came from "next": skip on to another if held
+        self._detail_version = 0  # row_version of the enrollment as last read or written here
+        self._seen_version: tuple[int | None, int] = (None, 0)  # newest version a notification named
+        self.outbox = connectivity.DecisionOutbox()
+        self.connection = ConnectionMonitor(runner, db, self)
+        self.connection.install(self.centralWidget())
+        self.connection.online_changed.connect(self._on_online_changed)
+        self.review = ReviewSession(self, lease_seconds)
+        self.review.install(self.ui.approve_button.parentWidget(), self._decide_bar())
+        self.review.changed.connect(self._update_decision_controls)
+        self.review.lost.connect(lambda text: self.statusBar().showMessage(text, 10000))
+        self.live = LiveRefresh(self, poll_ms=poll_ms, listen=live)
 
         self.actions: dict[str, QAction] = {}
         self.menus: dict[str, QMenu] = {}
@@ -156,6 +179,7 @@ class MainWindow(QMainWindow):
         self._apply_default_columns()
         self.restore_settings()
         self._show_no_enrollment()
+        self._apply_identity()
         self._update_decision_controls()
         QApplication.instance().installEventFilter(self)  # arrow keys: see eventFilter
 
@@ -219,6 +243,11 @@ class MainWindow(QMainWindow):
         about.setObjectName("action_about")
         about.triggered.connect(self.show_about)
         self.actions["about"] = about
+        release = QAction("Re&lease claim", self)
+        release.setObjectName("action_release_claim")
+        release.setToolTip("Free the current enrollment from another officer's review claim (super admin)")
+        release.triggered.connect(lambda _checked=False: self.release_claim())
+        self.actions["release_claim"] = release
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -233,6 +262,8 @@ class MainWindow(QMainWindow):
         review.addActions(
             [a["next_enrollment"], a["previous_enrollment"], a["next_document"], a["previous_document"]]
         )
+        review.addSeparator()
+        review.addAction(a["release_claim"])
         view = bar.addMenu("&View")
         view.addAction(a["search"])
         view.addSeparator()
@@ -311,6 +342,8 @@ class MainWindow(QMainWindow):
         ui.queue_table.selectionModel().currentRowChanged.connect(self._on_queue_row_changed)
         ui.queue_table.horizontalHeader().customContextMenuRequested.connect(self._column_menu)
         ui.queue_table.viewport().installEventFilter(self)
+        ui.queue_table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        ui.queue_table.customContextMenuRequested.connect(self._queue_menu)
         self.queue_model.page_loaded.connect(self._on_page_loaded)
         self.queue_model.total_changed.connect(self._on_total_changed)
         self.queue_model.loading_changed.connect(lambda _loading: self._update_empty_state())
@@ -384,7 +417,13 @@ class MainWindow(QMainWindow):
         self.identity = identity
         role = identity.role.replace("_", " ")
         self.status_identity.setText(f"{identity.display_name} · {role}")
+        self._apply_identity()
         self._update_decision_controls()
+
+    def _apply_identity(self) -> None:
+        identity = self.identity
+        self.queue_model.viewer_user_id = identity.user_id if identity else None
+        self.actions["release_claim"].setVisible(identity is not None and identity.can("release_claims"))
 
     def load_demo(self, students: int = 200) -> None:
         progress = QProgressDialog("Creating demo institutions, cohorts and students…", "", 0, 0, self)
@@ -419,6 +458,7 @@ class MainWindow(QMainWindow):
     def start(self) -> None:
         self.load_tree()
         self.apply_filters()
+        self.live.start()
 
     def refresh(self) -> None:
         self.load_tree()
@@ -520,6 +560,7 @@ class MainWindow(QMainWindow):
             elif not self.queue_model.rowCount():
                 self._current_id = None
                 self._detail = None
+                self.review.forget()
                 self._show_no_enrollment()
         if self._pending_move:
             step, self._pending_move = self._pending_move, 0
@@ -602,7 +643,8 @@ class MainWindow(QMainWindow):
         start = self.ui.queue_table.currentIndex().row() + 1
         for row in range(max(start, 0), model.rowCount()):
             item = model.row_at(row)
-            if item is not None and item.verification_state == "pending":
+            if item is not None and item.verification_state == "pending" and not self._held_by_other(item):
+                self._advancing = True
                 self._select_row(row)
                 return
         if model.canFetchMore() or model.loading:
@@ -610,6 +652,12 @@ class MainWindow(QMainWindow):
             model.fetchMore()
             return
         self.statusBar().showMessage("No more pending enrollments in this view.", 5000)
+
+    def _held_by_other(self, item: queue.QueueRow) -> bool:
+        """Another officer's review lease runs on this row ("next" passes over it)."""
+        holder = item.holder_at(datetime.now(UTC))
+        mine = self.identity is not None and item.claimed_by_user_id == self.identity.user_id
+        return holder is not None and not mine
 
     def _focus(self, widget: QWidget) -> None:
         widget.setFocus(Qt.FocusReason.ShortcutFocusReason)
@@ -658,6 +706,8 @@ class MainWindow(QMainWindow):
         if row.enrollment_id != self._current_id:
             self._current_id = row.enrollment_id
             self._request_detail(row.enrollment_id)
+        else:
+            self._advancing = False
 
     def _request_detail(self, enrollment_id: int, prefer_document: str | None = None) -> None:
         """Load one enrollment's detail; while one load runs, only the latest request is kept."""
@@ -668,23 +718,55 @@ class MainWindow(QMainWindow):
         self._load_detail()
 
     def _load_detail(self) -> None:
+        """Open the requested enrollment for review: claim it (giving back the previous claim), then
+        read it; without a claim to take (report viewers) just read it."""
         enrollment_id = self._detail_requested
         if enrollment_id is None or self.identity is None:
             return
         self._detail_loading = True
-        self.runner.db(queue.enrollment_detail, self.db, enrollment_id, self.identity).success(
-            self._on_detail
-        ).failure(self._on_detail_failed).start()
+        if review.can_claim(self.identity) and self.connection.online:
+            op = self.runner.db(
+                review.open_for_review,
+                self.db,
+                self.identity,
+                enrollment_id,
+                self.review.claim,
+                lease_seconds=self.review.lease_seconds,
+            )
+        else:
+            op = self.runner.db(
+                lambda: review.ReviewOpening(
+                    queue.enrollment_detail(self.db, enrollment_id, self.identity), None
+                )
+            )
+        op.success(self._on_opening).failure(self._on_detail_failed).start()
 
-    def _on_detail(self, detail: EnrollmentDetail) -> None:
+    def _on_opening(self, opening: review.ReviewOpening) -> None:
         self._detail_loading = False
+        detail = opening.detail
+        if review.can_claim(self.identity) and (opening.claim is not None or self.connection.online):
+            self.review.opened(opening)
         if detail.student.enrollment_id != self._detail_requested:
             self._load_detail()
             return
+        self._detail_version = max(
+            detail.student.row_version, opening.claim.row_version if opening.claim else 0
+        )
+        advancing, self._advancing = self._advancing, False
         self._show_detail(detail, self._prefer_document)
+        self._reload_if_moved()
+        if advancing and opening.claim is None and opening.holder is not None:
+            # "Next" met an enrollment someone claimed a moment ago: carry on past it.
+            self.statusBar().showMessage(f"Skipped one that {opening.holder.name} is reviewing.", 4000)
+            self.advance_to_next_pending()
 
     def _on_detail_failed(self, error: BaseException) -> None:
         self._detail_loading = False
+        self._advancing = False
+        if self.connection.report_error(error):
+            # Offline: what is on screen stays readable; the enrollment reopens on reconnect.
+            self._update_decision_controls()
+            return
         if (
             self._detail_requested is not None
             and self._detail is not None
@@ -866,6 +948,13 @@ class MainWindow(QMainWindow):
             return "Select an enrollment and a document first."
         if self._deciding:
             return "The previous decision is still being saved."
+        if not self.connection.online:
+            return "Offline — decisions wait until the connection to the database is back."
+        if len(self.outbox):
+            return "A decision made while offline is still being sent."
+        claim_blocker = self.review.blocker(self._detail.student.enrollment_id)
+        if claim_blocker is not None:
+            return claim_blocker
         if doc.uploaded and not doc.upload:
             return "This document needs the special personal information permission."
         if action == "approved" and not doc.uploaded:
@@ -952,6 +1041,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("The selection changed; the decision was not recorded.", 5000)
             return
         assert self.identity is not None and self.identity.user_id is not None
+        claim = self.review.claim_for(detail.student.enrollment_id)
         command = DecisionCommand(
             enrollment_id=detail.student.enrollment_id,
             document_type=doc.document_type,
@@ -959,21 +1049,33 @@ class MainWindow(QMainWindow):
             actor_user_id=self.identity.user_id,
             reason=reason,
             reason_code=reason_code,
-            expected_row_version=detail.student.row_version,
+            # Under a claim the claim's row_version is the condition; without one (no claims for
+            # this login) the version read.
+            expected_row_version=None if claim is not None else detail.student.row_version,
             idempotency_key=str(uuid.uuid4()),
+            claim=claim,
         )
+        # Kept until answered: a decision whose reply is lost is replayed with its key on reconnect.
+        self.outbox.add(command)
         self._deciding = True
         self._update_decision_controls()
         self._set_activity("Saving the decision…")
         student = detail.student.student_name
-        self.runner.db(queue.decide, self.db, command, self.identity).success(
-            lambda outcome: self._on_decided(outcome, doc, student)
+        self.runner.db(review.decide, self.db, command, self.identity).success(
+            lambda outcome: self._on_decided(outcome, doc, student, command)
         ).failure(lambda error: self._on_decide_failed(error, command)).start()
 
-    def _on_decided(self, outcome: QueueDecision, doc: DocumentRow, student: str) -> None:
+    def _on_decided(
+        self, outcome: QueueDecision, doc: DocumentRow, student: str, command: DecisionCommand | None = None
+    ) -> None:
+        if command is not None:
+            self.outbox.done(command)
         self._deciding = False
         self._unsent_reason = None
         self._set_activity("")
+        self.review.decided(outcome.result.claim, outcome.row.enrollment_id)
+        if self._detail is not None and self._detail.student.enrollment_id == outcome.row.enrollment_id:
+            self._detail_version = max(self._detail_version, outcome.row.row_version)
         self.queue_model.update_row(outcome.row)
         self.tree_model.update_counts(outcome.counts)
         verb = "Approved" if outcome.result.verification.action == "approved" else "Rejected"
@@ -1007,11 +1109,150 @@ class MainWindow(QMainWindow):
         self._set_activity("")
         if command.action == "rejected" and command.reason:
             self._unsent_reason = (command.enrollment_id, command.document_type, command.reason)
+        if self.connection.report_error(error):
+            # The outcome is unknown: the command stays in the outbox and is replayed with its key.
+            self.statusBar().showMessage(
+                "The connection dropped while saving. The decision is kept and will be sent when the "
+                "database is back.",
+                10000,
+            )
+            self._update_decision_controls()
+            return
+        self.outbox.done(command)
+        if isinstance(error, ClaimConflict):
+            self.review.conflict(error)
         self._update_decision_controls()
         show_error(self, error, "Recording the decision")
         if isinstance(error, ConflictError):
+            self.statusBar().showMessage(str(error), 15000)
             self._request_detail(command.enrollment_id, command.document_type)
-            self.queue_model.refresh()
+            self.live.poll()
+
+    # --- many workstations: claims, live changes, going offline and back --------------------
+
+    def _decide_bar(self) -> object:
+        """The layout holding the decide buttons (the claim banner goes just above it)."""
+        viewer = self.ui.approve_button.parentWidget()
+        layout = viewer.layout() if viewer is not None else None
+        if layout is None:
+            return None
+        for i in range(layout.count()):
+            inner = layout.itemAt(i).layout()
+            if inner is not None and inner.indexOf(self.ui.approve_button) >= 0:
+                return inner
+        return None
+
+    def on_live_change(self, versions: dict[int, int]) -> None:
+        """Another workstation changed enrollments (``versions``: id → new row_version): reopen the
+        one on screen if it moved past what this window last read or wrote."""
+        current = self._current_id
+        if current is None or current not in versions:
+            return
+        self._seen_version = (current, max(versions[current], self._seen_for(current)))
+        if not self._detail_loading and not self._deciding:
+            self._reload_if_moved()
+
+    def _seen_for(self, enrollment_id: int) -> int:
+        seen_id, version = self._seen_version
+        return version if seen_id == enrollment_id else 0
+
+    def _reload_if_moved(self) -> None:
+        """Reopen the enrollment on screen if a notification named a newer version than we hold."""
+        current = self._current_id
+        if current is None or self._detail is None or self._detail.student.enrollment_id != current:
+            return
+        claim = self.review.claim_for(current)
+        known = max(self._detail_version, claim.row_version if claim else 0)
+        if self._seen_for(current) > known:
+            self._request_detail(current, self._current_document_type())
+
+    def _on_online_changed(self, online: bool) -> None:
+        self._update_decision_controls()
+        if not online:
+            self._set_activity("Offline")
+            return
+        self._set_activity("")
+        self.statusBar().showMessage("Connected to the database again.", 5000)
+        if len(self.outbox):
+            self._deciding = True
+            self.runner.db(self.outbox.replay, self.db).success(self._on_replayed).failure(
+                self._on_replay_failed
+            ).start()
+        else:
+            self._after_reconnect()
+
+    def _on_replayed(self, outcomes: list[Any]) -> None:
+        self._deciding = False
+        for cmd, result, error in outcomes:
+            if result is not None:
+                self._unsent_reason = None
+                verb = "Approved" if cmd.action == "approved" else "Rejected"
+                self.statusBar().showMessage(
+                    f"{verb} the decision kept while offline ({'it had already arrived' if result.duplicate else 'sent now'}).",
+                    8000,
+                )
+                if self._current_id == cmd.enrollment_id:
+                    self.review.decided(result.claim, cmd.enrollment_id)
+            elif error is not None and not connectivity.is_transient(error):
+                if isinstance(error, ClaimConflict):
+                    self.review.conflict(error)
+                show_error(self, error, "Sending the decision kept while offline")
+            elif error is not None:
+                self.connection.report_error(error)
+        self._after_reconnect()
+
+    def _on_replay_failed(self, error: BaseException) -> None:
+        self._deciding = False
+        if not self.connection.report_error(error):
+            show_error(self, error, "Sending the decision kept while offline")
+        self._update_decision_controls()
+
+    def _after_reconnect(self) -> None:
+        """Re-claim the open enrollment, redraw it, the rows and the counts."""
+        self._update_decision_controls()
+        if not self.connection.online:
+            return
+        if self._current_id is not None:
+            self._request_detail(self._current_id, self._current_document_type())
+        self.live.poll()
+
+    def _queue_menu(self, position: Any) -> None:
+        index = self.ui.queue_table.indexAt(position)
+        item = self.queue_model.row_at(index.row()) if index.isValid() else None
+        if item is None or self.identity is None or not self.identity.can("release_claims"):
+            return
+        menu = QMenu(self)
+        menu.setObjectName("queueMenu")
+        holder = item.holder_at(datetime.now(UTC))
+        action = menu.addAction(f"Release {holder}'s claim" if holder else "Release claim")
+        action.setObjectName("releaseClaimMenuItem")
+        action.setEnabled(holder is not None)
+        action.triggered.connect(lambda _checked=False, i=item.enrollment_id: self.release_claim(i))
+        menu.popup(self.ui.queue_table.viewport().mapToGlobal(position))
+
+    def release_claim(self, enrollment_id: int | None = None) -> None:
+        """A super admin frees an enrollment from whoever holds it (the current one by default)."""
+        target = enrollment_id if enrollment_id is not None else self._current_id
+        if target is None or self.identity is None:
+            return
+        if not self.identity.can("release_claims"):
+            self.statusBar().showMessage("Only a super admin can release another officer's claim.", 5000)
+            return
+
+        def released(former: Any) -> None:
+            if former is None:
+                self.statusBar().showMessage("Nobody was reviewing that enrollment.", 5000)
+            else:
+                self.statusBar().showMessage(f"Released {former.name}'s claim.", 5000)
+            self.runner.db(queue.queue_row, self.db, target).success(self.queue_model.update_row).failure(
+                lambda _error: None
+            ).start()
+            if target == self._current_id:
+                self._request_detail(target, self._current_document_type())
+
+        self.runner.db(claims.force_release, self.db, self.identity, target).success(released).failure(
+            lambda error: show_error(self, error, "Releasing the claim")
+        ).start()
 
     # --- preview forwarding, sheets, about ------------------------------------------------------
 
@@ -1132,6 +1373,9 @@ class MainWindow(QMainWindow):
                 splitters[key].restoreState(value)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.live.stop()
+        self.connection.close()
+        self.review.release()
         self.save_settings()
         shutdown = getattr(self.preview, "shutdown", None)
         if callable(shutdown):

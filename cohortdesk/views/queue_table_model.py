@@ -17,7 +17,16 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QPointF,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 
 from cohortdesk.services.queue import QueueFilter, QueuePage, QueueRow, QueueSort
 from cohortdesk.views.runner import Op, Runner
@@ -45,6 +54,33 @@ def waiting_text(since: datetime | None, now: datetime | None = None) -> str:
         return f"{hours} hour{'s' if hours != 1 else ''}"
     minutes = rest // 60
     return f"{minutes} min" if minutes else "just now"
+
+
+_HOLDER_ICONS: dict[bool, QIcon] = {}
+
+
+def holder_icon(mine: bool) -> QIcon:
+    """A small padlock: amber for an enrollment another officer is reviewing, blue for one's own."""
+    if mine not in _HOLDER_ICONS:
+        pixmap = QPixmap(16, 16)
+        pixmap.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(pixmap)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        colour = QColor("#2f6fb2" if mine else "#c98a00")
+        pen = painter.pen()
+        pen.setColor(colour)
+        pen.setWidthF(1.8)
+        painter.setPen(pen)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawArc(4, 1, 8, 10, 0, 180 * 16)
+        painter.drawLine(QPointF(4, 6), QPointF(4, 8))
+        painter.drawLine(QPointF(12, 6), QPointF(12, 8))
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(colour)
+        painter.drawRoundedRect(2, 7, 12, 8, 2, 2)
+        painter.end()
+        _HOLDER_ICONS[mine] = QIcon(pixmap)
+    return _HOLDER_ICONS[mine]
 
 
 class QueueTableModel(QAbstractTableModel):
@@ -122,6 +158,8 @@ class QueueTableModel(QAbstractTableModel):
         self._departed: set[int] = set()  # loaded rows that no longer match the filter (after decisions)
         self.total = -1
         self.last_error: BaseException | None = None
+        #: The viewing officer's user id: their own claims show as theirs, not "being reviewed by".
+        self.viewer_user_id: int | None = None
 
     # --- the query ---------------------------------------------------------------------------
 
@@ -161,6 +199,12 @@ class QueueTableModel(QAbstractTableModel):
 
     def refresh(self) -> None:
         self.set_query()
+
+    def set_total(self, total: int) -> None:
+        """A fresher count from a poll (live refresh)."""
+        if total != self.total:
+            self.total = total
+            self.total_changed.emit(total)
 
     def _on_count(self, generation: int, total: int) -> None:
         if generation == self._generation:
@@ -268,8 +312,17 @@ class QueueTableModel(QAbstractTableModel):
         if row is None:
             return None
         column = index.column()
-        if role == Qt.ItemDataRole.DisplayRole or role == Qt.ItemDataRole.AccessibleTextRole:
+        if role == Qt.ItemDataRole.DisplayRole:
             return self._display(row, column)
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            held = self.holder_text(row) if column == self.COL_STUDENT else None
+            return f"{self._display(row, column)}, {held}" if held else self._display(row, column)
+        if role == Qt.ItemDataRole.DecorationRole and column == self.COL_STUDENT:
+            if row.holder_at(datetime.now(UTC)) is None:
+                return None
+            return holder_icon(
+                self.viewer_user_id is not None and row.claimed_by_user_id == self.viewer_user_id
+            )
         if role == self.IdRole:
             return row.enrollment_id
         if role == self.SortRole:
@@ -284,7 +337,8 @@ class QueueTableModel(QAbstractTableModel):
             return None
         if role == Qt.ItemDataRole.ToolTipRole:
             if column == self.COL_STUDENT:
-                return f"{row.student_name}\n{row.email}"
+                held = self.holder_text(row)
+                return f"{row.student_name}\n{row.email}" + (f"\n{held}" if held else "")
             if column == self.COL_WAITING and row.waiting_since is not None:
                 return "Waiting since " + row.waiting_since.astimezone().strftime("%Y-%m-%d %H:%M")
             if column == self.COL_DOCUMENTS:
@@ -293,6 +347,15 @@ class QueueTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.TextAlignmentRole and column in (self.COL_DOCUMENTS, self.COL_WAITING):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
+
+    def holder_text(self, row: QueueRow) -> str | None:
+        """ "Being reviewed by …" for a row under a running review lease (``None``: nobody holds it)."""
+        holder = row.holder_at(datetime.now(UTC))
+        if holder is None:
+            return None
+        if self.viewer_user_id is not None and row.claimed_by_user_id == self.viewer_user_id:
+            return "You are reviewing this enrollment"
+        return f"Being reviewed by {holder}"
 
     def _display(self, row: QueueRow, column: int) -> str:
         match column:

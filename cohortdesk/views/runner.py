@@ -10,6 +10,7 @@ second lane, and results come back to the GUI thread as queued signals.
   function receives ``progress(done, total, text)`` and ``cancelled()`` keyword arguments.
 * No exception dies silently: without a ``.failure`` handler, errors go to ``error_occurred``, which
   the main window connects to ``views.errors.show_error``.
+* ``Op.keep()`` marks an op that shutdown must not cancel (it still runs before the db thread ends).
 * ``synchronous=True`` (tests) runs ops inline, still delivering results through the same callbacks.
 """
 
@@ -73,6 +74,7 @@ class Op:
         self._progress: Callable[[int, int, str], None] | None = None
         self._finally: Callable[[], None] | None = None
         self._with_progress = False
+        self.essential = False
         self.label = getattr(fn, "__name__", "operation")
 
     def success(self, callback: Callable[[Any], None]) -> Op:
@@ -95,6 +97,11 @@ class Op:
     def with_progress(self) -> Op:
         """Pass ``progress=`` and ``cancelled=`` to the function even without a progress callback."""
         self._with_progress = True
+        return self
+
+    def keep(self) -> Op:
+        """Run this op even if the runner shuts down first (giving back a review claim on close)."""
+        self.essential = True
         return self
 
     def cancel(self) -> None:
@@ -156,7 +163,8 @@ class Runner(QObject):
 
     def shutdown(self, wait: bool = True) -> None:
         for op in list(self._ops.values()):
-            op.cancel()
+            if not op.essential:
+                op.cancel()
         if self._db_thread is not None:
             self._db_queue.put(None)
             if wait:

@@ -1,0 +1,122 @@
+"""The workstation's review calls (Qt-free), each one unit of work on the GUI's database lane.
+
+* ``open_for_review``: the officer selected (or reloads) an enrollment. Give back the claim held so
+  far, claim this one or learn who holds it, then read its detail, in that order, so the detail shown
+  is at least as new as the ``row_version`` the claim vouches for.
+* ``decide``: a decision under the claim, retried briefly with its one idempotency key when the
+  connection drops (exactly once); a longer outage surfaces as ``OfflineError`` and the GUI keeps the
+  command in its ``DecisionOutbox`` for replay.
+* ``live_rows``: the queue rows and cohort counts a change notification (or a poll) asks to redraw.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from cohortdesk.db import Database
+from cohortdesk.errors import ClaimConflict
+from cohortdesk.services import claims, connectivity, queue
+from cohortdesk.services.identity import Identity
+from cohortdesk.services.queue import CohortCounts, EnrollmentDetail, QueueDecision, QueueFilter, QueueRow
+from cohortdesk.services.rows import Claim, ClaimHolder
+from cohortdesk.services.verification import DecisionCommand
+
+log = logging.getLogger(__name__)
+
+#: The GUI retries a decision only briefly on the database lane (a dropped pooled connection, a lock
+#: timeout); a longer outage is the offline state's business, not a frozen lane's.
+GUI_RETRY = connectivity.RetryPolicy(attempts=3, first_delay=0.2, max_delay=1.0)
+
+
+@dataclass(frozen=True)
+class ReviewOpening:
+    """An enrollment opened for review: its detail and either our claim or why there is none."""
+
+    detail: EnrollmentDetail
+    claim: Claim | None
+    holder: ClaimHolder | None = None  # somebody else's running lease
+    refusal: str | None = None  # why no claim was taken, in words
+
+
+def can_claim(identity: Identity | None) -> bool:
+    return identity is not None and identity.account_id is not None and identity.can("decide")
+
+
+def open_for_review(
+    db: Database,
+    identity: Identity,
+    enrollment_id: int,
+    current: Claim | None = None,
+    *,
+    lease_seconds: float = claims.LEASE_SECONDS,
+) -> ReviewOpening:
+    """Claim ``enrollment_id`` (giving back ``current`` if it is another pack) and read its detail.
+
+    Reopening the pack ``current`` holds claims it again with the same token: the claim then vouches
+    for the ``row_version`` about to be shown, not for the one read when it was first opened.
+    """
+    token: str | None = None
+    if current is not None and current.enrollment_id != enrollment_id:
+        release_quietly(db, current)
+    elif current is not None:
+        token = current.token
+    claim: Claim | None = None
+    holder: ClaimHolder | None = None
+    refusal: str | None = None
+    if can_claim(identity):
+        try:
+            claim = claims.claim(db, identity, enrollment_id, lease_seconds=lease_seconds, token=token)
+        except ClaimConflict as refused:
+            refusal = str(refused)
+            holder = claims.active_claims(db, identity, [enrollment_id]).get(enrollment_id)
+    detail = queue.enrollment_detail(db, enrollment_id, identity)
+    return ReviewOpening(detail=detail, claim=claim, holder=holder, refusal=refusal)
+
+
+def release_quietly(db: Database, claim: Claim) -> bool:
+    """Give a claim back; a claim already lost, or a database out of reach, is not an error here
+    (the lease runs out by itself)."""
+    try:
+        return claims.release(db, claim)
+    except Exception as error:  # noqa: BLE001 - best effort: the lease expires anyway
+        log.info("Releasing the claim on %s failed (%s); its lease will lapse", claim.enrollment_id, error)
+        return False
+
+
+def decide(
+    db: Database,
+    cmd: DecisionCommand,
+    identity: Identity,
+    policy: connectivity.RetryPolicy | None = None,
+) -> QueueDecision:
+    """``services.queue.decide`` with the command's idempotency key kept across retries."""
+    return connectivity.call_with_retry(
+        queue.decide, db, cmd.with_key(), identity, policy=policy or GUI_RETRY
+    )
+
+
+@dataclass(frozen=True)
+class LiveRows:
+    rows: tuple[QueueRow, ...]
+    counts: dict[int, CohortCounts]
+    total: int | None = None  # how many match the queue's filter now (polls only)
+
+
+def live_rows(
+    db: Database,
+    enrollment_ids: Sequence[int],
+    cohort_ids: Sequence[int] | None,
+    flt: QueueFilter | None = None,
+) -> LiveRows:
+    """Fresh rows for ``enrollment_ids``, counts for ``cohort_ids`` (``None``: every cohort) and, given
+    the queue's filter, its new total."""
+    rows = queue.queue_rows(db, list(enrollment_ids)) if enrollment_ids else []
+    counts = queue.cohort_counts(db, None if cohort_ids is None else list(cohort_ids))
+    total = queue.queue_count(db, flt) if flt is not None else None
+    return LiveRows(rows=tuple(rows), counts=counts, total=total)
+
+
+def health(db: Database) -> bool:
+    return connectivity.health_check(db, timeout_seconds=3.0)

@@ -1,0 +1,169 @@
+"""Live refresh of the workstation: what other officers did shows up within a second.
+
+On PostgreSQL one ``services.listener.QueueListener`` per window waits on its own dedicated connection
+(its own thread); each notification is handed to the GUI thread by a queued Qt signal. Notifications
+arriving close together are gathered for ``debounce_ms`` and redrawn with one call on the db lane:
+the affected rows that are loaded (``QueueTableModel.update_row``) and the counts of their cohorts.
+A notification about the open enrollment reloads it when it moved past what the window knows.
+
+Notifications are hints, lost while disconnected: a poll every ``poll_ms`` (and right after the
+listener or the window reconnects) re-reads every loaded row, all counts and the queue's total. On
+the embedded SQLite store (one user) only the poll runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from cohortdesk.services import review
+from cohortdesk.services.listener import QueueEvent, QueueListener
+from cohortdesk.services.review import LiveRows
+
+if TYPE_CHECKING:
+    from cohortdesk.views.main_window import MainWindow
+
+log = logging.getLogger(__name__)
+
+#: At most this many loaded rows are re-read by one poll (the rows near the top come first).
+POLL_ROW_LIMIT = 1000
+
+
+class LiveRefresh(QObject):
+    #: Raised on the listener's thread; connected queued, so the slots run on the GUI thread.
+    event_received = Signal(object)
+    listener_state = Signal(bool, str)
+    #: A batch of rows and counts was applied (tests wait on it).
+    applied = Signal(object)
+
+    def __init__(
+        self, window: MainWindow, poll_ms: int = 20000, debounce_ms: int = 150, listen: bool = True
+    ) -> None:
+        super().__init__(window)
+        self.window = window
+        self.listen = listen
+        self.listener: QueueListener | None = None
+        self._ids: set[int] = set()
+        self._cohorts: set[int] = set()
+        self._versions: dict[int, int] = {}
+        self._in_flight = False
+        self._again = False
+        self._poll_pending = False
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(debounce_ms)
+        self._debounce.timeout.connect(self._flush)
+        self._poll = QTimer(self)
+        self._poll.setObjectName("queuePoll")
+        self._poll.setInterval(poll_ms)
+        self._poll.timeout.connect(self.poll)
+        self.event_received.connect(self._on_event)
+        self.listener_state.connect(self._on_listener_state)
+
+    # --- starting and stopping ---------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start polling, and listening too on PostgreSQL; a second call does nothing."""
+        if not self._poll.isActive():
+            self._poll.start()
+        db = self.window.db
+        if self.listen and self.listener is None and getattr(db, "dialect", "") == "postgresql":
+            self.listener = QueueListener.for_database(
+                db, self.event_received.emit, on_state=self.listener_state.emit
+            )
+            self.listener.start()
+
+    def stop(self) -> None:
+        """Stop polling and end the listener's thread (it notices within half a second)."""
+        self._poll.stop()
+        self._debounce.stop()
+        listener, self.listener = self.listener, None
+        if listener is not None:
+            listener.stop(timeout=3.0)
+
+    # --- notifications -----------------------------------------------------------------------
+
+    def _on_event(self, event: QueueEvent) -> None:
+        identity = self.window.identity
+        if (
+            identity is not None
+            and identity.account_id is not None
+            and not event.concerns(identity.account_id)
+        ):
+            return
+        if event.bulk:
+            self.poll()
+            return
+        for item in event.items:
+            self._ids.add(item.enrollment_id)
+            self._versions[item.enrollment_id] = max(
+                item.row_version, self._versions.get(item.enrollment_id, 0)
+            )
+        self._cohorts |= set(event.cohort_ids)
+        self.window.on_live_change(self._versions)
+        if not self._debounce.isActive():
+            self._debounce.start()
+
+    def _on_listener_state(self, online: bool, reason: str) -> None:
+        if online:
+            self.poll()  # whatever happened while the listener was away
+        else:
+            log.info("Live refresh lost its connection (%s)", reason)
+            self.window.connection.check()
+
+    def _flush(self) -> None:
+        if self._in_flight:
+            self._again = True
+            return
+        model = self.window.queue_model
+        ids = [i for i in self._ids if model.row_of(i) >= 0]
+        cohorts = sorted(self._cohorts)
+        self._ids.clear()
+        self._cohorts.clear()
+        self._versions.clear()
+        if not ids and not cohorts:
+            return
+        self._run(ids, cohorts, None)
+
+    def poll(self) -> None:
+        """Re-read every loaded row (up to a limit), every count and the queue's total."""
+        if not self.window.connection.online or self.window.identity is None:
+            return
+        if self._in_flight:
+            self._poll_pending = True
+            return
+        model = self.window.queue_model
+        ids = [row.enrollment_id for row in model.rows()[:POLL_ROW_LIMIT]]
+        self._run(ids, None, model.query_filter)
+
+    def _run(self, ids: list[int], cohorts: list[int] | None, flt: object) -> None:
+        self._in_flight = True
+        window = self.window
+        window.runner.db(review.live_rows, window.db, ids, cohorts, flt).success(self._apply).failure(
+            self._on_failed
+        ).finally_(self._done).start()
+
+    def _apply(self, live: LiveRows) -> None:
+        window = self.window
+        for row in live.rows:
+            window.queue_model.update_row(row)
+        if live.counts:
+            window.tree_model.update_counts(live.counts)
+        if live.total is not None:
+            window.queue_model.set_total(live.total)
+        self.applied.emit(live)
+
+    def _on_failed(self, error: BaseException) -> None:
+        if not self.window.connection.report_error(error):
+            log.warning("Live refresh failed: %r", error)
+
+    def _done(self) -> None:
+        self._in_flight = False
+        if self._poll_pending:
+            self._poll_pending = False
+            self.poll()
+        elif self._again:
+            self._again = False
+            self._flush()
