@@ -1122,11 +1122,11 @@ class MainWindow(QMainWindow):
         if isinstance(error, ClaimConflict):
             self.review.conflict(error)
         self._update_decision_controls()
-        show_error(self, error, "Recording the decision")
         if isinstance(error, ConflictError):
             self.statusBar().showMessage(str(error), 15000)
             self._request_detail(command.enrollment_id, command.document_type)
             self.live.poll()
+        show_error(self, error, "Recording the decision")
 
     # --- many workstations: claims, live changes, going offline and back --------------------
 
