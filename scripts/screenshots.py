@@ -200,14 +200,70 @@ def main(argv: list[str] | None = None) -> int:
     save(window.grab(), "workstation-dark.png")
     style.apply(app, "light")
 
+    # Many workstations: another officer is reviewing the enrollment on screen (and two more rows);
+    # then the database goes away and the window shows it is offline.
+    _claim_for_another_officer(db, identity, window)
+    window.refresh()
+    pump(lambda: runner.in_flight == 0 and window.review.banner.isVisible(), timeout=30)
+    window._select_row(window.queue_model.row_of(window._current_id))
+    window.ui.queue_table.scrollTo(
+        window.ui.queue_table.currentIndex(), window.ui.queue_table.ScrollHint.PositionAtCenter
+    )
+    pump(lambda: runner.in_flight == 0, timeout=30)
+    pump(lambda: False, timeout=0.5)
+    save(window.grab(), "claimed-by-other.png")
+    window.connection.first_delay_ms = 3_600_000  # hold the offline state still for the picture
+    window.connection.go_offline("the screenshot cut the connection")
+    window._set_activity("Offline")
+    pump(lambda: False, timeout=0.3)
+    save(window.grab(), "offline.png")
+
     window.close()
     runner.shutdown()
     db.dispose()
     return 0
 
 
+def _claim_for_another_officer(db, identity, window) -> None:  # noqa: ANN001
+    """Thandeka (another user of the same institution) claims the enrollment on screen and the two
+    rows below it; the window's own claim on it is released first, as a super admin would."""
+    from sqlalchemy import select
+
+    from cohortdesk.errors import NotFoundError
+    from cohortdesk.models import User
+    from cohortdesk.services import claims
+    from cohortdesk.services.identity import ROLE_CAPABILITIES, Identity
+
+    with db.session() as s:
+        other = s.scalars(
+            select(User).where(User.account_id == identity.account_id, User.id != identity.user_id).limit(1)
+        ).one()
+        other.first_name, other.last_name = "Thandeka", "Mthembu"
+        other_id = other.id
+    officer = Identity(
+        other_id,
+        "Thandeka Mthembu",
+        identity.account_id,
+        identity.institution_id,
+        "officer",
+        ROLE_CAPABILITIES["officer"],
+    )
+    current = window.ui.queue_table.currentIndex().row()
+    others = 0
+    for row in (current, current - 2, current + 1, current - 3, current + 2, current - 4, current + 3):
+        item = window.queue_model.row_at(row)
+        if item is None or (row != current and others >= 2):
+            continue
+        try:
+            claims.force_release(db, identity, item.enrollment_id)
+            claims.claim(db, officer, item.enrollment_id)
+        except NotFoundError:
+            continue  # the other demo institution's enrollment
+        others += row != current
+
+
 def _pick_showcase(db, identity, queue) -> int | None:  # noqa: ANN001
-    page = queue.queue_page(db, queue.QueueFilter(), queue.QueueSort(), 0, 200)
+    page = queue.queue_page(db, queue.QueueFilter(account_id=identity.account_id), queue.QueueSort(), 0, 200)
     fallback = None
     for row in page.rows:
         details = queue.student_details(db, row.enrollment_id, identity)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cohortdesk.db import Database
-from cohortdesk.errors import ClaimConflict
+from cohortdesk.errors import ClaimConflict, NotFoundError
 from cohortdesk.services import claims, connectivity, queue
 from cohortdesk.services.identity import Identity
 from cohortdesk.services.queue import CohortCounts, EnrollmentDetail, QueueDecision, QueueFilter, QueueRow
@@ -38,6 +38,9 @@ class ReviewOpening:
     claim: Claim | None
     holder: ClaimHolder | None = None  # somebody else's running lease
     refusal: str | None = None  # why no claim was taken, in words
+    #: False for a pack outside the login's tenant (the embedded store shows every institution):
+    #: there is no claim to take, and decisions go without one.
+    claimable: bool = True
 
 
 def can_claim(identity: Identity | None) -> bool:
@@ -65,14 +68,17 @@ def open_for_review(
     claim: Claim | None = None
     holder: ClaimHolder | None = None
     refusal: str | None = None
-    if can_claim(identity):
+    claimable = can_claim(identity)
+    if claimable:
         try:
             claim = claims.claim(db, identity, enrollment_id, lease_seconds=lease_seconds, token=token)
         except ClaimConflict as refused:
             refusal = str(refused)
             holder = claims.active_claims(db, identity, [enrollment_id]).get(enrollment_id)
+        except NotFoundError:
+            claimable = False  # another tenant's pack; the detail read below says if it is gone
     detail = queue.enrollment_detail(db, enrollment_id, identity)
-    return ReviewOpening(detail=detail, claim=claim, holder=holder, refusal=refusal)
+    return ReviewOpening(detail=detail, claim=claim, holder=holder, refusal=refusal, claimable=claimable)
 
 
 def release_quietly(db: Database, claim: Claim) -> bool:

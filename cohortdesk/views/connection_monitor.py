@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 
 from PySide6.QtCore import QObject, QTimer, Signal
-from PySide6.QtWidgets import QLabel, QWidget
+from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
 from cohortdesk.services import connectivity, review
 from cohortdesk.views.runner import Runner
@@ -53,6 +53,7 @@ class ConnectionMonitor(QObject):
         self.banner.setObjectName("offlineBanner")
         self.banner.setAccessibleName("Connection state")
         self.banner.setWordWrap(True)
+        self.banner.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         self.banner.setStyleSheet(
             "QLabel#offlineBanner { background: #fde2e1; color: #7a1712; border: 1px solid #e7a19d; "
             "border-radius: 4px; padding: 6px 10px; font-weight: 600; }"

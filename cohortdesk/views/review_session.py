@@ -22,7 +22,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Signal
-from PySide6.QtWidgets import QLabel, QWidget
+from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
 from cohortdesk.errors import ClaimConflict
 from cohortdesk.services import claims, review
@@ -62,6 +62,7 @@ class ReviewSession(QObject):
         self.holder: ClaimHolder | None = None
         self.refusal: str | None = None
         self.lost_message: str | None = None
+        self.claimable = True
         self._timer = QTimer(self)
         self._timer.setObjectName("claimRenewal")
         self._timer.timeout.connect(self.renew)
@@ -69,6 +70,7 @@ class ReviewSession(QObject):
         self.banner = QLabel("", window)
         self.banner.setObjectName("claimBanner")
         self.banner.setWordWrap(True)
+        self.banner.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         self.banner.setAccessibleName("Review claim")
         self.banner.hide()
 
@@ -109,6 +111,8 @@ class ReviewSession(QObject):
             return None
         if self.enrollment_id != enrollment_id:
             return "Opening this enrollment for review…"
+        if not self.claimable:
+            return None  # no claims outside the login's tenant (the embedded store's other institutions)
         if self.lost_message:
             return self.lost_message
         if self.holder is not None:
@@ -122,6 +126,7 @@ class ReviewSession(QObject):
         self.claim = opening.claim
         self.holder = opening.holder
         self.refusal = opening.refusal
+        self.claimable = opening.claimable
         if not same:
             self.lost_message = None  # a refused decision's explanation stays until the officer moves on
         self._restart_timer()
