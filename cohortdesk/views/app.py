@@ -40,7 +40,6 @@ from cohortdesk.services.startup import StartupInfo
 from cohortdesk.services.storage import DocumentStore
 from cohortdesk.settings import THEMES, AppSettings, load_settings, save_settings
 from cohortdesk.views import style
-from cohortdesk.views.errors import show_error
 from cohortdesk.views.main_window import MainWindow
 from cohortdesk.views.runner import Runner
 from cohortdesk.views.welcome_dialog import CONNECT, DEMO, WelcomeDialog
@@ -189,12 +188,8 @@ def build_window(
         ThreadGuard(db.engine).install()
     runner = Runner()
     window = MainWindow(db, runner, DocumentStore(), page_size=settings.queue_page_size)
-    runner.error_occurred.connect(lambda error, label: show_error(window, error, _title(label)))
+    runner.error_occurred.connect(window.background_error)  # disconnects become the offline banner
     return window, runner, db
-
-
-def _title(label: str) -> str:
-    return label[:1].upper() + label[1:] if label else "CohortDesk"
 
 
 class Desktop(QObject):

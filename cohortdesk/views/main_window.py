@@ -1142,6 +1142,14 @@ class MainWindow(QMainWindow):
                 return inner
         return None
 
+    def background_error(self, error: BaseException, label: str) -> None:
+        """Where the composition root sends the runner's unhandled errors: a lost connection turns
+        into the offline banner (not one message box per failed call); anything else is shown."""
+        if self.connection.report_error(error):
+            log.info("While %s: the database went away (%s)", label, error)
+            return
+        show_error(self, error, label[:1].upper() + label[1:] if label else "CohortDesk")
+
     def on_live_change(self, versions: dict[int, int]) -> None:
         """Another workstation changed enrollments (``versions``: id → new row_version): reopen the
         one on screen if it moved past what this window last read or wrote."""
