@@ -114,6 +114,8 @@ class LiveRefresh(QObject):
             self.window.connection.check()
 
     def _flush(self) -> None:
+        if not self.window.isVisible():
+            return
         if self._in_flight:
             self._again = True
             return
@@ -129,8 +131,8 @@ class LiveRefresh(QObject):
 
     def poll(self) -> None:
         """Re-read every loaded row (up to a limit), every count and the queue's total."""
-        if not self.window.connection.online or self.window.identity is None:
-            return
+        if not self.window.connection.online or self.window.identity is None or not self.window.isVisible():
+            return  # a hidden (closed, not yet deleted) window polls nothing
         if self._in_flight:
             self._poll_pending = True
             return

@@ -171,7 +171,12 @@ class ReviewSession(QObject):
 
     def renew(self) -> None:
         claim = self.claim
-        if claim is None or self._renewing or not self.window.connection.online:
+        if (
+            claim is None
+            or self._renewing
+            or not self.window.connection.online
+            or not self.window.isVisible()
+        ):
             return
         self._renewing = True
         self.window.runner.db(claims.renew, self.window.db, claim).success(self._on_renewed).failure(
