@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -745,7 +746,9 @@ class MainWindow(QMainWindow):
         self._detail_loading = False
         detail = opening.detail
         if review.can_claim(self.identity) and (opening.claim is not None or self.connection.online):
+            previous = self.review.enrollment_id
             self.review.opened(opening)
+            self._mark_own_claim(previous, opening.claim)
         if detail.student.enrollment_id != self._detail_requested:
             self._load_detail()
             return
@@ -1141,6 +1144,33 @@ class MainWindow(QMainWindow):
             if inner is not None and inner.indexOf(self.ui.approve_button) >= 0:
                 return inner
         return None
+
+    def _mark_own_claim(self, previous: int | None, claim: Any) -> None:
+        """Show our own padlock at once (no need to wait for the notification or the poll), and take
+        it off the enrollment we just gave back."""
+        model = self.queue_model
+        if previous is not None and (claim is None or previous != claim.enrollment_id):
+            row = model.row_at(model.row_of(previous))
+            if (
+                row is not None
+                and self.identity is not None
+                and row.claimed_by_user_id == self.identity.user_id
+            ):
+                model.update_row(
+                    replace(row, claimed_by_user_id=None, claim_holder=None, claim_expires_at=None)
+                )
+        if claim is not None and self.identity is not None:
+            row = model.row_at(model.row_of(claim.enrollment_id))
+            if row is not None:
+                model.update_row(
+                    replace(
+                        row,
+                        claimed_by_user_id=self.identity.user_id,
+                        claim_holder=self.identity.display_name,
+                        claim_expires_at=claim.expires_at,
+                        row_version=max(row.row_version, claim.row_version),
+                    )
+                )
 
     def background_error(self, error: BaseException, label: str) -> None:
         """Where the composition root sends the runner's unhandled errors: a lost connection turns

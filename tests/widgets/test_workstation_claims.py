@@ -121,7 +121,10 @@ def test_second_officer_sees_who_reviews_and_next_skips_it(qtbot, office, sql_gu
     assert "Being reviewed by Officer One" in index.data(Qt.ItemDataRole.ToolTipRole)
     # The first officer's own row reads as theirs.
     own = first.queue_model
-    assert own.holder_text(own.row_at(own.row_of(sipho))) == "You are reviewing this enrollment"
+    qtbot.waitUntil(
+        lambda: own.holder_text(own.row_at(own.row_of(sipho))) == "You are reviewing this enrollment",
+        timeout=WAIT,
+    )
 
     # "Next pending" passes over held rows and claims the next free one.
     second.ui.queue_table.selectRow(0)
