@@ -35,7 +35,7 @@ import string
 import time
 import unicodedata
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -62,8 +62,9 @@ from cohortdesk.models import (
 )
 from cohortdesk.models.types import NaiveUTCDateTime, UTCDateTime
 from cohortdesk.services import demo_files as files
+from cohortdesk.services.queue import DEFAULT_REJECTION_REASONS
 from cohortdesk.services.storage import DocumentStore, StoredFile
-from cohortdesk.services.validation import DEFAULT_REJECTION_REASONS, document_label, luhn_valid
+from cohortdesk.services.validation import document_label, luhn_valid
 
 #: The demo accounts' uuids are fixed whatever the seed: they mark a database that holds the demo.
 DEMO_ACCOUNT_UUIDS = ("00000000-de70-4000-8000-000000000001", "00000000-de70-4000-8000-000000000002")
@@ -306,7 +307,7 @@ _REASONS_FOR = {
     "bank_confirmation_letter": ("name_mismatch", "wrong_document"),
     "disability_proof": ("disability_letter_incomplete",),
 }
-_REASON_MESSAGES = {r["code"]: r["message"] for r in DEFAULT_REJECTION_REASONS}
+_REASON_MESSAGES = {r.code: r.message for r in DEFAULT_REJECTION_REASONS}
 
 _INSTITUTIONS = (
     {
@@ -1037,7 +1038,7 @@ class _DemoGenerator:
                 contact_phone=inst["phone"],
                 super_admin_id=super_admin,
                 settings={
-                    "rejection_reasons": [dict(r) for r in DEFAULT_REJECTION_REASONS],
+                    "rejection_reasons": [asdict(r) for r in DEFAULT_REJECTION_REASONS],
                     "hosting_location": inst["hosting"],
                     "staff": [
                         {"user_id": uid, "role": "super_admin" if uid == super_admin else "officer"}

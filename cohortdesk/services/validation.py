@@ -68,27 +68,6 @@ LEGACY_DOCUMENT_KEYS = {
     "disability": "disability_proof",
     "certificates": "international_certificate",
 }
-#: Canned rejection reasons (domain.md §9): ``code`` is stable, ``label`` names it in lists and ``message``
-#: prefills the learner-visible text. Institutions keep their own copy in ``settings["rejection_reasons"]``.
-DEFAULT_REJECTION_REASONS: tuple[dict[str, str], ...] = (
-    {"code": "not_certified", "label": "Not certified",
-     "message": "The copy is not certified by a commissioner of oaths."},
-    {"code": "certification_too_old", "label": "Certification too old",
-     "message": "The certification is older than this cohort accepts."},
-    {"code": "illegible", "label": "Illegible",
-     "message": "The document cannot be read. Please upload a clearer scan."},
-    {"code": "smart_id_one_side_missing", "label": "Smart ID: one side missing",
-     "message": "Both sides of the smart ID card are needed."},
-    {"code": "name_mismatch", "label": "Name mismatch",
-     "message": "The name on the document does not match your details."},
-    {"code": "wrong_document", "label": "Wrong document",
-     "message": "This is not the document that was asked for."},
-    {"code": "pages_missing", "label": "Pages missing", "message": "Some pages of the document are missing."},
-    {"code": "foreign_qualification_needs_saqa", "label": "Needs SAQA evaluation",
-     "message": "A foreign qualification needs a SAQA evaluation."},
-    {"code": "disability_letter_incomplete", "label": "Disability letter incomplete",
-     "message": "The medical letter needs the practitioner's details and practice number."},
-)  # fmt: skip
 ACCEPTED_CONTENT_TYPES = {"application/pdf", "image/jpeg", "image/png", "image/tiff"}
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 

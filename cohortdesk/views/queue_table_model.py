@@ -28,7 +28,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 
-from cohortdesk.services.queue import QueueFilter, QueuePage, QueueRow, QueueSort
+from cohortdesk.services.queue import SORT_KEYS, QueueFilter, QueuePage, QueueRow, QueueSort
 from cohortdesk.views.runner import Op, Runner
 
 Index = QModelIndex | QPersistentModelIndex
@@ -114,17 +114,8 @@ class QueueTableModel(QAbstractTableModel):
         "Documents uploaded / required",
         "How long the enrollment has waited for a decision",
     )
-    #: The SQL sort key of each column (services.queue.SORT_KEYS).
-    SORT_KEYS = (
-        "student",
-        "email",
-        "cohort",
-        "program_type",
-        "enrollment_state",
-        "verification_state",
-        "documents",
-        "waiting_since",
-    )
+    #: The SQL sort key of each column.
+    SORT_KEYS = SORT_KEYS
 
     IdRole = Qt.ItemDataRole.UserRole + 1  # enrollment id (int)
     SortRole = Qt.ItemDataRole.UserRole + 2  # native value the column sorts by
