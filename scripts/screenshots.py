@@ -160,6 +160,19 @@ def main(argv: list[str] | None = None) -> int:
         save(over_window(window.shortcut_sheet), "shortcuts.png")
         window.shortcut_sheet.reject()
 
+    # Special personal information: masked for everyone, shown after a reveal with a logged purpose.
+    save(window.ui.student_details.grab(), "student-details-masked.png")
+    window.reveal_special_pi()
+    pump(lambda: window.reveal_dialog is not None and window.reveal_dialog.isVisible())
+    reveal = window.reveal_dialog
+    if reveal is not None:
+        pump(lambda: False, timeout=0.3)
+        save(over_window(reveal), "reveal-dialog.png")
+        reveal.accept()
+        pump(lambda: window._revealed is not None and runner.in_flight == 0)
+        save(window.ui.student_details.grab(), "student-details-revealed.png")
+        window.hide_special_pi()
+
     # Start-up screens, the dark theme and the administration window.
     from cohortdesk.services import profiles
     from cohortdesk.views import style

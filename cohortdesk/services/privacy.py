@@ -4,6 +4,8 @@ the identity holds the ``special_pi`` capability, and revealed per learner only 
 * ``masked_student_data(student_data, identity)``: the copy any list, grid or panel shows.
 * ``reveal_student_pi(db, identity, enrollment_id, reason)``: the unmasked values for one learner,
   written to the access log (field names and reason, never the values) in the same transaction.
+* ``reveal_details(db, identity, enrollment_id, reason)``: the workstation's student details page of
+  one learner with special PI on show, after the same logged reveal.
 * ``document_needs_special_pi(document_type)``: medical letters (``disability_proof``) are health
   information; only capability holders may open them.
 
@@ -25,7 +27,7 @@ from cohortdesk.errors import NotFoundError, PermissionDenied, ValidationError
 from cohortdesk.models import AccessKind, CohortEnrollment
 from cohortdesk.services import access_log
 from cohortdesk.services.identity import SPECIAL_PI, Identity
-from cohortdesk.services.queue import MASK, mask_id_number
+from cohortdesk.services.queue import MASK, StudentDetails, mask_id_number, student_details
 from cohortdesk.services.validation import DISABILITY_STATUSES, POPULATION_GROUPS
 
 #: ``student_data`` keys holding special personal information (or identifying numbers masked with it).
@@ -116,3 +118,18 @@ def reveal_student_pi(db: Database, identity: Identity, enrollment_id: int, reas
         revealed_at=datetime.now(UTC),
         log_id=log_id,
     )
+
+
+#: Purposes offered when revealing (the officer may type another); the chosen one goes to the access log.
+REVEAL_PURPOSES = (
+    "Checking this learner's documents against their details",
+    "Disability support arrangements",
+    "Employment equity reporting",
+    "The learner asked to see or correct their details",
+)
+
+
+def reveal_details(db: Database, identity: Identity, enrollment_id: int, reason: str) -> StudentDetails:
+    """One learner's student details with special PI unmasked, after logging the reveal with its reason."""
+    reveal_student_pi(db, identity, enrollment_id, reason)
+    return student_details(db, enrollment_id, identity, unmasked=True)

@@ -3,8 +3,9 @@ queue (filtered, searched, sorted and paged in SQL), one enrollment's student de
 decoded and compared, its documents, and the institution's canned rejection reasons.
 
 Everything here only reads and returns frozen rows. Special personal information (race, disability,
-the full SA ID number) leaves this module masked unless the identity holds ``SPECIAL_PI``; a masked
-value says so explicitly (``SensitiveValue.masked``), so a screen can offer a logged "reveal" later.
+the full SA ID number) leaves this module masked; a masked value says so explicitly
+(``SensitiveValue.masked``), and a holder of ``SPECIAL_PI`` sees it only through a logged reveal
+(``privacy.reveal_details``).
 """
 
 from __future__ import annotations
@@ -552,6 +553,22 @@ class StudentDetails:
     rejection_reason: str | None
     captured_at: datetime
     row_version: int
+    can_reveal: bool = False  # the identity may reveal the masked values (privacy.reveal_details, logged)
+
+    @property
+    def revealed(self) -> bool:
+        """Special PI is on show here because of a logged reveal."""
+        return self.can_reveal and not self.special_pi_masked and self.has_special_pi
+
+    @property
+    def has_special_pi(self) -> bool:
+        values = (
+            self.race,
+            self.disability,
+            self.id_check.number if self.id_check else None,
+            self.alternate_id,
+        )
+        return any(v is not None and v.display for v in values)
 
 
 MASK = "••••••"
@@ -618,9 +635,16 @@ def compare_with_id(
 
 
 def student_details(
-    db: Database, enrollment_id: int, identity: Identity, today: date | None = None
+    db: Database, enrollment_id: int, identity: Identity, today: date | None = None, *, unmasked: bool = False
 ) -> StudentDetails:
-    """The captured details of one enrollment, its SA ID decoded and compared, special PI masked."""
+    """The captured details of one enrollment, its SA ID decoded and compared, special PI masked.
+
+    Special PI is masked for everyone, capability holders included, until they reveal it for one learner
+    (``privacy.reveal_details`` logs the reveal, then reads with ``unmasked=True``)."""
+    if unmasked and not identity.can(SPECIAL_PI):
+        raise PermissionDenied(
+            "Your role may not see special personal information (race, disability, ID number)."
+        )
     today = today or datetime.now(UTC).date()
     with db.read_session() as s:
         found = s.execute(
@@ -633,7 +657,7 @@ def student_details(
             raise NotFoundError(f"There is no enrollment with id {enrollment_id}.")
         enrollment, institution_id, name, email = found
         data: dict[str, Any] = dict(enrollment.student_data or {})
-        allowed = identity.can(SPECIAL_PI)
+        allowed = unmasked
         race_code, disability_code = data.get("race"), data.get("disability")
         race = _sensitive("race", POPULATION_GROUPS.get(race_code, race_code or ""), allowed)
         disability = _sensitive(
@@ -696,6 +720,7 @@ def student_details(
             rejection_reason=enrollment.rejection_reason,
             captured_at=enrollment.created_at,
             row_version=enrollment.row_version,
+            can_reveal=identity.can(SPECIAL_PI),
         )
 
 

@@ -4,6 +4,7 @@ items, and the verification history rows. Pure functions of frozen rows, easy to
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from html import escape
 
@@ -21,6 +22,9 @@ CITIZENSHIP_LABELS = {
 }
 SEX_LABELS = {"M": "Male", "F": "Female"}
 ACTION_LABELS = {"approved": "Approved", "rejected": "Rejected"}
+#: Links inside the student details page (QTextBrowser.anchorClicked).
+REVEAL_LINK = "cohortdesk:reveal"
+HIDE_LINK = "cohortdesk:hide"
 
 
 def human_size(size: int | None) -> str:
@@ -42,10 +46,7 @@ def _sensitive(value: SensitiveValue | None) -> str:
     if value is None or not value.display:
         return f"<span style='color:{style.MUTED_TEXT}'>not captured</span>"
     if value.masked:
-        return (
-            f"<span style='color:{style.MUTED_TEXT}'>{escape(value.display)} "
-            "<i>(special personal information, hidden)</i></span>"
-        )
+        return f"<span style='color:{style.MUTED_TEXT}'>{escape(value.display)}</span>"
     return escape(value.display)
 
 
@@ -53,6 +54,27 @@ def _plain(value: object) -> str:
     if value in (None, ""):
         return f"<span style='color:{style.MUTED_TEXT}'>not captured</span>"
     return escape(str(value))
+
+
+def _special_pi_notice(details: StudentDetails) -> str:
+    """One line on what is hidden and, for those who may, the way to reveal it (or hide it again)."""
+    muted = f"color:{style.MUTED_TEXT}"
+    if details.special_pi_masked and details.can_reveal:
+        return (
+            f"<p style='margin-top:8px; {muted}'>Race, disability and the full ID number are hidden. "
+            f"<a href='{REVEAL_LINK}'>Reveal…</a> (Ctrl+I; the reveal and its purpose are logged)</p>"
+        )
+    if details.special_pi_masked:
+        return (
+            f"<p style='margin-top:8px; {muted}'>Race, disability and the full ID number are hidden: "
+            "your role may not see special personal information.</p>"
+        )
+    if details.revealed:
+        return (
+            f"<p style='margin-top:8px; {muted}'>Special personal information shown after a logged reveal. "
+            f"<a href='{HIDE_LINK}'>Hide</a></p>"
+        )
+    return ""
 
 
 def student_details_html(details: StudentDetails) -> str:
@@ -72,6 +94,7 @@ def student_details_html(details: StudentDetails) -> str:
             f"<tr><td style='color:{style.MISMATCH_TEXT}'><b>{count} difference{'s' if count != 1 else ''} "
             f"from the ID number</b><ul style='margin:2px 0 0 -20px'>{items}</ul></td></tr></table>"
         )
+    parts.append(_special_pi_notice(details))
     check = details.id_check
     if check is not None:
         dob_from_id = check.date_of_birth.isoformat() if check.date_of_birth else "—"
@@ -151,6 +174,23 @@ def student_details_html(details: StudentDetails) -> str:
         + "</table>"
     )
     return "".join(parts)
+
+
+def with_revealed(student: StudentDetails, revealed: StudentDetails | None) -> StudentDetails:
+    """``student`` (freshly read, masked) with the values a logged reveal of the same learner showed."""
+    if revealed is None or revealed.enrollment_id != student.enrollment_id:
+        return student
+    id_check = student.id_check
+    if id_check is not None and revealed.id_check is not None:
+        id_check = replace(id_check, number=revealed.id_check.number)
+    return replace(
+        student,
+        race=revealed.race,
+        disability=revealed.disability,
+        id_check=id_check,
+        alternate_id=revealed.alternate_id,
+        special_pi_masked=revealed.special_pi_masked,
+    )
 
 
 def document_badge(doc: DocumentRow) -> tuple[str, str]:

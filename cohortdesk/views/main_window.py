@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from PySide6.QtCore import QEvent, QModelIndex, QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QModelIndex, QObject, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeyEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -36,20 +36,22 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QMainWindow,
     QMenu,
+    QMessageBox,
     QProgressDialog,
     QTreeWidgetItem,
     QWidget,
 )
 
 from cohortdesk.errors import ClaimConflict, ConflictError, StorageError
-from cohortdesk.services import access_log, claims, connectivity, queue, review, startup
-from cohortdesk.services.identity import Identity
+from cohortdesk.services import access_log, claims, connectivity, privacy, queue, review, startup
+from cohortdesk.services.identity import SPECIAL_PI, Identity
 from cohortdesk.services.queue import (
     DocumentRow,
     EnrollmentDetail,
     QueueDecision,
     QueueFilter,
     RejectionReason,
+    StudentDetails,
 )
 from cohortdesk.services.storage import DocumentStore
 from cohortdesk.services.verification import DecisionCommand
@@ -64,6 +66,7 @@ from cohortdesk.views.main_window_view import WorkstationView
 from cohortdesk.views.preview import DocumentPreview
 from cohortdesk.views.queue_table_model import VERIFICATION_STATE_LABELS, QueueTableModel
 from cohortdesk.views.reject_dialog import RejectDialog
+from cohortdesk.views.reveal_dialog import RevealDialog
 from cohortdesk.views.review_session import ReviewSession
 from cohortdesk.views.runner import Op, Runner
 from cohortdesk.views.settings import window_settings
@@ -152,6 +155,10 @@ class MainWindow(QMainWindow):
         self._reasons: dict[int | None, list[RejectionReason]] = {}
         self._unsent_reason: tuple[int, str, str] | None = None  # (enrollment, document type, text)
         self.reject_dialog: RejectDialog | None = None
+        self.reveal_dialog: RevealDialog | None = None
+        self.release_box: QMessageBox | None = None
+        self._revealed: StudentDetails | None = None  # a logged reveal of the enrollment on show
+        self._reveal_purpose: str | None = None  # the purpose given last, offered first next time
         self._pending_splitters: dict[str, Any] = {}
         self._default_splitters = False
         self.shortcut_sheet: ShortcutSheet | None = None
@@ -191,6 +198,7 @@ class MainWindow(QMainWindow):
             "approve": self.approve,
             "reject": self.reject_current,
             "save_and_next": None,
+            "reveal": self.reveal_special_pi,
             "next_enrollment": lambda: self.move_enrollment(1),
             "previous_enrollment": lambda: self.move_enrollment(-1),
             "next_document": lambda: self.move_document(1),
@@ -247,7 +255,7 @@ class MainWindow(QMainWindow):
         release = QAction("Re&lease claim", self)
         release.setObjectName("action_release_claim")
         release.setToolTip("Free the current enrollment from another officer's review claim (super admin)")
-        release.triggered.connect(lambda _checked=False: self.release_claim())
+        release.triggered.connect(lambda _checked=False: self.ask_release_claim())
         self.actions["release_claim"] = release
 
     def _build_menus(self) -> None:
@@ -259,6 +267,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction(a["quit"])
         review = bar.addMenu("&Review")
         review.addActions([a["approve"], a["reject"], a["save_and_next"]])
+        review.addAction(a["reveal"])
         review.addSeparator()
         review.addActions(
             [a["next_enrollment"], a["previous_enrollment"], a["next_document"], a["previous_document"]]
@@ -341,6 +350,7 @@ class MainWindow(QMainWindow):
         ui = self.ui
         ui.cohort_browser.selectionModel().currentChanged.connect(self._on_scope_changed)
         ui.queue_table.selectionModel().currentRowChanged.connect(self._on_queue_row_changed)
+        ui.student_details.anchorClicked.connect(self._on_details_link)
         ui.queue_table.horizontalHeader().customContextMenuRequested.connect(self._column_menu)
         ui.queue_table.viewport().installEventFilter(self)
         ui.queue_table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -425,6 +435,7 @@ class MainWindow(QMainWindow):
         identity = self.identity
         self.queue_model.viewer_user_id = identity.user_id if identity else None
         self.actions["release_claim"].setVisible(identity is not None and identity.can("release_claims"))
+        self.actions["reveal"].setVisible(identity is not None and identity.can(SPECIAL_PI))
 
     def load_demo(self, students: int = 200) -> None:
         progress = QProgressDialog("Creating demo institutions, cohorts and students…", "", 0, 0, self)
@@ -812,7 +823,9 @@ class MainWindow(QMainWindow):
             item.setToolTip(panels.document_accessible_text(doc))
             item.setData(Qt.ItemDataRole.UserRole, doc.document_type)
         docs.blockSignals(False)
-        ui.student_details.setHtml(panels.student_details_html(detail.student))
+        if self._revealed is not None and self._revealed.enrollment_id != detail.student.enrollment_id:
+            self._revealed = None
+        self._render_student()
         ui.history.clear()
         for row in detail.history:
             columns = panels.history_columns(row)
@@ -1268,6 +1281,44 @@ class MainWindow(QMainWindow):
         action.triggered.connect(lambda _checked=False, i=item.enrollment_id: self.release_claim(i))
         menu.popup(self.ui.queue_table.viewport().mapToGlobal(position))
 
+    def ask_release_claim(self) -> None:
+        """Confirm, naming who loses the claim, before a super admin takes the current enrollment back."""
+        target = self._current_id
+        if target is None or self.identity is None:
+            return
+        if not self.identity.can("release_claims"):
+            self.statusBar().showMessage("Only a super admin can release another officer's claim.", 5000)
+            return
+        row = self.queue_model.row_at(self.queue_model.row_of(target))
+        holder = row.holder_at(datetime.now(UTC)) if row is not None else None
+        if row is None or holder is None:
+            self.statusBar().showMessage("Nobody is reviewing this enrollment.", 5000)
+            return
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Release claim",
+            f"Release {holder}'s claim on {row.student_name}?",
+            QMessageBox.StandardButton.Cancel,
+            self,
+        )
+        box.setObjectName("releaseClaimBox")
+        box.setInformativeText(
+            f"{holder} will no longer be able to decide on this enrollment until they open it again; a "
+            "decision they are about to record is refused, and they are told why. Decisions already "
+            "recorded stay as they are."
+        )
+        release = box.addButton("Release claim", QMessageBox.ButtonRole.AcceptRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        self.release_box = box
+
+        def answered() -> None:
+            if box.clickedButton() is release:
+                self.release_claim(target)
+
+        box.finished.connect(lambda _result: answered())
+        box.finished.connect(lambda _result: box.deleteLater())
+        box.open()
+
     def release_claim(self, enrollment_id: int | None = None) -> None:
         """A super admin frees an enrollment from whoever holds it (the current one by default)."""
         target = enrollment_id if enrollment_id is not None else self._current_id
@@ -1291,6 +1342,68 @@ class MainWindow(QMainWindow):
         self.runner.db(claims.force_release, self.db, self.identity, target).success(released).failure(
             lambda error: show_error(self, error, "Releasing the claim")
         ).start()
+
+    # --- special personal information: masked until a logged reveal --------------------------------
+
+    def _render_student(self) -> None:
+        if self._detail is None:
+            return
+        student = panels.with_revealed(self._detail.student, self._revealed)
+        bar = self.ui.student_details.verticalScrollBar()
+        position = bar.value()
+        self.ui.student_details.setHtml(panels.student_details_html(student))
+        bar.setValue(position)
+
+    def _on_details_link(self, url: QUrl) -> None:
+        link = url.toString()
+        if link == panels.REVEAL_LINK:
+            self.reveal_special_pi()
+        elif link == panels.HIDE_LINK:
+            self.hide_special_pi()
+
+    def reveal_special_pi(self) -> None:
+        """Ask for a purpose, log the reveal, then show this learner's race, disability and ID number."""
+        detail, identity = self._detail, self.identity
+        if detail is None or identity is None:
+            return
+        if not identity.can(SPECIAL_PI):
+            self.statusBar().showMessage("Your role may not see special personal information.", 5000)
+            return
+        student = detail.student
+        if self._revealed is not None and self._revealed.enrollment_id == student.enrollment_id:
+            return
+        if not student.has_special_pi:
+            self.statusBar().showMessage(
+                "No special personal information was captured for this learner.", 5000
+            )
+            return
+        dialog = RevealDialog(student.student_name, privacy.REVEAL_PURPOSES, self, self._reveal_purpose)
+        self.reveal_dialog = dialog
+
+        def chosen() -> None:
+            purpose = dialog.purpose_text()
+            self._reveal_purpose = purpose
+            enrollment_id = student.enrollment_id
+            self.runner.db(privacy.reveal_details, self.db, identity, enrollment_id, purpose).success(
+                self._on_revealed
+            ).failure(lambda error: show_error(self, error, "Revealing special personal information")).start()
+
+        dialog.accepted.connect(chosen)
+        dialog.finished.connect(lambda _result: dialog.deleteLater())
+        dialog.open()
+
+    def _on_revealed(self, revealed: StudentDetails) -> None:
+        if self._detail is None or self._detail.student.enrollment_id != revealed.enrollment_id:
+            return  # the officer moved on meanwhile; the reveal is logged but nothing is shown
+        self._revealed = revealed
+        self._render_student()
+        self.statusBar().showMessage(
+            "Special personal information shown; the reveal is in the access log.", 5000
+        )
+
+    def hide_special_pi(self) -> None:
+        self._revealed = None
+        self._render_student()
 
     # --- preview forwarding, sheets, about ------------------------------------------------------
 

@@ -66,6 +66,18 @@ def test_a_reveal_needs_the_capability_and_a_reason_and_is_logged(db, made):
     assert "0501014800087" not in str(entry) and "BA" not in entry.details["fields"]
 
 
+def test_reveal_details_logs_then_shows_the_details_page_unmasked(db, made):
+    enrollment = made["enrollment"].id
+    holder = _officer(made, frozenset({SPECIAL_PI}))
+    with pytest.raises(PermissionDenied):
+        privacy.reveal_details(db, _officer(made), enrollment, "Checking documents")
+    details = privacy.reveal_details(db, holder, enrollment, privacy.REVEAL_PURPOSES[0])
+    assert details.revealed and details.race.display == "Black: African"
+    assert details.id_check is not None and details.id_check.number.display == "0501014800087"
+    [entry] = access_log.read_log(db, resolve_identity(db), kinds=("special_pi_reveal",))
+    assert entry.purpose == privacy.REVEAL_PURPOSES[0] and entry.object_id == enrollment
+
+
 def test_views_and_exports_are_logged_and_read_back_newest_first(db, made):
     officer = _officer(made)
     access_log.log_document_view(db, officer, made["enrollment"].id, "id_document")

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from cohortdesk.errors import NotFoundError, ValidationError
+from cohortdesk.errors import NotFoundError, PermissionDenied, ValidationError
 from cohortdesk.models import CohortEnrollment
 from cohortdesk.services import queue as q
 from cohortdesk.services import verification as vs
@@ -169,7 +169,7 @@ def test_queue_row_after_a_decision(db, world):
 
 def test_student_details_decode_and_compare(db, world):
     e = world["enrollments"]["Sipho Dlamini"]
-    details = q.student_details(db, e, ADMIN, today=date(2026, 6, 1))
+    details = q.student_details(db, e, ADMIN, today=date(2026, 6, 1), unmasked=True)
     assert details.student_name == "Sipho Dlamini" and details.city == "Soweto"
     assert details.province == "Gauteng"  # the SETMIS code, in words
     check = details.id_check
@@ -177,7 +177,7 @@ def test_student_details_decode_and_compare(db, world):
     assert check.date_of_birth == date(1980, 1, 1) and check.sex == "M" and check.citizenship == "citizen"
     assert check.number == q.SensitiveValue("sa_id_number", "8001015009087", masked=False)
     assert details.race.display == "Black: African" and not details.race.masked
-    assert not details.special_pi_masked
+    assert not details.special_pi_masked and details.revealed
     fields = {m.field: m for m in details.mismatches}
     # captured as female, born 1980-01-02 and 30 years old: all three disagree with the ID number
     assert set(fields) == {"gender", "date_of_birth", "age"}
@@ -213,6 +213,17 @@ def test_special_pi_is_masked_without_the_capability(db, world):
     # the decoded facts are not special PI and stay visible
     assert details.id_check.date_of_birth == date(1980, 1, 1)
     assert q.mask_id_number("0501014800087") == "050101*****87"
+    with pytest.raises(PermissionDenied):
+        q.student_details(db, e, OFFICER, unmasked=True)
+    assert not details.can_reveal
+
+
+def test_special_pi_stays_masked_for_a_holder_until_revealed(db, world):
+    """Holding the capability allows a reveal; it does not put special PI on every screen."""
+    details = q.student_details(db, world["enrollments"]["Sipho Dlamini"], ADMIN)
+    assert details.special_pi_masked and details.can_reveal and not details.revealed
+    assert details.race.display == q.MASK and details.id_check is not None
+    assert details.id_check.number.display == "800101*****87"
 
 
 def test_documents_list_with_latest_decision(db, world):

@@ -331,6 +331,8 @@ def test_masked_without_special_pi(qtbot, sqlite_db, tmp_path, cohortdesk_home, 
         text = ws.window.ui.student_details.toPlainText()
         assert "800101*****87" in text and "8001015009087" not in text
         assert "Black: African" not in text and "hidden" in text
+        assert "Reveal…" not in text and "your role may not see" in text
+        assert not ws.window.actions["reveal"].isVisible()
         # Anna's disability letter is health information: no preview, no decision
         table = ws.window.ui.queue_table
         _key(qtbot, ws, Qt.Key.Key_J, widget=table)
@@ -343,6 +345,39 @@ def test_masked_without_special_pi(qtbot, sqlite_db, tmp_path, cohortdesk_home, 
     finally:
         ws.window.close()
         ws.runner.shutdown()
+
+
+def test_special_pi_is_revealed_with_a_purpose_and_logged(qtbot, workstation, sql_guard):
+    """A super admin holds the capability, yet sees race and the full ID only after a logged reveal."""
+    window = workstation.window
+    text = window.ui.student_details.toPlainText()
+    assert "800101*****87" in text and "Black: African" not in text
+    assert "are hidden. Reveal…" in text
+    assert window.actions["reveal"].isVisible()
+
+    QTest.keyClick(window.ui.queue_table, Qt.Key.Key_I, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: window.reveal_dialog is not None and window.reveal_dialog.isVisible())
+    dialog = window.reveal_dialog
+    dialog.purpose.setEditText("  ")
+    dialog.reveal_button.click()
+    assert dialog.isVisible() and "Say why" in dialog.error_label.text()
+    dialog.purpose.setEditText("Comparing the ID copy with the captured details")
+    dialog.reveal_button.click()
+    qtbot.waitUntil(lambda: "8001015009087" in window.ui.student_details.toPlainText())
+    text = window.ui.student_details.toPlainText()
+    assert "Black: African" in text and "shown after a logged reveal" in text
+
+    sipho = workstation.world["enrollments"]["Sipho Dlamini"]
+    with sql_guard.paused():
+        [entry] = access_log.read_log(workstation.db, window.identity, kinds=("special_pi_reveal",))
+    assert (entry.object_id, entry.purpose) == (sipho, "Comparing the ID copy with the captured details")
+
+    window.move_enrollment(1)  # another learner: masked again
+    qtbot.waitUntil(lambda: _current_student(window) != "Sipho Dlamini")
+    qtbot.waitUntil(lambda: "are hidden. Reveal…" in window.ui.student_details.toPlainText())
+    window.move_enrollment(-1)
+    qtbot.waitUntil(lambda: "800101*****87" in window.ui.student_details.toPlainText())
+    assert workstation.errors == []
 
 
 def test_report_viewer_cannot_decide(qtbot, sqlite_db, tmp_path, cohortdesk_home, sql_guard):

@@ -47,7 +47,7 @@ from cohortdesk.services.sync.spec import SPECS, record_from_json, split_field
 _conflict = SyncConflict.__table__
 
 CHOICES: dict[str, dict[str, str]] = {
-    "field_conflict": {"keep_mine": "Keep mine", "keep_theirs": "Keep current", "edit": "Edit"},
+    "field_conflict": {"keep_mine": "Keep mine", "keep_theirs": "Keep theirs", "edit": "Edit"},
     "row_deleted": {"keep_mine": "Restore and apply my change", "keep_theirs": "Discard my change"},
     "parent_deleted": {"keep_mine": "Restore and create mine again", "keep_theirs": "Discard my new row"},
     "duplicate": {"keep_mine": "Merge into the existing one", "keep_theirs": "Keep the existing one"},

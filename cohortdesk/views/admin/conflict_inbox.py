@@ -159,8 +159,15 @@ class ConflictEntryView(QWidget):
         box.setContentsMargins(4, 2, 4, 2)
         box.setSpacing(4)
         buttons: dict[str, QPushButton] = {}
-        for action, text in (("keep_mine", "Keep mine"), ("keep_theirs", "Keep current"), ("edit", "Edit…")):
+        hints = {
+            "keep_mine": "Send your value to the server, replacing the other edit",
+            "keep_theirs": "Keep the value now on the server and drop yours",
+            "edit": "Type the value to keep (for example, both edits combined)",
+        }
+        for action, label in conflicts.CHOICES["field_conflict"].items():
+            text = f"{label}…" if action == "edit" else label
             button = QPushButton(text)
+            button.setToolTip(hints[action])
             button.setObjectName(f"{action}Button")
             button.setAccessibleName(f"{text.rstrip('…')}: {line.label}")
             button.setAutoDefault(False)
