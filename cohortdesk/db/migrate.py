@@ -12,6 +12,10 @@ Two install modes:
 is standalone. The chosen mode is recorded in ``cohortdesk_install`` so a downgrade knows what it owns.
 Opening a database whose revision this version does not know (made by a newer CohortDesk) is refused,
 and a SQLite file is copied aside before it is upgraded.
+
+Opening an up-to-date database (every start of the application) reads the version table with one
+query and compares it with ``HEAD_REVISION``; Alembic is imported only when there is more to do
+(a test keeps ``HEAD_REVISION`` equal to the scripts' head).
 """
 
 from __future__ import annotations
@@ -22,20 +26,22 @@ import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
+from sqlalchemy.exc import DBAPIError
 
 from cohortdesk.db.engine import Database
 from cohortdesk.errors import SchemaError
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 log = logging.getLogger(__name__)
 
 VERSION_TABLE = "cohortdesk_alembic_version"
+#: The newest revision in ``migrations/versions`` (tests/migrations keeps it equal to Alembic's head).
+HEAD_REVISION = "0005_security"
 InstallMode = Literal["standalone", "attach"]
 
 
@@ -54,6 +60,8 @@ def script_location() -> Path:
 
 
 def alembic_config(db: Database, mode: InstallMode | None = None) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(script_location()))
     config.set_main_option("version_table", VERSION_TABLE)
@@ -63,6 +71,8 @@ def alembic_config(db: Database, mode: InstallMode | None = None) -> Config:
 
 
 def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory(str(script_location()))
     heads = script.get_heads()
     if len(heads) != 1:
@@ -71,11 +81,15 @@ def head_revision() -> str:
 
 
 def known_revisions() -> set[str]:
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory(str(script_location()))
     return {rev.revision for rev in script.walk_revisions()}
 
 
 def current_revision(db: Database) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     with db.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
         return context.get_current_revision()
@@ -144,6 +158,8 @@ def upgrade(db: Database, revision: str = "head", mode: InstallMode | None = Non
         )
     if mode is not None and not status.empty and mode != status.mode:
         raise SchemaError(f"This database was installed in {status.mode} mode, not {mode} mode.")
+    from alembic import command
+
     chosen: InstallMode = mode or status.mode
     if not status.up_to_date and not status.empty:
         backup_sqlite(db, status.current)
@@ -152,14 +168,27 @@ def upgrade(db: Database, revision: str = "head", mode: InstallMode | None = Non
 
 
 def downgrade(db: Database, revision: str = "base") -> SchemaStatus:
+    from alembic import command
+
     status = schema_status(db)
     backup_sqlite(db, status.current)
     command.downgrade(alembic_config(db, status.mode), revision)
     return schema_status(db)
 
 
+def _stored_revisions(db: Database) -> list[str] | None:
+    """The version table's rows, or ``None`` when there is no version table (or it cannot be read)."""
+    try:
+        with db.engine.connect() as conn:
+            return [row[0] for row in conn.exec_driver_sql(f"SELECT version_num FROM {VERSION_TABLE}")]
+    except DBAPIError:
+        return None
+
+
 def ensure_schema(db: Database) -> SchemaStatus:
     """Bring a database CohortDesk opens up to date (refusing one made by a newer version)."""
+    if _stored_revisions(db) == [HEAD_REVISION]:
+        return SchemaStatus(current=HEAD_REVISION, head=HEAD_REVISION, mode=detect_mode(db))
     status = schema_status(db)
     return status if status.up_to_date else upgrade(db)
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -22,7 +25,18 @@ def _include_object(obj, name, type_, reflected, compare_to):
 
 
 def test_single_head():
-    assert migrate.head_revision()
+    # The quick check on opening a database compares with HEAD_REVISION: it must be Alembic's head.
+    assert migrate.head_revision() == migrate.HEAD_REVISION
+
+
+def test_opening_an_up_to_date_database_needs_no_alembic(db: Database):
+    assert migrate.ensure_schema(db) == migrate.schema_status(db)
+    code = (
+        "import sys; from cohortdesk.db import Database, migrate; "
+        f"s = migrate.ensure_schema(Database({db.url.render_as_string(hide_password=False)!r})); "
+        "assert s.up_to_date, s; assert 'alembic' not in sys.modules, 'alembic imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 
 def test_upgrade_downgrade_upgrade(db: Database):
