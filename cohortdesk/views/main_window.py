@@ -1278,12 +1278,13 @@ class MainWindow(QMainWindow):
         action = menu.addAction(f"Release {holder}'s claim" if holder else "Release claim")
         action.setObjectName("releaseClaimMenuItem")
         action.setEnabled(holder is not None)
-        action.triggered.connect(lambda _checked=False, i=item.enrollment_id: self.release_claim(i))
+        action.triggered.connect(lambda _checked=False, i=item.enrollment_id: self.ask_release_claim(i))
         menu.popup(self.ui.queue_table.viewport().mapToGlobal(position))
 
-    def ask_release_claim(self) -> None:
-        """Confirm, naming who loses the claim, before a super admin takes the current enrollment back."""
-        target = self._current_id
+    def ask_release_claim(self, enrollment_id: int | None = None) -> None:
+        """Confirm, naming who loses the claim, before a super admin takes an enrollment (the current
+        one by default) back."""
+        target = enrollment_id if enrollment_id is not None else self._current_id
         if target is None or self.identity is None:
             return
         if not self.identity.can("release_claims"):
