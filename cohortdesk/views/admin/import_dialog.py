@@ -14,7 +14,7 @@ import html
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QStandardPaths, Qt, Signal
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QStandardPaths, Qt, Signal
 from PySide6.QtGui import QBrush, QCloseEvent, QColor, QIcon
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -38,13 +38,14 @@ from cohortdesk.services import enrollment_import as ei
 from cohortdesk.services.enrollment_import import ImportPreview, ImportResult, ImportRow, Severity
 from cohortdesk.views.admin.form_support import page_header
 from cohortdesk.views.admin.style import colours, style_sheet
+from cohortdesk.views.admin.table_models import HeaderedRowsModel
 from cohortdesk.views.errors import show_error, user_message
 from cohortdesk.views.runner import CancelToken, Op, Runner
 
 _Index = QModelIndex | QPersistentModelIndex
 
 
-class ImportPreviewModel(QAbstractTableModel):
+class ImportPreviewModel(HeaderedRowsModel):
     """The preview's rows (frozen ``ImportRow``), optionally only those with problems."""
 
     ROW, STATUS, EMAIL, NAME, SA_ID, PROBLEMS = range(6)
@@ -82,19 +83,6 @@ class ImportPreviewModel(QAbstractTableModel):
 
     def row_at(self, position: int) -> ImportRow:
         return self._rows[position]
-
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.HEADERS[section]
-        return None
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
