@@ -264,14 +264,13 @@ def test_super_admin_releases_a_claim(qtbot, office, sql_guard):
         lambda: model.holder_text(model.row_at(model.row_of(lerato))) == "Being reviewed by Thandi Nkosi",
         timeout=WAIT,
     )
-    boss._select_row(model.row_of(lerato))
-    qtbot.waitUntil(lambda: boss._current_id == lerato, timeout=WAIT)
-    boss.actions["release_claim"].trigger()  # asks first, naming who loses the claim
+    assert boss._current_id != lerato  # released from the queue's context menu, not while open
+    boss.ask_release_claim(lerato)  # asks first, naming who loses the claim
     qtbot.waitUntil(lambda: boss.release_box is not None and boss.release_box.isVisible(), timeout=WAIT)
     assert "Release Thandi Nkosi's claim on Lerato Mokoena?" in boss.release_box.text()
     boss.release_box.button(boss.release_box.StandardButton.Cancel).click()
     assert _claim_row(db, lerato, sql_guard).claim_token is not None
-    boss.actions["release_claim"].trigger()
+    boss.ask_release_claim(lerato)
     qtbot.waitUntil(lambda: boss.release_box is not None and boss.release_box.isVisible(), timeout=WAIT)
     [release] = [b for b in boss.release_box.buttons() if b.text() == "Release claim"]
     release.click()
