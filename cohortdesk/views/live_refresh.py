@@ -4,7 +4,9 @@ On PostgreSQL one ``services.listener.QueueListener`` per window waits on its ow
 (its own thread); each notification is handed to the GUI thread by a queued Qt signal. Notifications
 arriving close together are gathered for ``debounce_ms`` and redrawn with one call on the db lane:
 the affected rows that are loaded (``QueueTableModel.update_row``) and the counts of their cohorts.
-A notification about the open enrollment reloads it when it moved past what the window knows.
+A notification about the open enrollment reloads it when it moved past what the window knows; one
+about a row that is not loaded recounts the queue, and enrollments that entered it are announced
+("2 new · Show") rather than inserted under the officer's cursor.
 
 Notifications are hints, lost while disconnected: a poll every ``poll_ms`` (and right after the
 listener or the window reconnects) re-reads every loaded row, all counts and the queue's total. On
@@ -121,13 +123,15 @@ class LiveRefresh(QObject):
             return
         model = self.window.queue_model
         ids = [i for i in self._ids if model.row_of(i) >= 0]
+        # A row that is not loaded may have just entered this queue: recount it (cheap, indexed).
+        recount = len(ids) < len(self._ids)
         cohorts = sorted(self._cohorts)
         self._ids.clear()
         self._cohorts.clear()
         self._versions.clear()
-        if not ids and not cohorts:
+        if not ids and not cohorts and not recount:
             return
-        self._run(ids, cohorts, None)
+        self._run(ids, cohorts, model.query_filter if recount else None)
 
     def poll(self) -> None:
         """Re-read every loaded row (up to a limit), every count and the queue's total."""
@@ -154,7 +158,10 @@ class LiveRefresh(QObject):
         if live.counts:
             window.tree_model.update_counts(live.counts)
         if live.total is not None:
+            before = window.queue_model.total
             window.queue_model.set_total(live.total)
+            if 0 <= before < live.total:
+                window.note_new_rows(live.total - before)
         self.applied.emit(live)
 
     def _on_failed(self, error: BaseException) -> None:

@@ -166,6 +166,7 @@ class MainWindow(QMainWindow):
         self._search_timer.setSingleShot(True)
         self._search_timer.setInterval(250)
         self._advancing = False  # the open request came from "next": skip on to another if held
+        self._new_rows = 0  # enrollments that entered the queue since it was loaded (note_new_rows)
         self._detail_version = 0  # row_version of the enrollment as last read or written here
         self._seen_version: tuple[int | None, int] = (None, 0)  # newest version a notification named
         self.outbox = connectivity.DecisionOutbox()
@@ -359,6 +360,8 @@ class MainWindow(QMainWindow):
         self.queue_model.total_changed.connect(self._on_total_changed)
         self.queue_model.loading_changed.connect(lambda _loading: self._update_empty_state())
         self.queue_model.modelReset.connect(self._update_empty_state)
+        self.queue_model.modelReset.connect(self._clear_new_rows)
+        ui.queue_news.clicked.connect(self.refresh)
         for box in (ui.state_filter, ui.program_filter, ui.enrollment_filter):
             box.currentIndexChanged.connect(lambda _i: self.apply_filters())
         ui.queue_search.textChanged.connect(lambda _t: self._search_timer.start())
@@ -561,6 +564,19 @@ class MainWindow(QMainWindow):
             noun = "enrollment" if total == 1 else "enrollments"
             self.ui.queue_summary.setText(f"{total:,} {label + ' ' if label else ''}{noun}")
         self._update_empty_state()
+
+    def note_new_rows(self, count: int) -> None:
+        """Live refresh found ``count`` more enrollments in this queue than are loaded: say so, and let
+        the officer bring them in (a click or F5) rather than moving the list under them."""
+        self._new_rows += count
+        noun = "enrollment" if self._new_rows == 1 else "enrollments"
+        self.ui.queue_news.setText(f"↻ {self._new_rows:,} new · Show")
+        self.ui.queue_news.setAccessibleName(f"{self._new_rows:,} new {noun} in this queue: show them")
+        self.ui.queue_news.show()
+
+    def _clear_new_rows(self) -> None:
+        self._new_rows = 0
+        self.ui.queue_news.hide()
 
     def _on_page_loaded(self, first: int, _count: int) -> None:
         if first == 0:

@@ -81,6 +81,12 @@ QPushButton#confirmRejectButton {
 QPushButton#confirmRejectButton:hover { background: #9a211a; }
 QPushButton#confirmRejectButton:focus { border: 2px solid palette(highlight); }
 QStatusBar QLabel { color: palette(placeholder-text); padding: 0 6px; }
+QPushButton#queueNews {
+    background: #e0eafb; color: #1d4f9c; border: 1px solid #b9cdf0; border-radius: 9px;
+    padding: 1px 10px; font-weight: 600;
+}
+QPushButton#queueNews:hover { background: #cfdef8; }
+QPushButton#queueNews:focus { border: 2px solid palette(highlight); }
 """
 
 

@@ -13,9 +13,11 @@ from sqlalchemy import select
 from cohortdesk.db.guard import SqlOnForbiddenThread
 from cohortdesk.models import CohortEnrollment, DocumentVerification
 from cohortdesk.services import access_log, queue
+from cohortdesk.services import cohorts as cs
 from cohortdesk.services.queue import DEFAULT_REJECTION_REASONS
 from cohortdesk.views.main_window import MainWindow
 from cohortdesk.views.shortcuts import SHORTCUTS
+from tests import factories
 from tests.widgets.conftest import make_workstation, settle
 
 
@@ -377,6 +379,36 @@ def test_special_pi_is_revealed_with_a_purpose_and_logged(qtbot, workstation, sq
     qtbot.waitUntil(lambda: "are hidden. Reveal…" in window.ui.student_details.toPlainText())
     window.move_enrollment(-1)
     qtbot.waitUntil(lambda: "800101*****87" in window.ui.student_details.toPlainText())
+    assert workstation.errors == []
+
+
+def test_new_enrollments_are_announced_not_inserted_under_the_cursor(qtbot, workstation, sql_guard):
+    window, world = workstation.window, workstation.world
+    loaded = window.queue_model.rowCount()
+    current = _current_student(window)
+    with sql_guard.paused():
+        learner = factories.user(
+            workstation.db, world["account"], "Naledi", "Mokoena", email="naledi@example.co.za"
+        )
+        cs.enroll(
+            workstation.db,
+            cs.NewEnrollment(
+                cohort_id=world["cohorts"]["learnership"],
+                user_id=learner,
+                student_data={"city": "Polokwane"},
+                uploaded_documents={"id_document": factories.upload(workstation.store, "id.pdf")},
+            ),
+        )
+    window.live.poll()
+    qtbot.waitUntil(lambda: window.ui.queue_news.isVisible())
+    assert window.ui.queue_news.text() == "↻ 1 new · Show"
+    assert window.ui.queue_summary.text() == "7 pending enrollments"
+    assert window.queue_model.rowCount() == loaded and _current_student(window) == current
+    window.ui.queue_news.click()
+    qtbot.waitUntil(lambda: window.queue_model.rowCount() == loaded + 1)
+    assert not window.ui.queue_news.isVisible()
+    assert "Naledi Mokoena" in [r.student_name for r in window.queue_model.rows()]
+    qtbot.waitUntil(lambda: _current_student(window) == current)
     assert workstation.errors == []
 
 

@@ -20,11 +20,12 @@ from sqlalchemy import select, text
 from cohortdesk.db import Database
 from cohortdesk.models import CohortEnrollment, DocumentVerification
 from cohortdesk.services import claims
+from cohortdesk.services import cohorts as cs
 from cohortdesk.services import verification as vs
 from cohortdesk.services.storage import DocumentStore
 from cohortdesk.views.main_window import MainWindow
 from cohortdesk.views.runner import Runner
-from tests.factories import queue_world, user
+from tests.factories import queue_world, upload, user
 from tests.review_factories import officer_identity
 from tests.widgets.conftest import settle
 
@@ -187,6 +188,31 @@ def test_a_decision_elsewhere_refreshes_the_row_live(qtbot, office, sql_guard):
         lambda: learnership.data(window.tree_model.NodeRole).counts.pending == pending_before - 1,
         timeout=WAIT,
     )
+
+
+def test_a_new_enrollment_elsewhere_is_announced_live(qtbot, office, sql_guard):
+    """A learner enrolls while the queue is open: the NOTIFY recounts it; the list stays put until asked."""
+    world, db = office["world"], office["db"]
+    window = office["open"](world["officer_one"], poll_ms=3_600_000)  # the listener, not the poll
+    qtbot.waitUntil(lambda: window.live.listener is not None and window.live.listener.connected.is_set())
+    loaded = window.queue_model.rowCount()
+    with sql_guard.paused():
+        learner = user(db, world["account"], "Naledi", "Mokoena", email="naledi@example.co.za")
+        cs.enroll(
+            db,
+            cs.NewEnrollment(
+                cohort_id=world["cohorts"]["learnership"],
+                user_id=learner,
+                student_data={"city": "Polokwane"},
+                uploaded_documents={"id_document": upload(office["store"], "id.pdf")},
+            ),
+        )
+    qtbot.waitUntil(lambda: window.ui.queue_news.isVisible(), timeout=WAIT)
+    assert window.ui.queue_news.text() == "↻ 1 new · Show"
+    assert window.queue_model.rowCount() == loaded
+    window.refresh()  # F5
+    qtbot.waitUntil(lambda: window.queue_model.rowCount() == loaded + 1, timeout=WAIT)
+    assert not window.ui.queue_news.isVisible()
 
 
 def test_stale_decision_says_what_changed_and_keeps_the_reason(qtbot, office, sql_guard):
