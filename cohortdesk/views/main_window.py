@@ -1333,7 +1333,7 @@ class MainWindow(QMainWindow):
                 self.release_claim(target)
 
         box.finished.connect(lambda _result: answered())
-        box.finished.connect(lambda _result: box.deleteLater())
+        box.finished.connect(lambda _result: self._forget_dialog("release_box", box))
         box.open()
 
     def release_claim(self, enrollment_id: int | None = None) -> None:
@@ -1359,6 +1359,12 @@ class MainWindow(QMainWindow):
         self.runner.db(claims.force_release, self.db, self.identity, target).success(released).failure(
             lambda error: show_error(self, error, "Releasing the claim")
         ).start()
+
+    def _forget_dialog(self, attribute: str, dialog: QWidget) -> None:
+        """Drop a finished dialog: ``self.<attribute>`` no longer names it, and Qt deletes it."""
+        if getattr(self, attribute) is dialog:
+            setattr(self, attribute, None)
+        dialog.deleteLater()
 
     # --- special personal information: masked until a logged reveal --------------------------------
 
@@ -1406,7 +1412,7 @@ class MainWindow(QMainWindow):
             ).failure(lambda error: show_error(self, error, "Revealing special personal information")).start()
 
         dialog.accepted.connect(chosen)
-        dialog.finished.connect(lambda _result: dialog.deleteLater())
+        dialog.finished.connect(lambda _result: self._forget_dialog("reveal_dialog", dialog))
         dialog.open()
 
     def _on_revealed(self, revealed: StudentDetails) -> None:
