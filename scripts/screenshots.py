@@ -172,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         pump(lambda: window._revealed is not None and runner.in_flight == 0)
         save(window.ui.student_details.grab(), "student-details-revealed.png")
         window.hide_special_pi()
+        window.statusBar().clearMessage()
 
     # Start-up screens, the dark theme and the administration window.
     from cohortdesk.services import profiles
