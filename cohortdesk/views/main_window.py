@@ -1546,6 +1546,12 @@ class MainWindow(QMainWindow):
             for key, value in pending.items():
                 splitters[key].restoreState(value)
 
+    def changeEvent(self, event: QEvent) -> None:
+        # The student pane's HTML takes its link colour when it is set: redraw it for a new theme.
+        if event.type() == QEvent.Type.PaletteChange and getattr(self, "_detail", None) is not None:
+            self._render_student()
+        super().changeEvent(event)
+
     def closeEvent(self, event: QCloseEvent) -> None:
         self.live.stop()
         self.connection.close()
