@@ -489,9 +489,19 @@ def active_claims(
 
 def session_clock(session: Session) -> tuple[datetime, str]:
     """The database's clock and this connection's login (``local`` on SQLite)."""
-    if _pg(session):
-        now, login = session.execute(select(func.statement_timestamp(), literal_column("session_user"))).one()
-        return _utc(now), str(login)
+    columns = clock_columns(session)
+    return clock_of(session.execute(select(*columns)).one() if columns else ())
+
+
+def clock_columns(session: Session) -> tuple[Any, ...]:
+    """What ``session_clock`` reads, for a caller to fold into a SELECT of its own (none on SQLite)."""
+    return (func.statement_timestamp(), literal_column("session_user")) if _pg(session) else ()
+
+
+def clock_of(values: Any) -> tuple[datetime, str]:
+    """``session_clock``'s answer from the values of ``clock_columns`` (empty on SQLite)."""
+    if len(values):
+        return _utc(values[0]), str(values[1])
     return datetime.now(UTC), LOCAL_LOGIN
 
 

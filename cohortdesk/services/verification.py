@@ -128,9 +128,15 @@ def _duplicate(
     )
 
 
+def _officer_name() -> Any:
+    """SQL for a user's display name: first and last name, else the e-mail address."""
+    full = func.trim(func.coalesce(User.first_name, "") + " " + func.coalesce(User.last_name, ""))
+    return func.coalesce(func.nullif(full, ""), User.email)
+
+
 def _user_name(session: Session, user_id: int) -> str:
-    user = session.get(User, user_id)
-    return user.full_name or user.email if user else f"user {user_id}"
+    name = session.scalar(select(_officer_name()).where(User.id == user_id))
+    return name or f"user {user_id}"
 
 
 def record_decision(db: Database, cmd: DecisionCommand) -> DecisionResult:
@@ -173,19 +179,28 @@ def _record(
     db: Database, cmd: DecisionCommand, action: VerificationAction, reason: str | None, document_type: str
 ) -> DecisionResult:
     with db.session() as s:
-        stmt = select(CohortEnrollment).where(CohortEnrollment.id == cmd.enrollment_id)
+        # One round trip reads (and on PostgreSQL locks) the enrollment with its cohort, the officer's
+        # name and the database's clock.
+        officer = select(_officer_name()).where(User.id == cmd.actor_user_id).scalar_subquery()
+        stmt = (
+            select(CohortEnrollment, Cohort, officer, *claims.clock_columns(s))
+            .join(Cohort, Cohort.id == CohortEnrollment.cohort_id)
+            .where(CohortEnrollment.id == cmd.enrollment_id)
+        )
         if db.dialect == "postgresql":
-            stmt = stmt.with_for_update()
-        enrollment = s.scalars(stmt).first()
-        if enrollment is None:
+            stmt = stmt.with_for_update(of=CohortEnrollment)  # not the cohort: officers share it
+        found = s.execute(stmt).first()
+        if found is None:
             raise NotFoundError(f"There is no enrollment with id {cmd.enrollment_id}.")
+        enrollment, cohort, officer_name = found[:3]
         # The key comes first: a retry of a decision that did commit finds it even though the
-        # commit moved row_version and may have released the claim.
+        # commit moved row_version and may have released the claim. It is its own statement, read
+        # after the lock is held: a subquery above would see the snapshot from before the wait.
         if cmd.idempotency_key:
             earlier = _find_by_idempotency_key(s, enrollment.account_id, cmd.idempotency_key)
             if earlier is not None:
                 return _duplicate(s, earlier, enrollment, cmd)
-        now, login = claims.session_clock(s)
+        now, login = claims.clock_of(found[3:])
         if cmd.claim is not None:
             claims.check_claim(s, enrollment, cmd.claim, now, login)
         else:
@@ -195,7 +210,6 @@ def _record(
                 "This enrollment changed since you opened it (someone else recorded a decision or edited it). "
                 "Reload it to see what changed; your reason has been kept."
             )
-        cohort = s.get(Cohort, enrollment.cohort_id)
         uploaded = enrollment.uploaded_documents or {}
         required = required_documents(cohort, uploaded)
         if document_type not in uploaded and document_type not in required:
@@ -242,7 +256,7 @@ def _record(
                 cmd.claim, row_version=enrollment.row_version, expires_at=enrollment.claim_expires_at
             )
         return DecisionResult(
-            verification=verification_row(verification, _user_name(s, cmd.actor_user_id)),
+            verification=verification_row(verification, officer_name or f"user {cmd.actor_user_id}"),
             enrollment=enrollment_row(enrollment),
             changes=Changes(
                 cohort_ids=frozenset({enrollment.cohort_id}),
@@ -256,10 +270,8 @@ def _record(
 def history(db: Database, enrollment_id: int) -> list[VerificationRow]:
     """Every decision on an enrollment, newest first, with the officer's name."""
     with db.read_session() as s:
-        full = func.trim(func.coalesce(User.first_name, "") + " " + func.coalesce(User.last_name, ""))
-        name = func.coalesce(func.nullif(full, ""), User.email)
         rows = s.execute(
-            select(DocumentVerification, name)
+            select(DocumentVerification, _officer_name())
             .join(User, User.id == DocumentVerification.admin_id)
             .where(DocumentVerification.cohort_enrollment_id == enrollment_id)
             .order_by(DocumentVerification.created_at.desc(), DocumentVerification.id.desc())
