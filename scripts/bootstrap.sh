@@ -14,7 +14,8 @@ find_python() {
       /root/.pyenv/versions/3.13*/bin/python3 /root/.pyenv/versions/3.12*/bin/python3 \
       /usr/local/bin/python3.13 /usr/local/bin/python3.12 /usr/bin/python3.13 /usr/bin/python3.12 python3; do
     [ -n "$candidate" ] || continue
-    if "$candidate" -c 'import sys; raise SystemExit(sys.version_info < (3, 12))' >/dev/null 2>&1; then
+    # Not 3.12.0/3.12.1: 3.12.1 segfaulted here in xml.etree (openpyxl reading on a worker thread).
+    if "$candidate" -c 'import sys; raise SystemExit(sys.version_info < (3, 12, 2))' >/dev/null 2>&1; then
       command -v "$candidate" 2>/dev/null || echo "$candidate"
       return 0
     fi

@@ -818,6 +818,7 @@ class MainWindow(QMainWindow):
             "their documents and the decisions made so far.</p>"
         )
         ui.history.clear()
+        ui.history.hide()
         ui.history_empty.setText("No enrollment selected.")
         ui.history_empty.show()
         self.preview.show_message("Select an enrollment to see its documents.")

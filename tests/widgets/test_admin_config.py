@@ -337,3 +337,27 @@ def test_form_edits_queue_outbox_entries_on_a_paired_laptop(qtbot, runner, sqlit
     assert entries[1].row_id == world["cohorts"]["draft"].id
     assert entries[1].changes_json == {"student_count": [0, 15]}
     assert sync_status(sqlite_db).describe() == "2 changes waiting · 0 conflicts"
+
+
+def test_an_empty_database_offers_demo_data_or_a_server(qtbot, runner, sqlite_db):
+    """No institution yet: the window says so and hands over to the main window's own actions."""
+    from PySide6.QtGui import QAction
+    from PySide6.QtWidgets import QMainWindow, QPushButton
+
+    from cohortdesk.services.identity import resolve_identity
+
+    main = QMainWindow()
+    qtbot.addWidget(main)
+    triggered: list[str] = []
+    for name in ("action_load_demo", "action_switch_connection"):
+        action = QAction(name, main)
+        action.setObjectName(name)
+        action.triggered.connect(lambda _checked=False, n=name: triggered.append(n))
+    admin = AdminWindow(runner, sqlite_db, resolve_identity(sqlite_db), main)
+    admin.show()
+    assert admin.institution_id is None
+    demo = admin.findChild(QPushButton, "load_demoButton")
+    server = admin.findChild(QPushButton, "switch_connectionButton")
+    assert demo is not None and server is not None and demo.text() == "Load demo data…"
+    demo.click()
+    assert triggered == ["action_load_demo"] and not admin.isVisible()

@@ -6,13 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QListWidget,
     QListWidgetItem,
     QMainWindow,
     QMessageBox,
+    QPushButton,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -137,12 +138,31 @@ class AdminWindow(QMainWindow):
         layout.addWidget(
             page_header(
                 "No institution yet",
-                "This database holds no institution to configure. Load the demo data "
-                "(cohortdesk demo) or connect to your institution's server.",
+                "This database holds no institution to configure. Load the demo data to try "
+                "CohortDesk, or connect to your institution's server.",
             )
         )
+        buttons = QHBoxLayout()
+        for name, text in (
+            ("action_load_demo", "Load demo data…"),
+            ("action_switch_connection", "Connect to a server…"),
+        ):
+            action = self.parent().findChild(QAction, name) if self.parent() is not None else None
+            if action is None or not action.isEnabled():
+                continue
+            button = QPushButton(text, empty)
+            button.setObjectName(f"{name.removeprefix('action_')}Button")
+            button.clicked.connect(lambda _checked=False, a=action: self._hand_over(a))
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        layout.addLayout(buttons)
         layout.addStretch(1)
         self.setCentralWidget(empty)
+
+    def _hand_over(self, action: QAction) -> None:
+        """Close this (empty) window and let the main window do it; reopen once there is an institution."""
+        self.close()
+        action.trigger()
 
     # --- loading -------------------------------------------------------------------------------
 
