@@ -1298,14 +1298,21 @@ class MainWindow(QMainWindow):
         action.triggered.connect(lambda _checked=False, i=item.enrollment_id: self.ask_release_claim(i))
         menu.popup(self.ui.queue_table.viewport().mapToGlobal(position))
 
+    def _release_target(self, enrollment_id: int | None) -> int | None:
+        """The enrollment a release is for (the current one by default), if this login may release."""
+        target = enrollment_id if enrollment_id is not None else self._current_id
+        if target is None or self.identity is None:
+            return None
+        if not self.identity.can("release_claims"):
+            self.statusBar().showMessage("Only a super admin can release another officer's claim.", 5000)
+            return None
+        return target
+
     def ask_release_claim(self, enrollment_id: int | None = None) -> None:
         """Confirm, naming who loses the claim, before a super admin takes an enrollment (the current
         one by default) back."""
-        target = enrollment_id if enrollment_id is not None else self._current_id
-        if target is None or self.identity is None:
-            return
-        if not self.identity.can("release_claims"):
-            self.statusBar().showMessage("Only a super admin can release another officer's claim.", 5000)
+        target = self._release_target(enrollment_id)
+        if target is None:
             return
         row = self.queue_model.row_at(self.queue_model.row_of(target))
         holder = row.holder_at(datetime.now(UTC)) if row is not None else None
@@ -1339,11 +1346,8 @@ class MainWindow(QMainWindow):
 
     def release_claim(self, enrollment_id: int | None = None) -> None:
         """A super admin frees an enrollment from whoever holds it (the current one by default)."""
-        target = enrollment_id if enrollment_id is not None else self._current_id
-        if target is None or self.identity is None:
-            return
-        if not self.identity.can("release_claims"):
-            self.statusBar().showMessage("Only a super admin can release another officer's claim.", 5000)
+        target = self._release_target(enrollment_id)
+        if target is None:
             return
 
         def released(former: Any) -> None:
