@@ -75,8 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     from cohortdesk.services.storage import DocumentStore
     from cohortdesk.views.app import application, settle_heap
     from cohortdesk.views.export_dialog import ExportDialog
-    from cohortdesk.views.main_window import MainWindow
     from cohortdesk.views.runner import Runner
+    from cohortdesk.views.workstation import MainWindow
 
     app = application([sys.argv[0]], theme="light")
     app.setProperty("cohortdesk_quiet_errors", True)

@@ -57,8 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     from cohortdesk.services.identity import resolve_identity
     from cohortdesk.services.storage import DocumentStore
     from cohortdesk.views.app import application
-    from cohortdesk.views.main_window import MainWindow
     from cohortdesk.views.runner import Runner
+    from cohortdesk.views.workstation import MainWindow
 
     db = Database(default_url())
     migrate.upgrade(db)
@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         pump(lambda: False, timeout=0.3)
         save(over_window(reveal), "reveal-dialog.png")
         reveal.accept()
-        pump(lambda: window._revealed is not None and runner.in_flight == 0)
+        pump(lambda: window.detail_pane.revealed is not None and runner.in_flight == 0)
         save(window.ui.student_details.grab(), "student-details-revealed.png")
         window.hide_special_pi()
         window.statusBar().clearMessage()

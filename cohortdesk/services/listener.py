@@ -11,7 +11,7 @@ Notifications are hints: they are lost while disconnected, so ``on_state(True, â
 Notifications arrive only for committed transactions. LISTEN does not work through PgBouncer in
 transaction mode, nor on a hot standby: point the listener at the primary.
 
-No Qt here: ``views/live_refresh.py`` runs ``QueueListener.run`` on a thread and turns its callbacks
+No Qt here: ``views/workstation/live_refresh.py`` runs ``QueueListener.run`` on a thread and turns its callbacks
 into signals.
 """
 

@@ -40,9 +40,9 @@ from cohortdesk.services.startup import StartupInfo
 from cohortdesk.services.storage import DocumentStore
 from cohortdesk.settings import THEMES, AppSettings, load_settings, save_settings
 from cohortdesk.views import style
-from cohortdesk.views.main_window import MainWindow
 from cohortdesk.views.runner import Runner
 from cohortdesk.views.welcome_dialog import CONNECT, DEMO, WelcomeDialog
+from cohortdesk.views.workstation import MainWindow
 
 if TYPE_CHECKING:
     from cohortdesk.views.login_dialog import LoginResult

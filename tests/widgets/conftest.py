@@ -23,8 +23,8 @@ from cohortdesk.db.guard import ThreadGuard
 from cohortdesk.services.identity import ROLE_CAPABILITIES, Identity, resolve_identity
 from cohortdesk.services.storage import DocumentStore
 from cohortdesk.views.admin import form_support
-from cohortdesk.views.main_window import MainWindow
 from cohortdesk.views.runner import Runner
+from cohortdesk.views.workstation import MainWindow
 from tests.admin_world import admin_world
 from tests.factories import queue_world
 

@@ -16,8 +16,8 @@ from cohortdesk.settings import AppSettings, load_settings, save_settings, setti
 from cohortdesk.views import screens
 from cohortdesk.views.app import EMBEDDED, Desktop, Target, build_window, choose_target, embedded_url
 from cohortdesk.views.login_dialog import LoginDialog, LoginResult
-from cohortdesk.views.main_window import MainWindow
 from cohortdesk.views.welcome_dialog import CONNECT, DEMO
+from cohortdesk.views.workstation import MainWindow
 
 PROFILE = ConnectionProfile(
     name="Head office", host="db.example.co.za", database="docuseal", user="thandi", sslmode="require"

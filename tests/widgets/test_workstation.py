@@ -15,8 +15,8 @@ from cohortdesk.models import CohortEnrollment, DocumentVerification
 from cohortdesk.services import access_log, queue
 from cohortdesk.services import cohorts as cs
 from cohortdesk.services.queue import DEFAULT_REJECTION_REASONS
-from cohortdesk.views.main_window import MainWindow
 from cohortdesk.views.shortcuts import SHORTCUTS
+from cohortdesk.views.workstation import MainWindow
 from tests import factories
 from tests.widgets.conftest import make_workstation, settle
 

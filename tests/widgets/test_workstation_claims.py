@@ -23,8 +23,8 @@ from cohortdesk.services import claims
 from cohortdesk.services import cohorts as cs
 from cohortdesk.services import verification as vs
 from cohortdesk.services.storage import DocumentStore
-from cohortdesk.views.main_window import MainWindow
 from cohortdesk.views.runner import Runner
+from cohortdesk.views.workstation import MainWindow
 from tests.factories import queue_world, upload, user
 from tests.review_factories import officer_identity
 from tests.widgets.conftest import settle
@@ -260,7 +260,7 @@ def test_stale_decision_says_what_changed_and_keeps_the_reason(qtbot, office, sq
     )
     assert "Certified ID was approved by Thandi Nkosi" in message
     assert "what you typed is kept" in message
-    assert window._unsent_reason == (sipho, "matric_certificate", reason)
+    assert window.decisions._unsent_reason == (sipho, "matric_certificate", reason)
     assert _decisions(db, sipho, sql_guard) == [("id_document", "approved")]  # nothing overwritten
     # The item was reloaded: the history shows Thandi's decision; deciding stays blocked.
     assert window.ui.history.topLevelItemCount() == 1

@@ -1,6 +1,6 @@
 """The workstation's review claim: the one enrollment this window holds, kept alive while it is open.
 
-``MainWindow`` opens each enrollment it shows through ``services.review.open_for_review`` (claim, then
+The workstation window opens each enrollment it shows through ``services.review.open_for_review`` (claim, then
 read) and hands the outcome to ``ReviewSession.opened``. The session then
 
 * renews the lease on a ``QTimer`` every third of the lease (on the runner's db lane), keeping the
@@ -17,20 +17,21 @@ Signals:
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
 from cohortdesk.errors import ClaimConflict
 from cohortdesk.services import claims, review
+from cohortdesk.services.identity import Identity
 from cohortdesk.services.review import ReviewOpening
 from cohortdesk.services.rows import Claim, ClaimHolder
-
-if TYPE_CHECKING:
-    from cohortdesk.views.main_window import MainWindow
+from cohortdesk.views.connection_monitor import ConnectionMonitor
+from cohortdesk.views.runner import Runner
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +54,21 @@ class ReviewSession(QObject):
     changed = Signal()
     lost = Signal(str)
 
-    def __init__(self, window: MainWindow, lease_seconds: float = claims.LEASE_SECONDS) -> None:
+    def __init__(
+        self,
+        window: QWidget,
+        runner: Runner,
+        db: Any,
+        connection: ConnectionMonitor,
+        identity: Callable[[], Identity | None],
+        lease_seconds: float = claims.LEASE_SECONDS,
+    ) -> None:
         super().__init__(window)
-        self.window = window
+        self.window = window  # renewals pause while it is hidden; the banner's first parent
+        self.runner = runner
+        self.db = db
+        self.connection = connection
+        self._identity = identity
         self.lease_seconds = lease_seconds
         self.claim: Claim | None = None
         self.enrollment_id: int | None = None
@@ -105,7 +118,7 @@ class ReviewSession(QObject):
 
     def blocker(self, enrollment_id: int | None) -> str | None:
         """Why decisions on ``enrollment_id`` are refused right now (``None``: they are not)."""
-        if not review.can_claim(self.window.identity) or enrollment_id is None:
+        if not review.can_claim(self._identity()) or enrollment_id is None:
             return None
         if self.claim_for(enrollment_id) is not None:
             return None
@@ -171,15 +184,10 @@ class ReviewSession(QObject):
 
     def renew(self) -> None:
         claim = self.claim
-        if (
-            claim is None
-            or self._renewing
-            or not self.window.connection.online
-            or not self.window.isVisible()
-        ):
+        if claim is None or self._renewing or not self.connection.online or not self.window.isVisible():
             return
         self._renewing = True
-        self.window.runner.db(claims.renew, self.window.db, claim).success(self._on_renewed).failure(
+        self.runner.db(claims.renew, self.db, claim).success(self._on_renewed).failure(
             lambda error: self._on_renew_failed(claim, error)
         ).finally_(lambda: setattr(self, "_renewing", False)).start()
 
@@ -199,7 +207,7 @@ class ReviewSession(QObject):
                 self.changed.emit()
                 self.lost.emit(str(error))
             return
-        if not self.window.connection.report_error(error):
+        if not self.connection.report_error(error):
             log.warning("Renewing the review claim failed: %r", error)
 
     def release(self) -> None:
@@ -207,7 +215,7 @@ class ReviewSession(QObject):
         claim, self.claim = self.claim, None
         self._timer.stop()
         if claim is not None:
-            self.window.runner.db(review.release_quietly, self.window.db, claim).keep().start()
+            self.runner.db(review.release_quietly, self.db, claim).keep().start()
 
     # --- banner -------------------------------------------------------------------------------
 

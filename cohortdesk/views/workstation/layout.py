@@ -1,5 +1,6 @@
 """Layout of the verification workstation, and nothing else: which widgets exist, their object names,
-accessible names and placement. Behaviour lives in ``main_window.py``.
+accessible names and placement. Behaviour lives in the other
+modules of this package (``window.py`` composes them).
 
     ┌ cohorts ┐┌ queue: search, filters, table ┐┌ decision bar + preview ┐┌ documents ┐
     │ tree    ││                                ││                        │├ student   ┤

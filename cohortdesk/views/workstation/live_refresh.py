@@ -16,16 +16,20 @@ the embedded SQLite store (one user) only the poll runs.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtWidgets import QWidget
 
 from cohortdesk.services import review
+from cohortdesk.services.identity import Identity
 from cohortdesk.services.listener import QueueEvent, QueueListener
 from cohortdesk.services.review import LiveRows
-
-if TYPE_CHECKING:
-    from cohortdesk.views.main_window import MainWindow
+from cohortdesk.views.cohort_tree_model import CohortTreeModel
+from cohortdesk.views.connection_monitor import ConnectionMonitor
+from cohortdesk.views.queue_table_model import QueueTableModel
+from cohortdesk.views.runner import Runner
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +43,32 @@ class LiveRefresh(QObject):
     listener_state = Signal(bool, str)
     #: A batch of rows and counts was applied (tests wait on it).
     applied = Signal(object)
+    #: Enrollments changed elsewhere: id → newest row_version named so far.
+    versions_changed = Signal(object)
+    #: This many enrollments entered the queue beyond those loaded.
+    new_rows = Signal(int)
 
     def __init__(
-        self, window: MainWindow, poll_ms: int = 20000, debounce_ms: int = 150, listen: bool = True
+        self,
+        window: QWidget,
+        runner: Runner,
+        db: Any,
+        connection: ConnectionMonitor,
+        identity: Callable[[], Identity | None],
+        queue_model: QueueTableModel,
+        tree_model: CohortTreeModel,
+        poll_ms: int = 20000,
+        debounce_ms: int = 150,
+        listen: bool = True,
     ) -> None:
         super().__init__(window)
-        self.window = window
+        self.window = window  # nothing is polled or redrawn while it is hidden
+        self.runner = runner
+        self.db = db
+        self.connection = connection
+        self._identity = identity
+        self.queue_model = queue_model
+        self.tree_model = tree_model
         self.listen = listen
         self.listener: QueueListener | None = None
         self._ids: set[int] = set()
@@ -70,7 +94,7 @@ class LiveRefresh(QObject):
         """Start polling, and listening too on PostgreSQL; a second call does nothing."""
         if not self._poll.isActive():
             self._poll.start()
-        db = self.window.db
+        db = self.db
         if self.listen and self.listener is None and getattr(db, "dialect", "") == "postgresql":
             self.listener = QueueListener.for_database(
                 db, self.event_received.emit, on_state=self.listener_state.emit
@@ -88,7 +112,7 @@ class LiveRefresh(QObject):
     # --- notifications -----------------------------------------------------------------------
 
     def _on_event(self, event: QueueEvent) -> None:
-        identity = self.window.identity
+        identity = self._identity()
         if (
             identity is not None
             and identity.account_id is not None
@@ -104,7 +128,7 @@ class LiveRefresh(QObject):
                 item.row_version, self._versions.get(item.enrollment_id, 0)
             )
         self._cohorts |= set(event.cohort_ids)
-        self.window.on_live_change(self._versions)
+        self.versions_changed.emit(dict(self._versions))
         if not self._debounce.isActive():
             self._debounce.start()
 
@@ -113,7 +137,7 @@ class LiveRefresh(QObject):
             self.poll()  # whatever happened while the listener was away
         else:
             log.info("Live refresh lost its connection (%s)", reason)
-            self.window.connection.check()
+            self.connection.check()
 
     def _flush(self) -> None:
         if not self.window.isVisible():
@@ -121,7 +145,7 @@ class LiveRefresh(QObject):
         if self._in_flight:
             self._again = True
             return
-        model = self.window.queue_model
+        model = self.queue_model
         ids = [i for i in self._ids if model.row_of(i) >= 0]
         # A row that is not loaded may have just entered this queue: recount it (cheap, indexed).
         recount = len(ids) < len(self._ids)
@@ -135,37 +159,35 @@ class LiveRefresh(QObject):
 
     def poll(self) -> None:
         """Re-read every loaded row (up to a limit), every count and the queue's total."""
-        if not self.window.connection.online or self.window.identity is None or not self.window.isVisible():
+        if not self.connection.online or self._identity() is None or not self.window.isVisible():
             return  # a hidden (closed, not yet deleted) window polls nothing
         if self._in_flight:
             self._poll_pending = True
             return
-        model = self.window.queue_model
+        model = self.queue_model
         ids = [row.enrollment_id for row in model.rows()[:POLL_ROW_LIMIT]]
         self._run(ids, None, model.query_filter)
 
     def _run(self, ids: list[int], cohorts: list[int] | None, flt: object) -> None:
         self._in_flight = True
-        window = self.window
-        window.runner.db(review.live_rows, window.db, ids, cohorts, flt).success(self._apply).failure(
+        self.runner.db(review.live_rows, self.db, ids, cohorts, flt).success(self._apply).failure(
             self._on_failed
         ).finally_(self._done).start()
 
     def _apply(self, live: LiveRows) -> None:
-        window = self.window
         for row in live.rows:
-            window.queue_model.update_row(row)
+            self.queue_model.update_row(row)
         if live.counts:
-            window.tree_model.update_counts(live.counts)
+            self.tree_model.update_counts(live.counts)
         if live.total is not None:
-            before = window.queue_model.total
-            window.queue_model.set_total(live.total)
+            before = self.queue_model.total
+            self.queue_model.set_total(live.total)
             if 0 <= before < live.total:
-                window.note_new_rows(live.total - before)
+                self.new_rows.emit(live.total - before)
         self.applied.emit(live)
 
     def _on_failed(self, error: BaseException) -> None:
-        if not self.window.connection.report_error(error):
+        if not self.connection.report_error(error):
             log.warning("Live refresh failed: %r", error)
 
     def _done(self) -> None:

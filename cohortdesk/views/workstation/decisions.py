@@ -1,0 +1,277 @@
+"""The workstation's decisions: Approve / Reject on the current document, what blocks them, the reject
+form with the institution's numbered reasons, and the outbox that keeps a decision whose answer was
+lost until it is replayed with its idempotency key.
+
+Every decision goes through the one service call (``services.review.decide``); this part only builds
+the command and reports the outcome.
+
+Signals:
+    recorded(object, object): a decision was saved; a ``QueueDecision`` and the ``DocumentRow`` decided.
+    stale(int, str): the database refused a decision as out of date: reopen this enrollment/document.
+    controls_changed(): the decide buttons were redrawn (enabled state may differ).
+    activity(str): a short word for the status bar's activity slot ("" clears it).
+    message(str, int): a line for the status bar and how long to show it (ms).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import QWidget
+
+from cohortdesk.errors import ClaimConflict, ConflictError
+from cohortdesk.services import connectivity, queue, review
+from cohortdesk.services.identity import Identity
+from cohortdesk.services.queue import DocumentRow, QueueDecision, RejectionReason
+from cohortdesk.services.verification import DecisionCommand
+from cohortdesk.views.connection_monitor import ConnectionMonitor
+from cohortdesk.views.errors import show_error
+from cohortdesk.views.reject_dialog import RejectDialog
+from cohortdesk.views.runner import Runner
+from cohortdesk.views.workstation.detail_pane import DetailPane
+from cohortdesk.views.workstation.layout import WorkstationView
+from cohortdesk.views.workstation.review_session import ReviewSession
+
+
+class Decisions(QObject):
+    recorded = Signal(object, object)
+    stale = Signal(int, str)
+    controls_changed = Signal()
+    activity = Signal(str)
+    message = Signal(str, int)
+
+    def __init__(
+        self,
+        ui: WorkstationView,
+        detail: DetailPane,
+        review_session: ReviewSession,
+        connection: ConnectionMonitor,
+        runner: Runner,
+        db: Any,
+        window: QWidget,
+    ) -> None:
+        super().__init__(window)
+        self.ui = ui
+        self.detail = detail
+        self.review = review_session
+        self.connection = connection
+        self.runner = runner
+        self.db = db
+        self.window = window  # parent of the dialogs
+        self.identity: Identity | None = None
+        self.outbox = connectivity.DecisionOutbox()
+        self.deciding = False
+        self.reasons: dict[int | None, list[RejectionReason]] = {}
+        self._unsent_reason: tuple[int, str, str] | None = None  # (enrollment, document type, text)
+        self.reject_dialog: RejectDialog | None = None
+        ui.approve_button.clicked.connect(self.approve)
+        ui.reject_button.clicked.connect(self.reject_current)
+
+    # --- what may be decided -------------------------------------------------------------------
+
+    def blocker(self, action: str) -> str | None:
+        """Why the current document cannot be decided now (None when it can)."""
+        identity = self.identity
+        if identity is None:
+            return "CohortDesk is still opening the database."
+        if not identity.can("decide"):
+            return "Your role can look at the queue but not record decisions."
+        if identity.user_id is None:
+            return "This login is not linked to a CohortDesk user."
+        doc, detail = self.detail.current_document(), self.detail.detail
+        if detail is None or doc is None:
+            return "Select an enrollment and a document first."
+        if self.deciding:
+            return "The previous decision is still being saved."
+        if not self.connection.online:
+            return "Offline — decisions wait until the connection to the database is back."
+        if len(self.outbox):
+            return "A decision made while offline is still being sent."
+        claim_blocker = self.review.blocker(detail.student.enrollment_id)
+        if claim_blocker is not None:
+            return claim_blocker
+        if doc.uploaded and not doc.upload:
+            return "This document needs the special personal information permission."
+        if action == "approved" and not doc.uploaded:
+            return "A document that was not uploaded cannot be approved."
+        return None
+
+    def update_controls(self) -> None:
+        ui = self.ui
+        approve_blocker = self.blocker("approved")
+        reject_blocker = self.blocker("rejected")
+        ui.approve_button.setEnabled(approve_blocker is None)
+        ui.reject_button.setEnabled(reject_blocker is None)
+        ui.approve_button.setToolTip(approve_blocker or "Approve this document (A)")
+        ui.reject_button.setToolTip(reject_blocker or "Reject this document with a reason (R)")
+        self.controls_changed.emit()
+
+    # --- approve, reject ---------------------------------------------------------------------
+
+    def approve(self) -> None:
+        self.decide("approved")
+
+    def reject_current(self) -> None:
+        blocker = self.blocker("rejected")
+        if blocker is not None:
+            self.message.emit(blocker, 5000)
+            return
+        detail = self.detail.detail
+        assert detail is not None
+        institution_id = detail.student.institution_id
+        cached = self.reasons.get(institution_id)
+        if cached is not None:
+            self._open_reject_dialog(cached)
+            return
+        self.runner.db(queue.rejection_reasons, self.db, institution_id).success(
+            lambda reasons: (
+                self.reasons.__setitem__(institution_id, reasons),
+                self._open_reject_dialog(reasons),
+            )
+        ).start()
+
+    def prefetch_reasons(self, institution_id: int) -> None:
+        if institution_id not in self.reasons:
+            self.runner.db(queue.rejection_reasons, self.db, institution_id).success(
+                lambda reasons: self.reasons.__setitem__(institution_id, reasons)
+            ).failure(lambda _error: None).start()
+
+    def _open_reject_dialog(self, reasons: list[RejectionReason]) -> None:
+        doc, detail = self.detail.current_document(), self.detail.detail
+        if (
+            doc is None
+            or detail is None
+            or (self.reject_dialog is not None and self.reject_dialog.isVisible())
+        ):
+            return
+        kept = ""
+        if self._unsent_reason and self._unsent_reason[:2] == (
+            detail.student.enrollment_id,
+            doc.document_type,
+        ):
+            kept = self._unsent_reason[2]
+        dialog = RejectDialog(reasons, doc.label, detail.student.student_name, self.window, message=kept)
+        enrollment_id, document_type = detail.student.enrollment_id, doc.document_type
+
+        def confirmed() -> None:
+            self.decide("rejected", dialog.reason_text, dialog.reason_code, enrollment_id, document_type)
+
+        dialog.accepted.connect(confirmed)
+        dialog.finished.connect(lambda _result: self.ui.queue_table.setFocus(Qt.FocusReason.OtherFocusReason))
+        self.reject_dialog = dialog
+        dialog.open()
+
+    def decide(
+        self,
+        action: str,
+        reason: str | None = None,
+        reason_code: str | None = None,
+        enrollment_id: int | None = None,
+        document_type: str | None = None,
+    ) -> None:
+        blocker = self.blocker(action)
+        doc, detail = self.detail.current_document(), self.detail.detail
+        if blocker is not None or doc is None or detail is None:
+            self.message.emit(blocker or "Nothing to decide.", 5000)
+            return
+        if enrollment_id is not None and (
+            enrollment_id != detail.student.enrollment_id or document_type != doc.document_type
+        ):
+            self.message.emit("The selection changed; the decision was not recorded.", 5000)
+            return
+        assert self.identity is not None and self.identity.user_id is not None
+        claim = self.review.claim_for(detail.student.enrollment_id)
+        command = DecisionCommand(
+            enrollment_id=detail.student.enrollment_id,
+            document_type=doc.document_type,
+            action=action,
+            actor_user_id=self.identity.user_id,
+            reason=reason,
+            reason_code=reason_code,
+            # Under a claim the claim's row_version is the condition; without one (no claims for
+            # this login) the version read.
+            expected_row_version=None if claim is not None else detail.student.row_version,
+            idempotency_key=str(uuid.uuid4()),
+            claim=claim,
+        )
+        # Kept until answered: a decision whose reply is lost is replayed with its key on reconnect.
+        self.outbox.add(command)
+        self.deciding = True
+        self.update_controls()
+        self.activity.emit("Saving the decision…")
+        self.runner.db(review.decide, self.db, command, self.identity).success(
+            lambda outcome: self._on_decided(outcome, doc, command)
+        ).failure(lambda error: self._on_decide_failed(error, command)).start()
+
+    def _on_decided(self, outcome: QueueDecision, doc: DocumentRow, command: DecisionCommand) -> None:
+        self.outbox.done(command)
+        self.deciding = False
+        self._unsent_reason = None
+        self.activity.emit("")
+        self.review.decided(outcome.result.claim, outcome.row.enrollment_id)
+        self.recorded.emit(outcome, doc)
+        self.update_controls()
+
+    def _on_decide_failed(self, error: BaseException, command: DecisionCommand) -> None:
+        self.deciding = False
+        self.activity.emit("")
+        if command.action == "rejected" and command.reason:
+            self._unsent_reason = (command.enrollment_id, command.document_type, command.reason)
+        if self.connection.report_error(error):
+            # The outcome is unknown: the command stays in the outbox and is replayed with its key.
+            self.message.emit(
+                "The connection dropped while saving. The decision is kept and will be sent when the "
+                "database is back.",
+                10000,
+            )
+            self.update_controls()
+            return
+        self.outbox.done(command)
+        if isinstance(error, ClaimConflict):
+            self.review.conflict(error)
+        self.update_controls()
+        if isinstance(error, ConflictError):
+            self.message.emit(str(error), 15000)
+            self.stale.emit(command.enrollment_id, command.document_type)
+        show_error(self.window, error, "Recording the decision")
+
+    # --- the outbox after a reconnect --------------------------------------------------------
+
+    def replay(self, then: Any) -> bool:
+        """Send what the outbox kept while offline, then call ``then()``; False when it was empty."""
+        if not len(self.outbox):
+            return False
+        self.deciding = True
+        self.runner.db(self.outbox.replay, self.db).success(
+            lambda outcomes: self._on_replayed(outcomes, then)
+        ).failure(self._on_replay_failed).start()
+        return True
+
+    def _on_replayed(self, outcomes: list[Any], then: Any) -> None:
+        self.deciding = False
+        current = self.detail.detail
+        for cmd, result, error in outcomes:
+            if result is not None:
+                self._unsent_reason = None
+                verb = "Approved" if cmd.action == "approved" else "Rejected"
+                self.message.emit(
+                    f"{verb} the decision kept while offline ({'it had already arrived' if result.duplicate else 'sent now'}).",
+                    8000,
+                )
+                if current is not None and current.student.enrollment_id == cmd.enrollment_id:
+                    self.review.decided(result.claim, cmd.enrollment_id)
+            elif error is not None and not connectivity.is_transient(error):
+                if isinstance(error, ClaimConflict):
+                    self.review.conflict(error)
+                show_error(self.window, error, "Sending the decision kept while offline")
+            elif error is not None:
+                self.connection.report_error(error)
+        then()
+
+    def _on_replay_failed(self, error: BaseException) -> None:
+        self.deciding = False
+        if not self.connection.report_error(error):
+            show_error(self.window, error, "Sending the decision kept while offline")
+        self.update_controls()
