@@ -14,6 +14,7 @@ from alembic import context
 from cohortdesk.db.engine import Database
 from cohortdesk.db.migrate import VERSION_TABLE
 from cohortdesk.models import DOCUSEAL_TABLES, Base
+from cohortdesk.models.cohorts import SERVER_ONLY_FOREIGN_KEYS
 
 config = context.config
 target_metadata = Base.metadata
@@ -24,6 +25,8 @@ def include_object(obj: Any, name: str | None, type_: str, reflected: bool, comp
     """Autogenerate looks only at CohortDesk's own tables: DocuSeal's belong to DocuSeal."""
     if type_ == "table":
         return name in OWN_TABLES
+    if type_ == "foreign_key_constraint" and name in SERVER_ONLY_FOREIGN_KEYS:
+        return context.get_context().dialect.name != "sqlite"  # not held by SQLite stores (0010)
     return True
 
 

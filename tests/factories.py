@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from cohortdesk.db import Database
-from cohortdesk.models import Account, Template, TemplateFolder, User
+from cohortdesk.models import Account, Submission, Submitter, Template, TemplateFolder, User
 from cohortdesk.services import cohorts as cs
 from cohortdesk.services.storage import DocumentStore
 
@@ -50,6 +50,32 @@ def template(db: Database, account_id: int, author_id: int, name: str = "Learner
         s.add(t)
         s.flush()
         return t.id
+
+
+def submission(
+    db: Database,
+    account_id: int,
+    template_id: int | None,
+    email: str | None = None,
+    completed_at: datetime | None = None,
+) -> int:
+    """A DocuSeal submission with one learner submitter, as DocuSeal writes them when a learner signs."""
+    with db.session() as s:
+        sub = Submission(account_id=account_id, template_id=template_id, slug=uuid.uuid4().hex[:14])
+        s.add(sub)
+        s.flush()
+        s.add(
+            Submitter(
+                submission_id=sub.id,
+                account_id=account_id,
+                uuid=str(uuid.uuid4()),
+                slug=uuid.uuid4().hex[:14],
+                email=email,
+                completed_at=completed_at,
+            )
+        )
+        s.flush()
+        return sub.id
 
 
 def upload(store: DocumentStore, name: str = "id.pdf", data: bytes = b"%PDF-1.4 demo") -> dict:

@@ -54,6 +54,9 @@ from cohortdesk.models.types import JSONDocument, UTCDateTime
 CLAIMABLE_WHERE = "document_verification_state = 'pending' AND deleted_at IS NULL"
 
 NEW_TABLES = ("institutions", "sponsors", "cohorts", "cohort_enrollments", "document_verifications")
+#: Foreign keys PostgreSQL enforces but a SQLite store does not hold (migration 0010): a laptop never
+#: receives DocuSeal's submissions, so there the link is a plain number (docs/sync-docuseal-rows.md).
+SERVER_ONLY_FOREIGN_KEYS = frozenset({"fk_cohort_enrollments_submission_id_submissions"})
 
 
 class InstallSetting(Base):
