@@ -1,7 +1,9 @@
 """The ``cohortdesk`` command: the GUI by default, and the same services from a terminal.
 
 Each sub-command lives in its own module with a ``register(subparsers)`` function, listed in
-``COMMAND_MODULES``; errors the core raises are printed in plain words with exit code 2.
+``COMMAND_MODULES``. Exit codes: 0 done; 2 an error in plain words (bad input, a refused login, a
+certificate or TLS problem, an unreachable or full server: ``services.connectivity`` words it); 1 an
+error CohortDesk did not expect (one line; ``--verbose`` adds the traceback); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -35,6 +37,11 @@ def _global_parser(**kwargs: object) -> argparse.ArgumentParser:
     parser.add_argument(
         "--url",
         help="database URL (default: COHORTDESK_DATABASE_URL, else the embedded SQLite store)",
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="NAME",
+        help="a saved connection (TLS, hosts, pooler, replica; password from the keyring or asked for)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
     parser.add_argument(
@@ -95,3 +102,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("cohortdesk: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - a person gets words, never a traceback
+        from cohortdesk.services.connectivity import classify_connection_error
+
+        problem = classify_connection_error(exc)
+        if problem is not None:
+            print(f"cohortdesk: {problem.message}", file=sys.stderr)
+            return 2
+        if args.verbose:
+            logging.getLogger("cohortdesk").exception("Unexpected error")
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        print(
+            f"cohortdesk: unexpected error ({type(exc).__name__}{': ' + first[:200] if first else ''}); "
+            "run again with --verbose for the details.",
+            file=sys.stderr,
+        )
+        return 1

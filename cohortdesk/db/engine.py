@@ -3,12 +3,25 @@
 ``Database`` is built once by the composition root (the GUI's ``app.py``, the CLI, a test) and handed
 to services. A session lives for one unit of work: ``with db.session() as s:`` begins a transaction,
 commits on success and rolls back on error.
+
+PostgreSQL connections (docs/deployment.md):
+
+* **Few server connections.** The pool keeps at most ``pool_size`` connections and gives back to the
+  server those left unused for ``idle_release_seconds`` (10 s by default), so an idle workstation holds
+  only its live-refresh listener's connection.
+* **Behind a pooler** (``pooler="transaction"`` or ``"session"``, e.g. PgBouncer): no startup
+  ``options`` parameter (PgBouncer refuses it; the safety timeouts are set per login on the server),
+  no automatic server-side prepared statements (in transaction mode another client may get the
+  same server connection) and no session-level settings made on connect.
+* A ``reports`` database (a read-only standby) may be attached for exports and report viewers.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -97,7 +110,11 @@ def _configure_postgresql(engine: Engine) -> None:
         dbapi_conn.commit()
 
 
-def create_db_engine(url: str | URL, **kwargs: Any) -> Engine:
+#: Pooler modes a profile may name: none (straight to PostgreSQL), PgBouncer's transaction or session.
+POOLER_MODES = ("none", "transaction", "session")
+
+
+def create_db_engine(url: str | URL, *, pooler: str = "none", **kwargs: Any) -> Engine:
     parsed = normalise_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -109,11 +126,16 @@ def create_db_engine(url: str | URL, **kwargs: Any) -> Engine:
         engine = create_engine(parsed, **kwargs)
         _configure_sqlite(engine)
         return engine
-    connect_args = pg_connect_args(kwargs.pop("connect_args", {}))
+    if pooler not in POOLER_MODES:
+        raise ValueError(f"pooler must be one of {', '.join(POOLER_MODES)}")
+    connect_args = pg_connect_args(kwargs.pop("connect_args", {}), pooler=pooler)
     kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_size", 2)
+    kwargs.setdefault("max_overflow", 8)
     engine = create_engine(parsed, connect_args=connect_args, **kwargs)
     _PG_CONNECT_ARGS[engine] = connect_args
-    _configure_postgresql(engine)
+    if pooler == "none":
+        _configure_postgresql(engine)
     return engine
 
 
@@ -121,11 +143,23 @@ def create_db_engine(url: str | URL, **kwargs: Any) -> Engine:
 _PG_CONNECT_ARGS: weakref.WeakKeyDictionary[Engine, dict[str, Any]] = weakref.WeakKeyDictionary()
 
 
-def pg_connect_args(given: dict[str, Any] | None = None) -> dict[str, Any]:
+def client_timeouts_enabled(pooler: str = "none") -> bool:
+    """Whether the client sends its safety timeouts as a startup ``options`` parameter: never behind a
+    pooler (PgBouncer refuses the parameter), and not when ``COHORTDESK_PG_CLIENT_TIMEOUTS=0`` says
+    the server sets them per login."""
+    return pooler == "none" and os.environ.get("COHORTDESK_PG_CLIENT_TIMEOUTS", "1") != "0"
+
+
+def pg_connect_args(given: dict[str, Any] | None = None, *, pooler: str = "none") -> dict[str, Any]:
     """psycopg connection arguments: the caller's, plus CohortDesk's timeouts and keepalives."""
     connect_args = dict(given or {})
-    options = " ".join(f"-c {name}={value}" for name, value in PG_SESSION_OPTIONS.items())
-    connect_args.setdefault("options", options)
+    if client_timeouts_enabled(pooler):
+        options = " ".join(f"-c {name}={value}" for name, value in PG_SESSION_OPTIONS.items())
+        connect_args.setdefault("options", options)
+    if pooler == "transaction":
+        # Server-side prepared statements belong to one server connection; the pooler hands the next
+        # transaction another one ("prepared statement _pg3_0 already exists / does not exist").
+        connect_args["prepare_threshold"] = None
     connect_args.setdefault("application_name", "cohortdesk")
     # Notice a dead network link instead of hanging on it.
     connect_args.setdefault("keepalives", 1)
@@ -134,14 +168,94 @@ def pg_connect_args(given: dict[str, Any] | None = None) -> dict[str, Any]:
     return connect_args
 
 
+class _IdleRelease:
+    """Closes the pool's idle connections once none has been used for ``seconds``: an idle
+    workstation then holds no pooled server connection at all (only its listener's)."""
+
+    def __init__(self, engine: Engine, seconds: float) -> None:
+        self.engine = engine
+        self.seconds = seconds
+        self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None
+        self._last_checkin = time.monotonic()
+        event.listen(engine, "checkin", self._on_checkin)
+        event.listen(engine, "checkout", self._on_checkout)
+
+    def _on_checkout(self, *_args: Any) -> None:
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+
+    def _on_checkin(self, *_args: Any) -> None:
+        with self._lock:
+            self._last_checkin = time.monotonic()
+            if self._timer is None:
+                self._timer = threading.Timer(self.seconds, self._release)
+                self._timer.daemon = True
+                self._timer.start()
+
+    def _release(self) -> None:
+        with self._lock:
+            self._timer = None
+            pool = self.engine.pool
+            if pool.checkedout() or time.monotonic() - self._last_checkin < self.seconds * 0.9:
+                return
+            pool.dispose()  # closes the connections sitting in the pool; the pool stays usable
+
+    def stop(self) -> None:
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+
+
 class Database:
     """One database: its engine and a factory of short-lived sessions."""
 
-    def __init__(self, url: str | URL | None = None, *, engine: Engine | None = None, **engine_kwargs: Any):
+    def __init__(
+        self,
+        url: str | URL | None = None,
+        *,
+        engine: Engine | None = None,
+        pooler: str = "none",
+        idle_release_seconds: float | None = 10.0,
+        listen_overrides: dict[str, Any] | None = None,
+        reports: Database | None = None,
+        document_storage: str | None = None,
+        label: str | None = None,
+        **engine_kwargs: Any,
+    ):
         self.engine = (
-            engine if engine is not None else create_db_engine(url or default_url(), **engine_kwargs)
+            engine
+            if engine is not None
+            else create_db_engine(url or default_url(), pooler=pooler, **engine_kwargs)
         )
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.pooler = pooler
+        #: Where the live-refresh listener connects instead (a session connection straight to the
+        #: primary behind a transaction pooler); None: the same address as the pool.
+        self.listen_overrides = listen_overrides
+        self.reports = reports
+        self.document_storage = document_storage
+        self._label = label
+        self._idle: _IdleRelease | None = None
+        if self.dialect == "postgresql" and idle_release_seconds and engine is None:
+            self._idle = _IdleRelease(self.engine, idle_release_seconds)
+
+    @property
+    def live_refresh_mode(self) -> str:
+        """``listen`` (notifications on a session connection) or ``poll`` (behind a transaction
+        pooler with no direct address for the listener: LISTEN would silently hear nothing)."""
+        if self.dialect != "postgresql":
+            return "poll"
+        if self.pooler == "transaction" and not self.listen_overrides:
+            return "poll"
+        return "listen"
+
+    def report_database(self) -> Database:
+        """Where exports and report viewers read: the attached replica, else this database."""
+        return self.reports or self
 
     @property
     def url(self) -> URL:
@@ -172,18 +286,51 @@ class Database:
             session.close()
 
     def dispose(self) -> None:
+        if self._idle is not None:
+            self._idle.stop()
         self.engine.dispose()
+        if self.reports is not None:
+            self.reports.dispose()
 
     def dedicated_connection(self, **overrides: Any) -> Any:
         """A new psycopg connection outside the pool, with this database's credentials and options
         (``overrides`` win), e.g. the live-refresh listener's. The caller closes it."""
         if self.dialect != "postgresql":
             raise RuntimeError("Dedicated connections exist only for PostgreSQL.")
-        cargs, cparams = self.engine.dialect.create_connect_args(self.engine.url)
-        cparams.update(_PG_CONNECT_ARGS.get(self.engine) or pg_connect_args())
+        return self.engine.dialect.loaded_dbapi.connect(**self.connect_params(**overrides))
+
+    def connect_params(self, **overrides: Any) -> dict[str, Any]:
+        """The psycopg keyword arguments of this database's connections (``overrides`` win)."""
+        _cargs, cparams = self.engine.dialect.create_connect_args(self.engine.url)
+        cparams.update(_PG_CONNECT_ARGS.get(self.engine) or pg_connect_args(pooler=self.pooler))
         cparams.update(overrides)
-        return self.engine.dialect.loaded_dbapi.connect(*cargs, **cparams)
+        return cparams
+
+    def listener_connection(self, **overrides: Any) -> Any:
+        """The live-refresh listener's session connection: straight to the primary when the profile
+        names an address for it (behind a transaction pooler), else like ``dedicated_connection``.
+        Never with the pooler's no-prepare setting: it is a real session."""
+        direct = dict(self.listen_overrides or {})
+        if direct:
+            direct.setdefault("prepare_threshold", 5)
+            if client_timeouts_enabled():
+                direct.setdefault("options", " ".join(f"-c {k}={v}" for k, v in PG_SESSION_OPTIONS.items()))
+        return self.dedicated_connection(**{**direct, **overrides})
 
     def describe(self) -> str:
-        """The URL with any password hidden, fit for logs and the About box."""
+        """The URL with any password hidden, fit for logs (the full address, query and all)."""
         return self.engine.url.render_as_string(hide_password=True)
+
+    def short_name(self) -> str:
+        """What the status bar shows: the profile's name, else ``server/database`` (never a file
+        path, a CA file or a query string)."""
+        if self._label:
+            return self._label
+        url = self.engine.url
+        if self.is_sqlite:
+            return "Local database"
+        hosts = url.query.get("host")
+        host = url.host or (hosts if isinstance(hosts, str) else ",".join(hosts or ())) or "local"
+        first = host.split(",")[0].split(":")[0]
+        more = f" +{host.count(',')}" if "," in host else ""
+        return f"{first}{more}/{url.database or ''}"

@@ -139,6 +139,7 @@ def _tls_verify_message(host: str, port: int, cafile: str, timeout: float = 3.0)
     try:
         context = ssl.create_default_context(cafile=cafile)
         context.check_hostname = False  # the host name is libpq's own, clearer message
+        context.verify_flags &= ~ssl.VERIFY_X509_STRICT  # no stricter than libpq
         with socket.create_connection((host, port), timeout=timeout) as raw:
             raw.sendall(struct.pack("!ii", 8, 80877103))  # PostgreSQL's SSLRequest
             if raw.recv(1) != b"S":
@@ -382,31 +383,49 @@ def is_transient(error: BaseException) -> bool:
     return is_disconnect(error) or _sqlstate(error) in _RETRY_STATES
 
 
-def health_check(db: Database, timeout_seconds: float = 3.0) -> bool:
-    """Can the database be reached right now? Uses its own short-lived connection, never the pool's,
-    so a dead link costs at most ``timeout_seconds``."""
+def check_connection(db: Database, timeout_seconds: float = 5.0) -> ConnectionProblem | None:
+    """Connect once, on a short-lived connection of its own (never the pool's), and say what is
+    wrong, or None when the login works. The login dialog calls it before it closes; the offline
+    banner's health checks too, so a rotated password stops the retrying instead of looping."""
     if db.dialect != "postgresql":
         try:
             with db.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
-            return True
-        except sa_exc.SQLAlchemyError:
-            return False
+            return None
+        except sa_exc.SQLAlchemyError as error:
+            return classify_connection_error(error) or ConnectionProblem(OUTAGE, str(error))
+    params = db.connect_params(
+        autocommit=True,
+        connect_timeout=max(1, round(timeout_seconds)),
+        application_name="cohortdesk-check",
+    )
+    public = {k: v for k, v in params.items() if k != "password"}
     try:
-        conn = db.dedicated_connection(
-            autocommit=True,
-            connect_timeout=max(1, round(timeout_seconds)),
-            application_name="cohortdesk-health",
-        )
-    except Exception:  # noqa: BLE001 - any failure to connect means "not reachable"
-        return False
+        conn = db.engine.dialect.loaded_dbapi.connect(**params)
+    except Exception as error:  # noqa: BLE001 - classified; anything unknown is an outage to retry
+        problem = classify_connection_error(error, public)
+        return problem or ConnectionProblem(OUTAGE, f"The database server cannot be reached ({error}).")
     try:
         conn.execute("SELECT 1")
-        return True
-    except Exception:  # noqa: BLE001
-        return False
+        return None
+    except Exception as error:  # noqa: BLE001
+        return classify_connection_error(error, public) or ConnectionProblem(OUTAGE, str(error))
     finally:
         conn.close()
+
+
+def require_connection(db: Database, timeout_seconds: float = 5.0) -> None:
+    """``check_connection`` as an error: raises ``ConnectionProblemError`` (plain words) if it fails."""
+    problem = check_connection(db, timeout_seconds)
+    if problem is not None:
+        log.info("Connecting failed: %s (%s)", problem.kind, problem.detail)
+        raise ConnectionProblemError(problem)
+
+
+def health_check(db: Database, timeout_seconds: float = 3.0) -> bool:
+    """Can the database be reached right now? Uses its own short-lived connection, never the pool's,
+    so a dead link costs at most ``timeout_seconds``."""
+    return check_connection(db, timeout_seconds) is None
 
 
 @dataclass
