@@ -191,6 +191,8 @@ def classify_connection_error(
     unverifiable certificate be looked at (expired, or signed by another CA)."""
     if isinstance(error, ConnectionProblemError):
         return error.problem
+    if isinstance(error, OfflineError):  # already worded by whoever raised it
+        return ConnectionProblem(OUTAGE, str(error))
     params = params or {}
     text = _driver_text(error)
     low = text.lower()

@@ -9,7 +9,15 @@ the pool (TCP keepalives on, ``idle_session_timeout`` off: it is idle by design)
 Notifications are hints: they are lost while disconnected, so ``on_state(True, …)`` after every
 (re)connect tells the owner to re-read everything, and the owner polls anyway every 30-60 s.
 Notifications arrive only for committed transactions. LISTEN does not work through PgBouncer in
-transaction mode, nor on a hot standby: point the listener at the primary.
+transaction mode, nor on a hot standby: the connection comes from ``Database.listener_connection``,
+which goes straight to the primary when the profile names it (``listen_host``); with a transaction
+pooler and no such address the window polls instead, and says so.
+
+The listener never goes deaf silently: instead of a bare ``SELECT 1`` its ping is a notification on
+a private channel of its own (``cohortdesk_probe_<random>``), which must come back. A connection
+that takes the LISTEN but never delivers (a transaction-mode pooler the profile did not mention) is
+detected within one ping; after ``deaf_limit`` such connections in a row the listener stops and
+reports ``on_state(False, DEAF…)``, and the owner falls back to polling, visibly.
 
 No Qt here: ``views/workstation/live_refresh.py`` runs ``QueueListener.run`` on a thread and turns its callbacks
 into signals.
@@ -19,6 +27,8 @@ from __future__ import annotations
 
 import json
 import logging
+import random
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -28,6 +38,12 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 CHANNEL = "cohortdesk_queue"
+#: How ``on_state(False, reason)`` starts when notifications do not arrive on the connection at all.
+DEAF = "Notifications do not arrive on this connection"
+
+
+class ListenerDeaf(ConnectionError):
+    """The connection accepted LISTEN but did not deliver the listener's own probe."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +128,8 @@ class QueueListener:
         ping_seconds: float = 15.0,
         first_backoff: float = 0.5,
         max_backoff: float = 30.0,
+        probe_timeout: float = 5.0,
+        deaf_limit: int = 2,
     ) -> None:
         self._connect = connect
         self._on_event = on_event
@@ -121,6 +139,10 @@ class QueueListener:
         self.ping_seconds = ping_seconds
         self.first_backoff = first_backoff
         self.max_backoff = max_backoff
+        self.probe_timeout = probe_timeout
+        self.deaf_limit = deaf_limit
+        self.probe_channel = f"cohortdesk_probe_{secrets.token_hex(6)}"
+        self.deaf_reason: str | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._conn: Any = None
@@ -130,8 +152,11 @@ class QueueListener:
 
     @classmethod
     def for_database(cls, db: Any, on_event: Callable[[QueueEvent], None], **kwargs: Any) -> QueueListener:
-        """A listener on ``db`` (a PostgreSQL ``Database``) with the listener's connection options."""
-        return cls(lambda: db.dedicated_connection(**LISTENER_CONNECT_ARGS), on_event, **kwargs)
+        """A listener on ``db`` (a PostgreSQL ``Database``) with the listener's connection options,
+        on its session connection (``Database.listener_connection``: the primary itself behind a
+        transaction pooler)."""
+        connect = getattr(db, "listener_connection", None) or db.dedicated_connection
+        return cls(lambda: connect(**LISTENER_CONNECT_ARGS), on_event, **kwargs)
 
     # --- running ------------------------------------------------------------------------------
 
@@ -155,19 +180,30 @@ class QueueListener:
 
     def run(self) -> None:
         backoff = self.first_backoff
+        deaf = 0
         while not self._stop.is_set():
             try:
                 self._open()
                 backoff = self.first_backoff
                 self._listen_loop()
+            except ListenerDeaf as error:
+                self._close()
+                deaf += 1
+                if deaf >= self.deaf_limit:
+                    self.deaf_reason = f"{DEAF} ({error}); refreshing by polling instead."
+                    log.warning("Queue listener gives up: %s", self.deaf_reason)
+                    self._on_state(False, self.deaf_reason)
+                    break
+                self._on_state(False, str(error))
             except Exception as error:  # noqa: BLE001 - any failure: report, back off, reconnect
                 self._close()
                 if self._stop.is_set():
                     break
                 reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-                log.info("Queue listener lost its connection (%s); retrying in %.1f s", reason, backoff)
+                wait = backoff * (0.5 + random.random() / 2)  # jitter: no lockstep after a restart
+                log.info("Queue listener lost its connection (%s); retrying in %.1f s", reason, wait)
                 self._on_state(False, reason)
-                self._stop.wait(backoff)
+                self._stop.wait(wait)
                 backoff = min(self.max_backoff, backoff * 2)
         self._close()
 
@@ -178,6 +214,7 @@ class QueueListener:
                 conn.execute("SET idle_session_timeout = 0")
             conn.execute("SET statement_timeout = '10s'")
             conn.execute(f"LISTEN {self.channel}")
+            conn.execute(f"LISTEN {self.probe_channel}")
         except Exception:
             conn.close()
             raise
@@ -189,17 +226,28 @@ class QueueListener:
 
     def _listen_loop(self) -> None:
         conn = self._conn
-        last_ping = time.monotonic()
+        # The first probe goes at once: a connection that cannot deliver is found out now.
+        last_ping = time.monotonic() - self.ping_seconds
+        probe_sent: float | None = None
         while not self._stop.is_set():
             for note in conn.notifies(timeout=self.wait_seconds):
+                if note.channel == self.probe_channel:
+                    probe_sent = None
+                    continue
                 event = parse_payload(note.payload)
                 if event is not None:
                     self._on_event(event)
                 if self._stop.is_set():
                     return
-            if time.monotonic() - last_ping >= self.ping_seconds:
-                conn.execute("SELECT 1")  # raises on a dead link the kernel has not noticed yet
-                last_ping = time.monotonic()
+            now = time.monotonic()
+            if probe_sent is not None and now - probe_sent > self.probe_timeout:
+                raise ListenerDeaf(
+                    f"its own test notification did not come back in {self.probe_timeout:.0f} s"
+                )
+            if probe_sent is None and now - last_ping >= self.ping_seconds:
+                # Raises on a dead link the kernel has not noticed yet; must come back to us.
+                conn.execute(f"NOTIFY {self.probe_channel}")
+                last_ping = probe_sent = time.monotonic()
             if conn.closed or conn.broken:
                 raise ConnectionError("the listener connection closed")
 

@@ -23,7 +23,7 @@ class StartupInfo:
     embedded: bool  # the database is a local SQLite file
     schema_revision: str | None
     install_mode: str
-    database: str  # the URL without password, for the status bar
+    database: str  # what the status bar names: the profile or server/database, never a URL or file path
 
 
 def open_database(db: Database) -> StartupInfo:
@@ -36,7 +36,7 @@ def open_database(db: Database) -> StartupInfo:
         embedded=db.is_sqlite,
         schema_revision=status.current,
         install_mode=status.mode,
-        database=db.describe(),
+        database=db.short_name(),
     )
 
 

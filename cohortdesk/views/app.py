@@ -11,7 +11,10 @@ Which database:
   login dialog with that profile preselected.
 
 The password of a server login goes from the login dialog straight into the engine's ``connect_args``
-(``services.profiles.connect_args``); it is never written to the settings, the profiles file or a log.
+(``services.profiles.open_database``); it is never written to the settings, the profiles file or a log.
+The profile also says where the uploaded documents are stored, whether a pooler is in front, and
+which standby serves reports. When the server later refuses the password (it was changed, the login
+was removed), the window stops retrying and the login dialog asks again, saying why.
 The schema is brought up to date off the GUI thread by ``MainWindow.open_database``.
 ``COHORTDESK_SQL_GUARD=1`` makes any SQL on the GUI thread raise (as the tests do).
 ``COHORTDESK_EXIT_WHEN_READY=1`` (``bench/startup.py``) prints ``COHORTDESK_READY <unix time>`` once
@@ -36,6 +39,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 from cohortdesk import logs, paths
 from cohortdesk.db import Database, default_url
 from cohortdesk.services import profiles
+from cohortdesk.services.profiles import ConnectionProfile
 from cohortdesk.services.startup import StartupInfo
 from cohortdesk.services.storage import DocumentStore
 from cohortdesk.settings import THEMES, AppSettings, load_settings, save_settings
@@ -101,6 +105,7 @@ class Target:
     password: str | None = field(default=None, repr=False)
     profile: str | None = None  # connection profile name; None: the embedded store or a given URL
     demo: bool = False  # fill an empty embedded store with the demo data
+    connection: ConnectionProfile | None = field(default=None, repr=False, compare=False)
 
     @property
     def choice(self) -> str:
@@ -118,17 +123,17 @@ def _ask_welcome(parent: QWidget | None) -> str | None:
     return dialog.choice
 
 
-def _ask_login(parent: QWidget | None, profile: str | None) -> LoginResult | None:
+def _ask_login(parent: QWidget | None, profile: str | None, message: str | None = None) -> LoginResult | None:
     from cohortdesk.views.login_dialog import choose_connection  # the keyring: only when asked
 
-    return choose_connection(parent, allow_local=True, profile=profile)
+    return choose_connection(parent, allow_local=True, profile=profile, message=message)
 
 
 def _from_login(result: LoginResult) -> Target:
     if result.local or result.url is None:
         return Target(embedded_url())
     assert result.profile is not None
-    return Target(result.url, result.password, result.profile.name)
+    return Target(result.url, result.password, result.profile.name, connection=result.profile)
 
 
 def choose_target(
@@ -177,17 +182,24 @@ def _remember(settings: AppSettings, target: Target) -> tuple[Target, AppSetting
 
 
 def build_window(
-    url: str | None = None, settings: AppSettings | None = None, *, password: str | None = None
+    url: str | None = None,
+    settings: AppSettings | None = None,
+    *,
+    password: str | None = None,
+    profile: ConnectionProfile | None = None,
 ) -> tuple[MainWindow, Runner, Database]:
     settings = settings or load_settings()
-    extra = {"connect_args": profiles.connect_args(password)} if password else {}
-    db = Database(url or default_url(), **extra)
+    if profile is not None:
+        db = profiles.open_database(profile, password)
+    else:
+        extra = {"connect_args": profiles.connect_args(password)} if password else {}
+        db = Database(url or default_url(), **extra)
     if os.environ.get("COHORTDESK_SQL_GUARD") == "1":
         from cohortdesk.db.guard import ThreadGuard
 
         ThreadGuard(db.engine).install()
     runner = Runner()
-    window = MainWindow(db, runner, DocumentStore(), page_size=settings.queue_page_size)
+    window = MainWindow(db, runner, DocumentStore(db.document_storage), page_size=settings.queue_page_size)
     runner.error_occurred.connect(window.background_error)  # disconnects become the offline banner
     return window, runner, db
 
@@ -214,7 +226,9 @@ class Desktop(QObject):
     def open(self, target: Target, demo_students: int = DEMO_STUDENTS) -> MainWindow:
         """Build the window on ``target`` (closing the previous one) and start opening the database."""
         old = (self.window, self.runner, self.db)
-        window, runner, db = build_window(target.url, self.settings, password=target.password)
+        window, runner, db = build_window(
+            target.url, self.settings, password=target.password, profile=target.connection
+        )
         self.window, self.runner, self.db, self.target = window, runner, db, target
         log.info("Opening %s", db.describe())
         self._wire(window)
@@ -251,6 +265,7 @@ class Desktop(QObject):
         _insert_before_last_separator(window.menus["file"], switch)
         self._add_theme_menu(window)
         window.opened.connect(lambda info: self._on_opened(window, info))
+        window.connection.credentials_refused.connect(self.sign_in_again)
         window.installEventFilter(self)  # closing asks the administration window about unsaved edits
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
@@ -331,10 +346,15 @@ class Desktop(QObject):
         admin.activateWindow()
         return admin
 
-    def switch_connection(self) -> None:
+    def sign_in_again(self, message: str) -> None:
+        """The server refused the login the window was opened with (a changed password, a removed
+        login): ask again, saying why, and reopen on the answer."""
+        self.switch_connection(message)
+
+    def switch_connection(self, message: str | None = None) -> None:
         """File → Switch connection…: the login dialog, then the chosen database in a new window."""
         current = self.target.profile if self.target is not None else None
-        result = _ask_login(self.window, current)
+        result = _ask_login(self.window, current, message if isinstance(message, str) else None)
         if result is None or not self._close_admin():
             return
         target, self.settings = _remember(self.settings, _from_login(result))

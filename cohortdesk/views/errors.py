@@ -7,20 +7,20 @@ import traceback
 
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
-from cohortdesk.errors import CohortDeskError, OfflineError
+from cohortdesk.errors import CohortDeskError
+from cohortdesk.services.connectivity import classify_connection_error
 
 log = logging.getLogger(__name__)
 
-# Exceptions from the database driver are recognised by name so views never import SQLAlchemy.
-_CONNECTION_ERRORS = ("OperationalError", "InterfaceError", "ConnectionError", "DisconnectionError")
-
 
 def user_message(error: BaseException) -> str:
-    """What to tell a person about ``error``, in plain words."""
+    """What to tell a person about ``error``, in plain words. Connection problems (a refused
+    password, a certificate, a full or unreachable server) are worded by the one classifier."""
+    problem = classify_connection_error(error)
+    if problem is not None:
+        return problem.message
     if isinstance(error, CohortDeskError):
         return str(error)
-    if type(error).__name__ in _CONNECTION_ERRORS or isinstance(error, OfflineError | ConnectionError):
-        return "The database cannot be reached. Check the network; CohortDesk keeps trying to reconnect."
     return "Something went wrong that CohortDesk did not expect. Your saved work is safe."
 
 
@@ -31,7 +31,7 @@ def details(error: BaseException) -> str:
 def show_error(parent: QWidget | None, error: BaseException, title: str = "CohortDesk") -> None:
     """Show ``error`` in a message box; unexpected errors are logged and offer their details to copy."""
     message = user_message(error)
-    if not isinstance(error, CohortDeskError):
+    if not isinstance(error, CohortDeskError) and classify_connection_error(error) is None:
         log.error("Unexpected error: %s", details(error))
     app = QApplication.instance()
     if app is None or app.property("cohortdesk_quiet_errors"):
@@ -39,6 +39,6 @@ def show_error(parent: QWidget | None, error: BaseException, title: str = "Cohor
         return
     box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, parent)
     box.setObjectName("errorMessage")
-    if not isinstance(error, CohortDeskError):
+    if not isinstance(error, CohortDeskError) and classify_connection_error(error) is None:
         box.setDetailedText(details(error))
     box.open()

@@ -3,13 +3,23 @@
 Profiles come from ``services.profiles`` (no passwords in them); the password comes from the keyring
 when one is usable and the person asked to remember it, otherwise it is typed each session and kept
 in memory only. The dialog returns a ``LoginResult`` (URL without password, password, profile) to the
-composition root, which builds the database from it; it never connects by itself.
+composition root, which builds the database from it.
+
+Connect tests the login before the dialog closes (``connectivity.check_connection`` on a thread of
+its own, never the GUI thread): a wrong password, a switched-off login, an expired certificate or
+one for another host, TLS off or required, a missing CA file or a full server is said in the
+dialog, in the words of the one classifier, with the field to fix focused; nothing half-works behind
+it. "More settings" holds what a production deployment may need: a client certificate, the pooler,
+the live-refresh and reporting servers, and where the documents are stored.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -17,6 +27,7 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFileDialog,
     QFormLayout,
+    QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -28,10 +39,24 @@ from PySide6.QtWidgets import (
 )
 
 from cohortdesk.errors import CohortDeskError, ValidationError
-from cohortdesk.services import profiles, secrets
-from cohortdesk.services.profiles import SSL_MODE_LABELS, ConnectionProfile
+from cohortdesk.services import connectivity, profiles, secrets
+from cohortdesk.services.connectivity import ConnectionProblem
+from cohortdesk.services.profiles import POOLER_LABELS, SSL_MODE_LABELS, ConnectionProfile
 
 NEW_PROFILE = "New connection…"
+CONNECTING = "Connecting…"
+
+#: Tests the login of a profile: None when it works, else what is wrong. Runs off the GUI thread.
+LoginCheck = Callable[[ConnectionProfile, str], ConnectionProblem | None]
+
+
+def check_login(profile: ConnectionProfile, password: str) -> ConnectionProblem | None:
+    """Connect once with ``profile`` and ``password`` and say what is wrong (None: it works)."""
+    db = profiles.open_database(profile, password)
+    try:
+        return connectivity.check_connection(db, timeout_seconds=8.0)
+    finally:
+        db.dispose()
 
 
 @dataclass(frozen=True)
@@ -48,14 +73,26 @@ class LoginResult:
 
 
 class LoginDialog(QDialog):
+    #: The connection test's answer, from its thread (queued to the GUI thread).
+    checked = Signal(object, object)
+
     def __init__(
-        self, parent: QWidget | None = None, *, allow_local: bool = True, profile: str | None = None
+        self,
+        parent: QWidget | None = None,
+        *,
+        allow_local: bool = True,
+        profile: str | None = None,
+        check: LoginCheck | None = None,
+        message: str | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("loginDialog")
         self.setWindowTitle("Connect to CohortDesk")
-        self.setMinimumWidth(520)
+        self.setMinimumWidth(560)
         self.result_value: LoginResult | None = None
+        self.problem: ConnectionProblem | None = None
+        self._check = check or check_login
+        self._checking = False
         self._current: str | None = None  # name of the profile being edited (None: a new one)
         self._keyring = secrets.keyring_status()
 
@@ -89,8 +126,52 @@ class LoginDialog(QDialog):
         self.keyring_notice.setVisible(not self._keyring.usable)
         self.remember_check.setEnabled(self._keyring.usable)
         self.error_label = QLabel(objectName="errorLabel", wordWrap=True)
-        self.error_label.setStyleSheet("color: palette(highlight); font-weight: bold;")
+        self.error_label.setAccessibleName("What went wrong")
+        self.error_label.setStyleSheet(
+            "QLabel#errorLabel { background: #fde2e1; color: #7a1712; border: 1px solid #e7a19d; "
+            "border-radius: 4px; padding: 6px 10px; font-weight: 600; }"
+        )
         self.error_label.hide()
+
+        # More settings: client certificate, pooler, live refresh and reporting servers, documents.
+        self.more_button = QPushButton("More settings ▸", objectName="moreSettingsButton", checkable=True)
+        self.more_button.setFlat(True)
+        self.more_box = QGroupBox(objectName="moreSettings")
+        self.cert_edit = QLineEdit(
+            objectName="clientCertEdit", placeholderText="only if the server asks for one"
+        )
+        self.key_edit = QLineEdit(objectName="clientKeyEdit", placeholderText="the client certificate's key")
+        self.pooler_combo = QComboBox(objectName="poolerCombo")
+        for mode, label in POOLER_LABELS.items():
+            self.pooler_combo.addItem(label, mode)
+        self.listen_edit = QLineEdit(
+            objectName="listenHostEdit", placeholderText="primary host[:port] for live updates (optional)"
+        )
+        self.report_edit = QLineEdit(
+            objectName="reportHostEdit",
+            placeholderText="read-only standby host[:port] for reports (optional)",
+        )
+        self.storage_edit = QLineEdit(
+            objectName="documentStorageEdit", placeholderText="folder or share holding uploaded documents"
+        )
+        more = QFormLayout(self.more_box)
+        more.addRow("Client &certificate", self._with_browse(self.cert_edit, "Client certificate"))
+        more.addRow("Client &key", self._with_browse(self.key_edit, "Client key"))
+        more.addRow("&Pooler", self.pooler_combo)
+        more.addRow("&Live updates from", self.listen_edit)
+        more.addRow("&Reports from", self.report_edit)
+        more.addRow("&Documents", self._with_browse(self.storage_edit, "Document storage", folder=True))
+        for widget, name in (
+            (self.cert_edit, "Client certificate file"),
+            (self.key_edit, "Client key file"),
+            (self.pooler_combo, "Connection pooler"),
+            (self.listen_edit, "Server for live updates"),
+            (self.report_edit, "Server for reports"),
+            (self.storage_edit, "Document storage"),
+        ):
+            widget.setAccessibleName(name)
+        self.more_box.hide()
+        self.more_button.toggled.connect(self._toggle_more)
 
         form = QFormLayout()
         form.addRow("&Name", self.name_edit)
@@ -132,12 +213,19 @@ class LoginDialog(QDialog):
         cancel = buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
         cancel.setObjectName("cancelButton")
 
+        self.host_edit.setToolTip(
+            "Several servers, comma separated (db1, db2:5433): the one taking writes is used"
+        )
+
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addLayout(form)
+        layout.addWidget(self.more_button)
+        layout.addWidget(self.more_box)
         layout.addWidget(self.keyring_notice)
         layout.addWidget(self.error_label)
         layout.addWidget(buttons)
+        self._buttons = buttons
 
         self._field_widgets: dict[str, QWidget] = {
             "name": self.name_edit,
@@ -148,7 +236,14 @@ class LoginDialog(QDialog):
             "sslmode": self.ssl_combo,
             "sslrootcert": self.ca_edit,
             "password": self.password_edit,
+            "sslcert": self.cert_edit,
+            "sslkey": self.key_edit,
+            "pooler": self.pooler_combo,
+            "listen_host": self.listen_edit,
+            "report_host": self.report_edit,
+            "document_storage": self.storage_edit,
         }
+        self.checked.connect(self._on_checked)
 
         self.profile_combo.currentIndexChanged.connect(self._on_profile_chosen)
         self.delete_button.clicked.connect(self._delete)
@@ -161,6 +256,33 @@ class LoginDialog(QDialog):
         cancel.clicked.connect(self.reject)
 
         self._fill_combo(profile or self._initial_profile())
+        if message:
+            self._show_error(message, "password")
+
+    def _with_browse(self, edit: QLineEdit, title: str, folder: bool = False) -> QWidget:
+        row = QWidget()
+        box = QHBoxLayout(row)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.addWidget(edit, 1)
+        button = QPushButton("Browse…")
+        button.setAccessibleName(f"Choose the {title.lower()}")
+        box.addWidget(button)
+
+        def choose() -> None:
+            if folder:
+                path = QFileDialog.getExistingDirectory(self, title, edit.text())
+            else:
+                path, _ = QFileDialog.getOpenFileName(self, title, edit.text(), "All files (*)")
+            if path:
+                edit.setText(path)
+
+        button.clicked.connect(choose)
+        return row
+
+    def _toggle_more(self, shown: bool) -> None:
+        self.more_box.setVisible(shown)
+        self.more_button.setText("More settings ▾" if shown else "More settings ▸")
+        self.adjustSize()
 
     # --- profiles -------------------------------------------------------------------------------
 
@@ -219,6 +341,14 @@ class LoginDialog(QDialog):
         index = self.ssl_combo.findData(profile.sslmode)
         self.ssl_combo.setCurrentIndex(max(index, 0))
         self.ca_edit.setText(profile.sslrootcert or "")
+        self.cert_edit.setText(profile.sslcert or "")
+        self.key_edit.setText(profile.sslkey or "")
+        self.pooler_combo.setCurrentIndex(max(self.pooler_combo.findData(profile.pooler), 0))
+        self.listen_edit.setText(profile.listen_host or "")
+        self.report_edit.setText(profile.report_host or "")
+        self.storage_edit.setText(profile.document_storage or "")
+        advanced = any((profile.sslcert, profile.pooler != "none", profile.listen_host, profile.report_host))
+        self.more_button.setChecked(bool(advanced))
         self._on_ssl_mode()
 
     def profile_from_fields(self) -> ConnectionProfile:
@@ -230,6 +360,12 @@ class LoginDialog(QDialog):
             user=self.user_edit.text(),
             sslmode=str(self.ssl_combo.currentData()),
             sslrootcert=self.ca_edit.text() or None,
+            sslcert=self.cert_edit.text() or None,
+            sslkey=self.key_edit.text() or None,
+            pooler=str(self.pooler_combo.currentData()),
+            listen_host=self.listen_edit.text() or None,
+            report_host=self.report_edit.text() or None,
+            document_storage=self.storage_edit.text() or None,
         )
 
     def _on_ssl_mode(self) -> None:
@@ -301,6 +437,8 @@ class LoginDialog(QDialog):
     # --- finishing ------------------------------------------------------------------------------
 
     def _connect(self) -> None:
+        if self._checking:
+            return
         saved = self._save()
         if saved is None:
             return
@@ -308,6 +446,40 @@ class LoginDialog(QDialog):
         if not password:
             self._show_error("Type your password.", "password")
             return
+        self._set_checking(True)
+        check = self._check
+
+        def work() -> None:
+            try:
+                problem = check(saved, password)
+            except Exception as error:  # noqa: BLE001 - worded by the classifier below
+                problem = connectivity.classify_connection_error(error) or ConnectionProblem(
+                    connectivity.OUTAGE, f"CohortDesk could not test the connection ({type(error).__name__})."
+                )
+            self.checked.emit(saved, problem)
+
+        threading.Thread(target=work, name="cohortdesk-login-check", daemon=True).start()
+
+    def _set_checking(self, checking: bool) -> None:
+        self._checking = checking
+        for button in self._buttons.buttons():
+            if button.objectName() != "cancelButton":
+                button.setEnabled(not checking)
+        if checking:
+            self._clear_error()
+            self.connect_button.setText(CONNECTING)
+        else:
+            self.connect_button.setText("Connect")
+
+    def _on_checked(self, saved: ConnectionProfile, problem: ConnectionProblem | None) -> None:
+        self._set_checking(False)
+        self.problem = problem
+        if problem is not None:
+            self._show_error(problem.message, problem.field if problem.field in self._field_widgets else None)
+            if problem.ask_password:
+                self.password_edit.selectAll()
+            return
+        password = self.password_edit.text()
         self._remember(saved)
         try:
             profiles.mark_used(saved.name)
@@ -323,6 +495,8 @@ class LoginDialog(QDialog):
     def _show_error(self, message: str, field: str | None = None) -> None:
         self.error_label.setText(message)
         self.error_label.show()
+        if field in ("sslcert", "sslkey", "pooler", "listen_host", "report_host", "document_storage"):
+            self.more_button.setChecked(True)
         widget = self._field_widgets.get(field or "")
         if widget is not None:
             widget.setFocus()
@@ -333,8 +507,13 @@ class LoginDialog(QDialog):
 
 
 def choose_connection(
-    parent: QWidget | None = None, *, allow_local: bool = True, profile: str | None = None
+    parent: QWidget | None = None,
+    *,
+    allow_local: bool = True,
+    profile: str | None = None,
+    message: str | None = None,
 ) -> LoginResult | None:
-    """Show the login screen (``profile`` preselected); the choice, or None when the person cancelled."""
-    dialog = LoginDialog(parent, allow_local=allow_local, profile=profile)
+    """Show the login screen (``profile`` preselected, ``message`` shown: why it is asked again); the
+    choice, or None when the person cancelled."""
+    dialog = LoginDialog(parent, allow_local=allow_local, profile=profile, message=message)
     return dialog.result_value if dialog.exec() == QDialog.DialogCode.Accepted else None

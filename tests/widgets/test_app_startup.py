@@ -168,7 +168,7 @@ def test_switch_connection_opens_the_chosen_database_in_a_new_window(qtbot, desk
 
     first = desktop.open(Target(embedded_url()))
     qtbot.waitUntil(lambda: first.identity is not None, timeout=30000)
-    monkeypatch.setattr(app_module, "_ask_login", lambda _parent, _profile: LoginResult(None, None, None))
+    monkeypatch.setattr(app_module, "_ask_login", lambda _parent, _profile, *_rest: LoginResult(None, None, None))
     desktop.switch_connection()
     assert desktop.window is not first and isinstance(desktop.window, MainWindow)
     assert not first.isVisible() and desktop.window.isVisible()

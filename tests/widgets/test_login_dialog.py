@@ -17,6 +17,17 @@ from tests.memory_keyring import MemoryKeyring, using_keyring
 SHOTS = Path(os.environ.get("COHORTDESK_SCREENSHOTS", "/tmp/cohortdesk-shots"))
 
 
+def _works(_profile: ConnectionProfile, _password: str) -> None:
+    """The connection test of these tests: every login works (the real one: tests/pg)."""
+    return None
+
+
+def _connect(dialog: LoginDialog, qtbot) -> None:
+    """Click Connect and wait for the connection test's answer."""
+    with qtbot.waitSignal(dialog.checked, timeout=5000):
+        dialog.connect_button.click()
+
+
 @pytest.fixture
 def memory_keyring():
     with using_keyring(MemoryKeyring()) as backend:
@@ -39,7 +50,7 @@ def test_connect_saves_the_profile_and_remembers_the_password_in_the_keyring(
 ):
     ca = tmp_path / "ca.pem"
     ca.write_text("-----BEGIN CERTIFICATE-----\n")
-    dialog = LoginDialog()
+    dialog = LoginDialog(check=_works)
     qtbot.addWidget(dialog)
     dialog.show()
     assert dialog.profile_combo.currentText() == NEW_PROFILE
@@ -48,7 +59,8 @@ def test_connect_saves_the_profile_and_remembers_the_password_in_the_keyring(
     dialog.remember_check.setChecked(True)
     SHOTS.mkdir(parents=True, exist_ok=True)
     dialog.grab().save(str(SHOTS / "login-dialog.png"))
-    qtbot.mouseClick(dialog.connect_button, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(dialog.checked, timeout=5000):
+        qtbot.mouseClick(dialog.connect_button, Qt.MouseButton.LeftButton)
 
     result = dialog.result_value
     assert result is not None and not result.local and result.password == "correct horse"
@@ -68,18 +80,18 @@ def test_connect_saves_the_profile_and_remembers_the_password_in_the_keyring(
         ("CohortDesk", "thandi_nkosi@db.example.co.za:5432/docuseal"): "correct horse"
     }
 
-    again = LoginDialog()
+    again = LoginDialog(check=_works)
     qtbot.addWidget(again)
     assert again.profile_combo.currentText() == "Head office"
     assert again.password_edit.text() == "correct horse" and again.remember_check.isChecked()
     again.remember_check.setChecked(False)  # forget it
-    again.connect_button.click()
+    _connect(again, qtbot)
     assert memory_keyring.store == {}
 
 
 def test_without_a_keyring_the_password_is_asked_each_time_and_never_stored(qtbot, cohortdesk_home):
     with using_keyring(fail.Keyring()):
-        dialog = LoginDialog()
+        dialog = LoginDialog(check=_works)
         qtbot.addWidget(dialog)
         dialog.show()
         assert dialog.keyring_notice.isVisible() and "ask for your password" in dialog.keyring_notice.text()
@@ -88,7 +100,7 @@ def test_without_a_keyring_the_password_is_asked_each_time_and_never_stored(qtbo
         _fill(dialog, qtbot)
         SHOTS.mkdir(parents=True, exist_ok=True)
         dialog.grab().save(str(SHOTS / "login-dialog-no-keyring.png"))
-        dialog.connect_button.click()
+        _connect(dialog, qtbot)
         assert dialog.result_value is not None and dialog.result_value.password == "correct horse"
         assert not secrets.keyring_status().usable
     for path in Path(cohortdesk_home).rglob("*"):

@@ -11,6 +11,12 @@ about a row that is not loaded recounts the queue, and enrollments that entered 
 Notifications are hints, lost while disconnected: a poll every ``poll_ms`` (and right after the
 listener or the window reconnects) re-reads every loaded row, all counts and the queue's total. On
 the embedded SQLite store (one user) only the poll runs.
+
+Live refresh never stops silently. A label in the status bar says how changes arrive: "Live" while
+notifications flow, "Live updates: reconnecting…" while the listener is away, and "Updates every
+20 s" when the database can only be polled: behind a transaction-mode pooler with no direct address
+for the listener (``Database.live_refresh_mode``), or after the listener found that notifications do
+not arrive on its connection.
 """
 
 from __future__ import annotations
@@ -20,11 +26,11 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QLabel, QWidget
 
 from cohortdesk.services import review
 from cohortdesk.services.identity import Identity
-from cohortdesk.services.listener import QueueEvent, QueueListener
+from cohortdesk.services.listener import DEAF, QueueEvent, QueueListener
 from cohortdesk.services.review import LiveRows
 from cohortdesk.views.cohort_tree_model import CohortTreeModel
 from cohortdesk.views.connection_monitor import ConnectionMonitor
@@ -87,6 +93,19 @@ class LiveRefresh(QObject):
         self._poll.timeout.connect(self.poll)
         self.event_received.connect(self._on_event)
         self.listener_state.connect(self._on_listener_state)
+        self.mode = ""  # "listen" | "poll" once started
+        self.status_label = QLabel("")
+        self.status_label.setObjectName("liveRefreshState")
+        self.status_label.setAccessibleName("How changes by others arrive")
+        self.status_label.hide()
+
+    def _show_state(self, text: str, tip: str) -> None:
+        self.status_label.setText(text)
+        self.status_label.setToolTip(tip)
+        self.status_label.setVisible(bool(text))
+
+    def _polling_text(self) -> str:
+        return f"Updates every {max(1, round(self._poll.interval() / 1000))} s"
 
     # --- starting and stopping ---------------------------------------------------------------
 
@@ -95,7 +114,20 @@ class LiveRefresh(QObject):
         if not self._poll.isActive():
             self._poll.start()
         db = self.db
-        if self.listen and self.listener is None and getattr(db, "dialect", "") == "postgresql":
+        if getattr(db, "dialect", "") != "postgresql":
+            return
+        mode = getattr(db, "live_refresh_mode", "listen")
+        if mode == "poll":
+            self.mode = "poll"
+            self._show_state(
+                self._polling_text(),
+                "This connection goes through a pooler in transaction mode, where notifications cannot "
+                "reach CohortDesk; what others do shows up at the next poll. An administrator can name "
+                "the primary server under More settings → Live updates from, for changes within a second.",
+            )
+            return
+        if self.listen and self.listener is None:
+            self.mode = "listen"
             self.listener = QueueListener.for_database(
                 db, self.event_received.emit, on_state=self.listener_state.emit
             )
@@ -134,9 +166,19 @@ class LiveRefresh(QObject):
 
     def _on_listener_state(self, online: bool, reason: str) -> None:
         if online:
+            self._show_state("Live", "Changes by other officers show up within a second.")
             self.poll()  # whatever happened while the listener was away
+        elif reason.startswith(DEAF):
+            log.warning("Live refresh falls back to polling: %s", reason)
+            self.mode = "poll"
+            self._show_state(self._polling_text(), reason)
         else:
             log.info("Live refresh lost its connection (%s)", reason)
+            self._show_state(
+                "Live updates: reconnecting…",
+                f"The live-update connection was lost ({reason}); polling every "
+                f"{max(1, round(self._poll.interval() / 1000))} s meanwhile.",
+            )
             self.connection.check()
 
     def _flush(self) -> None:

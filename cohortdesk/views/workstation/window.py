@@ -135,6 +135,7 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_menus()
         self._build_status_bar()
+        self.add_status_widget(self.live.status_label)
         self._connect()
         self.restore_settings()
         self.detail_pane.show_no_enrollment()
@@ -454,8 +455,7 @@ class MainWindow(QMainWindow):
     def _database_text(info: startup.StartupInfo) -> str:
         if info.embedded:
             return "Local database"
-        text = info.database.split("@")[-1]
-        return f"PostgreSQL · {text}"
+        return f"PostgreSQL · {info.database}"
 
     def set_identity(self, identity: Identity) -> None:
         self.identity = identity
