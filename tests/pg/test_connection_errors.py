@@ -16,7 +16,6 @@ from cohortdesk.services import connectivity as c
 from tests.pg.tls_server import PASSWORD, TlsServer, start_tls_server
 
 
-
 @pytest.fixture(scope="module")
 def tls() -> Iterator[TlsServer]:
     server = start_tls_server()
@@ -146,7 +145,10 @@ def test_certificate_for_another_host(tls, no_terminal, monkeypatch, capsys):
         code, _out, err = _cli(capsys, tls.url())
     assert problem is not None and problem.kind == c.CERTIFICATE_HOST and problem.field == "host"
     assert code == 2
-    assert "The server's certificate is for \u201cdb.elsewhere.example\u201d, not for \u201c127.0.0.1\u201d" in err
+    assert (
+        "The server's certificate is for \u201cdb.elsewhere.example\u201d, not for \u201c127.0.0.1\u201d"
+        in err
+    )
 
 
 def test_server_without_tls(tls, no_terminal, monkeypatch, capsys):
@@ -203,9 +205,8 @@ def test_is_disconnect_only_for_what_waiting_can_fix(tls):
     ):
         db = Database(url, connect_args={"password": password})
         try:
-            with pytest.raises(Exception) as caught:
-                with db.engine.connect():
-                    pass
+            with pytest.raises(Exception) as caught, db.engine.connect():
+                pass
             assert c.is_disconnect(caught.value) is expected, url
         finally:
             db.dispose()

@@ -103,7 +103,9 @@ def test_server_without_tls(qtbot, cohortdesk_home, keyring_in_memory, tls):
     assert "does not offer encryption (TLS)" in dialog.error_label.text()
 
 
-def test_missing_ca_file_is_caught_before_connecting(qtbot, cohortdesk_home, keyring_in_memory, tls, tmp_path):
+def test_missing_ca_file_is_caught_before_connecting(
+    qtbot, cohortdesk_home, keyring_in_memory, tls, tmp_path
+):
     ca = tmp_path / "ca.crt"
     ca.write_bytes(tls.certs.ca.read_bytes())
     saved = profiles.save_profile(_profile(tls, sslrootcert=str(ca)))
@@ -128,7 +130,10 @@ def test_missing_ca_file_from_the_driver_is_worded_too(tls):
 def test_client_certificate_fields_reach_the_connection(qtbot, cohortdesk_home, keyring_in_memory, tls):
     tls.server.configure(
         tls.tls_settings(),
-        [f"hostssl all {tls.login} 127.0.0.1/32 cert map=certs", "hostssl all all 127.0.0.1/32 scram-sha-256"],
+        [
+            f"hostssl all {tls.login} 127.0.0.1/32 cert map=certs",
+            "hostssl all all 127.0.0.1/32 scram-sha-256",
+        ],
     )
     (tls.server.data / "pg_ident.conf").write_text(f"certs officer {tls.login}\n")
     tls.server.configure(tls.tls_settings(), None)
@@ -158,9 +163,8 @@ def test_a_rotated_password_stops_the_retrying_and_asks_again(qtbot, tls):
     refused: list[str] = []
     monitor.credentials_refused.connect(refused.append)
     try:
-        with pytest.raises(Exception) as caught:
-            with db.engine.connect():
-                pass
+        with pytest.raises(Exception) as caught, db.engine.connect():
+            pass
         assert monitor.report_error(caught.value)  # a connection problem, handled by the banner
         assert monitor.stopped is not None and monitor.stopped.kind == c.WRONG_PASSWORD
         assert monitor.banner.text().startswith(STOPPED_TEXT + "The server refused the password")
