@@ -360,8 +360,11 @@ def export_report(
             else CsvReportWriter(temp, zone, bom=request.csv_bom)
         )
         try:
-            with db.read_session() as session:
+            # A profile's reporting replica (a read-only standby) serves the reading; the access
+            # log entry still goes to the primary, before the file appears.
+            with db.report_database().read_session() as session:
                 _consistent_snapshot(session)
+                ctx.notes.extend(_replica_notes(session))
                 scope = q.resolve_scope(session, identity, request.cohort_id)
                 plan = _BUILDERS[request.report](session, scope, ctx)
                 rows = 0
@@ -397,6 +400,42 @@ def _consistent_snapshot(session: Session) -> None:
     """On PostgreSQL the export reads one snapshot (counts and rows agree) and writes nothing."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
+
+
+#: How far behind the primary a standby's data is: zero when it has replayed all it received.
+_REPLICA_LAG_SQL = text(
+    "SELECT pg_is_in_recovery(), CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() "
+    "THEN 0 ELSE EXTRACT(EPOCH FROM clock_timestamp() - pg_last_xact_replay_timestamp()) END, "
+    "pg_last_xact_replay_timestamp()"
+)
+
+
+def replica_lag(session: Session) -> tuple[bool, float | None, datetime | None]:
+    """(read from a standby?, seconds its data is behind the primary, time of the last change it
+    has applied); (False, None, None) on the primary or SQLite."""
+    if session.get_bind().dialect.name != "postgresql":
+        return False, None, None
+    standby, lag, replayed = session.execute(_REPLICA_LAG_SQL).one()
+    if not standby:
+        return False, None, None
+    return True, (float(lag) if lag is not None else None), replayed
+
+
+def _replica_notes(session: Session) -> list[tuple[str, Any]]:
+    """The Report info sheet's word on a standby: that the data came from one, and how far behind."""
+    standby, lag, replayed = replica_lag(session)
+    if not standby:
+        return []
+    if lag is None:
+        behind = "its delay behind the primary is unknown (it has applied no change since it started)"
+    elif lag < 1:
+        behind = "it was up to date with the primary (less than a second behind)"
+    else:
+        behind = f"it was {lag:,.0f} seconds behind the primary"
+    last = f"; last change applied at {replayed.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC" if replayed else ""
+    return [
+        ("Read from", f"A read-only standby (reporting replica): {behind} when this report was read{last}.")
+    ]
 
 
 def _log_export(
@@ -1006,12 +1045,12 @@ def report_officers(
 ) -> list[q.OfficerChoice]:
     """The officers who recorded decisions in the user's cohorts (the audit trail's officer filter)."""
     identity = identity or resolve_identity(db)
-    with db.read_session() as session:
+    with db.report_database().read_session() as session:
         return q.decision_officers(session, q.resolve_scope(session, identity, cohort_id))
 
 
 def report_cohorts(db: Database, identity: Identity | None = None) -> list[q.CohortInfo]:
     """The cohorts the user may export, by name."""
     identity = identity or resolve_identity(db)
-    with db.read_session() as session:
+    with db.report_database().read_session() as session:
         return list(q.resolve_scope(session, identity, None).cohorts)
