@@ -1,0 +1,361 @@
+"""N headless workstations on one PostgreSQL: server connections held and how fast the queue and a
+decision stay, directly and behind PgBouncer.
+
+Each station does what the window's runner does, through CohortDesk's services: it opens the queue
+(``queue.queue_page``), listens for changes (``QueueListener`` on its session connection) or, behind
+a transaction-mode pooler, polls every 20 s; then, as a person would, it takes the next enrollment
+(``claims.claim_next``), looks at it for a few seconds, renews the claim now and then
+(``claims.renew``) and decides (``record_decision`` under the claim, releasing it). Stations are
+threads, spread over a few worker processes (one database, one pool and one listener each, like one
+window).
+
+For N in ``--stations`` (default 1, 25, 100, 200) and each mode (``direct``: straight to the server;
+``pooler``: PgBouncer in transaction mode, as docs/deployment.md recommends, with polling), it
+prints the server connections held once every station is idle (per station), and the p95 of a
+queue page and of a decision while they work, with each p95's ratio to N = 1 of the same mode in the
+same run. Goal: at most 1 connection per idle station; p95 at N = 200 within 2x of N = 1.
+
+    python bench/stations.py [--stations 1,25,100,200] [--modes direct,pooler] [--seconds 20]
+
+Everything runs on a private PostgreSQL cluster (and PgBouncer) on free loopback ports, in a
+temporary folder, removed at the end; never the shared server. Bounded: ``--seconds`` of work per N
+after a ``--idle`` wait; ``--think`` seconds (mean) between a station's actions.
+"""
+
+# ruff: noqa: E402 - the import path is fixed before the imports (see below)
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# bench/queue.py is named like the standard library's ``queue``: keep this folder off the import path.
+BENCH = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BENCH]
+sys.path.insert(0, str(BENCH.parent))
+
+import argparse
+import importlib.util
+import multiprocessing as mp
+import os
+import random
+import statistics
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import URL, create_engine, text
+
+from cohortdesk.db import Database
+from cohortdesk.services import claims
+from cohortdesk.services import queue as q
+from cohortdesk.services.identity import ROLE_CAPABILITIES, Identity
+from cohortdesk.services.listener import QueueListener
+
+try:  # after the services move
+    from cohortdesk.services.review import decisions as vs  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - before it
+    from cohortdesk.services import verification as vs  # type: ignore[no-redef]
+
+REASON = "Certification older than three months"
+DOCUMENT = "id_document"
+POLL_SECONDS = 20.0
+WORKERS = 4
+
+
+def _officers_module() -> Any:
+    """bench/officers.py's seeding (a demo tenant + bulk pending items), loaded by path."""
+    spec = importlib.util.spec_from_file_location("bench_officers", BENCH / "officers.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_officers"] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+# --- one station ------------------------------------------------------------------------------
+
+
+@dataclass
+class StationFigures:
+    pages: list[float] = field(default_factory=list)
+    decisions: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    events: int = 0
+
+
+def station(
+    url: str,
+    pooler: str,
+    identity: Identity,
+    idle: threading.Event,
+    work: threading.Event,
+    stop: threading.Event,
+    think: float,
+    out: StationFigures,
+    opened: threading.Event,
+) -> None:
+    rng = random.Random()
+    db = Database(url, pooler=pooler)
+    listener: QueueListener | None = None
+
+    def on_event(_event: Any) -> None:
+        out.events += 1
+
+    flt = q.QueueFilter(account_id=identity.account_id)
+    try:
+        q.queue_page(db, flt)  # opening the window: the first page
+        if db.live_refresh_mode == "listen":
+            listener = QueueListener.for_database(db, on_event)
+            listener.start()
+            listener.connected.wait(60)
+        last_poll = time.monotonic()
+        opened.set()
+        idle.wait()
+        while not work.is_set() and not stop.is_set():
+            time.sleep(0.2)
+        while not stop.is_set():
+            if listener is None and time.monotonic() - last_poll >= POLL_SECONDS:
+                q.queue_count(db, flt)  # the poll of a window that cannot listen
+                last_poll = time.monotonic()
+            began = time.perf_counter()
+            q.queue_page(db, flt)
+            out.pages.append(time.perf_counter() - began)
+            claim = claims.claim_next(db, identity)
+            if claim is None:
+                break
+            stop.wait(rng.uniform(0.5, 1.5) * think)  # a person looks at the document
+            if rng.random() < 0.3:
+                claim = claims.renew(db, claim)
+            began = time.perf_counter()
+            vs.record_decision(
+                db,
+                vs.DecisionCommand(
+                    enrollment_id=claim.enrollment_id,
+                    document_type=DOCUMENT,
+                    action="rejected",
+                    reason=REASON,
+                    actor_user_id=identity.user_id,
+                    claim=claim,
+                    release_claim=True,
+                ).with_key(),
+            )
+            out.decisions.append(time.perf_counter() - began)
+            stop.wait(rng.uniform(0.2, 0.6) * think)
+    except Exception as error:  # noqa: BLE001 - counted and reported, never hidden
+        out.errors.append(f"{type(error).__name__}: {str(error).splitlines()[0][:160]}")
+    finally:
+        opened.set()
+        if listener is not None:
+            listener.stop()
+        db.dispose()
+
+
+def worker(
+    url: str,
+    pooler: str,
+    identities: list[Identity],
+    think: float,
+    idle_evt: Any,
+    work_evt: Any,
+    stop_evt: Any,
+    ready: Any,
+    out: Any,
+) -> None:
+    """One process hosting a share of the stations as threads."""
+    idle, work, stop = threading.Event(), threading.Event(), threading.Event()
+    figures = [StationFigures() for _ in identities]
+    opened = [threading.Event() for _ in identities]
+    threads = [
+        threading.Thread(
+            target=station, args=(url, pooler, who, idle, work, stop, think, fig, flag), daemon=True
+        )
+        for who, fig, flag in zip(identities, figures, opened, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.02)  # a room of workstations is switched on over a few seconds, not at once
+    for flag in opened:
+        flag.wait(300)  # every window shows its first page (and listens)
+    ready.put(len(threads))
+    idle_evt.wait()
+    idle.set()
+    work_evt.wait()
+    work.set()
+    stop_evt.wait()
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=30)
+    out.put(
+        (
+            [x for f in figures for x in f.pages],
+            [x for f in figures for x in f.decisions],
+            [e for f in figures for e in f.errors],
+        )
+    )
+
+
+# --- a run ------------------------------------------------------------------------------------
+
+
+def server_connections(admin_url: URL, database: str) -> int:
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            return int(
+                conn.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = :d "
+                        "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+                    ),
+                    {"d": database},
+                ).scalar()
+                or 0
+            )
+    finally:
+        engine.dispose()
+
+
+def p95(values: list[float]) -> float:
+    if len(values) < 2:
+        return values[0] if values else float("nan")
+    return statistics.quantiles(values, n=20, method="inclusive")[18]
+
+
+@dataclass
+class Figures:
+    mode: str
+    stations: int
+    idle_connections: int
+    page_p95: float
+    decision_p95: float
+    pages: int
+    decisions: int
+    errors: list[str]
+
+
+def run(
+    mode: str,
+    n: int,
+    url: str,
+    pooler: str,
+    admin: URL,
+    database: str,
+    officer_identities: list[Identity],
+    args: argparse.Namespace,
+) -> Figures:
+    ctx = mp.get_context("spawn")
+    idle_evt, work_evt, stop_evt = ctx.Event(), ctx.Event(), ctx.Event()
+    ready, out = ctx.Queue(), ctx.Queue()
+    who = officer_identities[:n]
+    shares = [who[i::WORKERS] for i in range(min(WORKERS, n))]
+    processes = [
+        ctx.Process(
+            target=worker,
+            args=(url, pooler, share, args.think, idle_evt, work_evt, stop_evt, ready, out),
+            daemon=True,
+        )
+        for share in shares
+    ]
+    for process in processes:
+        process.start()
+    for _ in processes:
+        ready.get(timeout=600)
+    idle_evt.set()
+    time.sleep(args.idle)  # every station has its page; pools give idle connections back (10 s)
+    held = server_connections(admin, database)
+    work_evt.set()
+    time.sleep(args.seconds)
+    stop_evt.set()
+    pages: list[float] = []
+    decisions: list[float] = []
+    errors: list[str] = []
+    for _ in processes:
+        p, d, e = out.get(timeout=300)
+        pages += p
+        decisions += d
+        errors += e
+    for process in processes:
+        process.join(timeout=30)
+        if process.is_alive():
+            process.kill()
+    return Figures(mode, n, held, p95(pages), p95(decisions), len(pages), len(decisions), errors)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stations", default="1,25,100,200")
+    parser.add_argument("--modes", default="direct,pooler")
+    parser.add_argument("--seconds", type=float, default=20.0, help="work phase per N")
+    parser.add_argument("--idle", type=float, default=13.0, help="idle wait before counting connections")
+    parser.add_argument("--think", type=float, default=4.0, help="mean seconds a person looks at a document")
+    parser.add_argument("--items", type=int, default=4000)
+    args = parser.parse_args()
+    counts = [int(x) for x in args.stations.split(",") if x.strip()]
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+
+    from tests.pg.pgbouncer import PgBouncer
+    from tests.pg.private_server import PrivatePostgres
+
+    server, why = PrivatePostgres.find()
+    if server is None:
+        print(f"stations: cannot run a private PostgreSQL server here ({why})")
+        return 0
+    server.max_connections = max(counts) * 2 + 40
+    bouncer = None
+    try:
+        server.init()
+        server.start()
+        database = "cdbench_stations"
+        server.psql(f"CREATE DATABASE {database}")
+        url = server.url(database).render_as_string(hide_password=False)
+        officers = _officers_module()
+        world = officers.seed(url, args.items, max(counts))
+        identities = [
+            Identity(
+                user_id=user_id,
+                display_name=f"Officer {user_id}",
+                account_id=world.account_id,
+                institution_id=None,
+                role="officer",
+                capabilities=ROLE_CAPABILITIES["officer"],
+            )
+            for user_id in world.officer_ids
+        ]
+        admin = server.url("postgres")
+        if "pooler" in modes:
+            found, why = PgBouncer.find(server, pool_size=20)
+            if found is None:
+                print(f"stations: pooler runs skipped ({why})")
+                modes = [m for m in modes if m != "pooler"]
+            else:
+                bouncer = found.start()
+        os.environ.setdefault("COHORTDESK_PG_CLIENT_TIMEOUTS", "1")
+        print(
+            f"{'mode':8} {'N':>4} {'idle conns':>10} {'/station':>8} {'page p95':>9} {'x N=1':>6} "
+            f"{'decide p95':>10} {'x N=1':>6} {'pages':>6} {'decisions':>9} errors"
+        )
+        for mode in modes:
+            target = url if mode == "direct" else bouncer.url(database).render_as_string(False)  # type: ignore[union-attr]
+            pooler = "none" if mode == "direct" else "transaction"
+            base: Figures | None = None
+            for n in counts:
+                figures = run(mode, n, target, pooler, admin, database, identities, args)
+                base = base or figures
+                print(
+                    f"{mode:8} {n:>4} {figures.idle_connections:>10} {figures.idle_connections / n:>8.2f} "
+                    f"{figures.page_p95 * 1000:>7.1f}ms {figures.page_p95 / base.page_p95:>6.2f} "
+                    f"{figures.decision_p95 * 1000:>8.1f}ms {figures.decision_p95 / base.decision_p95:>6.2f} "
+                    f"{figures.pages:>6} {figures.decisions:>9} {len(figures.errors)}"
+                    + (f" e.g. {figures.errors[0]}" if figures.errors else ""),
+                    flush=True,
+                )
+    finally:
+        if bouncer is not None:
+            bouncer.stop()
+        server.destroy()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
