@@ -78,6 +78,7 @@ SERVER_WITHOUT_TLS = "server_without_tls"
 TLS_REQUIRED = "tls_required"
 CLIENT_CERTIFICATE = "client_certificate"
 READ_ONLY_SERVER = "read_only_server"
+POOLER_SETTINGS = "pooler_settings"
 AUTHENTICATION = frozenset({WRONG_PASSWORD, NO_PASSWORD})
 
 
@@ -327,6 +328,13 @@ def classify_connection_error(
             "The server did not accept this computer's client certificate (or it could not be read). "
             "Check the client certificate and key files in the connection, or ask IT for new ones.",
             "sslcert",
+        )
+    if "unsupported startup parameter" in low or "unsupported packet" in low:
+        return problem(
+            POOLER_SETTINGS,
+            "The server address is a connection pooler (PgBouncer) that refuses CohortDesk's session "
+            "settings. In the connection's More settings, set Pooler to the pooler's mode.",
+            "pooler",
         )
     if (
         "too many clients" in low
