@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 VERSION_TABLE = "cohortdesk_alembic_version"
 #: The newest revision in ``migrations/versions`` (tests/migrations keeps it equal to Alembic's head).
-HEAD_REVISION = "0010_local_submission_link"
+HEAD_REVISION = "0011_notifications"
 InstallMode = Literal["standalone", "attach"]
 
 

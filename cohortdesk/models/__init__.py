@@ -30,6 +30,12 @@ from cohortdesk.models.enums import (
     VerificationAction,
     VerificationState,
 )
+from cohortdesk.models.notify import (
+    NOTIFY_TABLES,
+    NotificationAttempt,
+    NotificationOutbox,
+    NotificationSettings,
+)
 from cohortdesk.models.security import AccessLogEntry, LoginMapping
 from cohortdesk.models.sync import (
     SYNC_TABLES,
@@ -62,6 +68,10 @@ __all__ = [
     "InstallSetting",
     "Institution",
     "LoginMapping",
+    "NOTIFY_TABLES",
+    "NotificationAttempt",
+    "NotificationOutbox",
+    "NotificationSettings",
     "ProgramType",
     "Sponsor",
     "Submission",
