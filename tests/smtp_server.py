@@ -62,7 +62,9 @@ class Handler:
     async def handle_DATA(self, server, session, envelope):  # noqa: ANN001
         if self.data_reply:
             return self.data_reply
-        item = Received(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.original_content or envelope.content))
+        item = Received(
+            envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.original_content or envelope.content)
+        )
         with self.lock:
             self.received.append(item)
         if self.on_data is not None:

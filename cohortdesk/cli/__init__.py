@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "cohortdesk.cli.export_cmd",
     "cohortdesk.cli.admin_cmd",
     "cohortdesk.cli.import_cmd",
+    "cohortdesk.cli.notify_cmd",
 ]
 
 

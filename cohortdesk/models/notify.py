@@ -103,9 +103,8 @@ class NotificationOutbox(Base):
     cohort_enrollment_id: Mapped[int] = mapped_column(
         BigInteger, ForeignKey("cohort_enrollments.id"), nullable=False
     )
-    document_verification_id: Mapped[int | None] = mapped_column(
-        BigInteger, ForeignKey("document_verifications.id")
-    )
+    # No foreign key: the decision history is append-only and must keep refusing TRUNCATE by itself.
+    document_verification_id: Mapped[int | None] = mapped_column(BigInteger)
     # No foreign key: DocuSeal may delete a user; the row keeps whom it was for.
     recipient_user_id: Mapped[int | None] = mapped_column(BigInteger)
     recipient_email: Mapped[str | None] = mapped_column(String(255))

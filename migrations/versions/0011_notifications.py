@@ -87,15 +87,14 @@ def upgrade() -> None:
         sa.Column("updated_at", TS, nullable=False),
         sa.Column("updated_by", sa.String(length=63), nullable=True),
         sa.CheckConstraint(
-            "smtp_security IN ('starttls', 'tls', 'none')", name=op.f("ck_notification_settings_smtp_security")
+            "smtp_security IN ('starttls', 'tls', 'none')",
+            name=op.f("ck_notification_settings_smtp_security"),
         ),
         sa.CheckConstraint(
             "smtp_port > 0 AND smtp_port < 65536", name=op.f("ck_notification_settings_smtp_port")
         ),
         sa.CheckConstraint("digest_minutes >= 0", name=op.f("ck_notification_settings_digest_minutes")),
-        sa.CheckConstraint(
-            "reminder_min_days >= 1", name=op.f("ck_notification_settings_reminder_min_days")
-        ),
+        sa.CheckConstraint("reminder_min_days >= 1", name=op.f("ck_notification_settings_reminder_min_days")),
         sa.CheckConstraint("max_attempts >= 1", name=op.f("ck_notification_settings_max_attempts")),
         sa.ForeignKeyConstraint(
             ["account_id"], ["accounts.id"], name=op.f("fk_notification_settings_account_id_accounts")
@@ -148,11 +147,6 @@ def upgrade() -> None:
             name=op.f("fk_notification_outbox_cohort_enrollment_id_cohort_enrollments"),
         ),
         sa.ForeignKeyConstraint(
-            ["document_verification_id"],
-            ["document_verifications.id"],
-            name=op.f("fk_notification_outbox_document_verification_id_document_verifications"),
-        ),
-        sa.ForeignKeyConstraint(
             ["institution_id"],
             ["institutions.id"],
             name=op.f("fk_notification_outbox_institution_id_institutions"),
@@ -202,7 +196,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notification_attempts")),
     )
     op.create_index(
-        "ix_notification_attempts_account_id_started_at", "notification_attempts", ["account_id", "started_at"]
+        "ix_notification_attempts_account_id_started_at",
+        "notification_attempts",
+        ["account_id", "started_at"],
     )
     op.create_index("ix_notification_attempts_message_key", "notification_attempts", ["message_key"])
     if op.get_bind().dialect.name == "postgresql":
@@ -329,7 +325,9 @@ BEGIN
         decision="NEW.id",
         document_type="NEW.document_type",
         reason="NEW.reason",
-        officer="(SELECT coalesce(" + _PG_NAME.format(t="a") + ", a.email) FROM @s.users a WHERE a.id = NEW.admin_id)",
+        officer="(SELECT coalesce("
+        + _PG_NAME.format(t="a")
+        + ", a.email) FROM @s.users a WHERE a.id = NEW.admin_id)",
     )
 }
    WHERE e.id = NEW.cohort_enrollment_id;

@@ -255,7 +255,9 @@ def test_a_claim_abandoned_before_its_attempt_started_is_sent_by_the_next_sender
         (digest,) = outbox.claim(db, flush=True, lease_seconds=60)  # a sender dies right after claiming
         assert send(db).total == 0  # the lease still runs
         with db.session() as s:
-            s.execute(text("UPDATE notification_outbox SET claim_expires_at = :t"), {"t": digest.rows[0].created_at})
+            s.execute(
+                text("UPDATE notification_outbox SET claim_expires_at = :t"), {"t": digest.rows[0].created_at}
+            )
         assert send(db).sent == 1
     assert len(smtp.received) == 1
 
@@ -279,7 +281,11 @@ def test_settings_are_checked_and_templates_edited_with_placeholders(db: Databas
             templates={"reminder": {"subject": "Still waiting, ${learner_name}"}},
         ),
     )
-    assert saved.saved and saved.configured and saved.templates == {"reminder": {"subject": "Still waiting, ${learner_name}"}}
+    assert (
+        saved.saved
+        and saved.configured
+        and saved.templates == {"reminder": {"subject": "Still waiting, ${learner_name}"}}
+    )
     mail = render(
         sample_items("reminder"),
         learner_name="Lerato",

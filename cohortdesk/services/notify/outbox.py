@@ -187,13 +187,20 @@ def _sqlite_claim(db: Database, learners: int, lease_seconds: int, flush: bool) 
         ).all()
         for row_id, row_token, key in expired:
             started = s.scalar(
-                select(func.count()).where(A.c.claim_token == row_token, A.c.message_key == key, A.c.finished_at.is_(None))
+                select(func.count()).where(
+                    A.c.claim_token == row_token, A.c.message_key == key, A.c.finished_at.is_(None)
+                )
             )
             if started:
                 s.execute(
                     update(O)
                     .where(O.c.id == row_id)
-                    .values(status="unknown", last_error=UNKNOWN_AFTER_CRASH, claimed_by=None, claim_expires_at=None)
+                    .values(
+                        status="unknown",
+                        last_error=UNKNOWN_AFTER_CRASH,
+                        claimed_by=None,
+                        claim_expires_at=None,
+                    )
                 )
                 s.execute(
                     update(A)
@@ -216,10 +223,13 @@ def _sqlite_claim(db: Database, learners: int, lease_seconds: int, flush: bool) 
             DocumentVerification.id > O.c.document_verification_id,
         )
         s.execute(
-            update(O).where(O.c.status == "pending", O.c.kind == "rejection", later.exists()).values(status="superseded")
+            update(O)
+            .where(O.c.status == "pending", O.c.kind == "rejection", later.exists())
+            .values(status="superseded")
         )
         not_verified = select(CohortEnrollment.id).where(
-            CohortEnrollment.id == O.c.cohort_enrollment_id, CohortEnrollment.document_verification_state != "verified"
+            CohortEnrollment.id == O.c.cohort_enrollment_id,
+            CohortEnrollment.document_verification_state != "verified",
         )
         s.execute(
             update(O)
@@ -233,7 +243,9 @@ def _sqlite_claim(db: Database, learners: int, lease_seconds: int, flush: bool) 
         )
         windows = {
             r.institution_id: r.digest_minutes
-            for r in s.execute(select(NotificationSettings.institution_id, NotificationSettings.digest_minutes))
+            for r in s.execute(
+                select(NotificationSettings.institution_id, NotificationSettings.digest_minutes)
+            )
         }
         ready = or_(O.c.next_attempt_at.is_(None), O.c.next_attempt_at <= now)
         groups = s.execute(
@@ -253,7 +265,9 @@ def _sqlite_claim(db: Database, learners: int, lease_seconds: int, flush: bool) 
             key = md5(f"{token}{account_id}{email}".encode()).hexdigest()
             s.execute(
                 update(O)
-                .where(O.c.status == "pending", ready, O.c.account_id == account_id, O.c.recipient_email == email)
+                .where(
+                    O.c.status == "pending", ready, O.c.account_id == account_id, O.c.recipient_email == email
+                )
                 .values(
                     status="sending",
                     claim_token=token,
@@ -262,7 +276,9 @@ def _sqlite_claim(db: Database, learners: int, lease_seconds: int, flush: bool) 
                     message_key=key,
                 )
             )
-        rows = s.execute(select(O).where(O.c.claim_token == token, O.c.status == "sending").order_by(O.c.id)).all()
+        rows = s.execute(
+            select(O).where(O.c.claim_token == token, O.c.status == "sending").order_by(O.c.id)
+        ).all()
     return _digests(_row(r) for r in rows)
 
 
@@ -292,7 +308,9 @@ def progress(
     return _sqlite_progress(db, payload, start, host)
 
 
-def _sqlite_progress(db: Database, payload: list[dict[str, Any]], start: Digest | None, host: str) -> int | None:
+def _sqlite_progress(
+    db: Database, payload: list[dict[str, Any]], start: Digest | None, host: str
+) -> int | None:
     now = datetime.now(UTC)
     with db.session() as s:
         for item in payload:
@@ -309,11 +327,14 @@ def _sqlite_progress(db: Database, payload: list[dict[str, Any]], start: Digest 
                 )
             ).all()
             for row in rows:
-                max_attempts = s.scalar(
-                    select(NotificationSettings.max_attempts).where(
-                        NotificationSettings.institution_id == row.institution_id
+                max_attempts = (
+                    s.scalar(
+                        select(NotificationSettings.max_attempts).where(
+                            NotificationSettings.institution_id == row.institution_id
+                        )
                     )
-                ) or 8
+                    or 8
+                )
                 row.attempts += 1
                 outcome = item["outcome"]
                 if outcome == "retry":
@@ -390,7 +411,11 @@ def _sqlite_remind(db: Database, enrollment_ids: Sequence[int] | None) -> list[R
             rows = s.execute(
                 select(CohortEnrollment, Cohort)
                 .join(Cohort, Cohort.id == CohortEnrollment.cohort_id)
-                .where(CohortEnrollment.deleted_at.is_(None), Cohort.deleted_at.is_(None), Cohort.state == "active")
+                .where(
+                    CohortEnrollment.deleted_at.is_(None),
+                    Cohort.deleted_at.is_(None),
+                    Cohort.state == "active",
+                )
             ).all()
             for e, c in rows:
                 rule = settings.get(c.institution_id)
@@ -420,7 +445,9 @@ def _sqlite_remind(db: Database, enrollment_ids: Sequence[int] | None) -> list[R
             missing = missing_documents(c.required_document_types, e.uploaded_documents)
             if not missing:
                 out.append(
-                    ReminderOutcome(enrollment_id, False, "Nothing is missing: every required document is uploaded.")
+                    ReminderOutcome(
+                        enrollment_id, False, "Nothing is missing: every required document is uploaded."
+                    )
                 )
                 continue
             if not (email or "").strip():
@@ -471,7 +498,9 @@ def resend(db: Database, identity: Identity, outbox_ids: Sequence[int]) -> int:
     if _pg(db) and identity.db_role is not None:
         with db.session() as s:
             return int(
-                s.scalar(text("SELECT cohortdesk_notify_resend(CAST(:ids AS bigint[]))"), {"ids": list(outbox_ids)})
+                s.scalar(
+                    text("SELECT cohortdesk_notify_resend(CAST(:ids AS bigint[]))"), {"ids": list(outbox_ids)}
+                )
                 or 0
             )
     with db.session() as s:
@@ -518,4 +547,3 @@ def attempts(db: Database) -> list[NotificationAttempt]:
         found = list(s.scalars(select(NotificationAttempt).order_by(NotificationAttempt.id)))
         s.expunge_all()
         return found
-

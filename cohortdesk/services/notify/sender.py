@@ -155,7 +155,9 @@ class SmtpTransport:
         s = self.settings
         context = ssl.create_default_context()
         if s.smtp_security == "tls":
-            smtp: smtplib.SMTP = smtplib.SMTP_SSL(s.smtp_host, s.smtp_port, timeout=self.timeout, context=context)
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                s.smtp_host, s.smtp_port, timeout=self.timeout, context=context
+            )
         else:
             smtp = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=self.timeout)
         try:
@@ -211,7 +213,9 @@ class SmtpTransport:
                 self._drop()
                 if reused and retry_fresh:
                     continue  # an idle connection the server had closed: nothing was sent, reconnect once
-                return Outcome("retry", f"Could not reach the SMTP server {self.settings.smtp_host}: {_why(exc)}")
+                return Outcome(
+                    "retry", f"Could not reach the SMTP server {self.settings.smtp_host}: {_why(exc)}"
+                )
             try:
                 smtp.send(payload)
             except (OSError, smtplib.SMTPException) as exc:
@@ -315,20 +319,28 @@ def run_once(
                 else:
                     transport = transports.get(digest.institution_id)
                     if transport is None:
-                        transport = SmtpTransport(settings, passwords(settings) if settings.smtp_username else None)
+                        transport = SmtpTransport(
+                            settings, passwords(settings) if settings.smtp_username else None
+                        )
                         transports[digest.institution_id] = transport
                     try:
-                        result = transport.send(settings.sender_address, digest.recipient_email, _wire(compose(digest, settings)))
+                        result = transport.send(
+                            settings.sender_address, digest.recipient_email, _wire(compose(digest, settings))
+                        )
                     except Exception as exc:  # noqa: BLE001 - composing failed: nothing went out
                         result = Outcome("retry", f"The e-mail could not be prepared: {exc}")
                 tries = max(r.attempts for r in digest.rows)
                 finished.append(
-                    outbox.Finished(attempt, result.outcome, result.detail, retry_delay(tries, retry_base_seconds))
+                    outbox.Finished(
+                        attempt, result.outcome, result.detail, retry_delay(tries, retry_base_seconds)
+                    )
                 )
                 counter = _COUNTERS.get(result.outcome, "unknown")
                 setattr(report, counter, getattr(report, counter) + 1)
                 if result.outcome != "sent":
-                    log.info("Notification to %s: %s (%s)", digest.recipient_email, result.outcome, result.detail)
+                    log.info(
+                        "Notification to %s: %s (%s)", digest.recipient_email, result.outcome, result.detail
+                    )
             if finished:
                 outbox.progress(db, finished, None, host)
                 finished = []

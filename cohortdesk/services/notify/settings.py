@@ -23,7 +23,11 @@ from cohortdesk.services import secrets
 from cohortdesk.services.identity import Identity
 from cohortdesk.services.notify.templates import check_templates
 
-SECURITY_CHOICES = {"starttls": "STARTTLS (usually port 587)", "tls": "TLS (usually port 465)", "none": "None"}
+SECURITY_CHOICES = {
+    "starttls": "STARTTLS (usually port 587)",
+    "tls": "TLS (usually port 465)",
+    "none": "None",
+}
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 
 
@@ -58,9 +62,18 @@ class NotifySettings:
     def payload(self) -> dict[str, Any]:
         """The JSON the save function takes."""
         data = asdict(self)
-        for name in ("institution_id", "institution_name", "saved", "reminder_rule_enabled", "reminder_after_days"):
+        for name in (
+            "institution_id",
+            "institution_name",
+            "saved",
+            "reminder_rule_enabled",
+            "reminder_after_days",
+        ):
             data.pop(name)
-        data["reminder_rule"] = {"enabled": self.reminder_rule_enabled, "after_days": self.reminder_after_days}
+        data["reminder_rule"] = {
+            "enabled": self.reminder_rule_enabled,
+            "after_days": self.reminder_after_days,
+        }
         return data
 
 
@@ -168,7 +181,9 @@ def save(db: Database, identity: Identity, settings: NotifySettings) -> NotifySe
             )
     else:
         with db.session() as s:
-            account_id = s.scalar(select(Institution.account_id).where(Institution.id == settings.institution_id))
+            account_id = s.scalar(
+                select(Institution.account_id).where(Institution.id == settings.institution_id)
+            )
             row = s.get(NotificationSettings, settings.institution_id)
             if row is None:
                 row = NotificationSettings(institution_id=settings.institution_id, account_id=account_id)

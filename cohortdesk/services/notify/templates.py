@@ -203,7 +203,8 @@ def render(
         "institution_name": institution_name,
         "cohort_names": _join([i.cohort_name for i in items]),
         "item_count": str(len(lines)),
-        "reviewer_names": _join([i.officer or "" for i in items if i.kind == "rejection"]) or institution_name,
+        "reviewer_names": _join([i.officer or "" for i in items if i.kind == "rejection"])
+        or institution_name,
         "sender_name": sender_name or institution_name,
         "reply_to": reply_to,
     }
@@ -230,8 +231,20 @@ def sample_items(kind: str) -> list[DigestItem]:
     """What the template editor's preview shows for ``kind``."""
     if kind == "rejection":
         return [
-            DigestItem("rejection", "Q1 2026 Learnership", "id_document", "The copy is not certified.", "Sipho Dlamini"),
-            DigestItem("rejection", "Q1 2026 Learnership", "matric_certificate", "Page 2 is missing.", "Sipho Dlamini"),
+            DigestItem(
+                "rejection",
+                "Q1 2026 Learnership",
+                "id_document",
+                "The copy is not certified.",
+                "Sipho Dlamini",
+            ),
+            DigestItem(
+                "rejection",
+                "Q1 2026 Learnership",
+                "matric_certificate",
+                "Page 2 is missing.",
+                "Sipho Dlamini",
+            ),
         ]
     if kind == "reminder":
         return [
