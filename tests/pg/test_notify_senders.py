@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from dataclasses import replace
 
@@ -62,7 +63,8 @@ def _reject_all(db: Database, world) -> None:
 def test_two_senders_racing_send_each_learner_exactly_once(pg_db: Database, store):
     world = review_factories.review_queue(pg_db, store, packs=120)
     _reject_all(pg_db, world)
-    with SmtpServer() as smtp:
+    # A slow server (10 ms a message) keeps both senders busy at the same time.
+    with SmtpServer(handler=Handler(on_data=lambda _m: time.sleep(0.01))) as smtp:
         _configure(pg_db, world, smtp.port)
         barrier = threading.Barrier(2)
         reports: list[sender.SendReport] = []
