@@ -343,9 +343,10 @@ def classify_connection_error(
     ):
         return problem(
             SERVER_FULL,
-            "The database server is full: every connection it allows is in use. CohortDesk tries again "
-            "in a little while. If this lasts, ask the administrator to raise max_connections or to put "
-            "a connection pooler in front of the server (see the deployment guide).",
+            "The database server is full: every connection it allows is in use. Try again in a few "
+            "minutes (an open CohortDesk window retries by itself). If this lasts, ask the administrator "
+            "to raise max_connections or to put a connection pooler in front of the server (see the "
+            "deployment guide).",
         )
     if "session is read-only" in low or "target_session_attrs" in low or "is in hot standby" in low:
         return problem(
@@ -357,8 +358,8 @@ def classify_connection_error(
         reason = detail or type(error).__name__
         return problem(
             OUTAGE,
-            f"The database server cannot be reached ({reason}). Check the network; CohortDesk keeps "
-            "trying to reconnect.",
+            f"The database server cannot be reached ({reason}). Check the network and that the server "
+            "is running; an open CohortDesk window keeps trying to reconnect by itself.",
         )
     return None
 

@@ -199,7 +199,11 @@ def validate_profile(profile: ConnectionProfile) -> ConnectionProfile:
                 "sslrootcert", "choose the CA certificate file that signed the server's certificate"
             )
         if not Path(ca).expanduser().is_file():
-            raise ValidationError("sslrootcert", f"{ca} is not a readable file")
+            raise ValidationError(
+                "sslrootcert",
+                f"the CA certificate file {ca} does not exist on this computer (or cannot be read); "
+                "choose the CA file your IT department gave you",
+            )
         ca = str(Path(ca).expanduser())
     client_files: dict[str, str | None] = {}
     for field_name in ("sslcert", "sslkey"):

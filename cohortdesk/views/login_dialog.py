@@ -155,12 +155,12 @@ class LoginDialog(QDialog):
             objectName="documentStorageEdit", placeholderText="folder or share holding uploaded documents"
         )
         more = QFormLayout(self.more_box)
-        more.addRow("Client &certificate", self._with_browse(self.cert_edit, "Client certificate"))
+        more.addRow("Client c&ertificate", self._with_browse(self.cert_edit, "Client certificate"))
         more.addRow("Client &key", self._with_browse(self.key_edit, "Client key"))
-        more.addRow("&Pooler", self.pooler_combo)
-        more.addRow("&Live updates from", self.listen_edit)
+        more.addRow("P&ooler", self.pooler_combo)
+        more.addRow("Li&ve updates from", self.listen_edit)
         more.addRow("&Reports from", self.report_edit)
-        more.addRow("&Documents", self._with_browse(self.storage_edit, "Document storage", folder=True))
+        more.addRow("Doc&uments", self._with_browse(self.storage_edit, "Document storage", folder=True))
         for widget, name in (
             (self.cert_edit, "Client certificate file"),
             (self.key_edit, "Client key file"),

@@ -157,3 +157,68 @@ def test_local_files_that_may_hold_personal_data_are_private(cohortdesk_home):
     with paths.open_private(existing, "w") as handle:
         handle.write("y")
     assert _mode(existing) == 0o600
+
+
+def test_production_fields_round_trip_and_shape_the_database(cohortdesk_home, tmp_path):
+    cert, key, storage = tmp_path / "me.crt", tmp_path / "me.key", tmp_path / "documents"
+    cert.write_text("c")
+    key.write_text("k")
+    storage.mkdir()
+    saved = profiles.save_profile(
+        ConnectionProfile(
+            name="Head office",
+            host="db1.example, db2.example:5433",
+            database="docuseal",
+            user="thandi",
+            sslmode="require",
+            sslcert=str(cert),
+            sslkey=str(key),
+            pooler="transaction",
+            listen_host="db1.example:5432",
+            report_host="replica.example",
+            document_storage=str(storage),
+        )
+    )
+    assert profiles.load_profiles() == [saved]
+    assert saved.servers() == [("db1.example", 5432), ("db2.example", 5433)]
+    url = make_url(profiles.connection_url(saved))
+    assert url.query["host"] == ("db1.example:5432", "db2.example:5433")
+    assert url.query["target_session_attrs"] == "read-write" and url.query["sslcert"] == str(cert)
+    report = make_url(profiles.report_url(saved) or "")
+    assert report.query["host"][0] == "replica.example:5432"
+    assert report.query["target_session_attrs"] == "prefer-standby"
+
+    db = profiles.open_database(saved, "secret")
+    try:
+        params = db.connect_params()
+        assert params["host"] == "db1.example,db2.example" and params["port"] == "5432,5433"
+        assert params["prepare_threshold"] is None and "options" not in params  # behind a pooler
+        assert db.live_refresh_mode == "listen" and db.listen_overrides == {"host": "db1.example", "port": 5432}
+        assert db.report_database() is db.reports and db.reports is not None
+        assert db.document_storage == str(storage)
+        assert db.short_name() == "Head office" and "secret" not in db.describe()
+    finally:
+        db.dispose()
+
+
+def test_production_fields_are_checked(cohortdesk_home, tmp_path):
+    base = ConnectionProfile(name="X", host="h", database="d", user="u", sslmode="require")
+    with pytest.raises(ValidationError) as bad_port:
+        profiles.validate_profile(ConnectionProfile(**{**base.__dict__, "host": "h:99999"}))
+    assert bad_port.value.field == "host"
+    with pytest.raises(ValidationError) as one_half:
+        cert = tmp_path / "c.crt"
+        cert.write_text("c")
+        profiles.validate_profile(ConnectionProfile(**{**base.__dict__, "sslcert": str(cert)}))
+    assert one_half.value.field == "sslkey"
+    with pytest.raises(ValidationError) as two_listeners:
+        profiles.validate_profile(ConnectionProfile(**{**base.__dict__, "listen_host": "a, b"}))
+    assert two_listeners.value.field == "listen_host"
+
+
+def test_status_bar_name_never_shows_a_url_or_file(cohortdesk_home):
+    db = Database("postgresql+psycopg://u@db.example:5432/docuseal?sslmode=verify-full&sslrootcert=/etc/ca.pem")
+    try:
+        assert db.short_name() == "db.example/docuseal"
+    finally:
+        db.dispose()

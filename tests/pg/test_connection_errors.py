@@ -191,7 +191,7 @@ def test_server_down_is_the_only_offline(tls, no_terminal, monkeypatch, capsys):
     url = tls.url().replace(f":{tls.port}/", ":1/")
     problem = _problem(url)
     assert problem is not None and problem.kind == c.OUTAGE and problem.retry
-    assert "keeps trying to reconnect" in problem.message
+    assert "keeps trying to reconnect by itself" in problem.message
     monkeypatch.setenv("PGPASSWORD", PASSWORD)
     code, _out, err = _cli(capsys, url)
     assert code == 2 and "cannot be reached" in err and "Traceback" not in err

@@ -116,7 +116,7 @@ def test_missing_ca_file_is_caught_before_connecting(
     dialog.password_edit.setText(PASSWORD)
     dialog.connect_button.click()
     assert dialog.result_value is None
-    assert f"{ca} is not a readable file" in dialog.error_label.text()
+    assert f"The CA certificate file {ca} does not exist on this computer" in dialog.error_label.text()
     assert dialog.focusWidget() is dialog.ca_edit
 
 
