@@ -224,6 +224,14 @@ def classify_connection_error(
             "suspended). Ask your database administrator, or connect with your own login.",
             "user",
         )
+    if "does not have connect privilege" in low or re.search(r"permission denied for database", low):
+        return problem(
+            LOGIN_DISABLED,
+            f"The login \u201c{user}\u201d may no longer connect to the database \u201c{database or '?'}\u201d "
+            "(it was removed from CohortDesk or its access was withdrawn). Ask your database "
+            "administrator, or connect with your own login.",
+            "user",
+        )
     if re.search(r'role "[^"]+" does not exist', low):
         missing = _quoted(r'role "([^"]+)" does not exist', text) or user
         return problem(

@@ -210,3 +210,14 @@ def test_is_disconnect_only_for_what_waiting_can_fix(tls):
             assert c.is_disconnect(caught.value) is expected, url
         finally:
             db.dispose()
+
+
+def test_login_without_connect_privilege_is_told_so(tls, no_terminal, monkeypatch, capsys):
+    tls.server.psql("CREATE DATABASE closed_db")
+    tls.server.psql("REVOKE CONNECT ON DATABASE closed_db FROM PUBLIC")
+    url = tls.url().replace("/postgres?", "/closed_db?")
+    problem = _problem(url)
+    assert problem is not None and problem.kind == c.LOGIN_DISABLED and not problem.retry
+    monkeypatch.setenv("PGPASSWORD", PASSWORD)
+    code, _out, err = _cli(capsys, url)
+    assert code == 2 and f"The login \u201c{tls.login}\u201d may no longer connect to the database" in err
