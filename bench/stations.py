@@ -2,18 +2,22 @@
 decision stay, directly and behind PgBouncer.
 
 Each station does what the window's runner does, through CohortDesk's services: it opens the queue
-(``queue.queue_page``), listens for changes (``QueueListener`` on its session connection) or, behind
-a transaction-mode pooler, polls every 20 s; then, as a person would, it takes the next enrollment
-(``claims.claim_next``), looks at it for a few seconds, renews the claim now and then
-(``claims.renew``) and decides (``record_decision`` under the claim, releasing it). Stations are
-threads, spread over a few worker processes (one database, one pool and one listener each, like one
-window).
+(``queue.queue_page``, 200 rows), listens for changes (``QueueListener`` on its session connection)
+or, behind a transaction-mode pooler, polls every 20 s; then, as a person would, it takes the next
+enrollment (``claims.claim_next``), looks at it for ``--think`` seconds (mean; 15 by default),
+renews the claim now and then (``claims.renew``), decides (``record_decision`` under the claim,
+releasing it) and now and then reloads the queue page. One station (the probe) works without
+pauses and reloads the page every time: the latencies are what a person sees while the N - 1
+others work at a person's pace; at N = 1 the probe is alone, the baseline. Stations are threads,
+spread over a few worker processes (one database, one pool and one listener each, like one window).
 
 For N in ``--stations`` (default 1, 25, 100, 200) and each mode (``direct``: straight to the server;
 ``pooler``: PgBouncer in transaction mode, as docs/deployment.md recommends, with polling), it
 prints the server connections held once every station is idle (per station), and the p95 of a
 queue page and of a decision while they work, with each p95's ratio to N = 1 of the same mode in the
-same run. Goal: at most 1 connection per idle station; p95 at N = 200 within 2x of N = 1.
+same run. Goal: at most 1 connection per idle station; p95 at N = 200 within 2x of N = 1. The
+machine's load average is printed with each row: on a shared machine the ratios mean little when
+it is far above the number of cores.
 
     python bench/stations.py [--stations 1,25,100,200] [--modes direct,pooler] [--seconds 20]
 
@@ -61,6 +65,9 @@ REASON = "Certification older than three months"
 DOCUMENT = "id_document"
 POLL_SECONDS = 20.0
 WORKERS = 4
+PAGE_SIZE = 200  # the window's default queue page
+PAGE_RELOAD = 0.25  # share of decisions after which the person reloads the page
+PROBE_THINK = 0.3  # the measuring station works without pause
 
 
 def _officers_module() -> Any:
@@ -78,6 +85,7 @@ def _officers_module() -> Any:
 
 @dataclass
 class StationFigures:
+    first_pages: list[float] = field(default_factory=list)
     pages: list[float] = field(default_factory=list)
     decisions: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -94,8 +102,11 @@ def station(
     think: float,
     out: StationFigures,
     opened: threading.Event,
+    probe: bool = False,
 ) -> None:
     rng = random.Random()
+    reload_share = 1.0 if probe else PAGE_RELOAD
+    think = PROBE_THINK if probe else think
     db = Database(url, pooler=pooler)
     listener: QueueListener | None = None
 
@@ -104,7 +115,9 @@ def station(
 
     flt = q.QueueFilter(account_id=identity.account_id)
     try:
-        q.queue_page(db, flt)  # opening the window: the first page
+        began = time.perf_counter()
+        q.queue_page(db, flt, limit=PAGE_SIZE)  # opening the window: the first page
+        out.first_pages.append(time.perf_counter() - began)
         if db.live_refresh_mode == "listen":
             listener = QueueListener.for_database(db, on_event)
             listener.start()
@@ -118,9 +131,10 @@ def station(
             if listener is None and time.monotonic() - last_poll >= POLL_SECONDS:
                 q.queue_count(db, flt)  # the poll of a window that cannot listen
                 last_poll = time.monotonic()
-            began = time.perf_counter()
-            q.queue_page(db, flt)
-            out.pages.append(time.perf_counter() - began)
+            if rng.random() < reload_share:  # F5, another cohort, a new filter
+                began = time.perf_counter()
+                q.queue_page(db, flt, limit=PAGE_SIZE)
+                out.pages.append(time.perf_counter() - began)
             claim = claims.claim_next(db, identity)
             if claim is None:
                 break
@@ -141,7 +155,7 @@ def station(
                 ).with_key(),
             )
             out.decisions.append(time.perf_counter() - began)
-            stop.wait(rng.uniform(0.2, 0.6) * think)
+            stop.wait(rng.uniform(0.1, 0.3) * think)
     except Exception as error:  # noqa: BLE001 - counted and reported, never hidden
         out.errors.append(f"{type(error).__name__}: {str(error).splitlines()[0][:160]}")
     finally:
@@ -161,16 +175,19 @@ def worker(
     stop_evt: Any,
     ready: Any,
     out: Any,
+    probe: bool,
 ) -> None:
-    """One process hosting a share of the stations as threads."""
+    """One process hosting a share of the stations as threads (the first of worker 0 is the probe)."""
     idle, work, stop = threading.Event(), threading.Event(), threading.Event()
     figures = [StationFigures() for _ in identities]
     opened = [threading.Event() for _ in identities]
     threads = [
         threading.Thread(
-            target=station, args=(url, pooler, who, idle, work, stop, think, fig, flag), daemon=True
+            target=station,
+            args=(url, pooler, who, idle, work, stop, think, fig, flag, probe and i == 0),
+            daemon=True,
         )
-        for who, fig, flag in zip(identities, figures, opened, strict=True)
+        for i, (who, fig, flag) in enumerate(zip(identities, figures, opened, strict=True))
     ]
     for thread in threads:
         thread.start()
@@ -252,10 +269,10 @@ def run(
     processes = [
         ctx.Process(
             target=worker,
-            args=(url, pooler, share, args.think, idle_evt, work_evt, stop_evt, ready, out),
+            args=(url, pooler, share, args.think, idle_evt, work_evt, stop_evt, ready, out, index == 0),
             daemon=True,
         )
-        for share in shares
+        for index, share in enumerate(shares)
     ]
     for process in processes:
         process.start()
@@ -288,7 +305,7 @@ def main() -> int:
     parser.add_argument("--modes", default="direct,pooler")
     parser.add_argument("--seconds", type=float, default=20.0, help="work phase per N")
     parser.add_argument("--idle", type=float, default=13.0, help="idle wait before counting connections")
-    parser.add_argument("--think", type=float, default=4.0, help="mean seconds a person looks at a document")
+    parser.add_argument("--think", type=float, default=15.0, help="mean seconds a person looks at a document")
     parser.add_argument("--items", type=int, default=4000)
     args = parser.parse_args()
     counts = [int(x) for x in args.stations.split(",") if x.strip()]
@@ -333,7 +350,7 @@ def main() -> int:
         os.environ.setdefault("COHORTDESK_PG_CLIENT_TIMEOUTS", "1")
         print(
             f"{'mode':8} {'N':>4} {'idle conns':>10} {'/station':>8} {'page p95':>9} {'x N=1':>6} "
-            f"{'decide p95':>10} {'x N=1':>6} {'pages':>6} {'decisions':>9} errors"
+            f"{'decide p95':>10} {'x N=1':>6} {'pages':>6} {'decisions':>9} {'load':>5} errors"
         )
         for mode in modes:
             target = url if mode == "direct" else bouncer.url(database).render_as_string(False)  # type: ignore[union-attr]
@@ -346,7 +363,7 @@ def main() -> int:
                     f"{mode:8} {n:>4} {figures.idle_connections:>10} {figures.idle_connections / n:>8.2f} "
                     f"{figures.page_p95 * 1000:>7.1f}ms {figures.page_p95 / base.page_p95:>6.2f} "
                     f"{figures.decision_p95 * 1000:>8.1f}ms {figures.decision_p95 / base.decision_p95:>6.2f} "
-                    f"{figures.pages:>6} {figures.decisions:>9} {len(figures.errors)}"
+                    f"{figures.pages:>6} {figures.decisions:>9} {os.getloadavg()[0]:>5.1f} {len(figures.errors)}"
                     + (f" e.g. {figures.errors[0]}" if figures.errors else ""),
                     flush=True,
                 )
