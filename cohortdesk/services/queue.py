@@ -224,6 +224,8 @@ class QueueRow:
     claimed_by_user_id: int | None = None
     claim_holder: str | None = None
     claim_expires_at: datetime | None = None
+    #: Back in the queue after a rejection (the learner uploaded again): shown as a re-submission.
+    resubmitted: bool = False
 
     def holder_at(self, moment: datetime) -> str | None:
         """The name of whoever holds a running review lease at ``moment`` (``None``: nobody)."""
@@ -352,9 +354,23 @@ def _row_columns(dialect: str) -> Select[Any]:
             CohortEnrollment.claimed_by_user_id,
             func.coalesce(_holder_name(), CohortEnrollment.claimed_by),
             CohortEnrollment.claim_expires_at,
+            _resubmitted(),
         )
         .join(Cohort, Cohort.id == CohortEnrollment.cohort_id)
         .join(User, User.id == CohortEnrollment.user_id)
+    )
+
+
+def _resubmitted() -> Any:
+    """A pack back in the queue after a rejection: the learner uploaded again (``docs/notifications.md``)."""
+    return and_(
+        CohortEnrollment.document_verification_state == VerificationState.PENDING.value,
+        select(DocumentVerification.id)
+        .where(
+            DocumentVerification.cohort_enrollment_id == CohortEnrollment.id,
+            DocumentVerification.action == "rejected",
+        )
+        .exists(),
     )
 
 
@@ -416,6 +432,7 @@ def _queue_row(values: Sequence[Any]) -> QueueRow:
         holder_id,
         holder,
         expires,
+        resubmitted,
     ) = values
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
@@ -439,6 +456,7 @@ def _queue_row(values: Sequence[Any]) -> QueueRow:
         claimed_by_user_id=holder_id if expires is not None else None,
         claim_holder=holder if expires is not None else None,
         claim_expires_at=expires,
+        resubmitted=bool(resubmitted),
     )
 
 

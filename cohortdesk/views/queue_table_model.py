@@ -361,7 +361,8 @@ class QueueTableModel(QAbstractTableModel):
             case self.COL_ENROLLMENT:
                 return ENROLLMENT_STATE_LABELS.get(row.enrollment_state, row.enrollment_state)
             case self.COL_VERIFICATION:
-                return VERIFICATION_STATE_LABELS.get(row.verification_state, row.verification_state)
+                label = VERIFICATION_STATE_LABELS.get(row.verification_state, row.verification_state)
+                return f"{label} · re-submitted" if row.resubmitted else label
             case self.COL_DOCUMENTS:
                 return f"{row.documents_uploaded} / {row.documents_required}"
             case self.COL_WAITING:
