@@ -427,7 +427,10 @@ def _replica_notes(session: Session) -> list[tuple[str, Any]]:
     if not standby:
         return []
     if lag is None:
-        behind = "its delay behind the primary is unknown (it has applied no change since it started)"
+        behind = (
+            "it had changes from the primary still to apply, but how long behind it was is unknown "
+            "(it has applied no change since it started)"
+        )
     elif lag < 1:
         behind = "it was up to date with the primary (less than a second behind)"
     else:

@@ -136,6 +136,10 @@ def test_a_standby_alone_cannot_take_the_access_log_so_no_file_appears(pair, tmp
 
 def test_the_info_sheet_states_the_lag_of_a_standby_that_fell_behind(pair, tmp_path):
     db = profiles.open_database(pair.profile(), None)
+    # A change the standby has applied first: the lag is measured from the last one it applied, and
+    # a standby that has applied none since it started cannot tell how far behind it is.
+    pair.primary.psql("CREATE TABLE lag_baseline (id int); DROP TABLE lag_baseline;", DATABASE)
+    pair.caught_up()
     pair.standby.psql("SELECT pg_wal_replay_pause()")
     try:
         pair.primary.psql("CREATE TABLE lag_marker (id int); DROP TABLE lag_marker;", DATABASE)
