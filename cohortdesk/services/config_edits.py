@@ -38,7 +38,9 @@ return frozen rows; errors are ``ValidationError`` naming the field, ``NotFoundE
     enroll_many(db, [cohorts.NewEnrollment, ...]) -> BulkEdit[EnrollmentRow]   # one transaction
     enroll_learners(db, cohort_id, [NewLearner(email, first, last, student_data)], progress=, cancelled=)
         # the enrollment import's commit: users matched by e-mail (made when not paired), set-based
-    update_enrollment(db, id, {"student_data": {...}}, expected_row_version=None)
+    update_enrollment(db, id, {"student_data": {"city": ...}}, expected_row_version=None)
+        # JSON objects (student_data, settings) are merge patches: only the keys named change, None
+        # removes a key; the outbox gets one {"student_data.<key>": [old, new]} field per changed key
     change_enrollment_state(db, id, target, expected_row_version=None)
     delete_enrollment(db, id, expected_row_version=None)
 
@@ -226,8 +228,12 @@ def insert_row(
     return stored, mutation_id
 
 
-def _expand(table_name: str, values: Mapping[str, Any], current: dict[str, Any]) -> dict[str, Any]:
-    """``{"settings": {...}}`` → one field per changed key (``settings.<key>``); others unchanged."""
+def _expand(table_name: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"student_data": {"city": "Durban"}}`` → ``{"student_data.city": "Durban"}``: a merge patch.
+
+    Only the keys named change (``None`` removes a key); the object's other keys are left as they are
+    and are not queued, so two laptops editing different keys of one object both win on sync.
+    """
     spec = SPECS[table_name]
     fields: dict[str, Any] = {}
     for name, value in values.items():
@@ -235,9 +241,8 @@ def _expand(table_name: str, values: Mapping[str, Any], current: dict[str, Any])
         if column in spec.split_json and key is None:
             if not isinstance(value, Mapping):
                 raise ValidationError(column, "must be an object")
-            old = dict(current.get(column) or {})
-            for k in set(old) | set(value):
-                fields[f"{column}.{k}"] = value.get(k)
+            for k, v in value.items():
+                fields[f"{column}.{k}"] = v
         else:
             fields[name] = value
     return fields
@@ -260,7 +265,7 @@ def update_row(
     _check_version(current, expected_row_version, spec.label)
     allowed = spec.editable if allowed is None else allowed
     diff: dict[str, list[Any]] = {}
-    for name, value in _expand(table_name, values, current).items():
+    for name, value in _expand(table_name, values).items():
         column, key = split_field(name)
         if name == "deleted_at" and op == "restore":
             new_json = None

@@ -160,6 +160,12 @@ def test_enrollments_tombstones_and_cascade(world):
         )
     edit = ce.update_enrollment(db, 900, {"student_data": {"city": "Cape Town", "gender": "F"}})
     assert edit.row.student_data == {"city": "Cape Town", "gender": "F"}
+    ce.update_enrollment(db, 900, {"student_data": {"city": "Polokwane"}})  # a patch: gender stays
+    assert ce.get_enrollment(db, 900).student_data == {"city": "Polokwane", "gender": "F"}
+    assert _outbox(db)[-1].changes_json == {"student_data.city": ["Cape Town", "Polokwane"]}
+    ce.update_enrollment(db, 900, {"student_data": {"gender": None}})  # None removes one key
+    assert ce.get_enrollment(db, 900).student_data == {"city": "Polokwane"}
+    assert _outbox(db)[-1].changes_json == {"student_data.gender": ["F", None]}
     ce.delete_enrollment(db, 901)
     again = ce.enroll(db, ce.NewEnrollment(cohort.id, other)).row  # a tombstone does not block re-enrolling
     assert again.id == 902
