@@ -8,7 +8,7 @@ from sqlalchemy.exc import DBAPIError
 
 from cohortdesk.cli import main
 from cohortdesk.db import Database
-from cohortdesk.errors import SyncError, SyncSchemaTooOld
+from cohortdesk.errors import SchemaError, SyncError, SyncSchemaTooOld
 from cohortdesk.services import cohorts as cs
 from cohortdesk.services import config_edits as ce
 from cohortdesk.services.sync import conflicts, engine, sync_status
@@ -453,3 +453,45 @@ def test_cli_sync_status_and_export(world, new_laptop, tmp_path, capsys):
     captured = capsys.readouterr()
     assert "1 applied" in captured.out
     assert cs.get_cohort(world.server, world.cohort).name == "From the terminal"
+
+
+def test_a_server_at_an_unknown_schema_revision_is_refused(world, new_laptop, capsys):
+    a = new_laptop("a")
+    _sync(a, world)
+    ce.update_cohort(a, world.cohort, {"name": "Waiting"})
+    (known,) = server_sql(world.server, "SELECT version_num FROM cohortdesk_alembic_version")[0]
+    server_sql(world.server, "UPDATE cohortdesk_alembic_version SET version_num = '0999_from_the_future'")
+    with pytest.raises(SchemaError, match="0999_from_the_future"):
+        _sync(a, world)
+    assert [e.status for e in outbox(a)] == ["pending"]  # nothing was sent
+    assert cs.get_cohort(world.server, world.cohort).name == "Server cohort"
+    assert sync_status(a).needs_update
+    local_url = a.url.render_as_string(hide_password=False)
+    server_url = world.server.url.render_as_string(hide_password=False)
+    assert main(["--url", local_url, "sync", "--server", server_url]) == 2
+    assert "does not know" in capsys.readouterr().err
+    server_sql(world.server, "UPDATE cohortdesk_alembic_version SET version_num = :v", v=known)
+    assert _sync(a, world).applied == 1
+
+
+def test_a_sync_that_fails_is_shown_as_failed_not_as_zero_conflicts(world, new_laptop, capsys):
+    a = new_laptop("a")
+    _sync(a, world)
+    cs.create_cohort(world.server, cs.NewCohort(world.institution, "Made on the server", "learnership"))
+    with a.engine.begin() as conn:  # the laptop's store refuses the pulled row (as a foreign key once did)
+        conn.exec_driver_sql(
+            "CREATE TRIGGER refuse_pull BEFORE INSERT ON cohorts BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )
+    with pytest.raises(SyncError, match="this laptop's store refused it"):
+        _sync(a, world)
+    status = sync_status(a)
+    assert status.failed and not status.offline
+    assert status.describe() == "Last sync failed · 0 changes waiting"
+    local_url = a.url.render_as_string(hide_password=False)
+    assert main(["--url", local_url, "sync"]) == 2
+    assert "The sync stopped" in capsys.readouterr().err
+    with a.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TRIGGER refuse_pull")
+    _sync(a, world)
+    assert sync_status(a).describe() == "0 changes waiting · 0 conflicts"
+    assert_same_as_server(a, world.server, world.account)

@@ -125,13 +125,18 @@ def sync(
         _record_failure(local_db, str(exc))
         raise
     except DBAPIError as exc:
+        first = (str(exc.orig).strip().splitlines() or [type(exc.orig).__name__])[0]
         if isinstance(exc.orig, psycopg.OperationalError) or exc.connection_invalidated:
-            message = (
-                f"The server cannot be reached ({str(exc.orig).splitlines()[0]}). Your changes are kept."
-            )
+            message = f"{local.OFFLINE_PREFIX} ({first}). Your changes are kept."
             _record_failure(local_db, message)
             raise OfflineError(message) from exc
-        _record_failure(local_db, str(exc.orig).splitlines()[0])
+        where = "the server" if isinstance(exc.orig, psycopg.Error) else "this laptop's store"
+        message = f"The sync stopped: {where} refused it ({first}). Your changes are kept."
+        _record_failure(local_db, message)
+        raise SyncError(message) from exc
+    except Exception as exc:
+        # Anything else still leaves the store saying the sync failed, never "up to date".
+        _record_failure(local_db, f"The sync stopped: {type(exc).__name__}: {str(exc)[:200]}")
         raise
 
 

@@ -25,6 +25,8 @@ from cohortdesk.models import SyncConflict, SyncIdPool, SyncOutbox, SyncState
 from cohortdesk.services.sync.spec import SPECS, SYNC_SCHEMA_VERSION
 
 STATE_ID = 1
+#: How a recorded failure starts when the server could not be reached (the status bar says "Offline").
+OFFLINE_PREFIX = "The server cannot be reached"
 #: How many ids of each kind a laptop keeps in reserve; topped up when a pool falls below half.
 #: Enrollments: twice a large import, so a 500-learner XLSX fits offline.
 DEFAULT_POOL_SIZES = {"institutions": 2, "sponsors": 50, "cohorts": 50, "cohort_enrollments": 1000}
@@ -188,14 +190,27 @@ class SyncStatus:
         return self.last_error is None
 
     @property
+    def offline(self) -> bool:
+        """The last attempt could not reach the server (the changes wait; nothing else is wrong)."""
+        return bool(self.last_error and self.last_error.startswith(OFFLINE_PREFIX))
+
+    @property
+    def failed(self) -> bool:
+        """The last sync reached the server but stopped with an error: counts may be stale."""
+        return self.last_error is not None and not self.offline and not self.needs_update
+
+    @property
     def needs_update(self) -> bool:
         """The last sync was refused because the server accepts only a newer CohortDesk (the outbox is
         kept as it was; updating the app and syncing again sends it)."""
         return bool(self.last_error and self.last_error.startswith(SyncSchemaTooOld.PREFIX))
 
     def describe(self) -> str:
-        """E.g. ``3 changes waiting · 1 conflict``."""
+        """E.g. ``3 changes waiting · 1 conflict``; after a failed sync ``Last sync failed · 3 changes
+        waiting`` (the conflicts it would have brought are unknown, so no count is claimed)."""
         changes = f"{self.waiting} change{'s' if self.waiting != 1 else ''} waiting"
+        if self.failed:
+            return f"Last sync failed · {changes}"
         conflicts = f"{self.conflicts} conflict{'s' if self.conflicts != 1 else ''}"
         return f"{changes} · {conflicts}"
 

@@ -36,9 +36,16 @@ from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from cohortdesk.errors import PermissionDenied, SyncError, SyncSchemaTooOld, ValidationError
+from cohortdesk.db import migrate
+from cohortdesk.errors import (
+    PermissionDenied,
+    SchemaError,
+    SyncError,
+    SyncSchemaTooOld,
+    ValidationError,
+)
 from cohortdesk.models import (
     Account,
     SyncConflict,
@@ -193,6 +200,26 @@ def resolve_account(conn: Connection, preferred: int | None) -> int:
     )
 
 
+def check_server_revision(conn: Connection) -> None:
+    """Refuse a server whose schema revision this version does not know (as ``db current`` does):
+    a newer CohortDesk upgraded it, and its tables may mean something this laptop would get wrong."""
+    try:
+        with conn.begin_nested():
+            revisions = conn.scalars(text(f"SELECT version_num FROM {migrate.VERSION_TABLE}")).all()
+    except DBAPIError as exc:
+        raise SchemaError(
+            "The server has no CohortDesk schema this laptop can read (no migration record). Ask your "
+            "administrator to run cohortdesk db upgrade on it; your changes stay on this laptop."
+        ) from exc
+    unknown = sorted(set(revisions) - migrate.known_revisions())
+    if unknown:
+        raise SchemaError(
+            f"{SyncSchemaTooOld.PREFIX}: the server's database is at schema revision {unknown[0]!r}, "
+            "which this version does not know (a newer CohortDesk upgraded it). Update CohortDesk on "
+            "this laptop, then sync again; nothing was sent and your changes stay here."
+        )
+
+
 def handshake(
     conn: Connection,
     device_id: str,
@@ -203,6 +230,7 @@ def handshake(
     client_schema: int = SYNC_SCHEMA_VERSION,
     waiting: int = 0,
 ) -> Handshake:
+    check_server_revision(conn)
     account = resolve_account(conn, account_id)
     schema = conn.execute(select(_schema).where(_schema.c.id == 1)).first()
     if schema is None:

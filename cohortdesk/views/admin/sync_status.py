@@ -168,6 +168,9 @@ class SyncStatusIndicator(QWidget):
             state, colour, tip = "Local only", c.muted, "This store has not synced with a server yet."
         elif status.needs_update:
             state, colour, tip = "Update CohortDesk", c.warning, status.last_error or ""
+        elif status.failed:
+            state, colour = "Sync failed", c.error
+            tip = f"{status.last_error}\nSync now tries again; nothing waiting here was lost."
         elif status.online is False:
             state, colour, tip = "Offline", c.warning, status.last_error or "The server could not be reached."
         elif status.online:
