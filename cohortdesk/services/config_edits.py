@@ -207,8 +207,8 @@ def insert_row(
 ) -> tuple[dict[str, Any], int | None]:
     """Insert a new synced row (id from the reserved pool when paired) and queue it. Internal API."""
     spec = SPECS[table_name]
-    st = local.state(session)
-    new_id = record.get("id") or local.allocate_id(session, table_name, st.paired)
+    paired = local.is_paired(session)
+    new_id = record.get("id") or local.allocate_id(session, table_name, paired)
     now = _now()
     record = dict(record)
     if new_id is not None:
@@ -222,7 +222,7 @@ def insert_row(
     row = session.execute(insert(spec.table).values(record).returning(spec.table)).one()
     stored = dict(row._mapping)
     mutation_id = None
-    if st.paired:
+    if paired:
         payload = record_to_json({c: stored[c] for c in spec.insert_columns})
         mutation_id = local.queue(session, table_name, stored["id"], "insert", payload)
     return stored, mutation_id
@@ -288,7 +288,7 @@ def update_row(
         update(spec.table).where(spec.table.c.id == row_id).values({c: merged[c] for c in columns})
     )
     mutation_id = None
-    if local.state(session).paired:
+    if local.is_paired(session):
         mutation_id = local.queue(
             session, table_name, row_id, op, diff, base_row_version=current["row_version"]
         )
@@ -307,7 +307,7 @@ def delete_row(
         update(spec.table).where(spec.table.c.id == row_id).values(deleted_at=now, updated_at=now)
     )
     mutation_id = None
-    if local.state(session).paired:
+    if local.is_paired(session):
         seen = record_to_json({c: current[c] for c in spec.insert_columns if c != "updated_at"})
         mutation_id = local.queue(
             session,
@@ -889,8 +889,8 @@ def insert_rows(
     if not records:
         return [], []
     table = SPECS[table_name].table
-    st = local.state(session)
-    ids = _take_ids(session, table_name, len(records)) if st.paired else None
+    paired = local.is_paired(session)
+    ids = _take_ids(session, table_name, len(records)) if paired else None
     now = _now()
     prepared: list[dict[str, Any]] = []
     for index, source in enumerate(records):
@@ -908,7 +908,7 @@ def insert_rows(
         dict(r._mapping)
         for r in session.execute(insert(table).returning(table, sort_by_parameter_order=True), prepared)
     ]
-    mutation_ids = _queue_many(session, table_name, stored) if st.paired else []
+    mutation_ids = _queue_many(session, table_name, stored) if paired else []
     return stored, mutation_ids
 
 
@@ -945,7 +945,7 @@ def enroll_learners(
                 "cohort_id", f"the cohort is {cohort['state']}; it takes no new enrollments"
             )
         account_id = cohort["account_id"]
-        paired = local.state(s).paired
+        paired = local.is_paired(s)
         emails: list[str] = []
         for index, item in enumerate(items):
             try:

@@ -565,7 +565,7 @@ def check_rows(
         if cohort.state in (CohortState.COMPLETED.value, CohortState.CANCELLED.value):
             raise ValidationError("cohort_id", f"the cohort is {cohort.state}; it takes no new enrollments")
         cohort_name, account_id, institution_id = cohort.name, cohort.account_id, cohort.institution_id
-        paired = local.state(s).paired
+        paired = local.is_paired(s)
         emails = sorted({d.email for d in drafts if d.email})
         users = config_edits.users_by_email(s, emails)
         sa_id = CohortEnrollment.student_data["sa_id_number"].as_string()

@@ -50,7 +50,8 @@ def test_a_learner_signing_on_the_server_reaches_the_laptop(world, new_laptop):
     laptop = new_laptop("a")
     engine.sync(laptop, world.server)
     enrollment = ce.enroll(
-        laptop, ce.NewEnrollment(cohort_id=world.cohort, user_id=world.users[0], student_data={"city": "Durban"})
+        laptop,
+        ce.NewEnrollment(cohort_id=world.cohort, user_id=world.users[0], student_data={"city": "Durban"}),
     ).row
     engine.sync(laptop, world.server)
     # DocuSeal: the learner signs (a submission and its submitter appear); CohortDesk links it.

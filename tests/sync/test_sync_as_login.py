@@ -68,3 +68,41 @@ def test_an_officer_login_cannot_push_configuration(world, new_laptop, logins):
         assert "permission denied" in str(info.value).lower()
     finally:
         server.dispose()
+
+
+def test_a_super_admin_login_previews_and_imports_without_touching_sync_state(
+    world, logins, tmp_path, capsys
+):
+    from sqlalchemy import select
+
+    from cohortdesk.cli import main
+    from cohortdesk.models import User
+    from tests.sync.helpers import server_sql
+
+    server = _login(world, logins, "super_admin")
+    try:
+        with world.server.read_session() as s:
+            emails = [s.scalar(select(User.email).where(User.id == u)) for u in world.users]
+        path = tmp_path / "learners.csv"
+        rows = [f"{e},Learner{i},Test" for i, e in enumerate(emails)]
+        path.write_text("\n".join(["Email,First name,Last name", *rows]) + "\n", encoding="utf-8")
+        url = server.url.render_as_string(hide_password=False)
+        before = server_sql(world.server, "SELECT count(*) FROM sync_state")[0][0]
+        assert main(["--url", url, "import-enrollments", "--cohort", str(world.cohort), str(path)]) == 0
+        out = capsys.readouterr()
+        assert "dry run: nothing written" in out.out and "Traceback" not in out.err
+        assert server_sql(world.server, "SELECT count(*) FROM sync_state")[0][0] == before
+        assert server_sql(world.server, "SELECT count(*) FROM cohort_enrollments")[0][0] == 0
+        code = main(
+            ["--url", url, "import-enrollments", "--cohort", str(world.cohort), str(path), "--commit"]
+        )
+        out = capsys.readouterr()
+        assert code == 0, out.err
+        assert f"Enrolled {len(emails)} learners" in out.out
+        assert server_sql(world.server, "SELECT count(*) FROM sync_state")[0][0] == before
+        enrolled = server_sql(
+            world.server, "SELECT count(*) FROM cohort_enrollments WHERE cohort_id = :c", c=world.cohort
+        )
+        assert enrolled[0][0] == len(emails)
+    finally:
+        server.dispose()

@@ -81,6 +81,20 @@ def state(session: Session) -> LocalState:
     )
 
 
+def is_paired(session: Session) -> bool:
+    """Whether this store syncs with a server, read without writing anything.
+
+    Always ``False`` on PostgreSQL: the shared server is never a laptop, its ``sync_state`` is unused
+    (and no application login may touch it), and edits there are the server's own.
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        return False
+    row = session.execute(
+        select(_state.c.account_id, _state.c.server_url).where(_state.c.id == STATE_ID)
+    ).first()
+    return row is not None and row.account_id is not None and row.server_url is not None
+
+
 def read_state(db: Database) -> LocalState:
     with db.session() as s:
         return state(s)
@@ -232,7 +246,11 @@ def sync_status(db: Database) -> SyncStatus:
 
 
 def rows_waiting(db: Database, table_name: str) -> frozenset[int]:
-    """Ids of rows of ``table_name`` with an edit not yet acknowledged by the server (for list markers)."""
+    """Ids of rows of ``table_name`` with an edit not yet acknowledged by the server (for list markers).
+
+    Empty on the server itself (edits there are already the server's)."""
+    if not db.is_sqlite:
+        return frozenset()
     with db.read_session() as s:
         ids = s.scalars(
             select(_outbox.c.row_id)
@@ -243,7 +261,10 @@ def rows_waiting(db: Database, table_name: str) -> frozenset[int]:
 
 
 def rows_in_conflict(db: Database, table_name: str) -> frozenset[int]:
-    """Ids of rows of ``table_name`` with an open conflict (the list delegate marks them)."""
+    """Ids of rows of ``table_name`` with an open conflict (the list delegate marks them); the inbox
+    is a laptop's, so empty on the server itself."""
+    if not db.is_sqlite:
+        return frozenset()
     with db.read_session() as s:
         ids = s.scalars(
             select(_conflict.c.row_id)
