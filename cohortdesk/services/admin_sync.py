@@ -15,11 +15,12 @@ from datetime import date, datetime
 from typing import Any
 
 from cohortdesk.db import Database
-from cohortdesk.errors import SyncError, ValidationError
+from cohortdesk.errors import OfflineError, SyncError, ValidationError
 from cohortdesk.services import validation
-from cohortdesk.services.sync import engine, read_state
+from cohortdesk.services.sync import engine, local, read_state
 from cohortdesk.services.sync.conflicts import ConflictRow, list_conflicts
 from cohortdesk.services.sync.engine import SyncReport
+from cohortdesk.services.sync.spec import SPECS
 
 SERVER_ENV = "COHORTDESK_SYNC_SERVER"
 
@@ -46,6 +47,36 @@ def sync_now(
     server_db = Database(url)
     try:
         return engine.sync(db, server_db, progress=progress, cancelled=cancelled)
+    finally:
+        server_db.dispose()
+
+
+def ensure_reserved_ids(db: Database, table_name: str, needed: int) -> int:
+    """Make sure this paired laptop holds at least ``needed`` reserved ids of ``table_name``, reserving
+    the difference from the server now if it must (online); returns how many it holds.
+
+    Offline (or with no server named), ``SyncError`` says exactly how many rows can be created now.
+    """
+    with db.read_session() as s:
+        have = local.pool_counts(s)[table_name]
+    if have >= needed:
+        return have
+    label = SPECS[table_name].label
+    url = server_url(db)
+    short = (
+        f"This laptop holds reserved ids for {have} new {label}s, so it can create {have} of the "
+        f"{needed} now. Connect to the network and try again to create all {needed} (the ids are "
+        f"reserved from the server then), or create at most {have} at a time; nothing was written."
+    )
+    if not url:
+        raise SyncError(short)
+    server_db = Database(url)
+    try:
+        return engine.reserve_ids(
+            db, server_db, table_name, needed - have + local.DEFAULT_POOL_SIZES.get(table_name, 0)
+        )
+    except OfflineError as exc:
+        raise SyncError(f"The server cannot be reached. {short}") from exc
     finally:
         server_db.dispose()
 

@@ -683,6 +683,12 @@ def commit_import(
     learners = [
         config_edits.NewLearner(r.email, r.first_name, r.last_name, dict(r.student_data)) for r in rows
     ]
+    if preview.paired:
+        from cohortdesk.services import admin_sync  # the sync machinery, only for a paired laptop
+
+        if progress is not None:
+            progress(0, 0, "Reserving ids for the new enrollments")
+        admin_sync.ensure_reserved_ids(db, "cohort_enrollments", len(learners))
     try:
         done = config_edits.enroll_learners(
             db,

@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import logging
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -117,10 +118,37 @@ def sync(
     ``on_batch_pushed(n)`` runs after the server committed batch ``n`` and before the laptop marks it
     acknowledged (the riskiest moment to crash; tests use it to kill the process there).
     """
-    try:
+    with _failures_recorded(local_db):
         return _Sync(
             local_db, server_db, progress, cancelled, account_id, batch_size, page_size, pool_sizes
         ).run(on_batch_pushed)
+
+
+def reserve_ids(local_db: Database, server_db: Database, table_name: str, count: int) -> int:
+    """Reserve ``count`` more ids of ``table_name`` for this paired laptop now (online), on top of its
+    pool; returns how many the pool then holds. Used before a large import instead of a full sync.
+
+    Raises ``OfflineError`` (recorded like a failed sync) when the server cannot be reached.
+    """
+    with _failures_recorded(local_db):
+        worker = _Sync(local_db, server_db, None, None, None, PUSH_BATCH, PULL_PAGE, None)
+        hs, _offset = worker._handshake()
+        got: list[int] = []
+        with server_db.engine.begin() as conn:
+            for start in range(0, count, server.MAX_RESERVE):
+                got += server.reserve_ids(
+                    conn, hs.device_id, table_name, min(server.MAX_RESERVE, count - start)
+                )
+        with local_db.session() as s:
+            local.add_to_pool(s, table_name, got)
+            return local.pool_counts(s)[table_name]
+
+
+@contextmanager
+def _failures_recorded(local_db: Database) -> Iterator[None]:
+    """Record any failure in the store's sync state (the status bar shows it) and word it."""
+    try:
+        yield
     except CohortDeskError as exc:
         _record_failure(local_db, str(exc))
         raise

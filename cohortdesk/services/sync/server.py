@@ -273,6 +273,10 @@ def handshake(
     )
 
 
+#: Most ids ``cohortdesk_reserve_ids`` hands out in one call.
+MAX_RESERVE = 100_000
+
+
 def reserve_ids(conn: Connection, device_id: str, table_name: str, count: int) -> list[int]:
     if count <= 0:
         return []
