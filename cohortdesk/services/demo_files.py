@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import functools
 import io
+import random
 import unicodedata
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from PIL import Image, ImageDraw, ImageFont
@@ -505,3 +506,170 @@ def _slug(person: Person) -> str:
 
 def _digits(person: Person) -> str:
     return (person.sa_id_number or "0000000000000")[-4:] + person.date_of_birth.strftime("%m%d")
+
+
+# --- scans and photos as they arrive: skewed, noisy, low resolution -------------------------------
+
+
+@dataclass(frozen=True)
+class ScanQuality:
+    """How a scan or phone photo departs from a clean page."""
+
+    skew: float = 0.0  # degrees, anticlockwise
+    noise: float = 0.0  # standard deviation of grey noise (0-255 scale)
+    scale: float = 1.0  # 1.0 = 150 dpi for pages, full size for cards
+    blur: float = 0.0  # Gaussian radius in pixels
+    jpeg_quality: int = 82
+    stamp_angle: float = -3.0  # the commissioner's stamp is rarely straight
+
+    @property
+    def degraded(self) -> bool:
+        return bool(self.skew or self.noise or self.blur or self.scale < 1.0)
+
+
+CLEAN_SCAN = ScanQuality()
+
+
+def degraded_quality(rng: random.Random) -> ScanQuality:
+    """A random, still legible, poor scan: what officers get from phones and old office scanners."""
+    return ScanQuality(
+        skew=rng.uniform(-4.0, 4.0),
+        noise=rng.uniform(6, 22),
+        scale=rng.choice((0.7, 0.8, 0.9, 1.0)),
+        blur=rng.choice((0.0, 0.0, 0.4, 0.7)),
+        jpeg_quality=rng.randrange(45, 80),
+        stamp_angle=rng.uniform(-6, 6),
+    )
+
+
+def _degrade(image: Image.Image, quality: ScanQuality, background: int = 255) -> Image.Image:
+    from PIL import ImageChops, ImageFilter
+
+    if quality.scale != 1.0:
+        image = image.resize(
+            (round(image.width * quality.scale), round(image.height * quality.scale)),
+            Image.Resampling.LANCZOS,
+        )
+    if quality.skew:
+        image = image.rotate(
+            quality.skew, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=background
+        )
+    if quality.blur:
+        image = image.filter(ImageFilter.GaussianBlur(quality.blur))
+    if quality.noise:
+        noise = Image.effect_noise(image.size, quality.noise)
+        image = ImageChops.add(image.convert("L"), noise, scale=1.0, offset=-128)
+    return image
+
+
+def _jpeg(image: Image.Image, quality: ScanQuality, dpi: int) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=quality.jpeg_quality, dpi=(dpi, dpi))
+    return buffer.getvalue()
+
+
+def _stamp_image(lines: list[str], angle: float) -> Image.Image:
+    """The commissioner of oaths' rubber stamp in blue ink, on a transparent sheet."""
+    font_bold, font = _font(19), _font(17)
+    width = max(int(font_bold.getlength(_t(line))) for line in lines) + 48
+    height = 30 + 28 * len(lines)
+    stamp = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(stamp)
+    ink = (30, 50, 160, 235)
+    draw.rectangle((1, 1, width - 2, height - 2), outline=ink, width=3)
+    draw.rectangle((8, 8, width - 9, height - 9), outline=ink, width=1)
+    for index, line in enumerate(lines):
+        draw.text((22, 16 + 28 * index), _t(line), font=font_bold if index == 0 else font, fill=ink)
+    return stamp.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True)
+
+
+def certified_id_scan_jpeg(
+    person: Person,
+    certified_on: date,
+    commissioner: str,
+    quality: ScanQuality = CLEAN_SCAN,
+    id_number_shown: str | None = None,
+) -> DemoFile:
+    """A certified copy of an ID, scanned on an office scanner at 150 dpi and saved as JPEG.
+
+    ``id_number_shown`` puts another number on the page than the learner's (a demo mismatch)."""
+    width, height = 1240, 1754  # A4 at 150 dpi
+    page = Image.new("RGB", (width, height), (250, 250, 247))
+    draw = ImageDraw.Draw(page)
+    draw.rectangle((80, 70, width - 80, 160), fill=(232, 236, 242))
+    draw.text(
+        (104, 86), _t("Certified copy — Republic of South Africa Identity Document"), font=_font(30), fill=20
+    )
+    draw.text((104, 126), _t("Department of Home Affairs"), font=_font(20), fill=40)
+    draw.rectangle((120, 250, width - 120, 820), outline=(30, 30, 30), width=3)
+    draw.rectangle((160, 300, 400, 620), fill=(200, 200, 200))
+    draw.text((232, 446), "PHOTO", font=_font(26), fill=60)
+    rows = [
+        ("Surname / Van", person.last_name.upper()),
+        ("Forenames / Voorname", person.first_name.upper()),
+        ("Identity number", id_number_shown or person.sa_id_number or "—"),
+        ("Date of birth", person.date_of_birth.strftime("%d %b %Y").upper()),
+        ("Sex", "FEMALE" if person.gender == "F" else "MALE"),
+        ("Country of birth", "SOUTH AFRICA"),
+    ]
+    for index, (label, value) in enumerate(rows):
+        y = 290 + 84 * index
+        draw.text((450, y), _t(label), font=_font(19), fill=70)
+        draw.text((450, y + 26), _t(value), font=_font(34), fill=10)
+    draw.text(
+        (120, 880),
+        _t("This copy was made from the original document presented in person."),
+        font=_font(21),
+        fill=40,
+    )
+    stamp = _stamp_image(
+        [
+            "CERTIFIED A TRUE COPY OF THE ORIGINAL",
+            f"Commissioner of Oaths: {commissioner}",
+            "Ex officio: SAPS, Johannesburg Central",
+            f"Date: {certified_on.strftime('%d %B %Y')}",
+        ],
+        quality.stamp_angle,
+    )
+    page.paste(stamp, (560, 1180), stamp)
+    scanned = _degrade(page.convert("L"), quality)
+    dpi = round(150 * quality.scale)
+    data = _jpeg(scanned, quality, dpi)
+    return DemoFile(
+        data,
+        f"scan_certified_id_{_slug(person)}.jpg",
+        "image/jpeg",
+        width=scanned.width,
+        height=scanned.height,
+    )
+
+
+def id_card_photo_scan_jpeg(
+    person: Person,
+    quality: ScanQuality = CLEAN_SCAN,
+    orientation: int = 1,
+    id_number_shown: str | None = None,
+) -> DemoFile:
+    """A phone photo of a smart ID card on a desk: tilted, noisy, maybe small, EXIF-oriented."""
+    shown = replace(person, sa_id_number=id_number_shown) if id_number_shown else person
+    card = _card(shown, 680, 420, 0).convert("L")
+    desk = Image.new("L", (card.width + 80, card.height + 80), 205)
+    desk.paste(card, (40, 40))
+    photo = _degrade(desk, quality, background=205)
+    stored = {
+        1: photo,
+        3: photo.transpose(Image.Transpose.ROTATE_180),
+        6: photo.transpose(Image.Transpose.ROTATE_90),
+        8: photo.transpose(Image.Transpose.ROTATE_270),
+    }[orientation]
+    exif = Image.Exif()
+    exif[EXIF_ORIENTATION] = orientation
+    buffer = io.BytesIO()
+    stored.save(buffer, "JPEG", quality=quality.jpeg_quality, exif=exif.tobytes())
+    return DemoFile(
+        buffer.getvalue(),
+        f"IMG_{_digits(person)}_card.jpg",
+        "image/jpeg",
+        width=stored.width,
+        height=stored.height,
+    )

@@ -10,6 +10,8 @@ on stdin and answers each on stdout, one at a time, holding only the current doc
 
 * ``open``   {token, kind} + document bytes -> {pages, sizes, unit} or {error, ...}
 * ``render`` {token, page, width, height, rotation} -> {width, height, bpl, format} + RGB32 pixels
+* ``read``   {token, document_type} -> {reading} (``services.reading``): a PDF page's own text where
+  it has one, else OCR of the page rendered at ``READ_DPI``; images are OCRed as decoded.
 
 Documents never touch the disk: they arrive and leave through the pipe.
 """
@@ -33,6 +35,8 @@ CRASH_ON_OPEN = b"%COHORTDESK-TEST-CRASH-OPEN%"
 
 MAX_SIZES = 2000  # page sizes reported up front; later pages are assumed to match the last one
 MAX_RENDER_PIXELS = 4096 * 4096  # per rendered page; the GUI scales beyond that
+READ_DPI = 150  # PDF pages without a text layer are rendered at this for OCR
+READ_EDGE = 2600  # images are OCRed from a decode at least this large where the file has it
 # Images that must be decoded in full (PNG, TIFF, ...) above this are refused rather than decoded:
 # 50 MP is a 600 dpi A3 scan, and already 200 MB of pixels.
 MAX_DECODE_PIXELS = 50_000_000
@@ -75,6 +79,10 @@ class Renderer:
             return self.render(
                 int(header["page"]), int(header["width"]), int(header["height"]), int(header["rotation"])
             )
+        if op == "read":
+            if header.get("token") != self.token:
+                raise RenderError("not_open", "the document is not open in this worker")
+            return {"ok": True, "reading": self.read(str(header.get("document_type", ""))).to_json()}, b""
         if op == "ping":
             return {"ok": True}, b""
         raise RenderError("internal", f"unknown request {op!r}")
@@ -218,6 +226,74 @@ class Renderer:
         rgba = image.convert("RGBA")
         raw_mode = "BGRA" if sys.byteorder == "little" else "ARGB"  # QImage.Format_RGB32 in memory
         return rgba.tobytes("raw", raw_mode), rgba.width, rgba.height, rgba.width * 4
+
+    # -- read ------------------------------------------------------------------------------------
+
+    def read(self, document_type: str) -> Any:
+        """What the current document says (``services.reading.model.DocumentReading``)."""
+        import time
+
+        from cohortdesk.services.reading import reader
+        from cohortdesk.services.reading.model import SOURCE_OCR, SOURCE_TEXT
+
+        started = time.perf_counter()
+        if self.kind != "pdf":
+            frames = min(_frame_count(self._image), reader.MAX_PAGES)
+            images = (self._decode(frame, READ_EDGE, READ_EDGE) for frame in range(frames))
+            return reader.read_images(document_type, images)
+        from cohortdesk.services.reading import engine
+
+        lines: list[Any] = []
+        sources: list[str] = []
+        pages = min(self._pdf.pageCount(), reader.MAX_PAGES)
+        for page in range(pages):
+            text_lines = self._pdf_text_lines(page)
+            if text_lines is not None:
+                lines.extend(text_lines)
+                sources.append(SOURCE_TEXT)
+                continue
+            size = self._pdf.pagePointSize(page)
+            scale = READ_DPI / 72
+            pixels, width, height, bpl = self._render_pdf(
+                page, max(1, round(size.width() * scale)), max(1, round(size.height() * scale)), 0
+            )
+            from PIL import Image
+
+            image = Image.frombuffer("RGBA", (width, height), pixels, "raw", "BGRA", bpl, 1)
+            page_lines, _timings = engine.recognise(image, page)
+            lines.extend(page_lines)
+            sources.append(SOURCE_OCR)
+        return reader.reading_from_lines(document_type, lines, sources, pages, started)
+
+    def _pdf_text_lines(self, page: int) -> list[Any] | None:
+        """The page's text layer as lines of words with boxes, or None when it has (almost) none."""
+        import re
+
+        from cohortdesk.services.reading import reader
+        from cohortdesk.services.reading.model import Line, Word
+
+        text = self._pdf.getAllText(page).text()
+        if not reader.text_is_usable(text):
+            return None
+        size = self._pdf.pagePointSize(page)
+        width, height = max(size.width(), 1.0), max(size.height(), 1.0)
+        lines: list[Any] = []
+        offset = 0
+        for raw_line in re.split(r"(\r\n|\n|\r)", text):
+            if raw_line in ("\r\n", "\n", "\r"):
+                offset += len(raw_line)
+                continue
+            words = []
+            for match in re.finditer(r"\S+", raw_line):
+                rect = self._pdf.getSelectionAtIndex(
+                    page, offset + match.start(), len(match.group())
+                ).boundingRectangle()
+                box = (rect.left() / width, rect.top() / height, rect.right() / width, rect.bottom() / height)
+                words.append(Word(match.group(), 1.0, box))
+            if words:
+                lines.append(Line(page, tuple(words)))
+            offset += len(raw_line)
+        return lines
 
     def _decode(self, frame: int, width: int, height: int) -> Any:
         """The frame, EXIF-oriented, as an RGB image of at least ``width`` x ``height`` where it can be."""
