@@ -30,7 +30,6 @@ from pathlib import Path
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import argparse
-from collections import Counter
 import os
 import smtplib
 import socket
@@ -39,6 +38,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, replace
 
 from sqlalchemy import create_engine, func, make_url, select, text
@@ -144,7 +144,9 @@ class Figures:
             f"  cohortdesk notify:   {self.sender_seconds:6.2f} s  {self.rows / self.sender_seconds:8.0f} rows/s"
             f"  {sender_rate:7.0f} e-mails/s"
         )
-        print(f"  plain smtplib loop:  {self.baseline_seconds:6.2f} s  {'':>13}  {baseline_rate:7.0f} e-mails/s")
+        print(
+            f"  plain smtplib loop:  {self.baseline_seconds:6.2f} s  {'':>13}  {baseline_rate:7.0f} e-mails/s"
+        )
         print(f"  ratio (notify / smtplib): {sender_rate / baseline_rate:.2f}x")
 
 
@@ -195,7 +197,9 @@ def run(db: Database, rows: int, students: int, folder: Path) -> Figures:
         identity = resolve_identity(db)
         started = time.perf_counter()
         while True:
-            report = sender.run_once(db, identity, flush=True, run_rule=False, learners=200, retry_base_seconds=0)
+            report = sender.run_once(
+                db, identity, flush=True, run_rule=False, learners=200, retry_base_seconds=0
+            )
             if not report.total:
                 break
         sender_seconds = time.perf_counter() - started
@@ -217,7 +221,9 @@ def run(db: Database, rows: int, students: int, folder: Path) -> Figures:
 
 
 def _admin():  # noqa: ANN202
-    return create_engine(ADMIN_URL.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT")
+    return create_engine(
+        ADMIN_URL.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
+    )
 
 
 def bench_postgres(rows: int, students: int, folder: Path) -> None:
