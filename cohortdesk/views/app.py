@@ -256,8 +256,10 @@ class Desktop(QObject):
 
     def _wire(self, window: MainWindow) -> None:
         from cohortdesk.views.export_dialog import install_export_action
+        from cohortdesk.views.learner_tools import install_learner_tools
 
         install_export_action(window)
+        install_learner_tools(window)
         switch = QAction("S&witch connection…", window)
         switch.setObjectName("action_switch_connection")
         switch.setStatusTip("Open another database: your institution's server or this computer's")

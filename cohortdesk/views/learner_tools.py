@@ -1,0 +1,107 @@
+"""What closes the loop with learners, added to the workstation window from outside it: the cohort
+dashboard (cohort tree context menu, Tools → Cohort dashboard…), bulk decisions and reminders for the
+queue's selected rows (Review menu and the queue's context menu), and the e-mail settings, templates
+and outbox with *Send now* (Tools → Notifications…, super admins).
+
+``install_learner_tools(window)`` is the one hook; the window offers ``runner``, ``db``, ``identity``,
+``ui``, ``queue_pane``, ``menus``, ``add_menu_action`` and the ``opened`` signal.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QModelIndex, QObject, Qt
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QMenu, QWidget
+
+from cohortdesk.views.cohort_tree_model import CohortTreeModel
+
+
+class LearnerTools(QObject):
+    """The actions and windows this module adds to one workstation window."""
+
+    def __init__(self, window: Any) -> None:
+        super().__init__(window)
+        self.window = window
+        self.dashboards: dict[int, QWidget] = {}
+        self.actions: dict[str, QAction] = {}
+        dashboard = QAction("Cohort &dashboard…", window)
+        dashboard.setObjectName("action_cohort_dashboard")
+        dashboard.setStatusTip("Totals, completion and where learners are stuck, for the institution in view")
+        dashboard.triggered.connect(lambda _checked=False: self.open_dashboard())
+        self.actions["dashboard"] = dashboard
+        window.add_menu_action("tools", dashboard)
+        tree = window.ui.cohort_browser
+        tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        tree.customContextMenuRequested.connect(self._tree_menu)
+
+    # --- the dashboard -------------------------------------------------------------------------
+
+    def _institution_of(self, scope: tuple[str, int | None]) -> tuple[int | None, int | None]:
+        """(institution id, cohort id) for a cohort-tree scope; the first institution for "all"."""
+        kind, ident = scope
+        tree = self.window.tree_model.tree
+        if kind == "institution":
+            return ident, None
+        if kind == "cohort":
+            for institution in tree:
+                if any(c.id == ident for c in institution.cohorts):
+                    return institution.id, ident
+            return None, None
+        identity = self.window.identity
+        if identity is not None and identity.institution_id is not None:
+            return identity.institution_id, None
+        return (tree[0].id if tree else None), None
+
+    def open_dashboard(self, scope: tuple[str, int | None] | None = None) -> QWidget | None:
+        """The dashboard of the institution in ``scope`` (default: the cohort tree's current scope),
+        one window per institution, brought to the front and switched to the scope's cohort."""
+        from cohortdesk.views.dashboard import DashboardWindow
+
+        institution_id, cohort_id = self._institution_of(scope or self.window.queue_pane.scope)
+        if institution_id is None:
+            self.window.statusBar().showMessage("There is no institution to show yet.", 5000)
+            return None
+        existing = self.dashboards.get(institution_id)
+        if existing is not None:
+            if scope is not None or cohort_id is not None:
+                existing.load(cohort_id)
+        else:
+            existing = DashboardWindow(
+                self.window.runner, self.window.db, institution_id, cohort_id, self.window
+            )
+            existing.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            existing.destroyed.connect(lambda _o=None, i=institution_id: self.dashboards.pop(i, None))
+            self.dashboards[institution_id] = existing
+            screen = self.window.screen().availableGeometry()
+            existing.resize(min(1100, int(screen.width() * 0.9)), min(820, int(screen.height() * 0.9)))
+        existing.show()
+        existing.raise_()
+        existing.activateWindow()
+        return existing
+
+    def _tree_menu(self, position: Any) -> None:
+        tree = self.window.ui.cohort_browser
+        index: QModelIndex = tree.indexAt(position)
+        scope = index.data(CohortTreeModel.ScopeRole) if index.isValid() else None
+        if scope is None:
+            return
+        scope = (scope[0], scope[1])
+        menu = self.tree_menu(scope)
+        menu.popup(tree.viewport().mapToGlobal(position))
+
+    def tree_menu(self, scope: tuple[str, int | None]) -> QMenu:
+        menu = QMenu(self.window.ui.cohort_browser)
+        menu.setObjectName("cohortTreeMenu")
+        label = "Cohort dashboard…" if scope[0] == "cohort" else "Institution dashboard…"
+        action = menu.addAction(label)
+        action.setObjectName("dashboardMenuItem")
+        action.triggered.connect(lambda _checked=False, s=scope: self.open_dashboard(s))
+        return menu
+
+
+def install_learner_tools(window: Any) -> LearnerTools:
+    tools = LearnerTools(window)
+    window.learner_tools = tools
+    return tools
