@@ -18,12 +18,15 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from sqlalchemy import select
+
 from cohortdesk.db import Database
 from cohortdesk.errors import ClaimConflict, CohortDeskError, NotFoundError, PermissionDenied, ValidationError
+from cohortdesk.models import Cohort, CohortEnrollment
 from cohortdesk.services import claims, queue
 from cohortdesk.services.identity import Identity
 from cohortdesk.services.rows import Claim
-from cohortdesk.services.validation import document_label
+from cohortdesk.services.validation import canonical_document_type, document_label
 from cohortdesk.services.verification import DecisionCommand, record_decision
 
 ACTIONS = {"approved": "Approve", "rejected": "Reject"}
@@ -211,3 +214,36 @@ def _one(
     finally:
         if claim is not None:
             claims.release(db, claim)
+
+
+@dataclass(frozen=True)
+class BulkChoices:
+    """What the bulk dialog offers for a selection: its documents (required by the selected learners'
+    cohorts, or uploaded by them) and the institution's canned rejection reasons."""
+
+    enrollment_ids: tuple[int, ...]
+    documents: tuple[tuple[str, str], ...]  # (document type, label)
+    reasons: tuple[queue.RejectionReason, ...]
+    institution_id: int | None
+
+
+def choices(db: Database, enrollment_ids: Sequence[int]) -> BulkChoices:
+    with db.read_session() as s:
+        found = s.execute(
+            select(Cohort.institution_id, Cohort.required_document_types, CohortEnrollment.uploaded_documents)
+            .join(CohortEnrollment, CohortEnrollment.cohort_id == Cohort.id)
+            .where(CohortEnrollment.id.in_(list(enrollment_ids)))
+        ).all()
+    documents: dict[str, None] = {}
+    for _institution, required, _uploaded in found:
+        documents.update(dict.fromkeys(canonical_document_type(d) for d in required or []))
+    for _institution, _required, uploaded in found:
+        documents.update(dict.fromkeys(sorted(canonical_document_type(d) for d in uploaded or {})))
+    institutions = {institution for institution, _r, _u in found}
+    institution_id = next(iter(institutions)) if len(institutions) == 1 else None
+    return BulkChoices(
+        tuple(enrollment_ids),
+        tuple((d, document_label(d)) for d in documents),
+        tuple(queue.rejection_reasons(db, institution_id)),
+        institution_id,
+    )

@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, QObject, Qt
-from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QMenu, QWidget
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QAbstractItemView, QDialog, QMenu, QWidget
 
 from cohortdesk.views.cohort_tree_model import CohortTreeModel
 
@@ -35,6 +35,107 @@ class LearnerTools(QObject):
         tree = window.ui.cohort_browser
         tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         tree.customContextMenuRequested.connect(self._tree_menu)
+        # Several rows can be selected (Shift/Ctrl+click, Shift+arrows); the current row still opens.
+        window.ui.queue_table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.bulk_dialog: QDialog | None = None
+        self.remind_dialog: QDialog | None = None
+        review = window.menus["review"]
+        review.addSeparator()
+        for key, text, keys, handler in (
+            ("approve_selected", "Approve &selected…", "Ctrl+Shift+A", lambda: self.open_bulk("approved")),
+            ("reject_selected", "Reject s&elected…", "Ctrl+Shift+R", lambda: self.open_bulk("rejected")),
+            ("remind_selected", "Re&mind selected learners…", "Ctrl+Shift+M", self.open_remind),
+        ):
+            action = QAction(text, window)
+            action.setObjectName(f"action_{key}")
+            action.setShortcut(QKeySequence(keys))
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            action.triggered.connect(lambda _checked=False, h=handler: h())
+            window.addAction(action)
+            review.addAction(action)
+            self.actions[key] = action
+        extenders = getattr(window, "queue_menu_extenders", None)
+        if extenders is not None:
+            extenders.append(self.extend_queue_menu)
+        window.opened.connect(lambda _info: self.apply_identity())
+        self.apply_identity()
+
+    def apply_identity(self) -> None:
+        identity = self.window.identity
+        may_decide = identity is not None and identity.can("decide")
+        for key in ("approve_selected", "reject_selected", "remind_selected"):
+            self.actions[key].setVisible(may_decide)
+
+    # --- the queue's selection: bulk decisions and reminders ---------------------------------------
+
+    def selected(self) -> list[Any]:
+        """The queue rows selected (in queue order), else the current one."""
+        model = self.window.queue_model
+        table = self.window.ui.queue_table
+        rows = sorted({index.row() for index in table.selectionModel().selectedRows()})
+        if not rows and table.currentIndex().isValid():
+            rows = [table.currentIndex().row()]
+        return [r for r in (model.row_at(row) for row in rows) if r is not None]
+
+    def extend_queue_menu(self, menu: QMenu) -> None:
+        identity = self.window.identity
+        if identity is None or not identity.can("decide") or not self.selected():
+            return
+        count = len(self.selected())
+        if menu.actions():
+            menu.addSeparator()
+        noun = f"{count:,} selected" if count > 1 else "this learner"
+        for key, text in (
+            ("approve_selected", f"Approve for {noun}…"),
+            ("reject_selected", f"Reject for {noun}…"),
+            ("remind_selected", f"Remind {noun} of missing uploads…"),
+        ):
+            item = menu.addAction(text)
+            item.setObjectName(f"{key}MenuItem")
+            item.triggered.connect(self.actions[key].trigger)
+
+    def open_bulk(self, action: str) -> QDialog | None:
+        from cohortdesk.views.bulk_dialog import BulkDialog
+
+        rows = self.selected()
+        identity = self.window.identity
+        if not rows or identity is None:
+            self.window.statusBar().showMessage("Select one or more learners in the queue first.", 5000)
+            return None
+        if self.bulk_dialog is not None:
+            self.bulk_dialog.close()
+        dialog = BulkDialog(
+            self.window.runner, self.window.db, identity, [r.enrollment_id for r in rows], action, self.window
+        )
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.finished_run.connect(lambda _outcome: self.window.refresh())
+        dialog.destroyed.connect(lambda _o=None: setattr(self, "bulk_dialog", None))
+        self.bulk_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def open_remind(self) -> QDialog | None:
+        from cohortdesk.views.reminders import RemindDialog
+
+        rows = self.selected()
+        identity = self.window.identity
+        if not rows or identity is None:
+            self.window.statusBar().showMessage("Select one or more learners in the queue first.", 5000)
+            return None
+        if self.remind_dialog is not None:
+            self.remind_dialog.close()
+        dialog = RemindDialog(
+            self.window.runner,
+            self.window.db,
+            identity,
+            [(r.enrollment_id, r.student_name) for r in rows],
+            self.window,
+        )
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.destroyed.connect(lambda _o=None: setattr(self, "remind_dialog", None))
+        self.remind_dialog = dialog
+        dialog.open()
+        return dialog
 
     # --- the dashboard -------------------------------------------------------------------------
 

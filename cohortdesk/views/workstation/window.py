@@ -22,6 +22,7 @@ Signals:
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -132,6 +133,8 @@ class MainWindow(QMainWindow):
 
         self.actions: dict[str, QAction] = {}
         self.menus: dict[str, QMenu] = {}
+        #: Other screens add entries to the queue's context menu: each is called with the menu.
+        self.queue_menu_extenders: list[Callable[[QMenu], None]] = []
         self._build_actions()
         self._build_menus()
         self._build_status_bar()
@@ -716,16 +719,20 @@ class MainWindow(QMainWindow):
     def _queue_menu(self, position: Any) -> None:
         index = self.ui.queue_table.indexAt(position)
         item = self.queue_model.row_at(index.row()) if index.isValid() else None
-        if item is None or self.identity is None or not self.identity.can("release_claims"):
+        if item is None:
             return
         menu = QMenu(self)
         menu.setObjectName("queueMenu")
-        holder = item.holder_at(datetime.now(UTC))
-        action = menu.addAction(f"Release {holder}'s claim" if holder else "Release claim")
-        action.setObjectName("releaseClaimMenuItem")
-        action.setEnabled(holder is not None)
-        action.triggered.connect(lambda _checked=False, i=item.enrollment_id: self.ask_release_claim(i))
-        menu.popup(self.ui.queue_table.viewport().mapToGlobal(position))
+        if self.identity is not None and self.identity.can("release_claims"):
+            holder = item.holder_at(datetime.now(UTC))
+            action = menu.addAction(f"Release {holder}'s claim" if holder else "Release claim")
+            action.setObjectName("releaseClaimMenuItem")
+            action.setEnabled(holder is not None)
+            action.triggered.connect(lambda _checked=False, i=item.enrollment_id: self.ask_release_claim(i))
+        for extend in self.queue_menu_extenders:
+            extend(menu)
+        if menu.actions():
+            menu.popup(self.ui.queue_table.viewport().mapToGlobal(position))
 
     def _release_target(self, enrollment_id: int | None) -> int | None:
         """The enrollment a release is for (the current one by default), if this login may release."""
