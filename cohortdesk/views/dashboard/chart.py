@@ -34,7 +34,9 @@ class BarChart(QWidget):
     ROW_HEIGHT = 22
     GAP = 8
 
-    def __init__(self, series: Sequence[Series], parent: QWidget | None = None, *, legend: bool = True) -> None:
+    def __init__(
+        self, series: Sequence[Series], parent: QWidget | None = None, *, legend: bool = True
+    ) -> None:
         super().__init__(parent)
         self.series = tuple(series)
         self.legend = legend
