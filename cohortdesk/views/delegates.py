@@ -56,7 +56,8 @@ class TwoLineBadgeDelegate(QStyledItemDelegate):
     def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:
         metrics = QFontMetrics(option.font)
         small = QFontMetrics(style.small_font(option.font))
-        return QSize(180, metrics.height() + small.height() + 2 * self.PADDING + 3)
+        # Narrow on purpose: the title is elided to the width there is (never a sideways scroll bar).
+        return QSize(120, metrics.height() + small.height() + 2 * self.PADDING + 3)
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
         opt = QStyleOptionViewItem(option)

@@ -42,6 +42,15 @@ def local_time(moment: datetime | None) -> str:
     return moment.astimezone().strftime("%Y-%m-%d %H:%M") if moment is not None else ""
 
 
+#: A zero-width space: where a long e-mail address may wrap (after "@" and dots), never mid-word.
+WRAP_POINT = "\u200b"
+
+
+def breakable_address(address: str) -> str:
+    """``address`` escaped for HTML, allowed to wrap only after "@" and dots."""
+    return escape(address).replace("@", "@" + WRAP_POINT).replace(".", "." + WRAP_POINT)
+
+
 def _sensitive(value: SensitiveValue | None) -> str:
     if value is None or not value.display:
         return f"<span style='color:{style.MUTED_TEXT}'>not captured</span>"
@@ -82,8 +91,8 @@ def student_details_html(details: StudentDetails) -> str:
     mismatched = {m.field for m in details.mismatches}
     parts: list[str] = [
         f"<p style='margin:0'><span style='font-size:large; font-weight:600'>{escape(details.student_name)}</span><br>"
-        f"<span style='color:{style.MUTED_TEXT}'>{escape(details.email)}"
-        + (f" · {escape(details.phone)}" if details.phone else "")
+        f"<span style='color:{style.MUTED_TEXT}'>{breakable_address(details.email)}"
+        + (f"<br>{escape(details.phone).replace(' ', '&nbsp;')}" if details.phone else "")
         + "</span></p>"
     ]
     if details.mismatches:
@@ -218,12 +227,16 @@ def document_accessible_text(doc: DocumentRow) -> str:
     return f"{doc.label}: {badge}. {document_subtitle(doc)}."
 
 
+#: History's columns: what was decided comes first, so a narrow pane still shows it.
+HISTORY_HEADERS = ("Action", "Document", "When", "Who", "Reason")
+
+
 def history_columns(row: VerificationRow) -> tuple[str, str, str, str, str]:
-    """(when, who, document, action, reason) of one history row."""
+    """(action, document, when, who, reason) of one history row."""
     return (
+        ACTION_LABELS.get(row.action, row.action),
+        document_label(row.document_type),
         local_time(row.created_at),
         row.admin_name,
-        document_label(row.document_type),
-        ACTION_LABELS.get(row.action, row.action),
         row.reason or "",
     )

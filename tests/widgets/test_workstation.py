@@ -140,7 +140,7 @@ def test_reject_by_keyboard_with_canned_reason(qtbot, workstation, sql_guard):
     assert window.current_document().document_type == "matric_certificate"
     assert window.ui.history.topLevelItemCount() == 1
     item = window.ui.history.topLevelItem(0)
-    assert (item.text(1), item.text(2), item.text(3)) == ("Officer One", "Certified ID", "Rejected")
+    assert (item.text(0), item.text(1), item.text(3)) == ("Rejected", "Certified ID", "Officer One")
     assert window.queue_model.row_at(0).verification_state == "rejected"
 
 

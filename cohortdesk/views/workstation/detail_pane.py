@@ -172,8 +172,10 @@ class DetailPane(QObject):
         for row in detail.history:
             columns = panels.history_columns(row)
             item = QTreeWidgetItem(list(columns))
-            item.setForeground(3, style.badge_colors(row.action)[0])
-            item.setToolTip(4, row.reason or "")
+            item.setForeground(0, style.badge_colors(row.action)[0])
+            summary = f"{columns[0]}: {columns[1]}, {columns[2]}, {columns[3]}" + (f". {columns[4]}" if columns[4] else "")
+            for column in range(len(columns)):
+                item.setToolTip(column, summary)
             ui.history.addTopLevelItem(item)
         for column in range(4):
             ui.history.resizeColumnToContents(column)

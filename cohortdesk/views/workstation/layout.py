@@ -2,14 +2,24 @@
 accessible names and placement. Behaviour lives in the other
 modules of this package (``window.py`` composes them).
 
+Wide (four columns fit):
+
     ┌ cohorts ┐┌ queue: search, filters, table ┐┌ decision bar + preview ┐┌ documents ┐
     │ tree    ││                                ││                        │├ student   ┤
     │         ││                                ││                        │├ history   ┤
+
+Compact (a laptop, or a large screen at 125 %/150 %): the cohort tree sits above the queue, and the
+right-hand panes become tabs beside a larger preview:
+
+    ┌ cohorts ───────┐┌ decision bar + preview ┐┌[Documents|Student|History]┐
+    ├ queue ─────────┤│                        ││                            │
+    │                ││                        ││                            │
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QTextOption
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -25,6 +35,7 @@ from PySide6.QtWidgets import (
     QSizePolicy,
     QSplitter,
     QTableView,
+    QTabWidget,
     QTextBrowser,
     QTreeView,
     QTreeWidget,
@@ -33,6 +44,7 @@ from PySide6.QtWidgets import (
 )
 
 from cohortdesk.views.delegates import TwoLineBadgeDelegate
+from cohortdesk.views.enrollment_panels import HISTORY_HEADERS
 
 VERIFICATION_FILTERS = (
     ("Pending", "pending"),
@@ -52,6 +64,10 @@ ENROLLMENT_FILTERS = (
     ("In progress", "in_progress"),
     ("Complete", "complete"),
 )
+
+
+#: Below this window width (logical pixels) four columns no longer fit: the compact arrangement.
+COMPACT_BELOW = 1500
 
 
 def panel(title: str, name: str, parent: QWidget) -> tuple[QFrame, QVBoxLayout, QLabel]:
@@ -96,6 +112,7 @@ class WorkstationView:
 
         # --- left: cohort browser -----------------------------------------------------------
         left, left_layout, _ = panel("Cohorts", "cohorts", self.main_splitter)
+        self.cohorts_panel = left
         self.cohort_browser = QTreeView(left)
         self.cohort_browser.setObjectName("cohortBrowser")
         self.cohort_browser.setAccessibleName("Cohort browser")
@@ -115,6 +132,7 @@ class WorkstationView:
 
         # --- centre: the queue -------------------------------------------------------------
         centre, centre_layout, self.queue_title = panel("Enrollment queue", "queue", self.main_splitter)
+        self.queue_panel = centre
         self.queue_search = QLineEdit(centre)
         self.queue_search.setObjectName("queueSearch")
         self.queue_search.setAccessibleName("Search the queue")
@@ -180,6 +198,7 @@ class WorkstationView:
         self.detail_splitter.setChildrenCollapsible(False)
 
         viewer, viewer_layout, self.document_title = panel("Document", "preview", self.detail_splitter)
+        self.viewer_panel = viewer
         self.document_title.setObjectName("documentTitle")
         # Title row: the document's name, then its state in words ("Not checked yet · 1.6 KB").
         title_row = QHBoxLayout()
@@ -218,29 +237,34 @@ class WorkstationView:
         self.side_splitter = QSplitter(Qt.Orientation.Vertical, self.detail_splitter)
         self.side_splitter.setObjectName("sideSplitter")
         self.side_splitter.setChildrenCollapsible(False)
-        docs, docs_layout, _ = panel("Documents", "documents", self.side_splitter)
+        docs, docs_layout, docs_title = panel("Documents", "documents", self.side_splitter)
         self.document_list = QListWidget(docs)
         self.document_list.setObjectName("documentList")
         self.document_list.setAccessibleName("Uploaded documents")
         self.document_list.setItemDelegate(TwoLineBadgeDelegate(self.document_list))
         self.document_list.setUniformItemSizes(True)
+        # The badge keeps its room and the title is elided: never a sideways scroll bar.
+        self.document_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         docs_layout.addWidget(self.document_list)
 
-        student, student_layout, _ = panel("Student", "student", self.side_splitter)
+        student, student_layout, student_title = panel("Student", "student", self.side_splitter)
         self.student_details = QTextBrowser(student)
         self.student_details.setObjectName("studentDetails")
         self.student_details.setAccessibleName("Student details")
         self.student_details.setOpenLinks(False)
+        # Whole words only ("Captured", never "Capt ured"); e-mail addresses break after "@" or "."
+        # (enrollment_panels marks the places).
+        self.student_details.setWordWrapMode(QTextOption.WrapMode.WordWrap)
         student_layout.addWidget(self.student_details)
 
-        history, history_layout, _ = panel("History", "history", self.side_splitter)
+        history, history_layout, history_title = panel("History", "history", self.side_splitter)
         self.history = QTreeWidget(history)
         self.history.setObjectName("verificationHistory")
         self.history.setAccessibleName("Verification history")
         self.history.setRootIsDecorated(False)
         self.history.setUniformRowHeights(True)
         self.history.setAlternatingRowColors(True)
-        self.history.setHeaderLabels(["When", "Who", "Document", "Action", "Reason"])
+        self.history.setHeaderLabels(list(HISTORY_HEADERS))
         self.history.header().setStretchLastSection(True)
         self.history_empty = QLabel("No decisions yet.", history)
         self.history_empty.setObjectName("panelHint")
@@ -249,6 +273,24 @@ class WorkstationView:
         history_layout.addWidget(self.history)
         history_layout.addWidget(self.history_empty)
 
+        #: The three right-hand panes in order, with their titles (hidden while they are tabs).
+        self.side_panels: tuple[tuple[QFrame, QLabel, str], ...] = (
+            (docs, docs_title, "&Documents"),
+            (student, student_title, "&Student"),
+            (history, history_title, "&History"),
+        )
+        # The compact arrangement's containers (empty and hidden while the window is wide).
+        self.left_splitter = QSplitter(Qt.Orientation.Vertical)
+        self.left_splitter.setObjectName("leftSplitter")
+        self.left_splitter.setChildrenCollapsible(False)
+        self.side_tabs = QTabWidget()
+        self.side_tabs.setObjectName("sideTabs")
+        self.side_tabs.setAccessibleName("Documents, student and history")
+        self.side_tabs.setDocumentMode(True)
+        self.compact = False
+        self._stretch_wide()
+
+    def _stretch_wide(self) -> None:
         self.main_splitter.setStretchFactor(0, 0)
         self.main_splitter.setStretchFactor(1, 3)
         self.main_splitter.setStretchFactor(2, 5)
@@ -257,3 +299,58 @@ class WorkstationView:
         self.side_splitter.setStretchFactor(0, 2)
         self.side_splitter.setStretchFactor(1, 5)
         self.side_splitter.setStretchFactor(2, 2)
+
+    def arrange(self, compact: bool) -> bool:
+        """Switch between the wide and the compact arrangement; True when something moved."""
+        if compact == self.compact:
+            return False
+        self.compact = compact
+        focused = self.main_splitter.window().focusWidget()
+        if compact:
+            self.left_splitter.addWidget(self.cohorts_panel)
+            self.left_splitter.addWidget(self.queue_panel)
+            self.left_splitter.setStretchFactor(0, 1)
+            self.left_splitter.setStretchFactor(1, 3)
+            self.main_splitter.insertWidget(0, self.left_splitter)
+            for frame, title, tab_text in self.side_panels:
+                title.hide()
+                self.side_tabs.addTab(frame, tab_text.replace("&", ""))
+                frame.show()
+            self.detail_splitter.insertWidget(1, self.side_tabs)
+            self.side_splitter.hide()
+            self.side_splitter.setParent(None)
+            self.left_splitter.show()
+            self.side_tabs.show()
+            self.main_splitter.setStretchFactor(0, 4)
+            self.main_splitter.setStretchFactor(1, 6)
+            self.detail_splitter.setStretchFactor(0, 3)
+            self.detail_splitter.setStretchFactor(1, 2)
+        else:
+            while self.side_tabs.count():
+                self.side_tabs.removeTab(0)
+            for frame, title, _text in self.side_panels:
+                title.show()
+                self.side_splitter.addWidget(frame)
+                frame.show()
+            self.main_splitter.insertWidget(0, self.cohorts_panel)
+            self.main_splitter.insertWidget(1, self.queue_panel)
+            self.detail_splitter.insertWidget(1, self.side_splitter)
+            self.left_splitter.hide()
+            self.left_splitter.setParent(None)
+            self.side_tabs.hide()
+            self.side_tabs.setParent(None)
+            self.side_splitter.show()
+            self._stretch_wide()
+        if focused is not None:
+            focused.setFocus()
+        return True
+
+    def show_side_panel(self, widget: QWidget) -> None:
+        """Bring the tab holding ``widget`` to the front (compact arrangement); wide: nothing to do."""
+        if not self.compact:
+            return
+        for position in range(self.side_tabs.count()):
+            page = self.side_tabs.widget(position)
+            if page is widget or page.isAncestorOf(widget):
+                self.side_tabs.setCurrentIndex(position)
+                return

@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeyEvent, QKeySequence, QShowEvent
+from PySide6.QtGui import QAction, QCloseEvent, QKeyEvent, QKeySequence, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractButton,
     QApplication,
@@ -848,6 +848,7 @@ class MainWindow(QMainWindow):
     # --- keys ------------------------------------------------------------------------------------
 
     def _focus(self, widget: QWidget) -> None:
+        self.ui.show_side_panel(widget)
         widget.setFocus(Qt.FocusReason.ShortcutFocusReason)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
@@ -895,6 +896,10 @@ class MainWindow(QMainWindow):
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         self.state.shown()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self.state.adapt()
 
     def changeEvent(self, event: QEvent) -> None:
         # The student pane's HTML takes its link colour when it is set: redraw it for a new theme.

@@ -1,6 +1,6 @@
-"""The workstation's remembered state (geometry, dock state, splitters, queue columns, "Save and next")
-and where the window opens the first time: within the screen it is on, centred, or maximised when the
-screen is small.
+"""The workstation's remembered state (geometry, dock state, splitters, queue columns, "Save and next"),
+where the window opens the first time (within the screen it is on, centred, or maximised when the
+screen is small) and which arrangement suits its width (``layout.COMPACT_BELOW``).
 
 Restoring splitters waits for the first show: restoring them before the window has its final size lets
 the later resize share the space out again by stretch factor.
@@ -15,7 +15,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QMainWindow, QSplitter
 
 from cohortdesk.views import screens
-from cohortdesk.views.workstation.layout import WorkstationView
+from cohortdesk.views.workstation.layout import COMPACT_BELOW, WorkstationView
 
 SETTINGS_VERSION = 1
 #: The size the window asks for on a screen that has room for it (logical pixels).
@@ -36,15 +36,46 @@ class WindowState:
         self.window = window
         self.ui = ui
         self.settings = settings
-        self._pending_splitters: dict[str, Any] = {}
+        self._restore_splitters = False
         self._default_splitters = False
+        self._shown = False
 
     def splitters(self) -> dict[str, QSplitter]:
+        """The splitters of the current arrangement, by their settings key."""
+        if self.ui.compact:
+            return {
+                "compact_main": self.ui.main_splitter,
+                "compact_left": self.ui.left_splitter,
+                "compact_detail": self.ui.detail_splitter,
+            }
         return {
             "main": self.ui.main_splitter,
             "detail": self.ui.detail_splitter,
             "side": self.ui.side_splitter,
         }
+
+    def adapt(self) -> None:
+        """Choose the arrangement for the window's width; a change lays the splitters out again (as
+        remembered for that arrangement, else in default proportions)."""
+        compact = self.window.width() < COMPACT_BELOW
+        if compact == self.ui.compact:
+            return
+        if self._shown:
+            self._remember_splitters()
+        self.ui.arrange(compact)
+        if not self._shown:
+            return
+        remembered = {key: value for key in self.splitters() if (value := self.settings.value(f"splitters/{key}"))}
+        if remembered:
+            for key, splitter in self.splitters().items():
+                if key in remembered:
+                    splitter.restoreState(remembered[key])
+        else:
+            self.apply_default_layout()
+
+    def _remember_splitters(self) -> None:
+        for key, splitter in self.splitters().items():
+            self.settings.setValue(f"splitters/{key}", splitter.saveState())
 
     def place_first_time(self) -> None:
         """No remembered geometry: open within the available area of the screen the window is on."""
@@ -52,8 +83,10 @@ class WindowState:
         if screen is None:
             self.window.resize(*PREFERRED_SIZE)
             return
-        rect, maximise = first_geometry(screen.availableGeometry())
-        self.window.setGeometry(rect)
+        area = screen.availableGeometry()
+        rect, maximise = first_geometry(area)
+        # Maximised, the window takes the whole area (also where no window manager maximises it).
+        self.window.setGeometry(area if maximise else rect)
         if maximise:
             self.window.setWindowState(self.window.windowState() | Qt.WindowState.WindowMaximized)
 
@@ -71,9 +104,7 @@ class WindowState:
             self.place_first_time()
         if state := s.value("window/state"):
             window.restoreState(state)
-        self._pending_splitters = {
-            key: value for key in self.splitters() if (value := s.value(f"splitters/{key}"))
-        }
+        self._restore_splitters = True
         if header := s.value("queue/header"):
             self.ui.queue_table.horizontalHeader().restoreState(header)
             reset_sort()  # every start opens on the default view: oldest first
@@ -84,6 +115,16 @@ class WindowState:
     def apply_default_layout(self) -> None:
         """First start: share the width and height out in proportions that suit the window's size."""
         ui = self.ui
+        if ui.compact:
+            width = max(ui.main_splitter.width(), 700)
+            left = int(width * 0.36)
+            ui.main_splitter.setSizes([left, width - left])
+            height = max(ui.left_splitter.height(), 400)
+            ui.left_splitter.setSizes([int(height * 0.36), height - int(height * 0.36)])
+            detail = max(ui.detail_splitter.width(), 500)
+            preview = int(detail * 0.64)
+            ui.detail_splitter.setSizes([preview, detail - preview])
+            return
         width = max(ui.main_splitter.width(), 900)
         cohorts, queue_width = int(width * 0.165), int(width * 0.345)
         ui.main_splitter.setSizes([cohorts, queue_width, width - cohorts - queue_width])
@@ -95,22 +136,27 @@ class WindowState:
 
     def shown(self) -> None:
         """The first show: the window has its size now; lay the splitters out."""
+        self.adapt()
+        self._shown = True
         if self._default_splitters:
             self._default_splitters = False
             self.apply_default_layout()
-        if self._pending_splitters:
-            pending, self._pending_splitters = self._pending_splitters, {}
-            splitters = self.splitters()
-            for key, value in pending.items():
-                splitters[key].restoreState(value)
+        if self._restore_splitters:
+            self._restore_splitters = False
+            remembered = False
+            for key, splitter in self.splitters().items():
+                if value := self.settings.value(f"splitters/{key}"):
+                    splitter.restoreState(value)
+                    remembered = True
+            if not remembered:
+                self.apply_default_layout()
 
     def save(self) -> None:
         s = self.settings
         s.setValue("version", SETTINGS_VERSION)
         s.setValue("window/geometry", self.window.saveGeometry())
         s.setValue("window/state", self.window.saveState())
-        for key, splitter in self.splitters().items():
-            s.setValue(f"splitters/{key}", splitter.saveState())
+        self._remember_splitters()
         s.setValue("queue/header", self.ui.queue_table.horizontalHeader().saveState())
         s.setValue("review/save_and_next", self.ui.save_and_next.isChecked())
         s.sync()
