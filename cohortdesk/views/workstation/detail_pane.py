@@ -173,7 +173,9 @@ class DetailPane(QObject):
             columns = panels.history_columns(row)
             item = QTreeWidgetItem(list(columns))
             item.setForeground(0, style.badge_colors(row.action)[0])
-            summary = f"{columns[0]}: {columns[1]}, {columns[2]}, {columns[3]}" + (f". {columns[4]}" if columns[4] else "")
+            summary = f"{columns[0]}: {columns[1]}, {columns[2]}, {columns[3]}" + (
+                f". {columns[4]}" if columns[4] else ""
+            )
             for column in range(len(columns)):
                 item.setToolTip(column, summary)
             ui.history.addTopLevelItem(item)

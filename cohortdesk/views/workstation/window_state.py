@@ -65,7 +65,9 @@ class WindowState:
         self.ui.arrange(compact)
         if not self._shown:
             return
-        remembered = {key: value for key in self.splitters() if (value := self.settings.value(f"splitters/{key}"))}
+        remembered = {
+            key: value for key in self.splitters() if (value := self.settings.value(f"splitters/{key}"))
+        }
         if remembered:
             for key, splitter in self.splitters().items():
                 if key in remembered:
