@@ -29,6 +29,7 @@ from cohortdesk.services.validation import (
     GENDERS,
     POPULATION_GROUPS,
     PROVINCES,
+    LEGACY_DOCUMENT_KEYS,
     canonical_document_type,
     decode_sa_id,
     document_label,
@@ -46,6 +47,8 @@ class CohortCounts:
     pending: int = 0
     verified: int = 0
     rejected: int = 0
+    #: Pending with at least one uploaded document awaiting a decision (the default queue's rows).
+    to_decide: int = 0
 
     def __add__(self, other: CohortCounts) -> CohortCounts:
         return CohortCounts(
@@ -53,6 +56,7 @@ class CohortCounts:
             self.pending + other.pending,
             self.verified + other.verified,
             self.rejected + other.rejected,
+            self.to_decide + other.to_decide,
         )
 
 
@@ -83,11 +87,15 @@ _COHORT_STATE_ORDER = {"active": 0, "draft": 1, "completed": 2, "cancelled": 3}
 
 
 def cohort_counts(db: Database, cohort_ids: Sequence[int] | None = None) -> dict[int, CohortCounts]:
-    """Enrolled / pending / verified / rejected per cohort, in one grouped query."""
+    """Enrolled / pending / verified / rejected / to decide per cohort, in one grouped query."""
     state = CohortEnrollment.document_verification_state
 
     def count_of(value: str) -> Any:
         return func.coalesce(func.sum(case((state == value, 1), else_=0)), 0)
+
+    to_decide = case(
+        (and_(state == VerificationState.PENDING.value, _awaiting_count(db.dialect) > 0), 1), else_=0
+    )
 
     stmt = (
         select(
@@ -96,6 +104,7 @@ def cohort_counts(db: Database, cohort_ids: Sequence[int] | None = None) -> dict
             count_of(VerificationState.PENDING.value),
             count_of(VerificationState.VERIFIED.value),
             count_of(VerificationState.REJECTED.value),
+            func.coalesce(func.sum(to_decide), 0),
         )
         .where(CohortEnrollment.deleted_at.is_(None))
         .group_by(CohortEnrollment.cohort_id)
@@ -104,8 +113,8 @@ def cohort_counts(db: Database, cohort_ids: Sequence[int] | None = None) -> dict
         stmt = stmt.where(CohortEnrollment.cohort_id.in_(list(cohort_ids)))
     with db.read_session() as s:
         return {
-            cohort_id: CohortCounts(int(enrolled), int(pending), int(verified), int(rejected))
-            for cohort_id, enrolled, pending, verified, rejected in s.execute(stmt)
+            cohort_id: CohortCounts(int(enrolled), int(pending), int(verified), int(rejected), int(deciding))
+            for cohort_id, enrolled, pending, verified, rejected, deciding in s.execute(stmt)
         }
 
 
@@ -173,11 +182,15 @@ class QueueFilter:
     institution_id: int | None = None
     account_id: int | None = None
     search: str = ""
+    #: True: only enrollments with at least one uploaded document awaiting a decision ("To decide");
+    #: False: only those with none (waiting for the learner's uploads); None: either.
+    decidable: bool | None = None
 
     def matches(self, row: QueueRow) -> bool:
         """Whether ``row`` (e.g. updated after a decision) still belongs in this queue (no search check)."""
         return (
             (self.verification_state is None or row.verification_state == self.verification_state)
+            and (self.decidable is None or (row.documents_awaiting > 0) == self.decidable)
             and (self.enrollment_state is None or row.enrollment_state == self.enrollment_state)
             and (self.program_type is None or row.program_type == self.program_type)
             and (self.cohort_id is None or row.cohort_id == self.cohort_id)
@@ -226,6 +239,15 @@ class QueueRow:
     claim_expires_at: datetime | None = None
     #: Back in the queue after a rejection (the learner uploaded again): shown as a re-submission.
     resubmitted: bool = False
+    #: Required document types uploaded (of ``documents_required``); the rest of the uploads are extras.
+    documents_required_uploaded: int = 0
+    #: Uploaded documents with no decision on the file as it is now (what an officer can decide).
+    documents_awaiting: int = 0
+
+    @property
+    def documents_extra(self) -> int:
+        """Uploads beyond the required document types (optional documents)."""
+        return max(self.documents_uploaded - self.documents_required_uploaded, 0)
 
     def holder_at(self, moment: datetime) -> str | None:
         """The name of whoever holds a running review lease at ``moment`` (``None``: nobody)."""
@@ -263,6 +285,66 @@ def _required_count(dialect: str) -> Any:
     return func.coalesce(length(Cohort.required_document_types), 0)
 
 
+def _uploads(dialect: str) -> Any:
+    """The enrollment's uploads as a table (key = document type as uploaded, value = the entry)."""
+    each = func.jsonb_each if dialect == "postgresql" else func.json_each
+    return each(CohortEnrollment.uploaded_documents).table_valued("key", "value").alias("upload")
+
+
+def _canonical_key(key: Any) -> Any:
+    """SQL twin of ``validation.canonical_document_type`` (legacy upload keys → today's types)."""
+    return case(*((key == legacy, canonical) for legacy, canonical in LEGACY_DOCUMENT_KEYS.items()), else_=key)
+
+
+def _json_text(dialect: str, document: Any, key: str) -> Any:
+    if dialect == "postgresql":
+        return document.op("->>")(key)
+    return func.json_extract(document, f"$.{key}")
+
+
+def _required_uploaded_count(dialect: str) -> Any:
+    """How many of the cohort's required document types were uploaded."""
+    upload = _uploads(dialect)
+    elements = func.jsonb_array_elements_text if dialect == "postgresql" else func.json_each
+    required = elements(Cohort.required_document_types).table_valued("value").alias("required_type")
+    return (
+        select(func.count())
+        .select_from(upload)
+        .where(_canonical_key(upload.c.key).in_(select(required.c.value)))
+        .scalar_subquery()
+    )
+
+
+def _awaiting_count(dialect: str) -> Any:
+    """How many uploaded documents have no decision on the file as it is now: no decision yet, the
+    latest one is not an approval or a rejection (a reversal), or it was about an earlier file."""
+    upload = _uploads(dialect)
+    doc_type = _canonical_key(upload.c.key)
+    latest_id = (
+        select(DocumentVerification.id)
+        .where(
+            DocumentVerification.cohort_enrollment_id == CohortEnrollment.id,
+            DocumentVerification.document_type == doc_type,
+        )
+        .order_by(DocumentVerification.created_at.desc(), DocumentVerification.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    latest = aliased(DocumentVerification, name="latest_decision")
+    decided_checksum = _json_text(dialect, latest.verification_metadata, "checksum")
+    file_checksum = _json_text(dialect, upload.c.value, "checksum")
+    decided = (
+        select(latest.id)
+        .where(
+            latest.id == latest_id,
+            latest.action.in_(("approved", "rejected")),
+            or_(decided_checksum.is_(None), file_checksum.is_(None), decided_checksum == file_checksum),
+        )
+        .exists()
+    )
+    return select(func.count()).select_from(upload).where(~decided).scalar_subquery()
+
+
 def _search_condition(text: str) -> ColumnElement[bool] | None:
     words = text.split()
     if not words:
@@ -281,7 +363,7 @@ def _search_condition(text: str) -> ColumnElement[bool] | None:
     )
 
 
-def _where(stmt: Select[Any], flt: QueueFilter) -> Select[Any]:
+def _where(stmt: Select[Any], flt: QueueFilter, dialect: str) -> Select[Any]:
     stmt = stmt.where(CohortEnrollment.deleted_at.is_(None))  # tombstoned by sync: gone for everyone
     if flt.verification_state:
         stmt = stmt.where(CohortEnrollment.document_verification_state == flt.verification_state)
@@ -295,6 +377,9 @@ def _where(stmt: Select[Any], flt: QueueFilter) -> Select[Any]:
         stmt = stmt.where(Cohort.institution_id == flt.institution_id)
     if flt.account_id is not None:
         stmt = stmt.where(CohortEnrollment.account_id == flt.account_id)
+    if flt.decidable is not None:
+        awaiting = _awaiting_count(dialect) > 0
+        stmt = stmt.where(awaiting if flt.decidable else ~awaiting)
     condition = _search_condition(flt.search)
     if condition is not None:
         stmt = stmt.where(condition)
@@ -355,6 +440,8 @@ def _row_columns(dialect: str) -> Select[Any]:
             func.coalesce(_holder_name(), CohortEnrollment.claimed_by),
             CohortEnrollment.claim_expires_at,
             _resubmitted(),
+            _required_uploaded_count(dialect),
+            _awaiting_count(dialect),
         )
         .join(Cohort, Cohort.id == CohortEnrollment.cohort_id)
         .join(User, User.id == CohortEnrollment.user_id)
@@ -401,13 +488,16 @@ def queue_statement(dialect: str, flt: QueueFilter, sort: QueueSort, offset: int
                 .join(Cohort, Cohort.id == CohortEnrollment.cohort_id)
                 .join(User, User.id == CohortEnrollment.user_id),
                 flt,
+                dialect,
             )
             .cte("search_matches")
             .prefix_with("MATERIALIZED")
         )
-        ids = _where(ids, replace(flt, search="")).where(CohortEnrollment.id.in_(select(matches.c.id)))
+        ids = _where(ids, replace(flt, search=""), dialect).where(
+            CohortEnrollment.id.in_(select(matches.c.id))
+        )
     else:
-        ids = _where(ids, flt)
+        ids = _where(ids, flt, dialect)
     order = _order_by(sort, dialect)
     page = ids.order_by(*order).offset(offset).limit(limit).subquery("page")
     return _row_columns(dialect).join(page, page.c.id == CohortEnrollment.id).order_by(*order)
@@ -433,6 +523,8 @@ def _queue_row(values: Sequence[Any]) -> QueueRow:
         holder,
         expires,
         resubmitted,
+        required_uploaded,
+        awaiting,
     ) = values
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
@@ -457,6 +549,8 @@ def _queue_row(values: Sequence[Any]) -> QueueRow:
         claim_holder=holder if expires is not None else None,
         claim_expires_at=expires,
         resubmitted=bool(resubmitted),
+        documents_required_uploaded=int(required_uploaded or 0),
+        documents_awaiting=int(awaiting or 0),
     )
 
 
@@ -486,7 +580,7 @@ def queue_count(db: Database, flt: QueueFilter | None = None) -> int:
     if flt.search.strip():
         stmt = stmt.join(User, User.id == CohortEnrollment.user_id)
     with db.read_session() as s:
-        return int(s.scalar(_where(stmt, flt)) or 0)
+        return int(s.scalar(_where(stmt, flt, db.dialect)) or 0)
 
 
 def queue_row(db: Database, enrollment_id: int) -> QueueRow:

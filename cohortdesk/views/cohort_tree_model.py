@@ -133,8 +133,11 @@ class CohortTreeModel(QStandardItemModel):
 
     def _apply_text(self, item: QStandardItem, subtitle: str, counts: CohortCounts, name: str) -> None:
         item.setData(subtitle, SUBTITLE_ROLE)
-        item.setData(f"{counts.pending:,}" if counts.pending else "", BADGE_TEXT_ROLE)
+        item.setData(f"{counts.to_decide:,}" if counts.to_decide else "", BADGE_TEXT_ROLE)
         item.setData("pending", BADGE_STATE_ROLE)
-        detail = f"{counts.pending} pending, {counts.verified} verified, {counts.rejected} rejected"
+        detail = (
+            f"{counts.to_decide} to decide, {counts.pending - counts.to_decide} waiting for uploads, "
+            f"{counts.verified} verified, {counts.rejected} rejected"
+        )
         item.setToolTip(f"{name}\n{subtitle}\n{detail}")
         item.setData(f"{name}. {subtitle}. {detail}.", Qt.ItemDataRole.AccessibleTextRole)

@@ -83,6 +83,21 @@ def holder_icon(mine: bool) -> QIcon:
     return _HOLDER_ICONS[mine]
 
 
+def documents_count(row: QueueRow) -> str:
+    """"3 / 5" required uploads of required, "+1" optional extras apart (never "4 / 3")."""
+    text = f"{row.documents_required_uploaded} / {row.documents_required}"
+    return f"{text} +{row.documents_extra}" if row.documents_extra else text
+
+
+def documents_in_words(row: QueueRow) -> str:
+    text = f"{row.documents_required_uploaded} of {row.documents_required} required documents uploaded"
+    if row.documents_extra:
+        text += f", and {row.documents_extra} optional"
+    if row.documents_awaiting:
+        text += f"; {row.documents_awaiting} to check"
+    return text
+
+
 class QueueTableModel(QAbstractTableModel):
     COL_STUDENT = 0
     COL_EMAIL = 1
@@ -333,7 +348,7 @@ class QueueTableModel(QAbstractTableModel):
             if column == self.COL_WAITING and row.waiting_since is not None:
                 return "Waiting since " + row.waiting_since.astimezone().strftime("%Y-%m-%d %H:%M")
             if column == self.COL_DOCUMENTS:
-                return f"{row.documents_uploaded} uploaded of {row.documents_required} required"
+                return documents_in_words(row)
             return self._display(row, column)
         if role == Qt.ItemDataRole.TextAlignmentRole and column in (self.COL_DOCUMENTS, self.COL_WAITING):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -364,7 +379,7 @@ class QueueTableModel(QAbstractTableModel):
                 label = VERIFICATION_STATE_LABELS.get(row.verification_state, row.verification_state)
                 return f"{label} · re-submitted" if row.resubmitted else label
             case self.COL_DOCUMENTS:
-                return f"{row.documents_uploaded} / {row.documents_required}"
+                return documents_count(row)
             case self.COL_WAITING:
                 return waiting_text(row.waiting_since)
         return ""

@@ -1,10 +1,15 @@
-"""The reject dialog: pick a canned reason (which pre-fills the learner-visible message), edit the
-message, confirm. A reason is required; an empty one is refused in the dialog, with the words why.
+"""The reject form: pick a canned reason (which pre-fills the learner-visible message), edit the
+message, confirm. A reason is required; an empty one is refused in the form, with the words why.
+
+The workstation docks it beside the document (``docked=True``: a pane, not a window over the page the
+officer is reading); on its own it is a modal dialog.
 
 Keyboard: Up/Down (or 1–9) choose a reason, Tab moves to the message, Ctrl+Enter rejects, Esc cancels.
 """
 
 from __future__ import annotations
+
+from html import escape
 
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut, QShowEvent
@@ -32,18 +37,24 @@ class RejectDialog(QDialog):
         student_name: str,
         parent: QWidget | None = None,
         message: str = "",
+        docked: bool = False,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("rejectDialog")
         self.setWindowTitle("Reject document")
         self.setAccessibleName("Reject document")
-        self.setModal(True)
-        self.resize(580, 560)
+        self.docked = docked
+        if docked:
+            self.setWindowFlags(Qt.WindowType.Widget)
+        else:
+            self.setModal(True)
+            self.resize(580, 560)
         self._reasons = list(reasons)
         self._prefilled = ""
 
-        title = QLabel(f"<b>Reject {document_label}</b> of {student_name}", self)
+        title = QLabel(f"<b>Reject {escape(document_label)}</b> of {escape(student_name)}", self)
         title.setObjectName("rejectTitle")
+        title.setWordWrap(True)
         hint = QLabel("Choose a reason, then adjust the message the student will see.", self)
         hint.setObjectName("panelHint")
         hint.setWordWrap(True)
@@ -89,7 +100,7 @@ class RejectDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
 
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(18, 16, 18, 14)
+        layout.setContentsMargins(*((10, 8, 10, 10) if docked else (18, 16, 18, 14)))
         layout.setSpacing(8)
         layout.addWidget(title)
         layout.addWidget(hint)

@@ -35,7 +35,8 @@ def test_cohort_tree_counts(db, world):
     cohorts = {c.name: c for c in tree[0].cohorts}
     learn = cohorts["Q1 2026 Learnership"]
     assert learn.program_type == "learnership" and learn.expected == 20
-    assert learn.counts == q.CohortCounts(enrolled=4, pending=4, verified=0, rejected=0)
+    # Each of the four has uploads nobody decided on: all four are "to decide".
+    assert learn.counts == q.CohortCounts(enrolled=4, pending=4, verified=0, rejected=0, to_decide=4)
     assert cohorts["Graduate Internship 2026"].counts.enrolled == 2
     assert tree[0].counts.enrolled == 6
     # an active cohort is listed before a draft one
@@ -45,7 +46,7 @@ def test_cohort_tree_counts(db, world):
     for doc in ("id_document", "matric_certificate"):
         vs.record_decision(db, vs.DecisionCommand(e, doc, "approved", world["officer"]))
     learn = {c.name: c for c in q.cohort_tree(db)[0].cohorts}["Q1 2026 Learnership"]
-    assert learn.counts == q.CohortCounts(enrolled=4, pending=3, verified=1, rejected=0)
+    assert learn.counts == q.CohortCounts(enrolled=4, pending=3, verified=1, rejected=0, to_decide=3)
 
 
 def test_default_queue_is_pending_oldest_first(db, world):

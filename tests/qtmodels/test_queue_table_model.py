@@ -124,7 +124,7 @@ def test_cohort_tree_model(qtmodeltester, sqlite_db, world):
     assert learnership.data() == "Q1 2026 Learnership"
     assert learnership.data(SUBTITLE_ROLE) == "Learnership · Active · 4 / 20 enrolled"
     assert learnership.data(BADGE_TEXT_ROLE) == "4"
-    counts = {world["cohorts"]["learnership"]: queue.CohortCounts(enrolled=4, pending=1, verified=3)}
+    counts = {world["cohorts"]["learnership"]: queue.CohortCounts(enrolled=4, pending=1, verified=3, to_decide=1)}
     model.update_counts(counts)
     assert learnership.data(BADGE_TEXT_ROLE) == "1"
     assert model.index(0, 0).data(BADGE_TEXT_ROLE) == "3"  # 1 + the internship's 2

@@ -67,7 +67,7 @@ def test_opens_on_pending_oldest_first(workstation):
     names = [r.student_name for r in window.queue_model.rows()]
     assert names[0] == "Sipho Dlamini" and len(names) == 6
     assert _current_student(window) == "Sipho Dlamini"
-    assert window.ui.queue_summary.text() == "6 pending enrollments"
+    assert window.ui.queue_summary.text() == "6 to decide"
     assert window.current_document().document_type == "id_document"
     assert "Sipho Dlamini" in window.ui.student_details.toPlainText()
     assert window.ui.approve_button.isEnabled() and window.ui.reject_button.isEnabled()
@@ -200,7 +200,7 @@ def test_search_is_debounced_and_runs_in_sql(qtbot, workstation):
     settle(qtbot, window)
     assert [r.student_name for r in window.queue_model.rows()] == ["Lerato Mokoena"]
     assert _current_student(window) == "Lerato Mokoena"
-    assert window.ui.queue_summary.text() == "1 pending enrollment"
+    assert window.ui.queue_summary.text() == "1 to decide"
     window.ui.queue_search.clear()
     QTest.keyClicks(window.ui.queue_search, "8001015009")
     QTest.keyClick(window.ui.queue_search, Qt.Key.Key_Return)
@@ -402,7 +402,7 @@ def test_new_enrollments_are_announced_not_inserted_under_the_cursor(qtbot, work
     window.live.poll()
     qtbot.waitUntil(lambda: window.ui.queue_news.isVisible())
     assert window.ui.queue_news.text() == "↻ 1 new · Show"
-    assert window.ui.queue_summary.text() == "7 pending enrollments"
+    assert window.ui.queue_summary.text() == "7 to decide"
     assert window.queue_model.rowCount() == loaded and _current_student(window) == current
     window.ui.queue_news.click()
     qtbot.waitUntil(lambda: window.queue_model.rowCount() == loaded + 1)

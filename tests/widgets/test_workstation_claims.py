@@ -358,7 +358,11 @@ def test_connection_dropped_during_a_decision(qtbot, office, sql_guard, pg_url):
             settle(qtbot, window)
         assert _decisions(office["db"], sipho, sql_guard) == [("id_document", "approved")]
         qtbot.waitUntil(lambda: window.review.claim_for(sipho) is not None, timeout=WAIT)
-        qtbot.waitUntil(lambda: window.ui.approve_button.isEnabled(), timeout=WAIT)
+        # Back online and still on the approved document: Reject (a change) is possible again; a second
+        # approval is not, since there is nothing to change.
+        qtbot.waitUntil(lambda: window.ui.reject_button.isEnabled(), timeout=WAIT)
+        assert not window.ui.approve_button.isEnabled()
+        assert window.ui.approve_button.toolTip() == "This document is already approved."
         assert store is not None
     finally:
         window.close()

@@ -19,7 +19,7 @@ import uuid
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QMessageBox, QWidget
 
 from cohortdesk.errors import ClaimConflict, ConflictError
 from cohortdesk.services import connectivity, queue, review
@@ -66,6 +66,9 @@ class Decisions(QObject):
         self.reasons: dict[int | None, list[RejectionReason]] = {}
         self._unsent_reason: tuple[int, str, str] | None = None  # (enrollment, document type, text)
         self.reject_dialog: RejectDialog | None = None
+        self.change_box: QMessageBox | None = None
+        self._form_target: tuple[int, str] | None = None
+        detail.document_changed.connect(self.follow_document)
         ui.approve_button.clicked.connect(self.approve)
         ui.reject_button.clicked.connect(self.reject_current)
 
@@ -92,11 +95,51 @@ class Decisions(QObject):
         claim_blocker = self.review.blocker(detail.student.enrollment_id)
         if claim_blocker is not None:
             return claim_blocker
+        if not doc.uploaded:
+            return "Nothing to decide: this document has not been uploaded yet."
         if doc.uploaded and not doc.upload:
             return "This document needs the special personal information permission."
-        if action == "approved" and not doc.uploaded:
-            return "A document that was not uploaded cannot be approved."
+        if doc.latest_action == action and doc.decision_current:
+            verb = "approved" if action == "approved" else "rejected"
+            return f"This document is already {verb}."
+        if action == "approved" and self.reject_form_open():
+            return "The reject form is open: send it (Ctrl+Enter) or put it away (Esc) first."
         return None
+
+    def reject_form_open(self) -> bool:
+        return self.reject_dialog is not None and self.reject_dialog.isVisible()
+
+    def _confirm_change(self, doc: DocumentRow, action: str, then: Any) -> None:
+        """A decision on a document decided already (on its current file) asks first; ``then()`` on yes."""
+        if doc.latest_action is None or not doc.decision_current:
+            then()
+            return
+        was = "approved" if doc.latest_action == "approved" else "rejected"
+        to = "approve" if action == "approved" else "reject"
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Change decision?",
+            f"Change decision? {doc.label} was {was} by {doc.latest_by or 'an officer'}.",
+            QMessageBox.StandardButton.Cancel,
+            self.window,
+        )
+        box.setObjectName("changeDecisionBox")
+        box.setInformativeText(
+            f"If you {to} it now, both decisions stay on the record; the newer one counts."
+        )
+        change = box.addButton(f"{to.capitalize()} instead", QMessageBox.ButtonRole.AcceptRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        self.change_box = box
+
+        def answered(_result: int) -> None:
+            if self.change_box is box:
+                self.change_box = None
+            box.deleteLater()
+            if box.clickedButton() is change:
+                then()
+
+        box.finished.connect(answered)
+        box.open()
 
     def update_controls(self) -> None:
         ui = self.ui
@@ -111,14 +154,28 @@ class Decisions(QObject):
     # --- approve, reject ---------------------------------------------------------------------
 
     def approve(self) -> None:
-        self.decide("approved")
+        blocker = self.blocker("approved")
+        doc = self.detail.current_document()
+        if blocker is not None or doc is None:
+            self.message.emit(blocker or "Nothing to decide.", 5000)
+            return
+        enrollment_id, document_type = doc.enrollment_id, doc.document_type
+        self._confirm_change(
+            doc, "approved", lambda: self.decide("approved", None, None, enrollment_id, document_type)
+        )
 
     def reject_current(self) -> None:
         blocker = self.blocker("rejected")
-        if blocker is not None:
-            self.message.emit(blocker, 5000)
+        doc = self.detail.current_document()
+        if blocker is not None or doc is None:
+            self.message.emit(blocker or "Nothing to decide.", 5000)
             return
+        self._confirm_change(doc, "rejected", self._open_reject_form)
+
+    def _open_reject_form(self) -> None:
         detail = self.detail.detail
+        if detail is None:
+            return
         assert detail is not None
         institution_id = detail.student.institution_id
         cached = self.reasons.get(institution_id)
@@ -152,16 +209,45 @@ class Decisions(QObject):
             doc.document_type,
         ):
             kept = self._unsent_reason[2]
-        dialog = RejectDialog(reasons, doc.label, detail.student.student_name, self.window, message=kept)
+        dock = self.ui.reject_dock
+        dialog = RejectDialog(
+            reasons, doc.label, detail.student.student_name, dock, message=kept, docked=True
+        )
+        dock.layout().addWidget(dialog)
         enrollment_id, document_type = detail.student.enrollment_id, doc.document_type
 
         def confirmed() -> None:
             self.decide("rejected", dialog.reason_text, dialog.reason_code, enrollment_id, document_type)
 
+        def closed() -> None:
+            dock.hide()
+            if self.reject_dialog is dialog:
+                self.reject_dialog = None
+            dialog.deleteLater()
+            self.update_controls()
+            self.ui.queue_table.setFocus(Qt.FocusReason.OtherFocusReason)
+
         dialog.accepted.connect(confirmed)
-        dialog.finished.connect(lambda _result: self.ui.queue_table.setFocus(Qt.FocusReason.OtherFocusReason))
+        dialog.finished.connect(lambda _result: closed())
+        self._form_target = (enrollment_id, document_type)
         self.reject_dialog = dialog
+        dock.show()
         dialog.open()
+        dialog.reason_list.setFocus(Qt.FocusReason.OtherFocusReason)
+        self.update_controls()
+
+    def follow_document(self) -> None:
+        """Another document is on screen: a reject form written for the previous one goes away unsent
+        (its text is kept for that document, see ``_unsent_reason``)."""
+        if not self.reject_form_open():
+            return
+        doc = self.detail.current_document()
+        if doc is None or (doc.enrollment_id, doc.document_type) != self._form_target:
+            dialog = self.reject_dialog
+            assert dialog is not None
+            if dialog.reason_text:
+                self._unsent_reason = (*self._form_target, dialog.reason_text)
+            dialog.reject()
 
     def decide(
         self,

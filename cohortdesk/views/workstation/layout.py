@@ -47,11 +47,24 @@ from cohortdesk.views.delegates import TwoLineBadgeDelegate
 from cohortdesk.views.enrollment_panels import HISTORY_HEADERS
 
 VERIFICATION_FILTERS = (
-    ("Pending", "pending"),
+    ("To decide", "to_decide"),
+    ("Waiting for uploads", "waiting_for_uploads"),
+    ("All pending", "pending"),
     ("Verified", "verified"),
     ("Rejected", "rejected"),
     ("All states", None),
 )
+#: What each verification choice asks of the queue: (verification state, decidable).
+#: "To decide": pending with at least one uploaded document awaiting a decision (the default);
+#: "Waiting for uploads": pending with nothing uploaded that awaits a decision.
+VERIFICATION_VIEWS: dict[str | None, tuple[str | None, bool | None]] = {
+    "to_decide": ("pending", True),
+    "waiting_for_uploads": ("pending", False),
+    "pending": ("pending", None),
+    "verified": ("verified", None),
+    "rejected": ("rejected", None),
+    None: (None, None),
+}
 PROGRAM_FILTERS = (
     ("All programmes", None),
     ("Learnership", "learnership"),
@@ -125,7 +138,7 @@ class WorkstationView:
         self.cohort_browser.setUniformRowHeights(True)
         self.cohort_browser.setIndentation(14)
         left_layout.addWidget(self.cohort_browser)
-        legend = QLabel("The numbers count enrollments waiting for a decision.", left)
+        legend = QLabel("The numbers count enrollments with a document to decide.", left)
         legend.setObjectName("panelHint")
         legend.setWordWrap(True)
         left_layout.addWidget(legend)
@@ -232,7 +245,21 @@ class WorkstationView:
         viewer_layout.addLayout(bar)
         self.preview = preview
         preview.setParent(viewer)
-        viewer_layout.addWidget(preview, 1)
+        page_row = QHBoxLayout()
+        page_row.setSpacing(8)
+        page_row.addWidget(preview, 1)
+        # The reject form docks here, beside the page (the document stays readable while typing).
+        self.reject_dock = QFrame(viewer)
+        self.reject_dock.setObjectName("rejectDock")
+        self.reject_dock.setFrameShape(QFrame.Shape.StyledPanel)
+        self.reject_dock.setMinimumWidth(300)
+        self.reject_dock.setMaximumWidth(380)
+        self.reject_dock.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
+        dock_layout = QVBoxLayout(self.reject_dock)
+        dock_layout.setContentsMargins(0, 0, 0, 0)
+        self.reject_dock.hide()
+        page_row.addWidget(self.reject_dock)
+        viewer_layout.addLayout(page_row, 1)
 
         self.side_splitter = QSplitter(Qt.Orientation.Vertical, self.detail_splitter)
         self.side_splitter.setObjectName("sideSplitter")

@@ -26,7 +26,7 @@ from cohortdesk.views.cohort_tree_model import CohortTreeModel, Scope
 from cohortdesk.views.delegates import StateBadgeDelegate
 from cohortdesk.views.queue_table_model import VERIFICATION_STATE_LABELS, QueueTableModel
 from cohortdesk.views.runner import Runner
-from cohortdesk.views.workstation.layout import WorkstationView
+from cohortdesk.views.workstation.layout import VERIFICATION_VIEWS, WorkstationView
 
 DEFAULT_HIDDEN_COLUMNS = (
     QueueTableModel.COL_EMAIL,
@@ -43,6 +43,22 @@ DEFAULT_COLUMN_WIDTHS = {
     QueueTableModel.COL_DOCUMENTS: 56,
     QueueTableModel.COL_WAITING: 70,
 }
+
+
+def decidable(item: queue.QueueRow) -> bool:
+    """Pending, with at least one uploaded document awaiting a decision ("next" stops only there)."""
+    return item.verification_state == "pending" and item.documents_awaiting > 0
+
+
+def summary_text(view: str | None, total: int) -> str:
+    """The queue header's count in words: "15 to decide", "1 verified enrollment"."""
+    noun = "enrollment" if total == 1 else "enrollments"
+    if view == "to_decide":
+        return f"{total:,} to decide"
+    if view == "waiting_for_uploads":
+        return f"{total:,} waiting for uploads"
+    label = VERIFICATION_STATE_LABELS.get(view or "", "").lower()
+    return f"{total:,} {label + ' ' if label else ''}{noun}"
 
 
 class QueuePane(QObject):
@@ -146,8 +162,10 @@ class QueuePane(QObject):
     def current_filter(self) -> QueueFilter:
         ui = self.ui
         kind, ident = self.scope
+        verification_state, decidable = VERIFICATION_VIEWS.get(ui.state_filter.currentData(), (None, None))
         return QueueFilter(
-            verification_state=ui.state_filter.currentData(),
+            verification_state=verification_state,
+            decidable=decidable,
             enrollment_state=ui.enrollment_filter.currentData(),
             program_type=ui.program_filter.currentData(),
             cohort_id=ident if kind == "cohort" else None,
@@ -200,10 +218,7 @@ class QueuePane(QObject):
         if total < 0:
             self.ui.queue_summary.setText("Counting…")
         else:
-            state = self.ui.state_filter.currentData()
-            label = VERIFICATION_STATE_LABELS.get(state, "").lower() if state else ""
-            noun = "enrollment" if total == 1 else "enrollments"
-            self.ui.queue_summary.setText(f"{total:,} {label + ' ' if label else ''}{noun}")
+            self.ui.queue_summary.setText(summary_text(self.ui.state_filter.currentData(), total))
         self.update_empty_state()
 
     def note_new_rows(self, count: int) -> None:
@@ -303,7 +318,7 @@ class QueuePane(QObject):
         start = self.ui.queue_table.currentIndex().row() + 1
         for row in range(max(start, 0), model.rowCount()):
             item = model.row_at(row)
-            if item is not None and item.verification_state == "pending" and not self.held_by_other(item):
+            if item is not None and decidable(item) and not self.held_by_other(item):
                 self._advancing = True
                 self.select_row(row)
                 return
@@ -311,7 +326,7 @@ class QueuePane(QObject):
             self._pending_advance = True
             model.fetchMore()
             return
-        self.message.emit("No more pending enrollments in this view.", 5000)
+        self.message.emit("Nothing more to decide in this view.", 5000)
 
     def held_by_other(self, item: queue.QueueRow) -> bool:
         """Another officer's review lease runs on this row ("next" passes over it)."""

@@ -854,6 +854,17 @@ class MainWindow(QMainWindow):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() == QEvent.Type.Resize and watched is self.ui.queue_table.viewport():
             self.queue_pane.place_empty_state()
+        elif (
+            event.type() == QEvent.Type.ShortcutOverride
+            and isinstance(event, QKeyEvent)
+            and isinstance(watched, QWidget)
+            and self.ui.reject_dock.isAncestorOf(watched)
+            and event.text().isprintable()
+            and event.text()
+            and not event.modifiers() & ~(Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.KeypadModifier)
+        ):
+            event.accept()  # typed into the reject form: a letter is a letter there, not A/R/J
+            return True
         elif event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent):
             if watched is self.ui.queue_search and event.key() == Qt.Key.Key_Escape:
                 self.queue_pane.clear_search_or_leave()
@@ -878,6 +889,8 @@ class MainWindow(QMainWindow):
         if not isinstance(watched, QWidget) or watched.window() is not self:
             return False
         ui = self.ui
+        if ui.reject_dock.isAncestorOf(watched):
+            return False
         if watched in (ui.queue_table, ui.document_list) or isinstance(watched, QAbstractButton):
             return True
         return watched is self.preview or self.preview.isAncestorOf(watched)
