@@ -27,9 +27,9 @@ from cohortdesk.services.rows import DecisionResult, VerificationRow
 from cohortdesk.services.validation import (
     DISABILITY_STATUSES,
     GENDERS,
+    LEGACY_DOCUMENT_KEYS,
     POPULATION_GROUPS,
     PROVINCES,
-    LEGACY_DOCUMENT_KEYS,
     canonical_document_type,
     decode_sa_id,
     document_label,
