@@ -32,7 +32,7 @@ import csv
 import io
 import re
 import zipfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import StrEnum
@@ -130,6 +130,29 @@ SAMPLE = {
 AGE_RANGE = (15, 65)
 _CHUNK = 1000
 
+# Bounds on what a file may hold, checked while reading (before the rest is read): any file costs
+# bounded memory and time, and one beyond them is refused in words. Far above any real learner list.
+#: Size of the file on disk.
+MAX_FILE_BYTES = 16 * 1024 * 1024
+#: Uncompressed size of any one part of an XLSX (its sheet, its shared strings): a zip bomb is
+#: refused from the archive's directory, before anything is decompressed.
+MAX_XLSX_PART_BYTES = 64 * 1024 * 1024
+#: Data rows (after the header) and columns.
+MAX_ROWS = 50_000
+MAX_COLUMNS = 100
+#: Text kept per cell; a longer cell is cut there and its row refused with its size in words.
+MAX_CELL_CHARS = 1_000
+#: Separators on one CSV line (columns, plus room for separators quoted inside cells).
+_MAX_SEPARATORS = 4 * (MAX_COLUMNS + MAX_CELL_CHARS)
+#: All the text kept from one file.
+MAX_TOTAL_CHARS = 64 * 1024 * 1024
+#: Header aliases that may mean something else: the preview says how they were read.
+_AMBIGUOUS = {"name": "first_name", "id": "sa_id_number", "idno": "sa_id_number", "idnumber": "sa_id_number"}
+#: What a spreadsheet program would run as a formula if the text were typed into a cell.
+_FORMULA_START = ("=", "@", "+", "-", "\t", "\r")
+_PHONE_LIKE = re.compile(r"^[+-]?[\d\s()-]+$")
+_SCIENTIFIC = re.compile(r"^[+-]?\d+(?:[.,]\d+)?[eE][+-]?\d+$")
+
 
 class ImportFileError(CohortDeskError):
     """The file cannot be read as a spreadsheet; the message says why in plain words."""
@@ -158,8 +181,10 @@ class SourceTable:
 
     name: str
     headers: tuple[str, ...]
-    rows: tuple[tuple[int, tuple[str, ...]], ...]
+    rows: tuple[tuple[int, tuple[str, ...]], ...]  # each cut to the header's width
     warnings: tuple[str, ...] = ()
+    #: (row number, column index, characters) of cells longer than ``MAX_CELL_CHARS`` (kept cut).
+    long_cells: tuple[tuple[int, int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -290,18 +315,128 @@ def cell_text(value: Any) -> str:
     return str(value).strip()
 
 
+def column_letter(index: int) -> str:
+    """``0`` → ``A``, ``26`` → ``AA`` (how a spreadsheet names the column)."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def _size(chars: int) -> str:
+    return f"{chars:,} characters" if chars < 10_000 else f"{chars / 1024:,.0f} KB of text"
+
+
+class _TableBuilder:
+    """Turns rows of raw cells into a ``SourceTable`` within the bounds, refusing in words the moment a
+    bound is crossed (so the rest of the file is never read)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.headers: tuple[str, ...] | None = None
+        self.rows: list[tuple[int, tuple[str, ...]]] = []
+        self.warnings: list[str] = []
+        self.long_cells: list[tuple[int, int, int]] = []
+        self.beyond: list[tuple[int, int]] = []  # (row number, first column index with data past the header)
+        self.total = 0
+
+    def add(self, number: int, values: Sequence[Any]) -> None:
+        width = len(values)
+        if width > MAX_COLUMNS:
+            tail = values[MAX_COLUMNS:]
+            if tail.count(None) + tail.count("") != len(tail):  # C-speed: rows can be 16,384 cells wide
+                last = next(i for i in range(width - 1, MAX_COLUMNS - 1, -1) if values[i] not in (None, ""))
+                raise ImportFileError(
+                    f"{self.name} has data in column {column_letter(last)} of row {number}: a learner list "
+                    f"has at most {MAX_COLUMNS} columns. Delete the columns you do not need (or copy the "
+                    "learners to a new sheet) and import again."
+                )
+            values = values[:MAX_COLUMNS]
+        if self.headers is None:
+            cells = tuple(self._text(number, i, v) for i, v in enumerate(values))
+            while cells and not cells[-1]:
+                cells = cells[:-1]
+            if any(cells):
+                self.headers = cells
+            return
+        if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
+            return  # a blank line
+        if len(self.rows) >= MAX_ROWS:
+            raise ImportFileError(
+                f"{self.name} has more than {MAX_ROWS:,} learners (row {number} and on). Split it into "
+                f"files of at most {MAX_ROWS:,} rows and import them one after the other."
+            )
+        header_width = len(self.headers)
+        for i in range(header_width, len(values)):
+            if values[i] not in (None, "") and (not isinstance(values[i], str) or values[i].strip()):
+                self.beyond.append((number, i))
+                break
+        self.rows.append(
+            (
+                number,
+                tuple(
+                    self._text(number, i, values[i]) if i < len(values) else "" for i in range(header_width)
+                ),
+            )
+        )
+
+    def _text(self, number: int, index: int, value: Any) -> str:
+        text = cell_text(value)
+        if len(text) > MAX_CELL_CHARS:
+            self.long_cells.append((number, index, len(text)))
+            text = text[:MAX_CELL_CHARS]
+        self.total += len(text)
+        if self.total > MAX_TOTAL_CHARS:
+            raise ImportFileError(
+                f"{self.name} holds more than {MAX_TOTAL_CHARS // (1024 * 1024)} MB of text by row {number}: "
+                "far more than a learner list. Check it is the right file."
+            )
+        return text
+
+    def table(self) -> SourceTable:
+        if self.headers is None:
+            raise ImportFileError(f"{self.name} is empty: it has no header row.")
+        if self.beyond:
+            first_row, first_col = self.beyond[0]
+            more = (
+                f" and {len(self.beyond) - 1} more row{'s' if len(self.beyond) > 2 else ''}"
+                if len(self.beyond) > 1
+                else ""
+            )
+            self.warnings.append(
+                f"row {first_row}{more} {'have' if more else 'has'} data beyond the last named column "
+                f"(in column {column_letter(first_col)}); it is not imported. Give the column a header "
+                "or delete it."
+            )
+        return SourceTable(
+            self.name, self.headers, tuple(self.rows), tuple(self.warnings), tuple(self.long_cells)
+        )
+
+
 def read_table(path: Path | str) -> SourceTable:
-    """Read an XLSX or CSV file into text cells; ``ImportFileError`` in plain words if it cannot."""
+    """Read an XLSX or CSV file into text cells; ``ImportFileError`` in plain words if it cannot.
+
+    Bounded: the file's size, an XLSX's uncompressed parts, rows, columns and text are checked as it
+    is read (see ``MAX_*``), and the file is refused as soon as one is crossed.
+    """
     path = Path(path)
     try:
         with path.open("rb") as handle:
             head = handle.read(8)
+            size = handle.seek(0, io.SEEK_END)
     except FileNotFoundError:
         raise ImportFileError(f"The file {path.name} does not exist (any more).") from None
     except IsADirectoryError:
         raise ImportFileError(f"{path.name} is a folder, not a file.") from None
     except OSError as exc:
         raise ImportFileError(f"The file {path.name} cannot be opened: {exc.strerror or exc}.") from exc
+    if size > MAX_FILE_BYTES:
+        raise ImportFileError(
+            f"{path.name} is {size / (1024 * 1024):,.0f} MB: a learner list is at most "
+            f"{MAX_FILE_BYTES // (1024 * 1024)} MB. Check it is the right file, or split it."
+        )
     if head.startswith(b"PK\x03\x04"):
         return _read_xlsx(path)
     if head.startswith(b"\xd0\xcf\x11\xe0"):
@@ -317,6 +452,26 @@ def read_table(path: Path | str) -> SourceTable:
     return _read_csv(path)
 
 
+def _check_xlsx_parts(path: Path, damaged: str) -> None:
+    """Refuse a workbook whose parts would decompress to more than the bounds (from the zip directory:
+    nothing is decompressed; reading never yields more than a part's recorded size)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise ImportFileError(damaged) from exc
+    total = 0
+    for part in parts:
+        total += part.file_size
+        if part.file_size > MAX_XLSX_PART_BYTES or total > 4 * MAX_XLSX_PART_BYTES:
+            raise ImportFileError(
+                f"{path.name} would unpack to more than {MAX_XLSX_PART_BYTES // (1024 * 1024)} MB "
+                f"({part.filename} alone is {part.file_size / (1024 * 1024):,.0f} MB): far more than a "
+                "learner list, so it was not opened. Check it is the right file; a sheet with a huge cell "
+                "or thousands of empty formatted cells can do this: copy the learners to a new workbook."
+            )
+
+
 def _read_xlsx(path: Path) -> SourceTable:
     import openpyxl  # imported here: only an import needs it
 
@@ -324,6 +479,7 @@ def _read_xlsx(path: Path) -> SourceTable:
         f"{path.name} cannot be read as an Excel workbook: it is damaged or not really an .xlsx file. "
         f"Save it again from your spreadsheet program, or as CSV."
     )
+    _check_xlsx_parts(path, damaged)
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError) as exc:
@@ -331,19 +487,16 @@ def _read_xlsx(path: Path) -> SourceTable:
     except Exception as exc:  # openpyxl's own InvalidFileException and XML parse errors
         raise ImportFileError(damaged) from exc
     try:
+        if not workbook.worksheets:
+            raise ImportFileError(f"{path.name} has no worksheet.")
         sheet = workbook.worksheets[0]
-        rows: list[tuple[int, tuple[str, ...]]] = []
-        headers: tuple[str, ...] | None = None
+        # The recorded dimension may be stale or forged: rows are streamed without it, each row only as
+        # wide as its last cell, and the builder stops at the first row past a bound.
+        sheet.reset_dimensions()
+        builder = _TableBuilder(path.name)
         for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-            cells = tuple(cell_text(v) for v in values)
-            if headers is None:
-                if any(cells):
-                    headers = cells
-                continue
-            rows.append((number, cells))
-        if headers is None:
-            raise ImportFileError(f"{path.name} is empty: its first sheet has no header row.")
-        return SourceTable(path.name, headers, tuple(rows))
+            builder.add(number, values)
+        return builder.table()
     except ImportFileError:
         raise
     except Exception as exc:
@@ -352,44 +505,62 @@ def _read_xlsx(path: Path) -> SourceTable:
         workbook.close()
 
 
-def _read_csv(path: Path) -> SourceTable:
-    data = path.read_bytes()
+def _decode(path: Path, data: bytes) -> tuple[str, list[str]]:
+    warnings: list[str] = []
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel's "Unicode text": UTF-16 with a BOM
+        try:
+            return data.decode("utf-16"), warnings
+        except UnicodeDecodeError as exc:
+            raise ImportFileError(f"{path.name} is damaged UTF-16 text. Save it as 'CSV UTF-8'.") from exc
     if b"\x00" in data[:4096]:
         raise ImportFileError(
             f"{path.name} is not a text (CSV) file or an Excel workbook. Save it as .xlsx or CSV (UTF-8)."
         )
-    warnings: list[str] = []
     try:
-        text = data.decode("utf-8-sig")
+        return data.decode("utf-8-sig"), warnings
     except UnicodeDecodeError:
-        text = data.decode("cp1252", errors="replace")
         warnings.append(
             "the file is not UTF-8; it was read as Windows-1252 (check names with accents). "
             "Save it as 'CSV UTF-8' to be sure."
         )
-    first_lines = "\n".join(text.splitlines()[:20])
+        return data.decode("cp1252", errors="replace"), warnings
+
+
+def _read_csv(path: Path) -> SourceTable:
+    text, warnings = _decode(path, path.read_bytes())
+    text = text.replace("\x00", "")
+    sample = text[:65536]
+    first_lines = "\n".join(sample.splitlines()[:20])
     try:
         dialect: Any = csv.Sniffer().sniff(first_lines, delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    reader = csv.reader(io.StringIO(text, newline=""), dialect)
-    headers: tuple[str, ...] | None = None
-    rows: list[tuple[int, tuple[str, ...]]] = []
+    # A long cell is read whole (the file's size bounds it) and then refused in words with its row;
+    # the csv module's own limit would stop the file with its message instead.
+    csv.field_size_limit(max(csv.field_size_limit(), MAX_FILE_BYTES))
+    delimiter = getattr(dialect, "delimiter", ",")
+
+    def lines() -> Iterator[str]:
+        # A line with tens of thousands of separators would become a list as long: refused first.
+        for number, line in enumerate(io.StringIO(text, newline=""), start=1):
+            if line.count(delimiter) > _MAX_SEPARATORS:
+                raise ImportFileError(
+                    f"{path.name} has {line.count(delimiter):,} {delimiter!r} separators on line {number}: "
+                    f"a learner list has at most {MAX_COLUMNS} columns. Check it is the right file."
+                )
+            yield line
+
+    reader = csv.reader(lines(), dialect)
+    builder = _TableBuilder(path.name)
+    builder.warnings.extend(warnings)
     try:
         for values in reader:
-            cells = tuple(v.strip() for v in values)
-            if headers is None:
-                if any(cells):
-                    headers = cells
-                continue
-            rows.append((reader.line_num, cells))
+            builder.add(reader.line_num, values)
     except csv.Error as exc:
         raise ImportFileError(
             f"{path.name} is not a readable CSV file (line {reader.line_num}: {exc})."
         ) from exc
-    if headers is None:
-        raise ImportFileError(f"{path.name} is empty: it has no header row.")
-    return SourceTable(path.name, headers, tuple(rows), tuple(warnings))
+    return builder.table()
 
 
 # --- checking rows -----------------------------------------------------------------------------
@@ -422,6 +593,22 @@ class _Draft:
 
     def warn(self, column: str, message: str) -> None:
         self.issues.append(RowIssue(Severity.WARNING, column, message))
+
+
+def _check_formula_text(draft: _Draft) -> None:
+    """Warn about text a spreadsheet program would run as a formula (``=HYPERLINK(…)``): it is stored
+    as the text it is, and reports put a ``'`` before it, but it is rarely a learner's real name."""
+    for key, value in draft.values.items():
+        if not value.startswith(_FORMULA_START):
+            continue
+        if key == "phone" and _PHONE_LIKE.match(value) or key == "sa_id_number" and value[1:].isdigit():
+            continue
+        shown = value if len(value) <= 40 else value[:40] + "…"
+        draft.warn(
+            key,
+            f"{shown!r} starts with {value[0]!r}, like a spreadsheet formula: it is kept as plain text; "
+            "check it is really what the learner wrote",
+        )
 
 
 def _check_values(draft: _Draft, today: date) -> None:
@@ -461,9 +648,21 @@ def _check_values(draft: _Draft, today: date) -> None:
                 data[key] = v[key]
     phone = v.get("phone", "")
     if phone:
-        if re.fullmatch(r"[6-8]\d{8}", phone):
+        if _SCIENTIFIC.match(phone):
+            draft.error(
+                "phone",
+                f"{phone!r} is in scientific notation: the spreadsheet rounded the number and its last "
+                "digits are lost. Format the column as text and type the numbers again",
+            )
+        elif re.fullmatch(r"[1-8]\d{8}", phone):
+            # South African numbers have ten digits starting with 0; stored as a number, the 0 goes.
             phone = "0" + phone
-            draft.warn("phone", f"leading zero restored ({phone}); format the column as text")
+            kind = "cell" if phone[1] in "678" else "landline"
+            draft.warn(
+                "phone",
+                f"leading zero restored ({phone}, a {kind} number the spreadsheet stored as a number); "
+                "format the column as text",
+            )
         data["phone"] = phone
     dob: date | None = None
     if v.get("date_of_birth"):
@@ -473,7 +672,13 @@ def _check_values(draft: _Draft, today: date) -> None:
         except ValueError:
             draft.error("date_of_birth", f"{v['date_of_birth']!r} is not a date (write YYYY-MM-DD)")
     number = re.sub(r"[\s-]", "", v.get("sa_id_number", ""))
-    if number:
+    if number and _SCIENTIFIC.match(number):
+        draft.error(
+            "sa_id_number",
+            f"{number!r} is in scientific notation: the spreadsheet rounded the ID number and its last "
+            "digits are lost. Format the column as text and type the numbers again",
+        )
+    elif number:
         if len(number) == 12 and number.isdigit():
             number = "0" + number
             draft.warn(
@@ -535,26 +740,67 @@ def check_rows(
     today = today or datetime.now(UTC).date()
     mapping: dict[int, str] = {}
     ignored: list[str] = []
+    file_warnings = list(table.warnings)
+    duplicates: dict[int, int] = {}  # a second column naming a field -> the column used for it
     for index, header in enumerate(table.headers):
         key = header_key(header)
-        if key is None or key in mapping.values():
+        if key is not None and key in mapping.values():
+            used = next(i for i, k in mapping.items() if k == key)
+            duplicates[index] = used
+            file_warnings.append(
+                f"columns {column_letter(used)} ({table.headers[used]!r}) and {column_letter(index)} "
+                f"({header!r}) both name {HEADERS[key]}: column {column_letter(used)} is imported; a row "
+                f"where {column_letter(index)} says something else is refused. Delete one of them."
+            )
+            continue
+        if key is None:
             if header:
                 ignored.append(header)
             continue
         mapping[index] = key
+        if re.sub(r"[^a-z0-9]", "", header.lower()) in _AMBIGUOUS:
+            file_warnings.append(
+                f"column {column_letter(index)} ({header!r}) was read as {HEADERS[key]}"
+                + (
+                    "; if it holds full names, split it into First name and Last name"
+                    if key == "first_name"
+                    else "; if it holds passport or other numbers, name it 'Alternate ID'"
+                )
+            )
     missing = [HEADERS[k] for k in REQUIRED if k not in mapping.values()]
     if missing:
         raise ImportFileError(
             f"{table.name} has no {' or '.join(repr(m) for m in missing)} column. The first row must "
             f"name the columns; expected: {', '.join(HEADERS.values())} (download the template)."
         )
+    long_cells: dict[int, list[tuple[int, int]]] = {}
+    for line, index, chars in table.long_cells:
+        long_cells.setdefault(line, []).append((index, chars))
     drafts: list[_Draft] = []
     for line, cells in table.rows:
         if not any(cells):
             continue  # blank line
         values = {key: (cells[i] if i < len(cells) else "") for i, key in mapping.items()}
         draft = _Draft(line, values)
+        for index, chars in long_cells.get(line, ()):
+            draft.error(
+                mapping.get(index, "row"),
+                f"the cell in column {column_letter(index)} holds {_size(chars)}; a cell may hold at most "
+                f"{MAX_CELL_CHARS:,} characters (was something pasted into it by mistake?)",
+            )
+        too_long = {issue.field: issue for issue in draft.issues}
+        for index, used in duplicates.items():
+            other = cells[index] if index < len(cells) else ""
+            if other and other != (cells[used] if used < len(cells) else ""):
+                draft.error(
+                    mapping[used],
+                    f"column {column_letter(used)} says {cells[used]!r} but column {column_letter(index)} "
+                    f"says {other!r}; keep one",
+                )
+        _check_formula_text(draft)
         _check_values(draft, today)
+        if too_long:  # what else a cut cell fails says nothing more
+            draft.issues = [i for i in draft.issues if i.field not in too_long or too_long[i.field] is i]
         drafts.append(draft)
     _mark_file_duplicates(drafts)
 
@@ -652,7 +898,7 @@ def check_rows(
         rows=rows,
         columns=tuple(mapping.values()),
         ignored_columns=tuple(ignored),
-        file_warnings=table.warnings,
+        file_warnings=tuple(file_warnings),
         paired=paired,
     )
 
