@@ -57,6 +57,15 @@ class LearnerTools(QObject):
         extenders = getattr(window, "queue_menu_extenders", None)
         if extenders is not None:
             extenders.append(self.extend_queue_menu)
+        self.notify_dialog: QDialog | None = None
+        notifications = QAction("&Notifications…", window)
+        notifications.setObjectName("action_notifications")
+        notifications.setStatusTip(
+            "E-mail to learners: server, sender, rules, templates, outbox and Send now"
+        )
+        notifications.triggered.connect(lambda _checked=False: self.open_notifications())
+        self.actions["notifications"] = notifications
+        window.add_menu_action("tools", notifications)
         window.opened.connect(lambda _info: self.apply_identity())
         self.apply_identity()
 
@@ -65,6 +74,26 @@ class LearnerTools(QObject):
         may_decide = identity is not None and identity.can("decide")
         for key in ("approve_selected", "reject_selected", "remind_selected"):
             self.actions[key].setVisible(may_decide)
+        self.actions["notifications"].setVisible(identity is not None and identity.can("configure"))
+
+    def open_notifications(self) -> QDialog | None:
+        """The e-mail settings, templates and outbox (super admins); one dialog, brought to the front."""
+        from cohortdesk.views.notify_settings import NotifySettingsDialog
+
+        identity = self.window.identity
+        if identity is None or not identity.can("configure"):
+            self.window.statusBar().showMessage("Only a super admin changes the e-mail settings.", 5000)
+            return None
+        dialog = self.notify_dialog
+        if dialog is None:
+            dialog = NotifySettingsDialog(self.window.runner, self.window.db, identity, self.window)
+            dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            dialog.destroyed.connect(lambda _o=None: setattr(self, "notify_dialog", None))
+            self.notify_dialog = dialog
+        dialog.show()
+        dialog.raise_()
+        dialog.activateWindow()
+        return dialog
 
     # --- the queue's selection: bulk decisions and reminders ---------------------------------------
 
