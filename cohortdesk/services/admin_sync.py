@@ -10,14 +10,18 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
 from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from cohortdesk.db import Database
 from cohortdesk.errors import OfflineError, SyncError, ValidationError
+from cohortdesk.models import Template
 from cohortdesk.services import validation
-from cohortdesk.services.sync import engine, local, read_state
+from cohortdesk.services.sync import conflicts, engine, local, read_state
 from cohortdesk.services.sync.conflicts import ConflictRow, list_conflicts
 from cohortdesk.services.sync.engine import SyncReport
 from cohortdesk.services.sync.spec import SPECS
@@ -105,6 +109,11 @@ FIELD_LABELS = {
     "settings.rejection_reasons": "Rejection reasons",
     "settings.hosting_location": "Hosting location",
     "student_data": "Student details",
+    "user_id": "Learner",
+    "cohort_id": "Cohort",
+    "institution_id": "Institution",
+    "admin_signed_at": "Signed by the institution",
+    "live_children": "Still in it on the server",
 }
 
 #: What each kind of conflict means, in words, for the entry's header.
@@ -117,15 +126,29 @@ KIND_TEXT = {
     "rejected": "The server refused this change.",
 }
 
-_BOOKKEEPING = {
-    "id",
-    "uuid",
-    "account_id",
-    "created_at",
-    "updated_at",
-    "row_version",
-    "change_seq",
-    "updated_by",
+#: Columns a person sees of a row besides the ones they edit (the names of what it belongs to).
+_CONTEXT_FIELDS = {
+    "institutions": (),
+    "sponsors": (),
+    "cohorts": (),
+    "cohort_enrollments": ("user_id", "cohort_id"),
+}
+#: Columns holding another row's id: shown by that row's name.
+_ID_FIELDS = {
+    "user_id": "users",
+    "cohort_id": "cohorts",
+    "sponsor_id": "sponsors",
+    "institution_id": "institutions",
+    "super_admin_id": "users",
+    "main_template_id": "templates",
+    "supporting_templates": "templates",
+}
+#: Where a row hangs: (its column, the parent table) for grouping children under a deleted parent.
+_PARENTS = {
+    "cohort_enrollments": (("cohort_id", "cohorts"),),
+    "cohorts": (("sponsor_id", "sponsors"), ("institution_id", "institutions")),
+    "sponsors": (("institution_id", "institutions"),),
+    "institutions": (),
 }
 
 
@@ -139,20 +162,31 @@ def field_label(name: str) -> str:
     return f"{base}: {key.replace('_', ' ')}" if key else base
 
 
+def local_time(value: datetime) -> str:
+    """A moment in this computer's time zone, as people write it: ``07 Dec 2026 14:05``."""
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return aware.astimezone().strftime("%d %b %Y %H:%M")
+
+
 def show_value(value: Any, name: str = "") -> str:
-    """A stored (JSON) value as a person reads it; empty shows as a dash."""
+    """A stored (JSON) value as a person reads it; empty shows as a dash, moments in local time."""
     if value is None or value == "" or value == [] or value == {}:
         return "—"
     if isinstance(value, bool):
         return "Yes" if value else "No"
     if isinstance(value, str):
-        if name.endswith(("_date", "_at")):
+        if name.endswith(("_date", "_at", "date_of_birth")):
             try:
-                return datetime.fromisoformat(value).strftime("%d %b %Y")
+                moment = datetime.fromisoformat(value)
             except ValueError:
                 return value
+            if name.endswith("_at") and (moment.hour, moment.minute, moment.second) != (0, 0, 0):
+                return local_time(moment)
+            return moment.strftime("%d %b %Y")
         return value
-    if isinstance(value, datetime | date):
+    if isinstance(value, datetime):
+        return local_time(value)
+    if isinstance(value, date):
         return value.strftime("%d %b %Y")
     if isinstance(value, list):
         if name == "required_document_types":
@@ -180,7 +214,11 @@ class ConflictLine:
 
 @dataclass(frozen=True)
 class ConflictEntry:
-    """One conflicting edit of one row: what it is, who changed the server side and when, its fields."""
+    """One conflicting edit of one row: what it is, who changed the server side and when, its fields.
+
+    ``children`` are the entries of rows that hang under this one (the enrollments of a cohort whose
+    sponsor was deleted, say): one decision resolves them all (``conflict_ids`` holds every one, the
+    parent's first)."""
 
     key: str
     kind: str
@@ -196,10 +234,15 @@ class ConflictEntry:
     conflict_ids: tuple[int, ...]
     choices: dict[str, str]  # for row-level kinds: action -> button label
     detail: str | None = None
+    children: tuple[ConflictEntry, ...] = ()
 
     @property
     def per_field(self) -> bool:
         return self.kind == "field_conflict"
+
+    @property
+    def grouped(self) -> bool:
+        return bool(self.children)
 
     @property
     def title(self) -> str:
@@ -207,88 +250,263 @@ class ConflictEntry:
         if self.per_field:
             n = len(self.lines)
             return f"{what}: {n} field{'s' if n != 1 else ''}"
+        if self.children:
+            counts: dict[str, int] = {}
+            for child in self.children:
+                label = SPECS[child.table_name].label if child.table_name in SPECS else child.table_name
+                counts[label] = counts.get(label, 0) + 1
+            return f"{what} and {', '.join(f'{n} {label}{"s" if n != 1 else ""}' for label, n in counts.items())}"
         return what
 
+    def contents(self, limit: int = 12) -> str:
+        """What one decision on a group resolves, in words (names, the first ``limit`` of them)."""
+        if not self.children:
+            return ""
+        names = [child.what for child in self.children[:limit]]
+        more = len(self.children) - len(names)
+        return "; ".join(names) + (f"; and {more} more" if more else "")
 
-def _row_lines(c: ConflictRow) -> tuple[ConflictLine, ...]:
-    """The fields of a row-level conflict: an update's ``{field: [old, new]}`` or an inserted row."""
-    mine, theirs = c.mine, c.theirs if isinstance(c.theirs, dict) else {}
-    lines: list[ConflictLine] = []
-    if isinstance(mine, dict) and mine and all(isinstance(v, list) and len(v) == 2 for v in mine.values()):
-        for name, (old, new) in mine.items():
-            if name == "deleted_at":
-                continue
-            current = theirs.get(name.split(".")[0]) if theirs else None
-            lines.append(
-                ConflictLine(
-                    name,
-                    field_label(name),
-                    show_value(old, name),
-                    show_value(new, name),
-                    "(deleted)" if c.kind == "row_deleted" else show_value(current, name),
-                    None,
-                    new,
+
+class _Names:
+    """Names for ids (learners, cohorts, sponsors, templates) from the laptop's store, cached."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.cache: dict[tuple[str, Any], str | None] = {}
+
+    def of(self, table: str, row_id: Any) -> str | None:
+        key = (table, row_id)
+        if key not in self.cache:
+            if table == "users":
+                self.cache[key] = conflicts.learner_name(self.session, row_id)
+            elif table == "templates":
+                tmpl = Template.__table__
+                self.cache[key] = (
+                    self.session.execute(select(tmpl.c.name).where(tmpl.c.id == row_id)).scalar()
+                    if isinstance(row_id, int)
+                    else None
                 )
+            else:
+                self.cache[key] = conflicts.row_name(self.session, table, row_id)
+        return self.cache[key]
+
+    def show(self, value: Any, name: str) -> str:
+        table = _ID_FIELDS.get(name)
+        if table is not None and value is not None:
+            if isinstance(value, list):
+                return ", ".join(self.of(table, v) or f"id {v}" for v in value) or "—"
+            return self.of(table, value) or f"id {value}"
+        if name == "live_children" and isinstance(value, dict):
+            return ", ".join(
+                f"{n} {SPECS[t].label}{'s' if n != 1 else ''}" if t in SPECS else f"{n} {t}"
+                for t, n in value.items()
+            )
+        return show_value(value, name)
+
+
+def _person_fields(table_name: str, record: dict[str, Any]) -> list[str]:
+    """The fields of a whole row a person edits, JSON objects split per key, in a stable order."""
+    spec = SPECS.get(table_name)
+    if spec is None:
+        return []
+    names = [c for c in _CONTEXT_FIELDS.get(table_name, ()) if c in record]
+    for column in spec.columns:
+        if column in spec.split_json and isinstance(record.get(column), dict):
+            names += [f"{column}.{k}" for k in sorted(record[column])]
+        elif column in spec.editable and column in record and column not in names:
+            names.append(column)
+    return names
+
+
+def _json_field(record: Any, name: str) -> Any:
+    """A field of a row held as JSON (``student_data.city`` reads the key), ``None`` if absent."""
+    if not isinstance(record, dict):
+        return None
+    column, _, key = name.partition(".")
+    value = record.get(column)
+    if key:
+        return value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def _pairs(mine: Any) -> dict[str, list[Any]] | None:
+    """An update's ``{field: [old, new]}``, or ``None`` when ``mine`` is not one."""
+    if isinstance(mine, dict) and mine and all(isinstance(v, list) and len(v) == 2 for v in mine.values()):
+        return mine
+    return None
+
+
+def _row_lines(c: ConflictRow, names: _Names) -> tuple[ConflictLine, ...]:
+    """The fields of a row-level conflict, only those a person edits, with base, mine and theirs."""
+    theirs = c.theirs if isinstance(c.theirs, dict) else {}
+    spec = SPECS.get(c.table_name)
+    editable = (spec.editable | spec.split_json) if spec else frozenset()
+
+    def person(name: str) -> bool:
+        return name.partition(".")[0] in editable
+
+    lines: list[ConflictLine] = []
+
+    def add(name: str, base: Any, mine: Any, current: str, raw: Any = None) -> None:
+        lines.append(
+            ConflictLine(
+                name, field_label(name), names.show(base, name), names.show(mine, name), current, None, raw
+            )
+        )
+
+    if c.kind == "delete_vs_edit":
+        base = c.base if isinstance(c.base, dict) else {}
+        for name in sorted(base, key=lambda n: (not person(n), n)):
+            if not person(name):
+                continue
+            if spec is not None and name in spec.split_json and isinstance(base[name], dict):
+                now = theirs.get(name) if isinstance(theirs.get(name), dict) else {}
+                for key in sorted(set(base[name]) | set(now)):
+                    if base[name].get(key) != now.get(key):
+                        add(f"{name}.{key}", base[name].get(key), None, names.show(now.get(key), key))
+                continue
+            add(name, base[name], None, names.show(theirs.get(name), name))
+        for line_index, line in enumerate(lines):
+            lines[line_index] = ConflictLine(
+                line.field, line.label, line.base, "(deleted)", line.theirs, None
+            )
+        if theirs.get("live_children"):
+            add("live_children", None, None, names.show(theirs["live_children"], "live_children"))
+            lines[-1] = ConflictLine(
+                "live_children", lines[-1].label, "—", "none (deleted with it)", lines[-1].theirs, None
             )
         return tuple(lines)
-    record = mine.get("row") if isinstance(mine, dict) and isinstance(mine.get("row"), dict) else mine
+
+    pairs = _pairs(c.mine)
+    if pairs is not None or c.kind == "row_deleted":
+        if pairs is None:  # as the server records a change to a deleted row: base and mine apart
+            mine_values = c.mine if isinstance(c.mine, dict) else {}
+            base_values = c.base if isinstance(c.base, dict) else {}
+            pairs = {n: [base_values.get(n), v] for n, v in mine_values.items()}
+        for name, (old, new) in pairs.items():
+            if name == "deleted_at":
+                continue
+            current = names.show(_json_field(theirs, name), name) if theirs else "—"
+            if c.kind == "row_deleted":
+                current = f"(deleted){'' if current == '—' else f'; it was {current}'}"
+            add(name, old, new, current, new)
+        return tuple(lines)
+
+    record = c.mine.get("row") if isinstance(c.mine, dict) and isinstance(c.mine.get("row"), dict) else c.mine
     if isinstance(record, dict):
-        for name, value in record.items():
-            if (
-                name in _BOOKKEEPING
-                or name.endswith("_id")
-                and name not in ("sponsor_id", "main_template_id")
-            ):
+        for name in _person_fields(c.table_name, record):
+            value = _json_field(record, name)
+            current = _json_field(theirs, name) if theirs else None
+            if c.kind == "duplicate" and names.show(value, name) == names.show(current, name):
                 continue
-            current = theirs.get(name) if theirs else None
-            if c.kind in ("duplicate", "delete_vs_edit") and show_value(value, name) == show_value(
-                current, name
-            ):
-                continue
-            lines.append(
-                ConflictLine(
-                    name,
-                    field_label(name),
-                    "—",
-                    show_value(value, name),
-                    show_value(current, name),
-                    None,
-                    value,
-                )
+            add(name, None, value, names.show(current, name) if theirs else "—", value)
+            lines[-1] = ConflictLine(
+                lines[-1].field, lines[-1].label, "(new)", lines[-1].mine, lines[-1].theirs, None, value
             )
     return tuple(lines)
 
 
+def _parent_of(session: Session, c: ConflictRow) -> list[tuple[str, int]]:
+    """The rows ``c``'s row hangs under, from its own data or the laptop's copy of it."""
+    record: dict[str, Any] = {}
+    mine = c.mine if isinstance(c.mine, dict) else {}
+    record.update(mine.get("row") if isinstance(mine.get("row"), dict) else mine)
+    local_row = conflicts._local_row(session, c.table_name, c.row_id) if c.table_name in SPECS else None
+    record.update({k: v for k, v in (local_row or {}).items() if v is not None})
+    found = []
+    for column, table in _PARENTS.get(c.table_name, ()):
+        value = record.get(column)
+        if isinstance(value, list):  # an update's [old, new]
+            value = value[1]
+        if isinstance(value, int):
+            found.append((table, value))
+    return found
+
+
 def conflict_entries(db: Database) -> list[ConflictEntry]:
-    """The open conflicts, one entry per conflicting edit (field conflicts of one row together)."""
+    """The open conflicts, one entry per conflicting edit (field conflicts of one row together), and
+    the row-level entries of rows under another row's entry folded into it (one decision for all)."""
     rows = list_conflicts(db)
-    entries: list[ConflictEntry] = []
-    fields_by_row: dict[tuple[str, int], list[ConflictRow]] = {}
-    for c in rows:
-        if c.kind == "field_conflict":
-            fields_by_row.setdefault((c.table_name, c.row_id), []).append(c)
-    for c in rows:
-        if c.kind == "field_conflict":
-            group = fields_by_row.pop((c.table_name, c.row_id), None)
-            if group is None:
-                continue
-            lines = tuple(
-                ConflictLine(
-                    g.field or "",
-                    field_label(g.field or ""),
-                    show_value(g.base, g.field or ""),
-                    show_value(g.mine, g.field or ""),
-                    show_value(g.theirs, g.field or ""),
-                    g.id,
-                    g.mine,
+    with db.read_session() as s:
+        names = _Names(s)
+        entries: list[ConflictEntry] = []
+        fields_by_row: dict[tuple[str, int], list[ConflictRow]] = {}
+        parents: dict[str, list[tuple[str, int]]] = {}
+        ops: dict[str, str] = {}
+        for c in rows:
+            if c.kind == "field_conflict":
+                fields_by_row.setdefault((c.table_name, c.row_id), []).append(c)
+        for c in rows:
+            if c.kind == "field_conflict":
+                group = fields_by_row.pop((c.table_name, c.row_id), None)
+                if group is None:
+                    continue
+                lines = tuple(
+                    ConflictLine(
+                        g.field or "",
+                        field_label(g.field or ""),
+                        names.show(g.base, g.field or ""),
+                        names.show(g.mine, g.field or ""),
+                        names.show(g.theirs, g.field or ""),
+                        g.id,
+                        g.mine,
+                    )
+                    for g in group
                 )
-                for g in group
-            )
-            latest = max(group, key=lambda g: g.theirs_updated_at or g.created_at)
-            entries.append(_entry(c, lines, tuple(g.id for g in group), latest))
+                latest = max(group, key=lambda g: g.theirs_updated_at or g.created_at)
+                entries.append(_entry(c, lines, tuple(g.id for g in group), latest))
+            else:
+                entry = _entry(c, _row_lines(c, names), (c.id,), c)
+                parents[entry.key] = _parent_of(s, c)
+                ops[entry.key] = c.op
+                entries.append(entry)
+    return _group(entries, parents, ops)
+
+
+def _group(
+    entries: list[ConflictEntry], parents: dict[str, list[tuple[str, int]]], ops: dict[str, str]
+) -> list[ConflictEntry]:
+    """Fold the entry of a row created or deleted here into the entry of the row it hangs under, when
+    that row's own existence is in question (its insert waits, or it was deleted on one side): one
+    decision then settles the parent and everything under it (transitively)."""
+    by_row = {(e.table_name, e.row_id): e for e in entries if not e.per_field}
+
+    def whole_row(entry: ConflictEntry) -> bool:
+        return ops.get(entry.key) in ("insert", "delete") or entry.kind in ("row_deleted", "delete_vs_edit")
+
+    def top(entry: ConflictEntry, seen: frozenset[str] = frozenset()) -> ConflictEntry:
+        if not whole_row(entry):
+            return entry
+        for parent_key in parents.get(entry.key, ()):
+            parent = by_row.get(parent_key)
+            if (
+                parent is not None
+                and parent.key not in seen
+                and parent.key != entry.key
+                and whole_row(parent)
+            ):
+                return top(parent, seen | {entry.key})
+        return entry
+
+    children: dict[str, list[ConflictEntry]] = {}
+    heads: list[ConflictEntry] = []
+    for entry in entries:
+        head = top(entry) if not entry.per_field else entry
+        if head is entry:
+            heads.append(entry)
         else:
-            entries.append(_entry(c, _row_lines(c), (c.id,), c))
-    return entries
+            children.setdefault(head.key, []).append(entry)
+    out = []
+    for head in heads:
+        kids = tuple(children.get(head.key, ()))
+        if kids:
+            head = replace(
+                head,
+                children=kids,
+                conflict_ids=head.conflict_ids + tuple(i for kid in kids for i in kid.conflict_ids),
+            )
+        out.append(head)
+    return out
 
 
 def _entry(

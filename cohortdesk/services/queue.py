@@ -293,7 +293,9 @@ def _uploads(dialect: str) -> Any:
 
 def _canonical_key(key: Any) -> Any:
     """SQL twin of ``validation.canonical_document_type`` (legacy upload keys → today's types)."""
-    return case(*((key == legacy, canonical) for legacy, canonical in LEGACY_DOCUMENT_KEYS.items()), else_=key)
+    return case(
+        *((key == legacy, canonical) for legacy, canonical in LEGACY_DOCUMENT_KEYS.items()), else_=key
+    )
 
 
 def _json_text(dialect: str, document: Any, key: str) -> Any:

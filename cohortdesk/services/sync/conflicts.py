@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from cohortdesk.db import Database
 from cohortdesk.errors import ConflictError, InvalidTransition, NotFoundError, ValidationError
-from cohortdesk.models import SyncConflict
+from cohortdesk.models import SyncConflict, User
 from cohortdesk.models.enums import CohortState
 from cohortdesk.services import config_edits as ce
 from cohortdesk.services.rows import Changes
@@ -115,25 +115,61 @@ class Resolution:
     mutation_ids: tuple[int, ...]
 
 
+def learner_name(session: Session, user_id: Any) -> str | None:
+    """A learner's name as DocuSeal holds it (the laptop's copy of ``users``), else their e-mail."""
+    if not isinstance(user_id, int):
+        return None
+    user = User.__table__
+    row = session.execute(
+        select(user.c.first_name, user.c.last_name, user.c.email).where(user.c.id == user_id)
+    ).first()
+    if row is None:
+        return None
+    name = " ".join(part for part in (row.first_name, row.last_name) if part)
+    return name or row.email
+
+
+def row_name(session: Session, table_name: str, row_id: Any) -> str | None:
+    """A synced row's own name: an institution's or cohort's name, a sponsor's company name."""
+    spec = SPECS.get(table_name)
+    column = {"institutions": "name", "sponsors": "company_name", "cohorts": "name"}.get(table_name)
+    if spec is None or column is None or not isinstance(row_id, int):
+        return None
+    name = session.execute(select(spec.table.c[column]).where(spec.table.c.id == row_id)).scalar()
+    if name is None:  # a row made here whose insert waits in the inbox is not in the store
+        for mine in session.scalars(
+            select(_conflict.c.mine).where(
+                _conflict.c.table_name == table_name, _conflict.c.row_id == row_id, _conflict.c.op == "insert"
+            )
+        ):
+            if isinstance(mine, dict) and mine.get(column):
+                return str(mine[column])
+    return name
+
+
 def _describe(session: Session, table_name: str, row_id: int, mine: Any, theirs: Any) -> str:
+    """The row in words: ``cohort “Q1 2026”``, ``enrollment of Thandi Nkosi in “Q1 2026”``."""
     spec = SPECS.get(table_name)
     if spec is None:
         return f"{table_name} {row_id}"
-    row = session.execute(select(spec.table).where(spec.table.c.id == row_id)).first()
-    data = (
-        dict(row._mapping)
-        if row
-        else (theirs if isinstance(theirs, dict) else None) or (mine if isinstance(mine, dict) else {})
-    )
-    name = data.get("name") or data.get("company_name")
-    if name:
-        return f"{spec.label} “{name}”"
-    if table_name == "cohort_enrollments" and data.get("cohort_id"):
-        cohort = session.execute(
-            select(SPECS["cohorts"].table.c.name).where(SPECS["cohorts"].table.c.id == data["cohort_id"])
-        ).scalar()
-        return f"enrollment {row_id}" + (f" in “{cohort}”" if cohort else "")
-    return f"{spec.label} {row_id}"
+    row = _local_row(session, table_name, row_id) or {}
+    sources = [row, theirs if isinstance(theirs, dict) else {}]
+    if isinstance(mine, dict):
+        sources.append(mine.get("row") if isinstance(mine.get("row"), dict) else mine)
+
+    def pick(column: str) -> Any:
+        for source in sources:
+            value = source.get(column)
+            if value is not None and not isinstance(value, list | dict):
+                return value
+        return None
+
+    if table_name == "cohort_enrollments":
+        who = learner_name(session, pick("user_id")) or f"learner {pick('user_id') or '?'}"
+        cohort = row_name(session, "cohorts", pick("cohort_id"))
+        return f"enrollment of {who}" + (f" in “{cohort}”" if cohort else "")
+    name = pick({"institutions": "name", "sponsors": "company_name", "cohorts": "name"}[table_name])
+    return f"{spec.label} “{name}”" if name else f"{spec.label} {row_id}"
 
 
 def _row(session: Session, r: Any) -> ConflictRow:
@@ -189,35 +225,56 @@ def edit(db: Database, conflict_id: int, value: Any) -> Resolution:
     return _resolve(db, conflict_id, "edit", value)
 
 
+def resolve_group(db: Database, conflict_ids: list[int] | tuple[int, ...], action: str) -> Resolution:
+    """One decision for a row and everything waiting under it (a deleted parent's children, say): each
+    conflict resolved with ``action`` in the order given (the parent first), all in one transaction,
+    so either the whole group is resolved or none of it. Returns the parent's resolution with every
+    change and mutation of the group."""
+    if not conflict_ids:
+        raise ValidationError("conflict_ids", "nothing to resolve")
+    with db.session() as s:
+        results = [_resolve_in(s, conflict_id, action, _MISSING) for conflict_id in conflict_ids]
+    return Resolution(
+        results[0].conflict_id,
+        results[0].status,
+        ce._merge_changes(r.changes for r in results),
+        tuple(m for r in results for m in r.mutation_ids),
+    )
+
+
 def _resolve(db: Database, conflict_id: int, action: str, value: Any) -> Resolution:
     with db.session() as s:
-        c = s.execute(select(_conflict).where(_conflict.c.id == conflict_id)).first()
-        if c is None:
-            raise NotFoundError(f"There is no conflict {conflict_id}.")
-        if c.status != "open":
-            raise ConflictError(f"This conflict was already resolved ({c.status.replace('_', ' ')}).")
-        if action not in CHOICES[c.kind]:
-            raise ValidationError("choice", f"{action.replace('_', ' ')} is not offered for this conflict")
-        status = _STATUS[action]
-        resolution = {"action": action}
-        if value is not _MISSING:
-            resolution["value"] = value
-        mutation_ids: list[int | None] = [
-            local.queue(
-                s, "sync_conflict", c.id, "resolve_conflict", {"status": status, "resolution": resolution}
-            )
-        ]
-        changes = Changes()
-        if action != "keep_theirs":
-            edits = _apply_mine(s, c, value)
-            mutation_ids.extend(m for _record, m in edits)
-            changes = ce._merge_changes([ce._changes(t, rec) for (t, rec), _m in edits])
-        s.execute(
-            update(_conflict)
-            .where(_conflict.c.id == c.id)
-            .values(status=status, resolved_at=datetime.now(UTC), resolution=resolution)
+        return _resolve_in(s, conflict_id, action, value)
+
+
+def _resolve_in(s: Session, conflict_id: int, action: str, value: Any) -> Resolution:
+    c = s.execute(select(_conflict).where(_conflict.c.id == conflict_id)).first()
+    if c is None:
+        raise NotFoundError(f"There is no conflict {conflict_id}.")
+    if c.status != "open":
+        raise ConflictError(f"This conflict was already resolved ({c.status.replace('_', ' ')}).")
+    if action not in CHOICES[c.kind]:
+        raise ValidationError("choice", f"{action.replace('_', ' ')} is not offered for this conflict")
+    status = _STATUS[action]
+    resolution = {"action": action}
+    if value is not _MISSING:
+        resolution["value"] = value
+    mutation_ids: list[int | None] = [
+        local.queue(
+            s, "sync_conflict", c.id, "resolve_conflict", {"status": status, "resolution": resolution}
         )
-        return Resolution(c.id, status, changes, tuple(m for m in mutation_ids if m is not None))
+    ]
+    changes = Changes()
+    if action != "keep_theirs":
+        edits = _apply_mine(s, c, value)
+        mutation_ids.extend(m for _record, m in edits)
+        changes = ce._merge_changes([ce._changes(t, rec) for (t, rec), _m in edits])
+    s.execute(
+        update(_conflict)
+        .where(_conflict.c.id == c.id)
+        .values(status=status, resolved_at=datetime.now(UTC), resolution=resolution)
+    )
+    return Resolution(c.id, status, changes, tuple(m for m in mutation_ids if m is not None))
 
 
 Edited = tuple[tuple[str, dict[str, Any]], int | None]

@@ -90,6 +90,16 @@ class ConflictEntryView(QWidget):
             detail.setObjectName("conflictDetail")
             detail.setWordWrap(True)
             layout.addWidget(detail)
+        if entry.grouped:
+            count = len(entry.conflict_ids)
+            group = QLabel(
+                f"<b>One decision for all {count}</b>: this {entry.what} and what waits under it, "
+                f"{entry.contents()}."
+            )
+            group.setObjectName("conflictGroup")
+            group.setWordWrap(True)
+            group.setToolTip("\n".join(child.what for child in entry.children))
+            layout.addWidget(group)
 
         self.grid = QTableWidget(len(entry.lines), len(COLUMNS) if entry.per_field else len(COLUMNS) - 1)
         self.grid.setObjectName("conflictGrid")
@@ -100,7 +110,7 @@ class ConflictEntryView(QWidget):
             headers[THEIRS] = "Current value (newer)"
         elif side == "mine":
             headers[MINE] = "Your value (newer)"
-        if entry.kind == "row_deleted":
+        if entry.kind in ("row_deleted", "rejected", "delete_vs_edit"):
             headers[THEIRS] = "On the server"
         self.grid.setHorizontalHeaderLabels(headers)
         self.grid.verticalHeader().setVisible(False)
@@ -143,6 +153,8 @@ class ConflictEntryView(QWidget):
                 label = entry.choices.get(action)
                 if not label:
                     continue
+                if entry.grouped:
+                    label = f"{label} (all {len(entry.conflict_ids)})"
                 button = QPushButton(label)
                 button.setObjectName(f"{action}Button")
                 button.setAccessibleName(label)
@@ -294,6 +306,10 @@ class ConflictInboxDialog(QDialog):
                 show_error(self, error, "That value cannot be used")
                 return
             call, args = conflicts.edit, (self.db, conflict_id, value)
+        elif entry is not None and entry.grouped:
+            if action == "keep_theirs" and not self.confirm_discard(entry):
+                return
+            call, args = conflicts.resolve_group, (self.db, entry.conflict_ids, action)
         elif action == "keep_mine":
             call, args = conflicts.keep_mine, (self.db, conflict_id)
         else:
@@ -328,7 +344,9 @@ class ConflictInboxDialog(QDialog):
         answer = QMessageBox.question(
             self,
             entry.choices.get("keep_theirs", "Discard"),
-            f"{entry.choices.get('keep_theirs', 'Discard')} for {entry.what}? Your change will not be sent.",
+            f"{entry.choices.get('keep_theirs', 'Discard')} for {entry.what}"
+            + (f" and the {len(entry.children)} waiting under it" if entry.grouped else "")
+            + "? Your change will not be sent.",
             QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
             QMessageBox.StandardButton.Cancel,
         )
