@@ -161,6 +161,8 @@ class NotifySettingsDialog(QDialog):
         self.username = self._line("smtpUsername", "SMTP login", "leave empty if the server needs no login")
         self.password = self._line("smtpPassword", "SMTP password", "kept only in this computer's keyring")
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        for edit in (self.host, self.username, self.password):
+            edit.textChanged.connect(lambda _t: self._update_password_state())
         self.password_state = QLabel("", self)
         self.password_state.setObjectName("smtpPasswordState")
         self.password_state.setWordWrap(True)
@@ -374,23 +376,33 @@ class NotifySettingsDialog(QDialog):
                 "Saved settings." if settings.configured else "Set the SMTP server and sender to send e-mail."
             )
         )
+        self._kept_password = None
         self.password_state.setText("Checking this computer's keyring…")
         self.runner.io(has_password, settings).success(self._show_password_state).failure(
             lambda _e: self.password_state.setText("This computer's keyring could not be read.")
         ).start()
 
     def _show_password_state(self, kept: bool) -> None:
+        self._kept_password = kept
+        self._update_password_state()
+
+    def _update_password_state(self) -> None:
+        """Say where the password for the login in the form is (or will be) kept."""
         settings = self.current
-        if settings is None:
+        kept = getattr(self, "_kept_password", None)
+        login = self.username.text().strip()
+        if settings is None or kept is None:
             return
-        if not settings.smtp_username:
+        if not login:
             text = "No login: the server is used without a password."
-        elif kept:
-            text = f"A password for {settings.smtp_username} is kept in this computer's keyring."
+        elif self.password.text():
+            text = "Saving keeps this password in this computer's keyring, never in the database."
+        elif kept and (login, self.host.text().strip()) == (settings.smtp_username, settings.smtp_host):
+            text = f"A password for {login} is kept in this computer's keyring."
         else:
             text = (
-                "No password in this computer's keyring. Type it here if this computer sends; the computer "
-                "running 'cohortdesk notify' keeps its own (cohortdesk notify --set-password)."
+                f"No password for {login} in this computer's keyring. Type it here if this computer sends; "
+                "the computer running 'cohortdesk notify' keeps its own (cohortdesk notify --set-password)."
             )
         self.password_state.setText(text)
 
@@ -430,6 +442,7 @@ class NotifySettingsDialog(QDialog):
             self.subject.setText(template.subject)
             self.text_body.setPlainText(template.text)
             self.html_body.setPlainText(template.html)
+            self.subject.setCursorPosition(0)
         finally:
             self._filling = filling
         self.update_preview()

@@ -29,8 +29,19 @@ from PySide6.QtWidgets import (
 from cohortdesk.services.identity import Identity
 from cohortdesk.services.notify import outbox
 from cohortdesk.services.notify.outbox import ReminderOutcome
+from cohortdesk.services.validation import document_label
 from cohortdesk.views.errors import user_message
 from cohortdesk.views.runner import Runner
+
+QUEUED = "Reminder queued: "
+
+
+def worded(detail: str) -> str:
+    """The outcome's words with document keys as people read them ("Certified ID", not id_document)."""
+    if not detail.startswith(QUEUED):
+        return detail
+    keys = [k.strip() for k in detail[len(QUEUED) :].rstrip(".").split(",") if k.strip()]
+    return QUEUED + ", ".join(document_label(k) for k in keys) + "."
 
 
 class RemindDialog(QDialog):
@@ -114,7 +125,7 @@ class RemindDialog(QDialog):
         self.items.clear()
         for outcome in [*left, *queued]:
             item = QListWidgetItem(
-                f"{names.get(outcome.enrollment_id, '?')}\n   {outcome.detail}", self.items
+                f"{names.get(outcome.enrollment_id, '?')}\n   {worded(outcome.detail)}", self.items
             )
             item.setData(Qt.ItemDataRole.UserRole, outcome.enrollment_id)
             if not outcome.queued:

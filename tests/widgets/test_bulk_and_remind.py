@@ -157,6 +157,8 @@ def test_remind_selected_learners_says_who_was_left_out_and_why(qtbot, workstati
         reminders = {r.cohort_enrollment_id: r for r in outbox.rows(ws.db) if r.kind == "reminder"}
     assert set(reminders) == {ids[0], ids[1]}
     assert reminders[ids[0]].details["missing"] == ["matric_certificate", "tertiary_qualification"]
+    texts = [dialog.items.item(i).text() for i in range(dialog.items.count())]
+    assert "Zanele Khumalo\n   Reminder queued: Matric certificate, Tertiary qualification." in texts
     # Again at once: the institution's limit says no, in words.
     select_learners(ws, ["Zanele Khumalo"])
     again = tools.open_remind()
