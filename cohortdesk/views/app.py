@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
-from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QIcon
+from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QIcon, QKeySequence
 from PySide6.QtWidgets import QApplication, QWidget
 
 from cohortdesk import logs, paths
@@ -325,6 +325,8 @@ class Desktop(QObject):
         action = QAction("&Institution configuration…", window)
         action.setObjectName("action_institution_configuration")
         action.setStatusTip("Institution, sponsors and cohorts (super admins)")
+        action.setShortcut(QKeySequence("Ctrl+Shift+I"))
+        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
         action.triggered.connect(self.open_admin)
         window.add_menu_action("administration", action)
 

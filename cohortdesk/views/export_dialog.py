@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
     QComboBox,
-    QDateEdit,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
@@ -39,16 +38,38 @@ from PySide6.QtWidgets import (
 from cohortdesk.errors import CohortDeskError, OperationCancelled
 from cohortdesk.services import exports
 from cohortdesk.services.identity import SPECIAL_PI, Identity
+from cohortdesk.views.date_entry import TypedDateEdit
 from cohortdesk.views.errors import show_error, user_message
 from cohortdesk.views.runner import Op, Runner
 
 _REPORT_HINTS = {
-    "roster": "The FR23 cohort roster: one row per learner, with e-mail, ID number and states.",
+    "roster": "The cohort roster the SETA asks for: one row per learner, with e-mail, ID number and states.",
     "verification": "One row per learner and document: uploaded or not, and the latest decision on it.",
     "audit": "Every verification decision in the date range, oldest first.",
     "demographics": "Counts by population group, disability and age band, each by gender, with charts.",
     "progress": "Per cohort: expected against enrolled, enrollment and verification states, completion.",
 }
+
+
+def default_folder() -> Path:
+    """Where exports go unless the person chooses: the Documents folder if it exists, else Downloads,
+    else the home folder (always a folder that exists)."""
+    for location in (
+        QStandardPaths.StandardLocation.DocumentsLocation,
+        QStandardPaths.StandardLocation.DownloadLocation,
+    ):
+        found = QStandardPaths.writableLocation(location)
+        if found and Path(found).is_dir():
+            return Path(found)
+    return Path.home()
+
+
+def _date_field(value: QDate, name: str) -> TypedDateEdit:
+    """A date typed whole ("01 Feb 2027") or picked from the calendar (F4)."""
+    field = TypedDateEdit()
+    field.setObjectName(name)
+    field.setDate(value)
+    return field
 
 
 def _qdate(value: date) -> QDate:
@@ -79,9 +100,7 @@ class ExportDialog(QDialog):
         self.db = db
         self.identity = identity
         self._preselect = cohort_id
-        self._folder = folder or Path(
-            QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation) or Path.home()
-        )
+        self._folder = folder or default_folder()
         self._destination_edited = False
         self._op: Op | None = None
         self._handled = False
@@ -103,7 +122,7 @@ class ExportDialog(QDialog):
         self.report_hint.setStyleSheet("color: palette(mid);")
 
         self.one_cohort = QRadioButton("&One cohort:", objectName="scopeOneCohort")
-        self.all_cohorts = QRadioButton("&All cohorts", objectName="scopeAllCohorts")
+        self.all_cohorts = QRadioButton("&All cohorts you may export", objectName="scopeAllCohorts")
         scope_group = QButtonGroup(self)
         scope_group.addButton(self.one_cohort)
         scope_group.addButton(self.all_cohorts)
@@ -118,8 +137,8 @@ class ExportDialog(QDialog):
         scope_row.addWidget(self.all_cohorts)
 
         today = date.today()
-        self.date_from = QDateEdit(_qdate(today.replace(day=1)), objectName="dateFrom", calendarPopup=True)
-        self.date_to = QDateEdit(_qdate(today), objectName="dateTo", calendarPopup=True)
+        self.date_from = _date_field(_qdate(today.replace(day=1)), "dateFrom")
+        self.date_to = _date_field(_qdate(today), "dateTo")
         for edit in (self.date_from, self.date_to):
             edit.setDisplayFormat("yyyy-MM-dd")
         self.date_from.setAccessibleName("From date")
@@ -132,7 +151,7 @@ class ExportDialog(QDialog):
         self.officer = QComboBox(objectName="officerCombo")
         self.officer.setAccessibleName("Officer")
         self.officer.addItem("Every officer", None)
-        self.as_at = QDateEdit(_qdate(today), objectName="asAtDate", calendarPopup=True)
+        self.as_at = _date_field(_qdate(today), "asAtDate")
         self.as_at.setDisplayFormat("yyyy-MM-dd")
         self.as_at.setAccessibleName("Ages as at")
 
@@ -223,6 +242,10 @@ class ExportDialog(QDialog):
         self.open_button = self.buttons.addButton("&Open file", QDialogButtonBox.ButtonRole.ActionRole)
         self.open_button.setObjectName("openFileButton")
         self.open_button.setVisible(False)
+        self.folder_button = self.buttons.addButton("Show in &folder", QDialogButtonBox.ButtonRole.ActionRole)
+        self.folder_button.setObjectName("showInFolderButton")
+        self.folder_button.setVisible(False)
+        self.folder_button.clicked.connect(self._show_in_folder)
         self.cancel_button = self.buttons.addButton("Close", QDialogButtonBox.ButtonRole.RejectRole)
         self.cancel_button.setObjectName("cancelButton")
         self.export_button.clicked.connect(self.start_export)
@@ -247,6 +270,12 @@ class ExportDialog(QDialog):
     # --- loading lists --------------------------------------------------------------------------
 
     def _cohorts_loaded(self, cohorts: list[Any]) -> None:
+        institutions = sorted({info.institution_name for info in cohorts})
+        if len(institutions) == 1:
+            self.all_cohorts.setText(f"&All cohorts of {institutions[0]}")
+        elif institutions:
+            self.all_cohorts.setText(f"&All cohorts of {len(institutions)} institutions")
+            self.all_cohorts.setToolTip(", ".join(institutions))
         self.cohort.blockSignals(True)
         self.cohort.clear()
         for info in cohorts:
@@ -291,8 +320,9 @@ class ExportDialog(QDialog):
 
     def _purpose_changed(self) -> None:
         sponsor = self.purpose.currentData() == "sponsor_report"
-        # Sponsor-facing copies default to no special PI and suppressed small cells (domain.md §6.3).
-        self.special_pi.setChecked(self.identity.can(SPECIAL_PI) and not sponsor)
+        # Special PI goes into a file only when someone ticks it for this export; sponsor-facing copies
+        # also suppress small cells by default.
+        self.special_pi.setChecked(False)
         self.suppress.setChecked(sponsor)
 
     def current_request(self) -> exports.ExportRequest:
@@ -317,9 +347,25 @@ class ExportDialog(QDialog):
         if self._destination_edited or not hasattr(self, "destination"):
             return
         self.destination.setText(str(self._folder / exports.default_file_name(self.current_request())))
+        if hasattr(self, "export_button"):
+            self._check_folder()
 
     def _destination_typed(self, _text: str) -> None:
         self._destination_edited = True
+        self._check_folder()
+
+    def _check_folder(self) -> bool:
+        """Say at once (not after Export) when the destination's folder does not exist."""
+        text = self.destination.text().strip()
+        folder = Path(text).expanduser().parent if text else None
+        if folder is not None and not folder.is_dir():
+            self._show_status(f"The folder {folder} does not exist: choose another with Browse….", error=True)
+            self.export_button.setEnabled(False)
+            return False
+        if self.status.text().startswith("The folder "):
+            self._show_status("")
+        self.export_button.setEnabled(not self.running)
+        return True
 
     def _browse(self) -> None:
         request = self.current_request()
@@ -331,6 +377,7 @@ class ExportDialog(QDialog):
             self.destination.setText(path)
             self._destination_edited = True
             self._folder = Path(path).parent
+            self._check_folder()
 
     # --- running ----------------------------------------------------------------------------------
 
@@ -344,6 +391,8 @@ class ExportDialog(QDialog):
         text = self.destination.text().strip()
         if not text:
             self._show_status("Choose where to save the file.", error=True)
+            return
+        if not self._check_folder():
             return
         request = self.current_request()
         destination = Path(text).expanduser()
@@ -380,6 +429,7 @@ class ExportDialog(QDialog):
             widget.setEnabled(not running)
         self.export_button.setEnabled(not running)
         self.open_button.setVisible(False)
+        self.folder_button.setVisible(False)
         self.cancel_button.setText("Cancel" if running else "Close")
         self.cancel_button.setEnabled(True)
         if running:
@@ -401,6 +451,7 @@ class ExportDialog(QDialog):
             note = " Special personal information was left out (see the Report info sheet)."
         self._show_status(f"Exported {result.rows:,} rows to {result.path.name}.{note}")
         self.open_button.setVisible(True)
+        self.folder_button.setVisible(True)
 
     def _on_failure(self, error: BaseException) -> None:
         self._handled = True
@@ -418,6 +469,7 @@ class ExportDialog(QDialog):
         self._op = None
         self._set_running(False)
         self.open_button.setVisible(self.last_result is not None and self._handled)
+        self.folder_button.setVisible(self.last_result is not None and self._handled)
         if not self._handled:  # cancelled: the runner calls neither handler
             self.progress.setRange(0, 1)
             self.progress.setValue(0)
@@ -431,8 +483,33 @@ class ExportDialog(QDialog):
         self.status.setStyleSheet("color: #b00020;" if error else "")
 
     def _open_file(self) -> None:
-        if self.last_result is not None:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.last_result.path)))
+        """Open the exported file in its application, or say why it could not be."""
+        if self.last_result is None:
+            return
+        path = self.last_result.path
+        if not path.exists():
+            self._show_status(
+                f"{path.name} is no longer in {path.parent}: it was moved or deleted.", error=True
+            )
+            return
+        if not QDesktopServices.openUrl(QUrl.fromLocalFile(str(path))):
+            kind = "Excel workbooks" if path.suffix.lower() == ".xlsx" else "CSV files"
+            self._show_status(
+                f"No application on this computer opens {kind}; the file is saved in {path.parent} "
+                "(Show in folder).",
+                error=True,
+            )
+
+    def _show_in_folder(self) -> None:
+        """Open the folder holding the exported file, or say why it could not be opened."""
+        if self.last_result is None:
+            return
+        folder = self.last_result.path.parent
+        if not folder.is_dir():
+            self._show_status(f"The folder {folder} is no longer there.", error=True)
+            return
+        if not QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder))):
+            self._show_status(f"No file manager could be opened; the file is in {folder}.", error=True)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.cancel_export()

@@ -84,7 +84,7 @@ def holder_icon(mine: bool) -> QIcon:
 
 
 def documents_count(row: QueueRow) -> str:
-    """"3 / 5" required uploads of required, "+1" optional extras apart (never "4 / 3")."""
+    """ "3 / 5" required uploads of required, "+1" optional extras apart (never "4 / 3")."""
     text = f"{row.documents_required_uploaded} / {row.documents_required}"
     return f"{text} +{row.documents_extra}" if row.documents_extra else text
 
@@ -282,11 +282,17 @@ class QueueTableModel(QAbstractTableModel):
         if position is None:
             return
         self._rows[position] = updated
+        was_departed = updated.enrollment_id in self._departed
         if self._filter.matches(updated):
             self._departed.discard(updated.enrollment_id)
         else:
             self._departed.add(updated.enrollment_id)
         self.dataChanged.emit(self.index(position, 0), self.index(position, self.COLUMN_COUNT - 1))
+        # The count follows at once (the tree's counts come with the same decision): the header and
+        # the tree never disagree until the next reload.
+        departed = updated.enrollment_id in self._departed
+        if self.total >= 0 and departed != was_departed:
+            self.set_total(max(self.total + (-1 if departed else 1), 0))
 
     # --- Qt model API ------------------------------------------------------------------------
 

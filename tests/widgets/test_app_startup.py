@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from PySide6.QtCore import QRect, QTimer
+from PySide6.QtCore import QRect, Qt, QTimer
 from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import QApplication
 
@@ -142,7 +142,18 @@ def test_demo_path_loads_the_demo_and_wires_the_menus(qtbot, desktop):
     # The local person of an embedded store is its super admin: Administration is offered.
     admin_action = window.findChild(QAction, "action_institution_configuration")
     assert admin_action is not None and window.menus["administration"].menuAction().isVisible()
-    admin_action.trigger()
+    # The documented shortcut opens it from the workstation.
+    assert admin_action.shortcut().toString() == "Ctrl+Shift+I"
+    qtbot.waitExposed(window)
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=5000)
+    window.ui.queue_table.setFocus()
+    qtbot.keyClick(
+        window.ui.queue_table,
+        Qt.Key.Key_I,
+        Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+    )
+    qtbot.waitUntil(lambda: desktop.admin_window is not None, timeout=5000)
     admin = desktop.admin_window
     assert admin is not None and admin.isVisible()
     qtbot.waitUntil(lambda: admin.snapshot is not None, timeout=15000)
@@ -168,7 +179,9 @@ def test_switch_connection_opens_the_chosen_database_in_a_new_window(qtbot, desk
 
     first = desktop.open(Target(embedded_url()))
     qtbot.waitUntil(lambda: first.identity is not None, timeout=30000)
-    monkeypatch.setattr(app_module, "_ask_login", lambda _parent, _profile, *_rest: LoginResult(None, None, None))
+    monkeypatch.setattr(
+        app_module, "_ask_login", lambda _parent, _profile, *_rest: LoginResult(None, None, None)
+    )
     desktop.switch_connection()
     assert desktop.window is not first and isinstance(desktop.window, MainWindow)
     assert not first.isVisible() and desktop.window.isVisible()

@@ -46,10 +46,12 @@ def test_exports_in_the_background(qtbot, sqlite_db, data, folder):
     assert dialog.one_cohort.isChecked() and dialog.cohort.currentData() == data.learnership
     expected = folder / exports.default_file_name(exports.ExportRequest("roster", cohort_id=data.learnership))
     assert Path(dialog.destination.text()) == expected
+    dialog.special_pi.setChecked(True)  # never ticked by default: the officer asks for it
     qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "Exported" in dialog.status.text(), timeout=20000)
     assert dialog.status.text() == f"Exported 5 rows to {expected.name}."
     assert dialog.open_button.isVisible() and dialog.export_button.isEnabled()
+    assert dialog.folder_button.isVisible()
     assert dialog.progress.value() == dialog.progress.maximum()
     rows = list(openpyxl.load_workbook(expected)["Roster"].iter_rows(values_only=True))
     assert len(rows) == 6 and rows[0][4] == "Student Race"
@@ -89,7 +91,12 @@ def test_cancel_removes_the_partial_file(qtbot, sqlite_db, data, folder, monkeyp
 def test_form_defaults_follow_report_format_and_purpose(qtbot, sqlite_db, data, folder):
     dialog = _dialog(qtbot, Runner(synchronous=True), sqlite_db, data, folder)
     assert dialog.all_cohorts.isChecked() and not dialog.cohort.isEnabled()
-    assert dialog.special_pi.isChecked() and not dialog.suppress.isEnabled()
+    # Special PI is unticked by default, even for a holder of the capability; the scope names the
+    # institution; the FR23 jargon is gone.
+    assert dialog.special_pi.isEnabled() and not dialog.special_pi.isChecked()
+    assert not dialog.suppress.isEnabled()
+    assert dialog.all_cohorts.text().startswith("&All cohorts of ")
+    assert "FR23" not in dialog.report_hint.text()
     assert not dialog.date_from.isEnabled() and dialog.as_at.isEnabled()
     dialog.report.setCurrentIndex(list(exports.REPORTS).index("audit"))
     dialog.csv.setChecked(True)
@@ -111,6 +118,33 @@ def test_form_defaults_follow_report_format_and_purpose(qtbot, sqlite_db, data, 
     dialog.destination.textEdited.emit("mine.csv")
     dialog.report.setCurrentIndex(0)
     assert dialog.destination.text() == str(folder / "mine.csv")
+
+
+def test_a_missing_folder_is_said_before_export(qtbot, sqlite_db, data, folder):
+    dialog = _dialog(qtbot, Runner(synchronous=True), sqlite_db, data, folder)
+    assert dialog.export_button.isEnabled() and Path(dialog.destination.text()).parent.is_dir()
+    missing = folder / "gone" / "roster.xlsx"
+    dialog.destination.clear()
+    qtbot.keyClicks(dialog.destination, str(missing))
+    assert not dialog.export_button.isEnabled()
+    assert dialog.status.text().startswith(f"The folder {missing.parent} does not exist")
+    dialog.destination.clear()
+    qtbot.keyClicks(dialog.destination, str(folder / "roster.xlsx"))
+    assert dialog.export_button.isEnabled() and dialog.status.text() == ""
+
+
+def test_open_file_says_why_it_cannot(qtbot, sqlite_db, data, folder, monkeypatch):
+    from PySide6.QtGui import QDesktopServices
+
+    dialog = _dialog(qtbot, Runner(synchronous=True), sqlite_db, data, folder)
+    dialog.start_export()
+    assert dialog.last_result is not None and dialog.open_button.isVisibleTo(dialog)
+    monkeypatch.setattr(QDesktopServices, "openUrl", staticmethod(lambda _url: False))
+    dialog.open_button.click()
+    assert dialog.status.text().startswith("No application on this computer opens Excel workbooks")
+    dialog.last_result.path.unlink()
+    dialog.open_button.click()
+    assert "moved or deleted" in dialog.status.text()
 
 
 def test_without_the_capability_special_pi_cannot_be_chosen(qtbot, sqlite_db, data, folder):

@@ -12,7 +12,6 @@ from PySide6.QtCore import QDate, QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QComboBox,
-    QDateEdit,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
@@ -38,24 +37,24 @@ from cohortdesk.views.admin.form_support import Form, form_layout
 from cohortdesk.views.admin.import_dialog import ImportEnrollmentsDialog
 from cohortdesk.views.admin.master_detail import MasterDetailPage
 from cohortdesk.views.admin.table_models import STATE_LABELS, CohortTableModel
+from cohortdesk.views.date_entry import TypedDateEdit
 from cohortdesk.views.errors import show_error
 from cohortdesk.views.runner import Runner
 
 NOT_SET = QDate(2000, 1, 1)
 
 
-class OptionalDateEdit(QDateEdit):
-    """A date field that may be empty ("Not set"); Delete or Backspace empties it."""
+class OptionalDateEdit(TypedDateEdit):
+    """A date field that may be empty ("Not set"); Delete or Backspace empties it. A date is typed
+    whole ("01 Feb 2027"), also over "Not set"; F4 opens the calendar."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setCalendarPopup(True)
-        self.setDisplayFormat("dd MMM yyyy")
         self.setMinimumDate(NOT_SET)
         self.setMaximumDate(QDate(2100, 12, 31))
         self.setSpecialValueText("Not set")
         self.setDate(NOT_SET)
-        self.setToolTip("Pick a date (Alt+Down opens the calendar); Delete empties the field.")
+        self.setToolTip("Type a date (01 Feb 2027) or press F4 for the calendar; Delete empties the field.")
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.calendarWidget().installEventFilter(self)
 
@@ -67,10 +66,17 @@ class OptionalDateEdit(QDateEdit):
         return super().eventFilter(watched, event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
-        if event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) and self.currentSectionIndex() == 0:
+        if (
+            event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace)
+            and not self.typing
+            and self.currentSectionIndex() == 0
+        ):
             self.set_value(None)
             return
         super().keyPressEvent(event)
+
+    def typed_empty(self) -> None:
+        self.set_value(None)
 
     def value(self) -> date | None:
         current = self.date()

@@ -45,6 +45,17 @@ DEFAULT_COLUMN_WIDTHS = {
 }
 
 
+def is_id_number_search(text: str) -> bool:
+    """Digits only, six or more: (part of) an SA ID number, looked for whatever its state."""
+    digits = text.strip().replace(" ", "")
+    return len(digits) >= 6 and digits.isdigit()
+
+
+def everywhere(flt: QueueFilter) -> QueueFilter:
+    """The same search without the filters: every state, cohort, programme and enrollment state."""
+    return QueueFilter(verification_state=None, account_id=flt.account_id, search=flt.search, decidable=None)
+
+
 def decidable(item: queue.QueueRow) -> bool:
     """Pending, with at least one uploaded document awaiting a decision ("next" stops only there)."""
     return item.verification_state == "pending" and item.documents_awaiting > 0
@@ -88,6 +99,7 @@ class QueuePane(QObject):
         self._pending_move = 0
         self._pending_advance = False
         self._advancing = False
+        self._outside = 0  # the current search's matches that the filters hide
         self._new_rows = 0  # enrollments that entered the queue since it was loaded (note_new_rows)
         self.search_timer = QTimer(self)
         self.search_timer.setSingleShot(True)
@@ -109,6 +121,7 @@ class QueuePane(QObject):
             box.currentIndexChanged.connect(lambda _i: self.apply_filters())
         ui.queue_search.textChanged.connect(lambda _t: self.search_timer.start())
         ui.queue_search.returnPressed.connect(self._search_now)
+        ui.queue_outside.clicked.connect(self.show_everywhere)
         self.search_timer.timeout.connect(self.apply_filters)
 
     def apply_default_columns(self) -> None:
@@ -163,6 +176,8 @@ class QueuePane(QObject):
         ui = self.ui
         kind, ident = self.scope
         verification_state, decidable = VERIFICATION_VIEWS.get(ui.state_filter.currentData(), (None, None))
+        if is_id_number_search(ui.queue_search.text()):
+            verification_state, decidable = None, None  # an ID number is looked for in every state
         return QueueFilter(
             verification_state=verification_state,
             decidable=decidable,
@@ -219,7 +234,53 @@ class QueuePane(QObject):
             self.ui.queue_summary.setText("Counting…")
         else:
             self.ui.queue_summary.setText(summary_text(self.ui.state_filter.currentData(), total))
+            self._count_outside(total)
         self.update_empty_state()
+
+    def _count_outside(self, total: int) -> None:
+        """A search: count its matches without the filters, and say how many the filters hide."""
+        self.ui.queue_outside.hide()
+        self._outside = -1  # not counted yet
+        flt = self.queue_model.query_filter
+        wider = everywhere(flt)
+        if not flt.search or wider == flt:
+            return
+
+        def counted(everywhere_total: int) -> None:
+            if self.queue_model.query_filter != flt:
+                return  # the officer moved on
+            self._outside = max(everywhere_total - total, 0)
+            if self._outside:
+                self.ui.queue_outside.setText(f"{self._outside:,} more outside this filter · Show")
+                self.ui.queue_outside.setAccessibleName(
+                    f"{self._outside:,} more matches outside this filter: show every match"
+                )
+                self.ui.queue_outside.show()
+            self.update_empty_state()
+
+        self.runner.db(queue.queue_count, self.db, wider).success(counted).failure(
+            lambda _error: None
+        ).start()
+
+    def show_everywhere(self) -> None:
+        """Drop the filters and keep the search ("… more outside this filter · Show")."""
+        ui = self.ui
+        for box, value in (
+            (ui.state_filter, None),
+            (ui.program_filter, None),
+            (ui.enrollment_filter, None),
+        ):
+            box.blockSignals(True)
+            box.setCurrentIndex(max(box.findData(value), 0))
+            box.blockSignals(False)
+        self.scope = ("all", None)
+        index = self.tree_model.index_of(self.scope)
+        if index.isValid():
+            selection = ui.cohort_browser.selectionModel()
+            selection.blockSignals(True)
+            ui.cohort_browser.setCurrentIndex(index)
+            selection.blockSignals(False)
+        self.apply_filters()
 
     def note_new_rows(self, count: int) -> None:
         """``count`` more enrollments are in this queue than are loaded: say so, and let the officer
@@ -264,10 +325,17 @@ class QueuePane(QObject):
                 "No institutions yet.\n\nUse File → Load demo data… to explore CohortDesk, or File → "
                 "Switch connection… to open your institution's server."
             )
-        elif flt.search:
+        elif flt.search and self._outside > 0:
             text = (
-                f"No enrollments match “{flt.search}”.\n\nSearch looks in student names, e-mail addresses "
-                "and SA ID numbers. Press Esc to clear it."
+                f"No enrollments match “{flt.search}” with these filters, but {self._outside:,} "
+                "elsewhere do (another state, cohort or programme).\n\nChoose “Show” above to see them."
+            )
+        elif flt.search:
+            known = self._outside == 0 and everywhere(flt) != flt
+            where = " in any state, cohort or programme" if known else ""
+            text = (
+                f"No enrollments match “{flt.search}”{where}.\n\nSearch looks in student names, e-mail "
+                "addresses and SA ID numbers. Press Esc to clear it."
             )
         elif flt.verification_state == "pending":
             text = "All caught up.\n\nNo enrollments are waiting for verification here."
@@ -327,6 +395,16 @@ class QueuePane(QObject):
             model.fetchMore()
             return
         self.message.emit("Nothing more to decide in this view.", 5000)
+
+    def back_to_previous_pending(self) -> None:
+        """Select the nearest enrollment above the current one that still waits for a decision."""
+        model = self.queue_model
+        for row in range(self.ui.queue_table.currentIndex().row() - 1, -1, -1):
+            item = model.row_at(row)
+            if item is not None and decidable(item) and not self.held_by_other(item):
+                self.select_row(row)
+                return
+        self.message.emit("Nothing to decide above this enrollment in this view.", 5000)
 
     def held_by_other(self, item: queue.QueueRow) -> bool:
         """Another officer's review lease runs on this row ("next" passes over it)."""

@@ -247,6 +247,8 @@ class MainWindow(QMainWindow):
             "reveal": self.reveal_special_pi,
             "next_enrollment": lambda: self.move_enrollment(1),
             "previous_enrollment": lambda: self.move_enrollment(-1),
+            "next_to_decide": self.advance_to_next_pending,
+            "previous_to_decide": self.queue_pane.back_to_previous_pending,
             "next_document": lambda: self.move_document(1),
             "previous_document": lambda: self.move_document(-1),
             "search": self.focus_search,
@@ -316,7 +318,14 @@ class MainWindow(QMainWindow):
         review.addAction(a["reveal"])
         review.addSeparator()
         review.addActions(
-            [a["next_enrollment"], a["previous_enrollment"], a["next_document"], a["previous_document"]]
+            [
+                a["next_to_decide"],
+                a["previous_to_decide"],
+                a["next_enrollment"],
+                a["previous_enrollment"],
+                a["next_document"],
+                a["previous_document"],
+            ]
         )
         review.addSeparator()
         review.addAction(a["release_claim"])
@@ -861,7 +870,8 @@ class MainWindow(QMainWindow):
             and self.ui.reject_dock.isAncestorOf(watched)
             and event.text().isprintable()
             and event.text()
-            and not event.modifiers() & ~(Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.KeypadModifier)
+            and not event.modifiers()
+            & ~(Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.KeypadModifier)
         ):
             event.accept()  # typed into the reject form: a letter is a letter there, not A/R/J
             return True
