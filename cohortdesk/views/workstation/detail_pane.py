@@ -93,6 +93,7 @@ class DetailPane(QObject):
         self.identity: Identity | None = None
         self.detail: EnrollmentDetail | None = None
         self._document_generation = 0
+        self._shown: tuple[int, str, str] | None = None  # the file the preview shows (see _identity_of)
         self._preview_op: Op | None = None
         self.reveal_dialog: RevealDialog | None = None
         self.revealed: StudentDetails | None = None  # a logged reveal of the enrollment on show
@@ -137,6 +138,7 @@ class DetailPane(QObject):
         ui.history.hide()
         ui.history_empty.setText("No enrollment selected.")
         ui.history_empty.show()
+        self._shown = None
         self.preview.show_message("Select an enrollment to see its documents.")
         self.document_changed.emit()
 
@@ -202,6 +204,14 @@ class DetailPane(QObject):
             self._preview_op.cancel()
             self._preview_op = None
         self.document_changed.emit()
+        if doc is not None and doc.upload and self._shown == self._identity_of(doc):
+            # The same file is on screen (e.g. redrawn after a decision on it): only its words change;
+            # no second read, render or access-log entry.
+            ui.document_title.setText(doc.label)
+            ui.document_status.setText(document_status(doc))
+            self.document_shown.emit(doc.document_type)
+            return
+        self._shown = None
         if doc is None:
             ui.document_title.setText("Document")
             ui.document_status.setText("")
@@ -233,8 +243,14 @@ class DetailPane(QObject):
             return
         self._preview_op = None
         self.preview.show_document(data, doc.content_type or "", doc.file_name or doc.label)
+        self._shown = self._identity_of(doc)
         self._log_document_view(doc)
         self.document_shown.emit(doc.document_type)
+
+    @staticmethod
+    def _identity_of(doc: DocumentRow) -> tuple[int, str, str]:
+        """What makes a shown file the same file: enrollment, document type and the upload entry."""
+        return (doc.enrollment_id, doc.document_type, repr(sorted(doc.upload.items())))
 
     def _log_document_view(self, doc: DocumentRow) -> None:
         """POPIA: every document shown goes into the access log (enrollment id and document type only).
