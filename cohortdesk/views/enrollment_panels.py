@@ -12,6 +12,7 @@ from cohortdesk.services.queue import DocumentRow, SensitiveValue, StudentDetail
 from cohortdesk.services.rows import VerificationRow
 from cohortdesk.services.validation import document_label
 from cohortdesk.views import style
+from cohortdesk.views.display_text import visible_name
 from cohortdesk.views.queue_table_model import ENROLLMENT_STATE_LABELS, VERIFICATION_STATE_LABELS
 
 CITIZENSHIP_LABELS = {
@@ -216,7 +217,7 @@ def document_badge(doc: DocumentRow) -> tuple[str, str]:
 def document_subtitle(doc: DocumentRow) -> str:
     if not doc.uploaded:
         return "Not uploaded" + (" (required)" if doc.required else "")
-    bits = [doc.file_name or "", human_size(doc.size)]
+    bits = [visible_name(doc.file_name), human_size(doc.size)]
     if not doc.required:
         bits.append("optional")
     return " · ".join(b for b in bits if b)

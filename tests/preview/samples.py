@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 
 from PIL import Image, ImageDraw
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QRect, Qt
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QRect, QSizeF, Qt
 from PySide6.QtGui import QColor, QFont, QPageSize, QPainter, QPdfWriter
 
 
@@ -39,6 +39,28 @@ def pdf(pages: int = 3, title: str = "Certified copy", marker: bytes = b"") -> b
     if marker:  # a comment line after the header: still a valid PDF
         data = data.replace(b"\n", b"\n" + marker + b"\n", 1)
     return data
+
+
+def giant_pdf(points: float = 14_400) -> bytes:
+    """One square page ``points`` wide (200 inches: a poster scanned as one page), with a dark block."""
+    array = QByteArray()
+    buffer = QBuffer(array)
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    writer = QPdfWriter(buffer)
+    writer.setPageSize(QPageSize(QSizeF(points, points), QPageSize.Unit.Point))
+    writer.setResolution(72)
+    painter = QPainter(writer)
+    painter.fillRect(0, 0, int(points), int(points) // 2, QColor(34, 84, 150))
+    painter.end()
+    buffer.close()
+    return bytes(array)
+
+
+def jpeg_with_comment(comment: bytes) -> bytes:
+    """A real JPEG carrying ``comment`` in a COM segment right after its start marker."""
+    data = photo()
+    segment = b"\xff\xfe" + (len(comment) + 2).to_bytes(2, "big") + comment
+    return data[:2] + segment + data[2:]
 
 
 def encrypted_pdf(password: str = "secret") -> bytes:

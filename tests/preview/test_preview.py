@@ -12,7 +12,14 @@ from PySide6.QtCore import QTimer
 from PySide6.QtGui import QImage
 
 from cohortdesk.views.preview import DocumentPreview
-from cohortdesk.views.preview.render_worker import CRASH_ON_OPEN, SPIN_ON_OPEN, SPIN_ON_RENDER, TEST_HOOKS_ENV
+from cohortdesk.views.preview.render_worker import (
+    CRASH_ON_OPEN,
+    CRASH_ONCE_FILE_ENV,
+    CRASH_ONCE_ON_OPEN,
+    SPIN_ON_OPEN,
+    SPIN_ON_RENDER,
+    TEST_HOOKS_ENV,
+)
 from tests.preview import samples
 
 WAIT_MS = 30_000  # generous: the machine is shared; nothing here measures speed
@@ -305,6 +312,23 @@ def test_an_engine_crash_costs_only_that_document(qtbot, preview):
     assert "preview engine stopped" in text
     show_and_wait(qtbot, preview, samples.pdf(1))
     assert preview.client.restarts >= 1
+
+
+def test_a_worker_that_fails_once_on_a_good_file_does_not_blame_the_file(qtbot, tmp_path):
+    flag = tmp_path / "crashed-once"
+    preview = DocumentPreview(
+        timeout_ms=8000, worker_environment={TEST_HOOKS_ENV: "1", CRASH_ONCE_FILE_ENV: str(flag)}
+    )
+    qtbot.addWidget(preview)
+    preview.resize(700, 900)
+    preview.show()
+    try:
+        show_and_wait(qtbot, preview, samples.pdf(2, marker=CRASH_ONCE_ON_OPEN))
+        assert flag.exists()  # the first worker did crash on it...
+        assert preview.state == "document" and preview.page_count() == 2  # ...and a fresh one showed it
+        assert preview.client.restarts == 1
+    finally:
+        preview.shutdown()
 
 
 def test_test_hooks_are_ignored_outside_tests(qtbot):

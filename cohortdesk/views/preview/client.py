@@ -2,8 +2,9 @@
 
 Everything here runs on the GUI thread but never waits: ``QProcess`` writes and reads through the
 event loop, and replies arrive as signals. A request that outlives its time limit, or a worker that
-dies, fails the current document; the worker is killed and a fresh one started, so the next
-document renders normally.
+dies, is tried once more in a fresh worker (a worker can fail for reasons of its own: memory, a
+signal, a stall); only a second failure on the same document fails it, so a good file is never
+blamed for one bad moment. The next document renders normally either way.
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ class RenderClient(QObject):
         self._sent_at = 0.0
         self.restarts = 0
         self.pid: int | None = None
+        self._retried: set[int] = set()  # documents (tokens) already given their second chance
 
     # -- public ------------------------------------------------------------------------------------
 
@@ -247,7 +249,7 @@ class RenderClient(QObject):
         in_flight = self._in_flight
         self._in_flight = None
         self._retire(f"exited with code {code} ({status.name})")
-        if in_flight is not None:
+        if in_flight is not None and not self._retry(in_flight[1]):
             self._fail_request(in_flight[1], "crashed", {"detail": f"exit code {code}"})
         if self._queue or self._document is not None:
             self._spawn()
@@ -258,8 +260,19 @@ class RenderClient(QObject):
         _, request = self._in_flight
         self._in_flight = None
         self._retire(f"{request.op} took longer than {self.timeout_ms} ms")
-        self._fail_request(request, "timeout", {"detail": f"no answer within {self.timeout_ms} ms"})
+        if not self._retry(request):
+            self._fail_request(request, "timeout", {"detail": f"no answer within {self.timeout_ms} ms"})
         self._spawn()
+
+    def _retry(self, request: _Request) -> bool:
+        """Send ``request`` again to the fresh worker, once per document; False when it had its chance
+        (or its document is no longer wanted)."""
+        if self._document is None or self._document[0] != request.token or request.token in self._retried:
+            return False
+        self._retried.add(request.token)
+        log.info("Trying %s of document %s again in a fresh render worker", request.op, request.token)
+        self._queue.insert(0, request)
+        return True
 
     # -- requests -----------------------------------------------------------------------------------
 

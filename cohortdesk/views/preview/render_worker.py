@@ -32,6 +32,10 @@ TEST_HOOKS_ENV = "COHORTDESK_PREVIEW_TEST_HOOKS"
 SPIN_ON_OPEN = b"%COHORTDESK-TEST-SPIN-OPEN%"
 SPIN_ON_RENDER = b"%COHORTDESK-TEST-SPIN-RENDER%"
 CRASH_ON_OPEN = b"%COHORTDESK-TEST-CRASH-OPEN%"
+#: Crash on open only in the first worker that meets it (it leaves this file behind): a good file
+#: that a worker failed on once.
+CRASH_ONCE_FILE_ENV = "COHORTDESK_PREVIEW_TEST_CRASH_ONCE_FILE"
+CRASH_ONCE_ON_OPEN = b"%COHORTDESK-TEST-CRASH-ONCE%"
 
 MAX_SIZES = 2000  # page sizes reported up front; later pages are assumed to match the last one
 MAX_RENDER_PIXELS = 4096 * 4096  # per rendered page; the GUI scales beyond that
@@ -93,6 +97,11 @@ class Renderer:
         self.close()
         if self.test_hooks:
             if CRASH_ON_OPEN in data:
+                os.abort()
+            flag = os.environ.get(CRASH_ONCE_FILE_ENV)
+            if CRASH_ONCE_ON_OPEN in data and flag and not os.path.exists(flag):
+                with open(flag, "w", encoding="utf-8") as marker:
+                    marker.write(str(os.getpid()))
                 os.abort()
             if SPIN_ON_OPEN in data:
                 _hang()

@@ -51,7 +51,9 @@ def sniff(data: bytes | bytearray | memoryview | None) -> Sniffed:
     if not data:
         return Sniffed(EMPTY, "an empty file")
     head = bytes(data[:1024])
-    if head.startswith(b"%PDF-") or b"%PDF-" in head:  # PDF readers accept junk before the header
+    # The bytes at offset 0 decide: a JPEG whose comment mentions (or hides) "%PDF-" is a JPEG. Only a
+    # byte-order mark or blank lines may come before a PDF's header.
+    if head.lstrip(b"\xef\xbb\xbf\r\n\t ").startswith(b"%PDF-"):
         return Sniffed(PDF, "PDF")
     for signature, label in _IMAGE_SIGNATURES:
         if head.startswith(signature):

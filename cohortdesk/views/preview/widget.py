@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from cohortdesk.views.display_text import visible_name
 from cohortdesk.views.preview import icons, messages, sniff
 from cohortdesk.views.preview.cache import DEFAULT_CACHE_BYTES, PageCache
 from cohortdesk.views.preview.client import DEFAULT_TIMEOUT_MS, RenderClient, RenderKey
@@ -40,6 +41,8 @@ from cohortdesk.views.preview.render_worker import MAX_RENDER_PIXELS
 
 ZOOM_STEPS = (10, 25, 33, 50, 67, 75, 90, 100, 110, 125, 150, 175, 200, 250, 300, 400)
 MIN_ZOOM, MAX_ZOOM = 0.1, 4.0
+#: The smallest zoom a fit may choose (a page 200 inches wide fits a 1,000 px pane at 0.7 %).
+FIT_MIN_ZOOM = 0.001
 PDF_POINT = 96 / 72  # a PDF point in logical pixels at 100 %
 FIT_WIDTH, FIT_PAGE, CUSTOM = "fit_width", "fit_page", "custom"
 
@@ -479,6 +482,7 @@ class DocumentPreview(QWidget):
 
     def _begin(self, name: str) -> None:
         self._token += 1
+        name = visible_name(name)  # a learner's file name: no direction tricks, no line breaks
         self._name = name
         self._announced = False
         self._fingerprint = ""
@@ -592,12 +596,11 @@ class DocumentPreview(QWidget):
 
     def _scale_for(self, mode: str, zoom: float) -> float:
         """View scale (logical px per page unit) for a zoom mode."""
-        if mode == FIT_WIDTH:
-            scale = self.view.fit_width_scale()
-        elif mode == FIT_PAGE:
-            scale = self.view.fit_page_scale()
-        else:
-            scale = zoom * self._unit
+        if mode in (FIT_WIDTH, FIT_PAGE):
+            # A fit is a fit: a giant page (a 14,400 pt poster) goes below the smallest typed zoom.
+            fit = self.view.fit_width_scale() if mode == FIT_WIDTH else self.view.fit_page_scale()
+            return min(max(fit, FIT_MIN_ZOOM * self._unit), MAX_ZOOM * self._unit)
+        scale = zoom * self._unit
         return min(max(scale, MIN_ZOOM * self._unit), MAX_ZOOM * self._unit)
 
     def _set_zoom(self, mode: str, zoom: float = 1.0) -> None:

@@ -27,6 +27,7 @@ from cohortdesk.services.storage import DocumentStore
 from cohortdesk.views import enrollment_panels as panels
 from cohortdesk.views import style
 from cohortdesk.views.delegates import BADGE_STATE_ROLE, BADGE_TEXT_ROLE, SUBTITLE_ROLE
+from cohortdesk.views.display_text import visible_name
 from cohortdesk.views.errors import show_error, user_message
 from cohortdesk.views.reveal_dialog import RevealDialog
 from cohortdesk.views.runner import Op, Runner
@@ -230,7 +231,7 @@ class DetailPane(QObject):
             )
             self.document_shown.emit(doc.document_type)
             return
-        self.preview.show_message(f"Opening {doc.file_name or doc.label}…")
+        self.preview.show_message(f"Opening {visible_name(doc.file_name) or doc.label}…")
         self._preview_op = (
             self.runner.io(self.store.read, doc.upload)
             .success(lambda data: self._on_document_bytes(generation, doc, data))
@@ -242,7 +243,7 @@ class DetailPane(QObject):
         if generation != self._document_generation:
             return
         self._preview_op = None
-        self.preview.show_document(data, doc.content_type or "", doc.file_name or doc.label)
+        self.preview.show_document(data, doc.content_type or "", visible_name(doc.file_name) or doc.label)
         self._shown = self._identity_of(doc)
         self._log_document_view(doc)
         self.document_shown.emit(doc.document_type)
