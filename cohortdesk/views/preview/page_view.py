@@ -26,7 +26,7 @@ from PySide6.QtGui import (
     QResizeEvent,
     QWheelEvent,
 )
-from PySide6.QtWidgets import QAbstractScrollArea, QFrame, QWidget
+from PySide6.QtWidgets import QAbstractScrollArea, QFrame, QRubberBand, QWidget
 
 MARGIN = 16
 GAP = 14
@@ -39,6 +39,8 @@ class PageView(QAbstractScrollArea):
     visible_changed = Signal()  # scrolled, resized, zoomed or rotated: time to render what shows
     current_page_changed = Signal(int)  # 0-based
     command = Signal(str)  # keyboard/mouse requests for the owner: "zoom_in", "next_page", ...
+    #: Shift+drag chose a region to zoom to: (page, left, top, right, bottom) as fractions of the page.
+    region_chosen = Signal(int, float, float, float, float)
     resized = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -61,6 +63,9 @@ class PageView(QAbstractScrollArea):
         self._failed: set[int] = set()
         self._provider: ImageProvider = lambda page, size: (None, False)
         self._drag_from: QPoint | None = None
+        self._band_from: QPoint | None = None  # Shift+drag: where the zoom region started
+        self._band = QRubberBand(QRubberBand.Shape.Rectangle, self.viewport())
+        self._band.hide()
         self._uniform_tail = False  # pages past the known sizes repeat the last size
 
     # -- document and geometry -----------------------------------------------------------------------
@@ -245,6 +250,95 @@ class PageView(QAbstractScrollArea):
         self._failed.add(page)
         self.viewport().update()
 
+    # -- panning and zooming to a region ----------------------------------------------------------
+
+    _PAN_KEYS = {
+        Qt.Key.Key_Left: (-1, 0),
+        Qt.Key.Key_Right: (1, 0),
+        Qt.Key.Key_Up: (0, -1),
+        Qt.Key.Key_Down: (0, 1),
+    }
+
+    def can_pan(self, key: int) -> bool:
+        """Whether an arrow key would move a zoomed page (it is larger than the view that way and not
+        at its edge); otherwise the arrow keeps its workstation meaning (next learner, document)."""
+        step = self._PAN_KEYS.get(Qt.Key(key))
+        if step is None or not self._count:
+            return False
+        bar = self.horizontalScrollBar() if step[0] else self.verticalScrollBar()
+        direction = step[0] or step[1]
+        return bar.maximum() > 0 and (bar.value() < bar.maximum() if direction > 0 else bar.value() > 0)
+
+    def pan(self, key: int) -> bool:
+        """Move the page a tenth of the view for an arrow key; False when it cannot move that way."""
+        if not self.can_pan(key):
+            return False
+        dx, dy = self._PAN_KEYS[Qt.Key(key)]
+        viewport = self.viewport()
+        if dx:
+            bar = self.horizontalScrollBar()
+            bar.setValue(bar.value() + dx * max(48, viewport.width() // 10))
+        else:
+            bar = self.verticalScrollBar()
+            bar.setValue(bar.value() + dy * max(48, viewport.height() // 10))
+        return True
+
+    def page_down(self, step: int) -> bool:
+        """PgDn/PgUp on a page taller than the view: a screenful within the current page; False at
+        its end (the caller goes to the next/previous page)."""
+        if not self._count:
+            return False
+        rect = self.page_rect(self._current)
+        height = self.viewport().height()
+        if step > 0 and rect.bottom() > height + 1:
+            self.verticalScrollBar().setValue(
+                self.verticalScrollBar().value() + min(int(height * 0.9), rect.bottom() - height + MARGIN)
+            )
+            return True
+        if step < 0 and rect.top() < -1:
+            self.verticalScrollBar().setValue(
+                self.verticalScrollBar().value() - min(int(height * 0.9), -rect.top() + MARGIN)
+            )
+            return True
+        return False
+
+    def region_scale(self, region: QRect) -> float:
+        """The scale at which ``region`` (viewport coordinates, at today's scale) fills the view."""
+        viewport = self.viewport()
+        factor = min(
+            (viewport.width() - 2 * MARGIN) / max(region.width(), 1),
+            (viewport.height() - 2 * MARGIN) / max(region.height(), 1),
+        )
+        return self._scale * factor
+
+    def centre_on(self, page: int, fx: float, fy: float) -> None:
+        """Scroll so the point (fractions of ``page``) is at the centre of the view."""
+        if not self._count:
+            return
+        page = max(0, min(page, self._count - 1))
+        content_width = max(self._content.width(), self.viewport().width())
+        x = (content_width - self._widths[page]) // 2 + fx * self._widths[page]
+        y = self._tops[page] + fy * self._heights[page]
+        self.horizontalScrollBar().setValue(round(x - self.viewport().width() / 2))
+        self.verticalScrollBar().setValue(round(y - self.viewport().height() / 2))
+
+    def _region_from(self, band: QRect) -> tuple[int, float, float, float, float] | None:
+        centre = band.center()
+        for page in self.visible_pages():
+            rect = self.page_rect(page)
+            if rect.contains(centre):
+                area = band.intersected(rect)
+                if area.width() < 8 or area.height() < 8:
+                    return None
+                return (
+                    page,
+                    (area.left() - rect.left()) / rect.width(),
+                    (area.top() - rect.top()) / rect.height(),
+                    (area.right() - rect.left()) / rect.width(),
+                    (area.bottom() - rect.top()) / rect.height(),
+                )
+        return None
+
     def _anchor(self) -> tuple[int, float, float]:
         if not self._count:
             return (0, 0.0, 0.5)
@@ -349,6 +443,9 @@ class PageView(QAbstractScrollArea):
         modifiers = (
             event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier & ~Qt.KeyboardModifier.ShiftModifier
         )
+        if modifiers == Qt.KeyboardModifier.NoModifier and self.pan(event.key()):
+            event.accept()
+            return
         name = self._KEYS.get(Qt.Key(event.key())) if modifiers == Qt.KeyboardModifier.NoModifier else None
         if name:
             self.command.emit(name)
@@ -366,12 +463,26 @@ class PageView(QAbstractScrollArea):
         super().wheelEvent(event)
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
+        if (
+            event.button() == Qt.MouseButton.LeftButton
+            and event.modifiers() & Qt.KeyboardModifier.ShiftModifier
+        ):
+            # Shift+drag: draw the region to zoom to.
+            self._band_from = event.position().toPoint()
+            self._band.setGeometry(QRect(self._band_from, QSize()))
+            self._band.show()
+            event.accept()
+            return
         if event.button() == Qt.MouseButton.LeftButton:
             self._drag_from = event.position().toPoint()
             self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
         super().mousePressEvent(event)
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        if self._band_from is not None:
+            self._band.setGeometry(QRect(self._band_from, event.position().toPoint()).normalized())
+            event.accept()
+            return
         if self._drag_from is not None:
             position = event.position().toPoint()
             delta = position - self._drag_from
@@ -381,6 +492,15 @@ class PageView(QAbstractScrollArea):
         super().mouseMoveEvent(event)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if self._band_from is not None:
+            band = QRect(self._band_from, event.position().toPoint()).normalized()
+            self._band_from = None
+            self._band.hide()
+            region = self._region_from(band)
+            if region is not None:
+                self.region_chosen.emit(*region)
+            event.accept()
+            return
         self._drag_from = None
         self.viewport().unsetCursor()
         super().mouseReleaseEvent(event)

@@ -16,7 +16,7 @@ import hashlib
 from collections import OrderedDict
 from typing import Any
 
-from PySide6.QtCore import QEvent, QSize, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QEvent, QRect, QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QColor, QImage, QKeySequence, QPalette, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
@@ -290,6 +290,7 @@ class DocumentPreview(QWidget):
         self.view.visible_changed.connect(self._schedule_renders)
         self.view.current_page_changed.connect(self._on_current_page)
         self.view.command.connect(self._on_command)
+        self.view.region_chosen.connect(self.zoom_to_region)
         self.view.resized.connect(self._on_resized)
         self.message = _MessagePanel(self)
         self.stack = QStackedWidget(self)
@@ -435,13 +436,32 @@ class DocumentPreview(QWidget):
 
     @Slot()
     def next_page(self) -> None:
-        if self.state == "document":
+        """PgDn: the rest of a zoomed page a screenful at a time, then the next page."""
+        if self.state == "document" and not self.view.page_down(1):
             self.view.scroll_to_page(self.view.current_page + 1)
 
     @Slot()
     def previous_page(self) -> None:
-        if self.state == "document":
+        if self.state == "document" and not self.view.page_down(-1):
             self.view.scroll_to_page(self.view.current_page - 1)
+
+    def can_pan(self, key: int) -> bool:
+        """Whether an arrow key moves the page on show (zoomed in, not at that edge)."""
+        return self.state == "document" and self.view.can_pan(key)
+
+    def zoom_to_region(self, page: int, left: float, top: float, right: float, bottom: float) -> None:
+        """Zoom so the region (fractions of ``page``) fills the view, centred (Shift+drag)."""
+        if self.state != "document":
+            return
+        region = self.view.page_rect(page)
+        width, height = region.width() * (right - left), region.height() * (bottom - top)
+        band = QRect(0, 0, max(1, round(width)), max(1, round(height)))
+        scale = min(self.view.region_scale(band), MAX_ZOOM * self._unit)
+        self._zoom_mode = CUSTOM
+        self.view.set_scale(scale)
+        self._zoom = self.view.scale / self._unit
+        self.view.centre_on(page, (left + right) / 2, (top + bottom) / 2)
+        self._sync_toolbar()
 
     def go_to_page(self, page: int) -> None:
         """Show 1-based ``page``."""

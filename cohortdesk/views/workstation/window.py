@@ -884,6 +884,8 @@ class MainWindow(QMainWindow):
                 Qt.KeyboardModifier.KeypadModifier,
             ):
                 key = event.key()
+                if self._preview_pans(watched, key):
+                    return super().eventFilter(watched, event)  # the zoomed page moves
                 if key in (Qt.Key.Key_Down, Qt.Key.Key_Up):
                     self.move_enrollment(1 if key == Qt.Key.Key_Down else -1)
                     return True
@@ -891,6 +893,15 @@ class MainWindow(QMainWindow):
                     self.move_document(1 if key == Qt.Key.Key_Right else -1)
                     return True
         return super().eventFilter(watched, event)
+
+    def _preview_pans(self, watched: QObject, key: int) -> bool:
+        """An arrow key on the focused preview pans a zoomed page while it can move that way; at the
+        edge (or not zoomed) the arrow goes on to the next learner or document as everywhere."""
+        in_preview = watched is self.preview or (
+            isinstance(watched, QWidget) and self.preview.isAncestorOf(watched)
+        )
+        can_pan = getattr(self.preview, "can_pan", None)
+        return in_preview and callable(can_pan) and bool(can_pan(key))
 
     def _handles_arrows(self, watched: QObject) -> bool:
         """Arrow keys navigate enrollments and documents when the queue, the document list, the
