@@ -32,8 +32,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from email.message import EmailMessage
-from email.policy import SMTP as SMTP_POLICY
+from email.charset import QP, Charset
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 from email.utils import formataddr, formatdate
 
 from cohortdesk.db import Database
@@ -44,6 +47,8 @@ from cohortdesk.services.notify.templates import DigestItem, RenderedEmail, rend
 
 log = logging.getLogger(__name__)
 
+#: A claim that comes back empty is tried this many times before a round ends (see ``run_once``).
+EMPTY_CLAIMS_BEFORE_STOPPING = 3
 NOT_SET_UP = "E-mail is not set up for this institution yet (Tools → Notifications…: SMTP server and sender)."
 
 
@@ -112,26 +117,40 @@ def rendered(digest: outbox.Digest, settings: NotifySettings) -> RenderedEmail:
     )
 
 
-def compose(digest: outbox.Digest, settings: NotifySettings) -> EmailMessage:
+_UTF8_QP = Charset("utf-8")
+_UTF8_QP.body_encoding = QP  # readable in the raw message, like most mail clients send
+
+
+def _header(value: str) -> str:
+    """A header value as sent: ASCII as it is, anything else RFC 2047-encoded."""
+    return value if value.isascii() else Header(value, "utf-8").encode()
+
+
+def compose(digest: outbox.Digest, settings: NotifySettings) -> Message:
+    """One digest as a multipart/alternative message (plain text, then HTML).
+
+    Built with the ``email.mime`` classes rather than ``EmailMessage``: the modern header registry
+    parses every header it is given, which made composing cost several times what sending does
+    (``bench/notify.py``)."""
     mail = rendered(digest, settings)
     domain = settings.sender_address.rpartition("@")[2] or "cohortdesk.invalid"
-    msg = EmailMessage(policy=SMTP_POLICY)
+    msg = MIMEMultipart("alternative")
     msg["From"] = formataddr((settings.sender_name or settings.institution_name, settings.sender_address))
     msg["To"] = formataddr((digest.recipient_name, digest.recipient_email))
     if settings.reply_to:
         msg["Reply-To"] = settings.reply_to
-    msg["Subject"] = mail.subject
+    msg["Subject"] = _header(mail.subject)
     msg["Date"] = formatdate(usegmt=True)
     msg["Message-ID"] = f"<{digest.message_key}@{domain}>"
     msg["Auto-Submitted"] = "auto-generated"
-    msg.set_content(mail.text)
-    msg.add_alternative(f"<!DOCTYPE html><html><body>{mail.html}</body></html>", subtype="html")
+    msg.attach(MIMEText(mail.text, "plain", _UTF8_QP))
+    msg.attach(MIMEText(f"<!DOCTYPE html><html><body>{mail.html}</body></html>", "html", _UTF8_QP))
     return msg
 
 
-def _wire(msg: EmailMessage) -> bytes:
+def _wire(msg: Message) -> bytes:
     """The message as sent after DATA: CRLF lines, leading dots doubled, ending with CRLF.CRLF."""
-    data = msg.as_bytes(policy=SMTP_POLICY)
+    data = msg.as_bytes()
     data = re.sub(rb"(?:\r\n|\n|\r(?!\n))", b"\r\n", data)
     data = re.sub(rb"(?m)^\.", b"..", data)
     if not data.endswith(b"\r\n"):
@@ -303,10 +322,18 @@ def run_once(
     transports: dict[int, SmtpTransport] = {}
     finished: list[outbox.Finished] = []
     try:
+        empty_claims = 0
         while not (stop and stop.is_set()) and (limit is None or report.total < limit):
             digests = outbox.claim(db, learners=learners, lease_seconds=lease_seconds, flush=flush)
             if not digests:
-                break
+                # Nothing due, or another sender was claiming the same oldest learners at this very
+                # moment (their rows are skipped while locked): look again before stopping.
+                empty_claims += 1
+                if empty_claims >= EMPTY_CLAIMS_BEFORE_STOPPING:
+                    break
+                time.sleep(0.02 * empty_claims)
+                continue
+            empty_claims = 0
             for digest in digests:
                 attempt = outbox.progress(db, finished, digest, host)
                 finished = []
