@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 VERSION_TABLE = "cohortdesk_alembic_version"
 #: The newest revision in ``migrations/versions`` (tests/migrations keeps it equal to Alembic's head).
-HEAD_REVISION = "0012_reupload_returns_to_pending"
+HEAD_REVISION = "0013_write_functions"
 InstallMode = Literal["standalone", "attach"]
 
 

@@ -71,6 +71,11 @@ class TenantClock(Base):
         BigInteger, ForeignKey("accounts.id"), primary_key=True, autoincrement=False
     )
     last_seq: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0, server_default=text("0"))
+    # The block of counter values one transaction is using (written only by the stamp trigger):
+    # the owning top-level transaction id, the block's first value, the stamp ticket it started at.
+    block_owner: Mapped[int | None] = mapped_column(BigInteger)
+    block_start: Mapped[int | None] = mapped_column(BigInteger)
+    block_ticket: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class SyncSchema(Base):

@@ -350,6 +350,7 @@ def _add_user_privileged(
     database = _ident(s, s.scalar(text("SELECT current_database()")))
     schema = _ident(s, s.scalar(text("SELECT current_schema()")))
     s.execute(text(f"ALTER ROLE {quoted} IN DATABASE {database} SET search_path = {VIEW_SCHEMA}, {schema}"))
+    _as_owner(s, "SELECT cohortdesk_login_setup(:login)", login)
     s.add(
         LoginMapping(
             db_role=login,
@@ -485,6 +486,9 @@ def remove_user(db: Database, login: str) -> LoginRow:
                     )
                     if member:
                         s.execute(text(f"REVOKE {group} FROM {quoted}"))
+                database = _ident(s, s.scalar(text("SELECT current_database()")))
+                s.execute(text(f"REVOKE CONNECT ON DATABASE {database} FROM {quoted}"))
+                _as_owner(s, "SELECT cohortdesk_login_teardown(:login)", login)
             mapping.active = False
             mapping.disabled_at = datetime.now(UTC)
             _log_permission_change(
@@ -494,6 +498,16 @@ def remove_user(db: Database, login: str) -> LoginRow:
         if caller.privileged:
             _end_sessions(s, login)
     return get_user(db, login)
+
+
+def _as_owner(s: Session, statement: str, login: str) -> None:
+    """Run one of the owner's login helpers (CONNECT on this database, the login's server-side timeouts)
+    as ``cohortdesk_owner``, so what it grants the owner can later take back when the login is removed."""
+    s.execute(text("SET LOCAL ROLE cohortdesk_owner"))
+    try:
+        s.execute(text(statement), {"login": login})
+    finally:
+        s.execute(text("RESET ROLE"))
 
 
 def _end_sessions(s: Session, login: str) -> None:

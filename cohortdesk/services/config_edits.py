@@ -68,7 +68,7 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from cohortdesk.db import Database
@@ -202,11 +202,59 @@ def _merge_changes(items: Iterable[Changes]) -> Changes:
     )
 
 
+# --- on the shared PostgreSQL: the same edits through the server's write function ----------------
+
+
+def _server_login(session: Session) -> bool:
+    """On the server: an application login (not a superuser/BYPASSRLS maintenance session)."""
+    return not session.scalar(
+        text("SELECT rolsuper OR rolbypassrls FROM pg_catalog.pg_roles WHERE rolname = session_user")
+    )
+
+
+def _on_server(session: Session) -> bool:
+    """True on PostgreSQL: the store *is* the server, and every write goes through ``cohortdesk_write``
+    (a login holds no INSERT/UPDATE on these tables); the outbox and id pools are a laptop's alone."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _server_write(session: Session, op: dict[str, Any], label: str) -> dict[str, Any]:
+    from cohortdesk.services.sync.server import write
+
+    (result,) = write(session.connection(), None, [op])
+    if result.get("ok"):
+        return result
+    code, message = result.get("code"), str(result.get("error") or "refused by the server")
+    if code == "stale":
+        raise ConflictError(
+            f"This {label} was changed since you opened it ({message}). Reload it and try again."
+        )
+    if code == "missing":
+        raise NotFoundError(f"There is no such {label} ({message}).")
+    if code == "duplicate":
+        raise ValidationError("user_id", message)
+    raise ValidationError(label, message)
+
+
+def _server_insert(session: Session, table_name: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    spec = SPECS[table_name]
+    payload = [record_to_json({k: v for k, v in r.items() if k != "id" or v is not None}) for r in records]
+    result = _server_write(session, {"op": "insert", "table": table_name, "rows": payload}, spec.label)
+    ids = [int(i) for i in result["ids"]]
+    found = {
+        r.id: dict(r._mapping) for r in session.execute(select(spec.table).where(spec.table.c.id.in_(ids)))
+    }
+    return [found[i] for i in ids]
+
+
 def insert_row(
     session: Session, table_name: str, record: dict[str, Any]
 ) -> tuple[dict[str, Any], int | None]:
     """Insert a new synced row (id from the reserved pool when paired) and queue it. Internal API."""
     spec = SPECS[table_name]
+    if _on_server(session):
+        validate_record(table_name, {**record, "row_version": 1})
+        return _server_insert(session, table_name, [record])[0], None
     paired = local.is_paired(session)
     new_id = record.get("id") or local.allocate_id(session, table_name, paired)
     now = _now()
@@ -283,6 +331,20 @@ def update_row(
         set_field(spec.table, merged, name, new)
     validate_record(table_name, merged)
     merged["updated_at"] = _now()
+    if _on_server(session):
+        _server_write(
+            session,
+            {
+                "op": "update",
+                "table": table_name,
+                "id": row_id,
+                "set": {name: new for name, (_old, new) in diff.items() if name != "deleted_at"},
+                "restore": op == "restore",
+                "expected_row_version": current["row_version"],
+            },
+            spec.label,
+        )
+        return _load(session, table_name, row_id, live=False), None
     columns = {split_field(name)[0] for name in diff} | {"updated_at"}
     session.execute(
         update(spec.table).where(spec.table.c.id == row_id).values({c: merged[c] for c in columns})
@@ -296,12 +358,30 @@ def update_row(
 
 
 def delete_row(
-    session: Session, table_name: str, row_id: int, *, expected_row_version: int | None = None
+    session: Session,
+    table_name: str,
+    row_id: int,
+    *,
+    expected_row_version: int | None = None,
+    children: Iterable[int] = (),
 ) -> tuple[dict[str, Any], int | None]:
-    """Tombstone a synced row and queue the delete with the row as this laptop last saw it."""
+    """Tombstone a synced row and queue the delete with the row as this laptop last saw it.
+
+    On the server, ``children`` (a cohort's enrollments) are tombstoned in the same function call.
+    """
     spec = SPECS[table_name]
     current = _load(session, table_name, row_id)
     _check_version(current, expected_row_version, spec.label)
+    if _on_server(session):
+        op = {
+            "op": "delete",
+            "table": table_name,
+            "id": row_id,
+            "expected_row_version": current["row_version"],
+            "children": list(children),
+        }
+        _server_write(session, op, spec.label)
+        return _load(session, table_name, row_id, live=False), None
     now = _now()
     session.execute(
         update(spec.table).where(spec.table.c.id == row_id).values(deleted_at=now, updated_at=now)
@@ -635,7 +715,11 @@ def delete_cohort(db: Database, cohort_id: int, expected_row_version: int | None
         current = _load(s, "cohorts", cohort_id)
         _check_version(current, expected_row_version, "cohort")
         mutation_ids: list[int | None] = []
-        for enrollment_id in _live_children(s, "cohorts", cohort_id).get("cohort_enrollments", []):
+        enrollment_ids = _live_children(s, "cohorts", cohort_id).get("cohort_enrollments", [])
+        if _on_server(s):
+            stored, mutation_id = delete_row(s, "cohorts", cohort_id, children=enrollment_ids)
+            return _edit("cohorts", stored, mutation_id)
+        for enrollment_id in enrollment_ids:
             mutation_ids.append(delete_row(s, "cohort_enrollments", enrollment_id)[1])
         stored, mutation_id = delete_row(s, "cohorts", cohort_id)
         edit = _edit("cohorts", stored, *mutation_ids, mutation_id)
@@ -889,6 +973,10 @@ def insert_rows(
     if not records:
         return [], []
     table = SPECS[table_name].table
+    if _on_server(session):
+        for record in records:
+            validate_record(table_name, {**record, "row_version": 1})
+        return _server_insert(session, table_name, records), []
     paired = local.is_paired(session)
     ids = _take_ids(session, table_name, len(records)) if paired else None
     now = _now()
@@ -945,7 +1033,8 @@ def enroll_learners(
                 "cohort_id", f"the cohort is {cohort['state']}; it takes no new enrollments"
             )
         account_id = cohort["account_id"]
-        paired = local.is_paired(s)
+        # On the server itself DocuSeal's users are DocuSeal's: only a maintenance session may add one.
+        paired = _server_login(s) if _on_server(s) else local.is_paired(s)
         emails: list[str] = []
         for index, item in enumerate(items):
             try:
@@ -1032,7 +1121,7 @@ def enroll_learners(
                     "pending_since": now,
                 }
             )
-        if paired:
+        if paired and not _on_server(s):
             available = local.pool_counts(s)["cohort_enrollments"]
             if available < total:
                 _take_ids(s, "cohort_enrollments", total)  # refuses in words

@@ -320,26 +320,41 @@ def test_decisions_are_recorded_only_as_oneself_and_only_in_ones_institution(sec
 
 
 def test_super_admin_writes_stay_inside_the_institution(sec: Secured):
+    """Configuration is written only through ``cohortdesk_write``, and only inside the caller's account
+    (direct writes are refused outright: the login holds no INSERT/UPDATE/DELETE/TRUNCATE)."""
     a, b = sec.a, sec.b
+
+    def write(conn, *ops):
+        return conn.execute("SELECT cohortdesk_write(NULL, %s)", (json.dumps(list(ops)),)).fetchone()[0]
+
     with sec.connect(a.logins["super_admin"]) as conn:
         with conn.transaction():
-            assert conn.execute(f"UPDATE cohorts SET name = name WHERE id = {a.cohort}").rowcount == 1
-            assert conn.execute(f"UPDATE cohorts SET name = name WHERE id = {b.cohort}").rowcount == 0
-            assert (
-                conn.execute(f"UPDATE institutions SET name = 'x' WHERE id = {b.institution}").rowcount == 0
+            [mine, theirs, inst] = write(
+                conn,
+                {"op": "update", "table": "cohorts", "id": a.cohort, "set": {"name": "Renamed"}},
+                {"op": "update", "table": "cohorts", "id": b.cohort, "set": {"name": "x"}},
+                {"op": "update", "table": "institutions", "id": b.institution, "set": {"name": "x"}},
             )
+            assert mine["ok"] and not theirs["ok"] and not inst["ok"]
+            assert theirs["code"] == inst["code"] == "missing"
             raise_rollback(conn)
+        refused = write(
+            conn,
+            {"op": "update", "table": "cohorts", "id": a.cohort, "set": {"account_id": b.account}},
+            {"op": "update", "table": "cohorts", "id": a.cohort, "set": {"institution_id": b.institution}},
+            {"op": "update", "table": "cohorts", "id": a.cohort, "set": {"sponsor_id": b.sponsor}},
+            {"op": "update", "table": "institutions", "id": a.institution, "set": {"super_admin_id": b.student}},
+            {"op": "insert", "table": "cohort_enrollments", "rows": [{"cohort_id": b.cohort, "user_id": a.student}]},
+        )
+        assert [r["ok"] for r in refused] == [False] * 5
         for statement in (
-            f"UPDATE cohorts SET account_id = {b.account} WHERE id = {a.cohort}",
-            f"UPDATE cohorts SET institution_id = {b.institution} WHERE id = {a.cohort}",
-            f"UPDATE cohorts SET sponsor_id = {b.sponsor} WHERE id = {a.cohort}",
+            f"UPDATE cohorts SET name = name WHERE id = {a.cohort}",
+            f"UPDATE institutions SET name = name WHERE id = {a.institution}",
             f"UPDATE cohort_enrollments SET cohort_id = {b.cohort} WHERE id = {a.enrollment}",
             f"UPDATE cohort_enrollments SET user_id = {b.student} WHERE id = {a.enrollment}",
-            f"UPDATE institutions SET account_id = {b.account} WHERE id = {a.institution}",
+            f"DELETE FROM cohorts WHERE id = {a.cohort}",
+            "TRUNCATE cohorts",
         ):
-            with pytest.raises(pgerr.InsufficientPrivilege), conn.transaction():
-                conn.execute(statement)
-        for statement in (f"DELETE FROM cohorts WHERE id = {a.cohort}", "TRUNCATE cohorts"):
             with pytest.raises(pgerr.InsufficientPrivilege), conn.transaction():
                 conn.execute(statement)
 
@@ -506,6 +521,11 @@ def test_an_unmapped_or_removed_login_is_refused(sec: Secured):
     stranger = sec.new_login_name("stranger")
     with sec.connect("postgres") as conn:
         conn.execute(f'CREATE ROLE "{stranger}" LOGIN IN ROLE cohortdesk_officer')
+    # Group membership opens no CohortDesk database: CONNECT is granted per mapped login.
+    with pytest.raises(psycopg.OperationalError, match="CONNECT privilege"):
+        sec.connect(stranger).__enter__()
+    with sec.connect("postgres") as conn:
+        conn.execute(f'GRANT CONNECT ON DATABASE "{sec.url.database}" TO "{stranger}"')
     db = sec.database(stranger)
     with pytest.raises(PermissionDenied, match="not a CohortDesk user"):
         resolve_identity(db)

@@ -35,8 +35,8 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, text, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy import Connection, func, select, text
+from sqlalchemy.exc import DBAPIError
 
 from cohortdesk.db import migrate
 from cohortdesk.errors import (
@@ -246,15 +246,12 @@ def handshake(
     role = conn.scalar(text("SELECT session_user"))
     now = conn.scalar(text("SELECT clock_timestamp()"))
     conn.execute(
-        text(
-            "INSERT INTO sync_device (device_id, account_id, db_role, label, last_mutation_id, last_pulled_seq, "
-            "schema_version, app_version, created_at, last_seen_at, active) "
-            "VALUES (:d, :a, session_user, :label, 0, 0, :v, :app, now(), now(), true) "
-            "ON CONFLICT (device_id) DO NOTHING"
-        ),
+        text("SELECT cohortdesk_sync_register(:d, :a, :label, :v, :app)"),
         {"d": device_id, "a": account, "label": label, "v": client_schema, "app": app_version},
     )
-    device = conn.execute(select(_device).where(_device.c.device_id == device_id)).one()
+    device = conn.execute(select(_device).where(_device.c.device_id == device_id)).first()
+    if device is None:
+        raise PermissionDenied(f"This laptop was registered by another login than {role!r}.")
     if device.db_role != role:
         raise PermissionDenied(f"This laptop was registered by login {device.db_role!r}, not {role!r}.")
     if not device.active:
@@ -292,11 +289,19 @@ def clock(conn: Connection, account_id: int) -> int:
 
 
 def mark_pulled(conn: Connection, device_id: str, seq: int) -> None:
-    conn.execute(
-        update(_device)
-        .where(_device.c.device_id == device_id)
-        .values(last_pulled_seq=seq, last_seen_at=func.now())
+    conn.execute(text("SELECT cohortdesk_sync_mark_pulled(:d, :s)"), {"d": device_id, "s": seq})
+
+
+def write(conn: Connection, device_id: str | None, ops: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Run configuration writes through the server's ``cohortdesk_write`` (one round trip, one result per
+    op: ``{"ok": true, ...}`` or ``{"ok": false, "code", "error"}``). ``device_id`` is the laptop whose
+    reserved ids the inserts use; ``None`` lets the server's sequences choose."""
+    if not ops:
+        return []
+    result = conn.scalar(
+        text("SELECT cohortdesk_write(:d, CAST(:ops AS jsonb))"), {"d": device_id, "ops": json.dumps(ops)}
     )
+    return list(result or [])
 
 
 # --- push ----------------------------------------------------------------------------------------
@@ -329,6 +334,12 @@ class _Pusher:
         #: New rows checked and waiting to be written together (see ``flush_inserts``).
         self.pending: list[tuple[Mutation, dict[str, Any], _Outcome]] = []
         self.pending_keys: set[tuple[str, int]] = set()
+        #: Merged updates waiting for the batch's one ``cohortdesk_write`` call (see ``flush_updates``).
+        self.updates: list[tuple[Mutation, dict[str, Any], _Outcome, dict[str, Any]]] = []
+        #: Cohorts this batch deletes, and the deletes of their enrollments held until the cohort's own
+        #: (the cohort and its enrollments go together, or all wait in one conflict).
+        self.cohort_deletes: set[int] = set()
+        self.held: dict[int, list[tuple[Mutation, _Outcome]]] = defaultdict(list)
 
     # prefetch -------------------------------------------------------------------------------------
 
@@ -336,6 +347,7 @@ class _Pusher:
         targets: dict[str, set[int]] = defaultdict(set)
         inserts: dict[str, set[int]] = defaultdict(set)
         user_ids: set[int] = set()
+        self.cohort_deletes = {m.row_id for m in mutations if m.table_name == "cohorts" and m.op == "delete"}
         for m in mutations:
             spec = SPECS.get(m.table_name)
             if spec is None:
@@ -359,14 +371,13 @@ class _Pusher:
             if not ids:
                 continue
             table = SPECS[table_name].table
-            stmt = (
-                select(table)
-                .where(table.c.id.in_(ids), table.c.account_id == self.account_id)
-                .order_by(table.c.id)
-                .with_for_update()
-            )
-            for row in self.conn.execute(stmt):
-                self.rows[(table_name, row.id)] = dict(row._mapping)
+            locked = self.conn.execute(
+                text("SELECT cohortdesk_sync_lock(:t, CAST(:ids AS bigint[]))"), {"t": table_name, "ids": ids}
+            ).scalars()
+            for found in locked:
+                row = record_from_json(table, found)
+                if row["account_id"] == self.account_id:
+                    self.rows[(table_name, row["id"])] = row
         for table_name, ids in inserts.items():
             stmt = select(_reservation).where(
                 _reservation.c.table_name == table_name, _reservation.c.id.in_(ids)
@@ -425,32 +436,29 @@ class _Pusher:
             "theirs_updated_at": row.get("updated_at") if row else None,
             "started_at": m.created_at,
             "status": "open",
-            "created_at": func.now(),
         }
-        conflict_id = self.conn.execute(
-            insert(_conflict).values(values).returning(_conflict.c.id)
-        ).scalar_one()
+        (result,) = write(self.conn, self.device_id, [{"op": "conflict", "values": record_to_json(values)}])
+        conflict_id = result["id"]
+        values["created_at"] = None
         values.pop("created_at")
         self.open[(m.table_name, m.row_id)].append({**values, "id": conflict_id})
         return int(conflict_id)
 
+    def _set_conflict(self, conflict_id: int, values: dict[str, Any]) -> None:
+        write(
+            self.conn,
+            self.device_id,
+            [{"op": "conflict_set", "id": conflict_id, "values": record_to_json(values)}],
+        )
+
     def _refresh(self, conflict: dict[str, Any], m: Mutation, **values: Any) -> int:
         values["mutation_id"] = m.mutation_id
-        self.conn.execute(update(_conflict).where(_conflict.c.id == conflict["id"]).values(**values))
+        self._set_conflict(int(conflict["id"]), values)
         conflict.update(values)
         return int(conflict["id"])
 
     def _close(self, conflict: dict[str, Any], status: str, reason: str) -> None:
-        self.conn.execute(
-            update(_conflict)
-            .where(_conflict.c.id == conflict["id"])
-            .values(
-                status=status,
-                resolved_by=text("session_user"),
-                resolved_at=func.now(),
-                resolution={"reason": reason},
-            )
-        )
+        self._set_conflict(int(conflict["id"]), {"status": status, "resolution": {"reason": reason}})
         self.open[(conflict["table_name"], conflict["row_id"])].remove(conflict)
 
     def _open_insert(self, key: tuple[str, int]) -> dict[str, Any] | None:
@@ -474,6 +482,8 @@ class _Pusher:
     def apply(self, m: Mutation) -> _Outcome:
         if self.pending and not (m.op == "insert" and m.table_name == self.pending[-1][0].table_name):
             self.flush_inserts()  # what follows may read or change the new rows
+        if self.updates and m.op in ("insert", "delete"):
+            self.flush_updates()
         if m.op == "resolve_conflict":
             return self._resolve(m)
         if m.table_name not in SPECS:
@@ -490,21 +500,7 @@ class _Pusher:
         status = m.changes.get("status")
         if status not in ("kept_mine", "kept_theirs", "merged", "withdrawn"):
             return _Outcome("rejected", detail=f"unknown resolution {status!r}")
-        self.conn.execute(
-            update(_conflict)
-            .where(
-                _conflict.c.id == m.row_id,
-                _conflict.c.account_id == self.account_id,
-                _conflict.c.device_id == self.device_id,
-                _conflict.c.status == "open",
-            )
-            .values(
-                status=status,
-                resolved_by=text("session_user"),
-                resolved_at=func.now(),
-                resolution=m.changes.get("resolution"),
-            )
-        )
+        self._set_conflict(m.row_id, {"status": status, "resolution": m.changes.get("resolution")})
         for conflicts in self.open.values():
             conflicts[:] = [c for c in conflicts if c["id"] != m.row_id]
         return _Outcome("applied")
@@ -559,6 +555,12 @@ class _Pusher:
         missing = self._missing_parent(m, record)
         if missing is not None:
             return missing
+        if m.table_name == "cohort_enrollments":
+            cohort = self.rows[("cohorts", record["cohort_id"])]
+            if cohort["state"] not in ("draft", "active"):
+                return self._reject(
+                    m, f"the cohort is {cohort['state']}; it takes no new enrollments", cohort
+                )
         problem = self._foreign_problem(m.table_name, record)
         if problem:
             return self._reject(m, problem)
@@ -574,71 +576,131 @@ class _Pusher:
         return outcome
 
     def flush_inserts(self) -> None:
-        """Write the queued new rows: one multi-row INSERT per table inside one savepoint; if the
-        database refuses any of them (a learner enrolled twice), row by row, so each refusal becomes
-        that row's own conflict and the others still apply."""
+        """Write the queued new rows: one ``cohortdesk_write`` insert per table; if the server refuses
+        any of them (a learner enrolled twice), row by row in one more call, so each refusal becomes that
+        row's own conflict and the others still apply."""
         pending, self.pending = self.pending, []
         self.pending_keys.clear()
         by_table: dict[str, list[tuple[Mutation, dict[str, Any], _Outcome]]] = defaultdict(list)
         for item in pending:
             by_table[item[0].table_name].append(item)
         for table_name, items in by_table.items():
-            table = SPECS[table_name].table
-            columns = ", ".join(items[0][1])
-            # The rows travel as one JSON parameter expanded by jsonb_populate_recordset: a single
-            # short statement, whatever the batch size (no thousands of bind parameters to parse).
-            stmt = text(
-                f"INSERT INTO {table.name} ({columns}) SELECT {columns} "
-                f"FROM jsonb_populate_recordset(NULL::{table.name}, CAST(:rows AS jsonb)) "
-                f"RETURNING {', '.join(c.name for c in table.columns)}"
-            ).columns(*table.columns)
-            payload = json.dumps([record_to_json(r) for _m, r, _o in items])
-            try:
-                with self.conn.begin_nested():
-                    written = {
-                        row.id: dict(row._mapping) for row in self.conn.execute(stmt, {"rows": payload})
-                    }
-            except IntegrityError:
+            # The rows travel as one JSON parameter: a single short statement, whatever the batch size.
+            whole = {"op": "insert", "table": table_name, "rows": [record_to_json(r) for _m, r, _o in items]}
+            results = self._try_write([whole])
+            if results is not None and results[0].get("ok"):
+                for m, record, _outcome in items:
+                    self._written(m, record)
+                continue
+            single = [
+                {"op": "insert", "table": table_name, "rows": [record_to_json(r)]} for _m, r, _o in items
+            ]
+            results = self._try_write(single)
+            if results is None:
                 for m, record, outcome in items:
                     self._insert_one(m, record, outcome)
                 continue
-            for m, _record, _outcome in items:
-                self.rows[(table_name, m.row_id)] = written[m.row_id]
-                self.used_ids.append((table_name, m.row_id))
+            for (m, record, outcome), result in zip(items, results, strict=True):
+                self._insert_result(m, record, outcome, result)
 
-    def _insert_one(self, m: Mutation, record: dict[str, Any], outcome: _Outcome) -> None:
-        spec = SPECS[m.table_name]
+    def _try_write(self, ops: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+        """``write`` inside a savepoint; ``None`` when the database raised (nothing of it stays)."""
         try:
             with self.conn.begin_nested():
-                row = self.conn.execute(insert(spec.table).values(record).returning(spec.table)).one()
-        except IntegrityError as exc:
-            if m.table_name == "cohort_enrollments" and "cohort_id_user_id" in str(exc.orig):
-                table = spec.table
-                existing = self.conn.execute(
-                    select(table).where(
-                        table.c.cohort_id == record["cohort_id"],
-                        table.c.user_id == record["user_id"],
-                        table.c.deleted_at.is_(None),
-                    )
-                ).first()
-                theirs = dict(existing._mapping) if existing else None
-                detail = "this learner is already enrolled in the cohort" + (
-                    f" (enrollment {theirs['id']})" if theirs else ""
-                )
-                conflict_id = self._record(
-                    m, "duplicate", mine=m.changes, theirs=_row_json(theirs), detail=detail, row=theirs
-                )
-                outcome.status, outcome.conflict_ids, outcome.detail = "conflict", [conflict_id], detail
-                return
-            rejected = self._reject(m, f"the database refused the row: {str(exc.orig).splitlines()[0]}")
-            outcome.status, outcome.conflict_ids, outcome.detail = (
-                rejected.status,
-                rejected.conflict_ids,
-                rejected.detail,
-            )
+                return write(self.conn, self.device_id, ops)
+        except DBAPIError:
+            return None
+
+    def _written(self, m: Mutation, record: dict[str, Any]) -> None:
+        self.rows[(m.table_name, m.row_id)] = {
+            **record,
+            "row_version": 1,
+            "deleted_at": None,
+            "updated_by": None,
+            "change_seq": None,
+        }
+
+    def _insert_one(self, m: Mutation, record: dict[str, Any], outcome: _Outcome) -> None:
+        op = {"op": "insert", "table": m.table_name, "rows": [record_to_json(record)]}
+        try:
+            with self.conn.begin_nested():
+                (result,) = write(self.conn, self.device_id, [op])
+        except DBAPIError as exc:
+            code = "duplicate" if "cohort_id_user_id" in str(exc.orig) else "refused"
+            result = {
+                "ok": False,
+                "code": code,
+                "error": f"the database refused the row: {str(exc.orig).splitlines()[0]}",
+            }
+        self._insert_result(m, record, outcome, result)
+
+    def _insert_result(
+        self, m: Mutation, record: dict[str, Any], outcome: _Outcome, result: dict[str, Any]
+    ) -> None:
+        if result.get("ok"):
+            self._written(m, record)
             return
-        self.rows[(m.table_name, m.row_id)] = dict(row._mapping)
-        self.used_ids.append((m.table_name, m.row_id))
+        code, detail = result.get("code"), str(result.get("error") or "refused by the server")
+        if code == "duplicate" and m.table_name == "cohort_enrollments":
+            table = SPECS[m.table_name].table
+            existing = self.conn.execute(
+                select(table).where(
+                    table.c.cohort_id == record["cohort_id"],
+                    table.c.user_id == record["user_id"],
+                    table.c.deleted_at.is_(None),
+                )
+            ).first()
+            theirs = dict(existing._mapping) if existing else None
+            detail = "this learner is already enrolled in the cohort" + (
+                f" (enrollment {theirs['id']})" if theirs else ""
+            )
+            conflict_id = self._record(
+                m, "duplicate", mine=m.changes, theirs=_row_json(theirs), detail=detail, row=theirs
+            )
+            outcome.status, outcome.conflict_ids, outcome.detail = "conflict", [conflict_id], detail
+            return
+        if code == "parent_deleted":
+            conflict_id = self._record(m, "parent_deleted", mine=m.changes, detail=detail)
+            outcome.status, outcome.conflict_ids, outcome.detail = "conflict", [conflict_id], detail
+            return
+        rejected = self._reject(m, detail)
+        outcome.status, outcome.conflict_ids, outcome.detail = (
+            rejected.status,
+            rejected.conflict_ids,
+            rejected.detail,
+        )
+
+    def flush_updates(self) -> None:
+        """Send the batch's merged updates in one ``cohortdesk_write`` call (per-key JSON fields merge on
+        the server); a refusal becomes that mutation's ``rejected`` conflict."""
+        queued, self.updates = self.updates, []
+        ops = [
+            {
+                "op": "update",
+                "table": m.table_name,
+                "id": m.row_id,
+                "set": {k: v for k, v in to_apply.items() if k != "deleted_at"},
+                "restore": "deleted_at" in to_apply,
+            }
+            for m, to_apply, _outcome, _row in queued
+        ]
+        results = self._try_write(ops)
+        if results is None:
+            results = [self._try_write([op_]) or [_refused_by_database()] for op_ in ops]
+            results = [r[0] for r in results]
+        for (m, _to_apply, outcome, row), result in zip(queued, results, strict=True):
+            key = (m.table_name, m.row_id)
+            if result.get("ok"):
+                if key in self.rows and result.get("row_version") is not None:
+                    self.rows[key]["row_version"] = int(result["row_version"])
+                continue
+            detail = f"the server refused it: {result.get('error') or 'no reason given'}"
+            conflict_id = self._record(
+                m, "rejected", mine=m.changes, theirs=_row_json(row), detail=detail, row=row
+            )
+            self.rows[key] = row
+            outcome.status, outcome.detail = "rejected", detail
+            outcome.conflict_ids = [*outcome.conflict_ids, conflict_id]
 
     def _fold_into_insert(self, m: Mutation, conflict: dict[str, Any]) -> _Outcome:
         spec = SPECS[m.table_name]
@@ -726,21 +788,12 @@ class _Pusher:
         if problem is not None:
             return self._reject(m, problem, row)
 
+        outcome = _Outcome("applied")
         if to_apply:
-            columns = {split_field(name)[0] for name in to_apply}
-            values = {c: merged[c] for c in columns}
-            values["updated_at"] = func.now()
-            try:
-                with self.conn.begin_nested():
-                    new_row = self.conn.execute(
-                        update(spec.table)
-                        .where(spec.table.c.id == m.row_id)
-                        .values(values)
-                        .returning(spec.table)
-                    ).one()
-            except IntegrityError as exc:  # e.g. a restore while the learner is enrolled again
-                return self._reject(m, f"the database refused it: {str(exc.orig).splitlines()[0]}", row)
-            self.rows[key] = dict(new_row._mapping)
+            # Written with the batch's other updates in one call (``flush_updates``); later mutations
+            # of this batch see the merged row.
+            self.updates.append((m, to_apply, outcome, row))
+            self.rows[key] = {**merged, "row_version": row["row_version"] + 1}
         conflict_ids: list[int] = []
         for name, old, new, current in clashes:
             waiting = self._open_kind(key, "field_conflict", name)
@@ -755,11 +808,10 @@ class _Pusher:
                     )
                 )
         if conflict_ids:
-            status = "partial_conflict" if to_apply else "conflict"
-            return _Outcome(
-                status, conflict_ids, ", ".join(c[0] for c in clashes) + " changed on the server too"
-            )
-        return _Outcome("applied")
+            outcome.status = "partial_conflict" if to_apply else "conflict"
+            outcome.conflict_ids = conflict_ids
+            outcome.detail = ", ".join(c[0] for c in clashes) + " changed on the server too"
+        return outcome
 
     def _guard(
         self, table_name: str, row: dict[str, Any], merged: dict[str, Any], to_apply: dict[str, Any]
@@ -777,10 +829,20 @@ class _Pusher:
             reasons = []
         return f"it cannot become {target}: {'; '.join(reasons)}" if reasons else None
 
-    def _delete(self, m: Mutation) -> _Outcome:
+    def _delete(self, m: Mutation, *, hold: bool = True) -> _Outcome:
         spec = SPECS[m.table_name]
         key = (m.table_name, m.row_id)
         row = self.rows.get(key)
+        if (
+            hold
+            and row is not None
+            and row["deleted_at"] is None
+            and m.table_name == "cohort_enrollments"
+            and row["cohort_id"] in self.cohort_deletes
+        ):
+            outcome = _Outcome("applied")
+            self.held[row["cohort_id"]].append((m, outcome))
+            return outcome
         if row is None:
             pending = self._open_insert(key)
             if pending is not None:
@@ -800,13 +862,18 @@ class _Pusher:
                 for c in seen
                 if c in spec.table.columns and c != "updated_at" and not same(seen[c], to_json(row[c]))
             ]
+        held_ids = [h[0].row_id for h in self.held.get(m.row_id, [])] if m.table_name == "cohorts" else []
         live_children: dict[str, int] = {}
         for child_table, column in spec.children:
             child = SPECS[child_table].table
             count = self.conn.scalar(
                 select(func.count())
                 .select_from(child)
-                .where(child.c[column] == m.row_id, child.c.deleted_at.is_(None))
+                .where(
+                    child.c[column] == m.row_id,
+                    child.c.deleted_at.is_(None),
+                    child.c.id.not_in(held_ids) if child_table == "cohort_enrollments" else True,
+                )
             )
             if count:
                 live_children[child_table] = int(count)
@@ -823,46 +890,66 @@ class _Pusher:
             theirs = {c: to_json(row[c]) for c in differing}
             if live_children:
                 theirs["live_children"] = live_children
+            mine: dict[str, Any] = {"deleted_at": m.changes.get("deleted_at")}
+            held = self.held.pop(m.row_id, []) if m.table_name == "cohorts" else []
+            if held:
+                # One conflict for the whole delete: the cohort and the enrollments deleted with it.
+                mine["children"] = {"cohort_enrollments": [h[0].row_id for h in held]}
+                reasons.append(f"your delete also removed {len(held)} enrollment(s); none of it was applied")
             conflict_id = self._record(
                 m,
                 "delete_vs_edit",
                 base={c: seen[c] for c in differing},
-                mine={"deleted_at": m.changes.get("deleted_at")},
+                mine=mine,
                 theirs=theirs,
                 detail="; ".join(reasons),
                 row=row,
             )
+            for _held_m, held_outcome in held:
+                held_outcome.status, held_outcome.conflict_ids = "conflict", [conflict_id]
+                held_outcome.detail = f"part of the {spec.label} delete waiting in conflict {conflict_id}"
             return _Outcome("conflict", [conflict_id], "; ".join(reasons))
-        with self.conn.begin_nested():
-            new_row = self.conn.execute(
-                update(spec.table)
-                .where(spec.table.c.id == m.row_id)
-                .values(deleted_at=func.now(), updated_at=func.now())
-                .returning(spec.table)
-            ).one()
-        self.rows[key] = dict(new_row._mapping)
+        held = self.held.pop(m.row_id, []) if m.table_name == "cohorts" else []
+        op = {"op": "delete", "table": m.table_name, "id": m.row_id, "children": [h[0].row_id for h in held]}
+        results = self._try_write([op]) or [_refused_by_database()]
+        result = results[0]
+        if not result.get("ok"):
+            outcome = self._reject(m, str(result.get("error") or "refused by the server"), row)
+            for _held_m, held_outcome in held:
+                held_outcome.status, held_outcome.conflict_ids = "conflict", list(outcome.conflict_ids)
+                held_outcome.detail = f"part of the {spec.label} delete the server refused"
+            return outcome
+        self.rows[key] = {
+            **row,
+            "deleted_at": True,
+            "row_version": result.get("row_version") or row["row_version"],
+        }
         return _Outcome("applied")
 
     def finish(self) -> None:
         self.flush_inserts()
-        by_table: dict[str, list[int]] = defaultdict(list)
-        for table_name, row_id in self.used_ids:
-            by_table[table_name].append(row_id)
-        for table_name, ids in by_table.items():
-            self.conn.execute(
-                text(
-                    "UPDATE sync_id_reservation SET used_at = now() WHERE table_name = :t AND id = ANY(:ids)"
-                ),
-                {"t": table_name, "ids": ids},
-            )
+        self.flush_updates()
+        for held in self.held.values():  # enrollments of a cohort whose delete came in a later batch
+            for m, outcome in held:
+                done = self._delete(m, hold=False)
+                outcome.status, outcome.conflict_ids, outcome.detail = (
+                    done.status,
+                    done.conflict_ids,
+                    done.detail,
+                )
+        self.held.clear()
+
+
+def _refused_by_database() -> dict[str, Any]:
+    return {"ok": False, "code": "refused", "error": "the database refused the change"}
 
 
 def push(
     conn: Connection, hs: Handshake, mutations: Sequence[Mutation], app_version: str | None = None
 ) -> PushResult:
     """Apply one batch inside the caller's transaction. Idempotent: re-sent mutations are skipped."""
-    device = conn.execute(select(_device).where(_device.c.device_id == hs.device_id).with_for_update()).one()
-    if not device.active:
+    device = conn.execute(text("SELECT * FROM cohortdesk_sync_begin(:d)"), {"d": hs.device_id}).first()
+    if device is None or not device.active:
         raise PermissionDenied("This laptop's sync access was revoked on the server. Ask your administrator.")
     last = int(device.last_mutation_id)
     results: list[MutationResult] = []
@@ -891,14 +978,13 @@ def push(
         )
         last = m.mutation_id
     conn.execute(
-        update(_device)
-        .where(_device.c.device_id == hs.device_id)
-        .values(
-            last_mutation_id=last,
-            last_seen_at=func.now(),
-            schema_version=max(m.schema_version for m in mutations) if mutations else device.schema_version,
-            app_version=app_version or device.app_version,
-        )
+        text("SELECT cohortdesk_sync_progress(:d, :last, :schema, :app)"),
+        {
+            "d": hs.device_id,
+            "last": last,
+            "schema": max(m.schema_version for m in mutations) if mutations else device.schema_version,
+            "app": app_version or device.app_version,
+        },
     )
     return PushResult(tuple(results), last, clock(conn, hs.account_id), error)
 
