@@ -421,7 +421,8 @@ def _sqlite_remind(db: Database, enrollment_ids: Sequence[int] | None) -> list[R
                 rule = settings.get(c.institution_id)
                 if rule is None or not (rule.reminder_rule or {}).get("enabled"):
                     continue
-                after = int((rule.reminder_rule or {}).get("after_days") or 7)
+                after = (rule.reminder_rule or {}).get("after_days")
+                after = 7 if after is None else int(after)  # 0 means "from the day they enrolled"
                 created = e.created_at.replace(tzinfo=UTC) if e.created_at.tzinfo is None else e.created_at
                 if created <= now - timedelta(days=after) and missing_documents(
                     c.required_document_types, e.uploaded_documents

@@ -110,7 +110,7 @@ def _from_row(row: NotificationSettings | None, institution_id: int, name: str) 
         digest_minutes=row.digest_minutes,
         reminder_min_days=row.reminder_min_days,
         reminder_rule_enabled=bool(rule.get("enabled")),
-        reminder_after_days=int(rule.get("after_days") or 7),
+        reminder_after_days=7 if rule.get("after_days") is None else int(rule["after_days"]),
         max_attempts=row.max_attempts,
         templates=dict(row.templates or {}),
         saved=True,
