@@ -1,5 +1,10 @@
 """Shared fixtures: a fresh migrated database per test on SQLite and on a real PostgreSQL.
 
+Migrating is the slow part of making a database, so each backend is migrated once per session (on
+first use) and every test gets a copy: SQLite by copying the migrated file, PostgreSQL with
+``CREATE DATABASE … TEMPLATE``. Tests of the migrations themselves start from empty databases
+(``sqlite_url``, ``pg_url``).
+
 PostgreSQL tests create and drop their own database on ``postgresql://postgres@127.0.0.1:5432`` unless
 ``COHORTDESK_TEST_PG_URL`` says otherwise. An unreachable server skips them on a developer machine
 and fails them under ``CI=true``.
@@ -8,6 +13,7 @@ and fails them under ``CI=true``.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -65,6 +71,16 @@ def create_pg_database(prefix: str = "cdtest") -> URL:
     return _pg_admin_url().set(database=name)
 
 
+def clone_pg_database(template: URL, prefix: str = "cdtest") -> URL:
+    """A new database copied from ``template`` (which nobody may be connected to); returns its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template.database}"'))
+    admin.dispose()
+    return template.set(database=name)
+
+
 def drop_pg_database(url: URL) -> None:
     admin = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -76,6 +92,62 @@ def drop_pg_database(url: URL) -> None:
         )
         conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}"'))
     admin.dispose()
+
+
+class MigratedDatabases:
+    """Migrates each backend once (when first asked for) and hands out copies of the result."""
+
+    def __init__(self, folder: Path) -> None:
+        self._folder = folder
+        self._sqlite_template: Path | None = None
+        self._pg_template: URL | None = None
+
+    def sqlite_url(self, path: Path) -> str:
+        """Copy the migrated SQLite file to ``path``; returns its URL."""
+        if self._sqlite_template is None:
+            template = self._folder / "migrated.sqlite3"
+            db = Database(f"sqlite:///{template}")
+            migrate.upgrade(db)
+            with db.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            db.dispose()
+            self._sqlite_template = template
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(self._sqlite_template, path)
+        return f"sqlite:///{path}"
+
+    def sqlite(self, path: Path) -> Database:
+        return Database(self.sqlite_url(path))
+
+    def pg_url(self, prefix: str = "cdtest") -> URL:
+        """A new PostgreSQL database cloned from the migrated template (drop it with
+        ``drop_pg_database``)."""
+        require_pg()
+        if self._pg_template is None:
+            template = create_pg_database("cdtmpl")
+            db = Database(template)
+            try:
+                migrate.upgrade(db)
+            except BaseException:
+                db.dispose()
+                drop_pg_database(template)
+                raise
+            db.dispose()
+            self._pg_template = template
+        return clone_pg_database(self._pg_template, prefix)
+
+    def close(self) -> None:
+        if self._pg_template is not None:
+            drop_pg_database(self._pg_template)
+            self._pg_template = None
+
+
+@pytest.fixture(scope="session")
+def migrated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MigratedDatabases]:
+    """Copies of a database migrated once per session (see ``MigratedDatabases``)."""
+    databases = MigratedDatabases(tmp_path_factory.mktemp("migrated"))
+    yield databases
+    databases.close()
 
 
 @pytest.fixture
@@ -95,6 +167,7 @@ def sqlite_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def pg_url() -> Iterator[URL]:
+    """An empty PostgreSQL database (for tests of the migrations; others take ``pg_db``)."""
     url = create_pg_database()
     try:
         yield url
@@ -103,17 +176,26 @@ def pg_url() -> Iterator[URL]:
 
 
 @pytest.fixture
-def sqlite_db(sqlite_url: str) -> Iterator[Database]:
-    db = Database(sqlite_url)
-    migrate.upgrade(db)
+def migrated_pg_url(migrated: MigratedDatabases) -> Iterator[URL]:
+    """The URL of ``pg_db``: a migrated PostgreSQL database of this test's own."""
+    url = migrated.pg_url()
+    try:
+        yield url
+    finally:
+        drop_pg_database(url)
+
+
+@pytest.fixture
+def sqlite_db(sqlite_url: str, migrated: MigratedDatabases) -> Iterator[Database]:
+    """A migrated SQLite file at ``sqlite_url``."""
+    db = migrated.sqlite(Path(make_url(sqlite_url).database or ""))
     yield db
     db.dispose()
 
 
 @pytest.fixture
-def pg_db(pg_url: URL) -> Iterator[Database]:
-    db = Database(pg_url)
-    migrate.upgrade(db)
+def pg_db(migrated_pg_url: URL) -> Iterator[Database]:
+    db = Database(migrated_pg_url)
     yield db
     db.dispose()
 

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from cohortdesk.db import Database, migrate
+from cohortdesk.db import Database
 from cohortdesk.errors import ConflictError
 from cohortdesk.models import (
     Account,
@@ -29,7 +29,7 @@ from cohortdesk.models import (
 from cohortdesk.services import demo, validation
 from cohortdesk.services.storage import DocumentStore, md5_base64
 from cohortdesk.services.verification import compute_state, latest_decisions, required_documents
-from tests.conftest import create_pg_database, drop_pg_database
+from tests.conftest import drop_pg_database
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 
@@ -46,17 +46,16 @@ def store(tmp_path: Path) -> DocumentStore:
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
-def demo_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+def demo_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, migrated):
     """One demo load per backend, shared by the read-only tests of this module."""
     folder = tmp_path_factory.mktemp("demo")
     pg_url = None
     if request.param == "sqlite":
-        database = Database(f"sqlite:///{folder / 'demo.sqlite3'}")
+        database = migrated.sqlite(folder / "demo.sqlite3")
     else:
-        pg_url = create_pg_database()
+        pg_url = migrated.pg_url()
         database = Database(pg_url)
     try:
-        migrate.upgrade(database)
         demo_store = DocumentStore(folder / "storage")
         summary = demo.load_demo(database, students=160, seed=7, store=demo_store, now=NOW)
         yield database, summary, demo_store
@@ -273,16 +272,14 @@ def _fingerprint(db: Database) -> list[tuple]:
     )
 
 
-def test_same_seed_gives_the_same_data(tmp_path: Path, fresh_db: Database, store: DocumentStore):
+def test_same_seed_gives_the_same_data(tmp_path: Path, fresh_db: Database, store: DocumentStore, migrated):
     db = fresh_db
     demo.load_demo(db, students=60, seed=11, store=store, now=NOW)
-    other = Database(f"sqlite:///{tmp_path / 'again.sqlite3'}")
-    migrate.upgrade(other)
+    other = migrated.sqlite(tmp_path / "again.sqlite3")
     try:
         demo.load_demo(other, students=60, seed=11, store=DocumentStore(tmp_path / "other"), now=NOW)
         assert _fingerprint(db) == _fingerprint(other)
-        third = Database(f"sqlite:///{tmp_path / 'third.sqlite3'}")
-        migrate.upgrade(third)
+        third = migrated.sqlite(tmp_path / "third.sqlite3")
         demo.load_demo(third, students=60, seed=12, store=DocumentStore(tmp_path / "third"), now=NOW)
         assert _fingerprint(third) != _fingerprint(db)
         third.dispose()

@@ -8,22 +8,22 @@ from pathlib import Path
 import openpyxl
 
 from cohortdesk.cli import main
-from cohortdesk.db import Database, migrate
+from cohortdesk.db import Database
 from cohortdesk.services.storage import DocumentStore
 from tests import report_data
+from tests.conftest import MigratedDatabases
 
 
-def _database(tmp_path: Path) -> tuple[str, report_data.ReportData]:
-    url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+def _database(tmp_path: Path, migrated: MigratedDatabases) -> tuple[str, report_data.ReportData]:
+    url = migrated.sqlite_url(tmp_path / "cli.sqlite3")
     db = Database(url)
-    migrate.upgrade(db)
     data = report_data.build(db, DocumentStore(tmp_path / "storage"))
     db.dispose()
     return url, data
 
 
-def test_export_commands(tmp_path, capsys, monkeypatch):
-    url, data = _database(tmp_path)
+def test_export_commands(migrated, tmp_path, capsys, monkeypatch):
+    url, data = _database(tmp_path, migrated)
     roster = tmp_path / "roster.xlsx"
     code = main(["--url", url, "export", "roster", "--cohort", str(data.learnership), "-o", str(roster)])
     assert code == 0
@@ -56,8 +56,8 @@ def test_export_commands(tmp_path, capsys, monkeypatch):
     assert len(list(tmp_path.glob("all-cohorts-progress-*.csv"))) == 1
 
 
-def test_export_errors_are_plain_words(tmp_path, capsys):
-    url, data = _database(tmp_path)
+def test_export_errors_are_plain_words(migrated, tmp_path, capsys):
+    url, data = _database(tmp_path, migrated)
     target = tmp_path / "empty.xlsx"
     assert main(["--url", url, "export", "roster", "--cohort", str(data.empty), "-o", str(target)]) == 2
     err = capsys.readouterr().err

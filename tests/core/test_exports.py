@@ -20,14 +20,14 @@ import openpyxl
 import pytest
 from sqlalchemy import func, select
 
-from cohortdesk.db import Database, migrate
+from cohortdesk.db import Database
 from cohortdesk.errors import EmptyReportError, NotFoundError, OperationCancelled, PermissionDenied
 from cohortdesk.models import CohortEnrollment, DocumentVerification
 from cohortdesk.services import access_log, exports
 from cohortdesk.services.exports import ExportRequest, export_report
 from cohortdesk.services.storage import DocumentStore
 from tests import report_data
-from tests.conftest import create_pg_database, drop_pg_database
+from tests.conftest import drop_pg_database
 
 AS_AT = date(2026, 3, 1)
 LEARNERSHIP = ("Q1 2026 Learnership", "Learnership", "Sasol Ltd")
@@ -113,13 +113,15 @@ def as_csv(value: Any) -> str:
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
-def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, migrated):
     """One database per backend for the whole module: the reports only read it."""
     folder = tmp_path_factory.mktemp("reports")
-    url = f"sqlite:///{folder / 'cohortdesk.sqlite3'}" if request.param == "sqlite" else create_pg_database()
+    if request.param == "sqlite":
+        url = migrated.sqlite_url(folder / "cohortdesk.sqlite3")
+    else:
+        url = migrated.pg_url()
     database = Database(url)
     try:
-        migrate.upgrade(database)
         yield database, report_data.build(database, DocumentStore(folder / "storage"))
     finally:
         database.dispose()

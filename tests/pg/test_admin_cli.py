@@ -24,12 +24,12 @@ def login_names():
     drop_roles(names)
 
 
-def test_admin_commands_round_trip(pg_db: Database, pg_url, login_names, monkeypatch, capsys):
+def test_admin_commands_round_trip(pg_db: Database, migrated_pg_url, login_names, monkeypatch, capsys):
     account = factories.account(pg_db)
     cs.create_institution(pg_db, cs.NewInstitution(account_id=account, name="Acme Training"))
     login = f"cdt_cli_{uuid.uuid4().hex[:10]}"
     login_names.append(login)
-    url = pg_url.render_as_string(hide_password=False)
+    url = migrated_pg_url.render_as_string(hide_password=False)
 
     monkeypatch.setattr("sys.stdin", io.StringIO("correct horse battery\n"))
     assert (
@@ -64,7 +64,7 @@ def test_admin_commands_round_trip(pg_db: Database, pg_url, login_names, monkeyp
     assert login in listing and "report_viewer" in listing and "special_pi" in listing
 
     # The password works (scram over 127.0.0.1 trusts anyway; the verifier is what was stored).
-    with psycopg.connect(host="127.0.0.1", dbname=pg_url.database, user="postgres") as conn:
+    with psycopg.connect(host="127.0.0.1", dbname=migrated_pg_url.database, user="postgres") as conn:
         stored = conn.execute("SELECT rolpassword FROM pg_authid WHERE rolname = %s", (login,)).fetchone()[0]
     assert stored.startswith("SCRAM-SHA-256$")
 
@@ -74,8 +74,8 @@ def test_admin_commands_round_trip(pg_db: Database, pg_url, login_names, monkeyp
     assert login not in capsys.readouterr().out
 
 
-def test_a_password_is_never_an_argument(pg_db: Database, pg_url, monkeypatch, capsys):
-    url = pg_url.render_as_string(hide_password=False)
+def test_a_password_is_never_an_argument(pg_db: Database, migrated_pg_url, monkeypatch, capsys):
+    url = migrated_pg_url.render_as_string(hide_password=False)
     with pytest.raises(SystemExit):
         main(
             [

@@ -22,12 +22,12 @@ INSERT = (
 
 
 @pytest.fixture
-def tenant(pg_db: Database, pg_url: URL):
+def tenant(pg_db: Database, migrated_pg_url: URL):
     from cohortdesk.services import cohorts as cs
 
     account = factories.account(pg_db)
     institution = cs.create_institution(pg_db, cs.NewInstitution(account_id=account, name="Acme"))
-    dsn = pg_url.set(drivername="postgresql").render_as_string(hide_password=False)
+    dsn = migrated_pg_url.set(drivername="postgresql").render_as_string(hide_password=False)
     return dsn, account, institution.id
 
 

@@ -1,54 +1,20 @@
-"""Fixtures for sync tests: a real PostgreSQL server database and laptop SQLite stores.
-
-Migrating takes seconds, so each is migrated once per session and then cloned: the server with
-``CREATE DATABASE … TEMPLATE`` and the laptops by copying the SQLite file.
+"""Fixtures for sync tests: a real PostgreSQL server database and laptop SQLite stores, each a copy
+of a database migrated once per session (``migrated`` in tests/conftest.py).
 """
 
 from __future__ import annotations
 
-import shutil
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import URL, create_engine, text
+from sqlalchemy import URL
 
-from cohortdesk.db import Database, migrate
+from cohortdesk.db import Database
 from cohortdesk.services import cohorts as cs
 from tests import factories
-from tests.conftest import _pg_admin_url, create_pg_database, drop_pg_database
-
-
-@pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("sync-template") / "laptop.sqlite3"
-    db = Database(f"sqlite:///{path}")
-    migrate.upgrade(db)
-    with db.engine.connect() as conn:
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    db.dispose()
-    return path
-
-
-@pytest.fixture(scope="session")
-def pg_template() -> Iterator[URL]:
-    url = create_pg_database("cdsynctmpl")
-    db = Database(url)
-    migrate.upgrade(db)
-    db.dispose()
-    yield url
-    drop_pg_database(url)
-
-
-def clone_pg(template: URL) -> URL:
-    name = f"cdsync_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template.database}"'))
-    admin.dispose()
-    return template.set(database=name)
+from tests.conftest import MigratedDatabases, drop_pg_database
 
 
 @dataclass
@@ -74,8 +40,8 @@ def seed_server(server: Database, learners: int = 4) -> World:
 
 
 @pytest.fixture
-def server_url(pg_template: URL) -> Iterator[URL]:
-    url = clone_pg(pg_template)
+def server_url(migrated: MigratedDatabases) -> Iterator[URL]:
+    url = migrated.pg_url("cdsync")
     yield url
     drop_pg_database(url)
 
@@ -88,13 +54,11 @@ def world(server_url: URL) -> Iterator[World]:
 
 
 @pytest.fixture
-def new_laptop(sqlite_template: Path, tmp_path: Path) -> Iterator[Callable[[str], Database]]:
+def new_laptop(migrated: MigratedDatabases, tmp_path: Path) -> Iterator[Callable[[str], Database]]:
     made: list[Database] = []
 
     def make(name: str) -> Database:
-        path = tmp_path / f"{name}.sqlite3"
-        shutil.copyfile(sqlite_template, path)
-        db = Database(f"sqlite:///{path}")
+        db = migrated.sqlite(tmp_path / f"{name}.sqlite3")
         made.append(db)
         return db
 

@@ -310,19 +310,19 @@ def test_super_admin_releases_a_claim(qtbot, office, sql_guard):
     assert not officer.actions["release_claim"].isVisible()
 
 
-def test_connection_dropped_during_a_decision(qtbot, office, sql_guard, pg_url):
+def test_connection_dropped_during_a_decision(qtbot, office, sql_guard, migrated_pg_url):
     from tests.pg.tcp_proxy import TcpProxy
 
     world, store = office["world"], office["store"]
-    proxy = TcpProxy(pg_url.host or "127.0.0.1", pg_url.port or 5432).start()
-    remote = Database(proxy.url(pg_url))
+    proxy = TcpProxy(migrated_pg_url.host or "127.0.0.1", migrated_pg_url.port or 5432).start()
+    remote = Database(proxy.url(migrated_pg_url))
     sql_guard.protect(remote)
     try:
         window = office["open"](world["officer_one"], db=remote, poll_ms=3_600_000)
         sipho = world["enrollments"]["Sipho Dlamini"]
         qtbot.waitUntil(lambda: window.review.claim_for(sipho) is not None, timeout=WAIT)
         window.ui.save_and_next.setChecked(False)
-        admin_url = pg_url.set(drivername="postgresql").render_as_string(hide_password=False)
+        admin_url = migrated_pg_url.set(drivername="postgresql").render_as_string(hide_password=False)
         with (
             psycopg.connect(admin_url, autocommit=True) as admin,
             psycopg.connect(admin_url) as blocker,
