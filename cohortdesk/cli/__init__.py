@@ -13,6 +13,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from cohortdesk import __version__
 from cohortdesk.errors import CohortDeskError
@@ -28,6 +29,38 @@ COMMAND_MODULES = [
 ]
 
 
+def _add_shared_options(parser: argparse.ArgumentParser, *, suppress_defaults: bool = False) -> None:
+    """The options every command shares; they may stand before the command or after it."""
+
+    def default(value: object) -> object:
+        return argparse.SUPPRESS if suppress_defaults else value
+
+    parser.add_argument(
+        "--url",
+        default=default(None),
+        help="database URL (default: COHORTDESK_DATABASE_URL, else the embedded SQLite store)",
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="NAME",
+        default=default(None),
+        help="a saved connection (TLS, hosts, pooler, replica; password from the keyring or asked for)",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", default=default(False), help="log more detail"
+    )
+
+
+class _CommandParser(argparse.ArgumentParser):
+    """A (sub-)command's parser: it accepts the shared options too, so ``cohortdesk db upgrade --url …``
+    works as well as ``cohortdesk --url … db upgrade``. Their defaults are suppressed here, so a value
+    given before the command is not reset by the command's parser."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _add_shared_options(self, suppress_defaults=True)
+
+
 def _global_parser(**kwargs: object) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cohortdesk",
@@ -35,16 +68,7 @@ def _global_parser(**kwargs: object) -> argparse.ArgumentParser:
         **kwargs,  # type: ignore[arg-type]
     )
     parser.add_argument("--version", action="version", version=f"CohortDesk {__version__}")
-    parser.add_argument(
-        "--url",
-        help="database URL (default: COHORTDESK_DATABASE_URL, else the embedded SQLite store)",
-    )
-    parser.add_argument(
-        "--profile",
-        metavar="NAME",
-        help="a saved connection (TLS, hosts, pooler, replica; password from the keyring or asked for)",
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+    _add_shared_options(parser)
     parser.add_argument(
         "--self-test",
         metavar="PNG",
@@ -56,7 +80,7 @@ def _global_parser(**kwargs: object) -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _global_parser()
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_CommandParser)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
     return parser

@@ -33,6 +33,19 @@ def test_db_upgrade_current_downgrade(url: str, capsys: pytest.CaptureFixture[st
         db.dispose()
 
 
+def test_shared_options_may_follow_the_command(url: str, capsys: pytest.CaptureFixture[str]):
+    assert main(["db", "upgrade", "--url", url, "-v"]) == 0
+    assert "standalone mode, up to date" in capsys.readouterr().out
+    # Given on both sides, the one after the command wins (as the last of a repeated option does).
+    assert main(["--url", "sqlite:///never/opened.sqlite3", "db", "current", "--verbose", "--url", url]) == 0
+    assert f"revision {migrate.head_revision()}" in capsys.readouterr().out
+    assert main(["db", "current", "--profile", "Head office"]) == 2
+    assert "no saved connection called 'Head office'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["db", "current", "--url", url, "--no-such-option"])
+    assert "unrecognized arguments: --no-such-option" in capsys.readouterr().err
+
+
 def test_demo_command_loads_once(url: str, cohortdesk_home: Path, capsys: pytest.CaptureFixture[str]):
     assert main(["--url", url, "demo", "--students", "50"]) == 0  # migrates an empty database first
     out = capsys.readouterr().out
