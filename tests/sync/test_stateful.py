@@ -17,7 +17,6 @@ examples of 20 steps; ``COHORTDESK_SYNC_EXAMPLES=300`` explores longer (about 7 
 from __future__ import annotations
 
 import os
-import shutil
 import uuid
 from collections import defaultdict
 from pathlib import Path
@@ -27,7 +26,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
-from sqlalchemy import URL, select, text
+from sqlalchemy import select, text
 
 from cohortdesk.db import Database
 from cohortdesk.errors import CohortDeskError
@@ -35,8 +34,8 @@ from cohortdesk.models import SyncConflict, SyncOutbox
 from cohortdesk.services import config_edits as ce
 from cohortdesk.services.sync import conflicts, engine, sync_status
 from cohortdesk.services.sync.spec import SPECS, get_field, same
-from tests.conftest import drop_pg_database
-from tests.sync.conftest import World, clone_pg, seed_server
+from tests.conftest import MigratedDatabases, drop_pg_database
+from tests.sync.conftest import World, seed_server
 
 pytestmark = pytest.mark.pg
 
@@ -182,7 +181,7 @@ def _check_nothing_dropped(
 
 class SyncMachine(RuleBasedStateMachine):
     server: Database
-    sqlite_template: Path
+    migrated: MigratedDatabases
     workdir: Path
 
     def __init__(self) -> None:
@@ -193,9 +192,7 @@ class SyncMachine(RuleBasedStateMachine):
         folder = self.workdir / uuid.uuid4().hex[:8]
         folder.mkdir()
         for name in LAPTOPS:
-            path = folder / f"{name}.sqlite3"
-            shutil.copyfile(self.sqlite_template, path)
-            self.laptops[name] = Database(f"sqlite:///{path}")
+            self.laptops[name] = self.migrated.sqlite(folder / f"{name}.sqlite3")
             engine.sync(self.laptops[name], self.server)
         self.created: dict[str, set[tuple[str, int]]] = defaultdict(set)
         self.synced_once: set[str] = set()
@@ -421,13 +418,11 @@ class SyncMachine(RuleBasedStateMachine):
                 assert mine[table] == server[table], (laptop, table)
 
 
-def test_random_interleavings_lose_nothing_and_converge(
-    pg_template: URL, sqlite_template: Path, tmp_path: Path
-) -> None:
-    url = clone_pg(pg_template)
+def test_random_interleavings_lose_nothing_and_converge(migrated: MigratedDatabases, tmp_path: Path) -> None:
+    url = migrated.pg_url("cdsync")
     server = Database(url)
     SyncMachine.server = server
-    SyncMachine.sqlite_template = sqlite_template
+    SyncMachine.migrated = migrated
     SyncMachine.workdir = tmp_path
     try:
         run_state_machine_as_test(

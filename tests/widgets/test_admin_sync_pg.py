@@ -11,9 +11,7 @@ from cohortdesk.views.admin.conflict_inbox import ConflictInboxDialog
 from cohortdesk.views.admin.sync_status import SyncStatusIndicator
 from tests.sync.conftest import (  # noqa: F401
     new_laptop,
-    pg_template,
     server_url,
-    sqlite_template,
     world,  # noqa: F401
 )
 
