@@ -35,7 +35,7 @@ from cohortdesk import paths
 
 log = logging.getLogger(__name__)
 
-#: Per-session safety nets on PostgreSQL (design notes a.6). They are defaults, not security controls.
+#: Per-session safety nets on PostgreSQL (``docs/claims-sync-security.md``, Sessions and timeouts). They are defaults, not security controls.
 PG_SESSION_OPTIONS = {
     "lock_timeout": "5s",
     "statement_timeout": "30s",

@@ -1,5 +1,5 @@
 """The five tables CohortDesk adds beside DocuSeal's: institutions, sponsors, cohorts,
-cohort_enrollments and document_verifications (``shared/reference/seed-data-models.md``).
+cohort_enrollments and document_verifications (``docs/data-model.md``).
 
 JSON shapes (validated by ``cohortdesk.services.validation``):
 
@@ -8,7 +8,7 @@ JSON shapes (validated by ``cohortdesk.services.validation``):
 ``cohorts.supporting_templates``
     ``[template_id, ...]`` — ids of DocuSeal templates for supporting documents.
 ``cohorts.required_document_types``
-    ``["id_document", "matric_certificate", ...]`` — stable snake_case keys (domain.md §2).
+    ``["id_document", "matric_certificate", ...]`` — stable snake_case keys (``docs/domain.md`` §2).
 ``cohort_enrollments.student_data``
     ``{"age": int?, "date_of_birth": "YYYY-MM-DD"?, "race": "BA|BC|BI|Wh|Oth|U",
     "gender": "M|F", "disability": "N|01..07|09", "city": str, "sa_id_number": "13 digits"?,

@@ -1,4 +1,4 @@
-"""Tables of the offline-first sync (issue 7; design notes ``concurrency-sync-security.md`` §b).
+"""Tables of the offline-first sync (``docs/claims-sync-security.md``, Sync).
 
 The same Alembic schema serves the server (PostgreSQL) and every laptop (SQLite), so every table
 below exists on both; each is *used* on one side only:

@@ -24,7 +24,7 @@ from cohortdesk.errors import PermissionDenied, ValidationError
 from cohortdesk.models import AccessKind, AccessLogEntry, User
 from cohortdesk.services.identity import Identity
 
-#: The purposes an export may declare (domain.md §6.3); free text is accepted too.
+#: The purposes an export may declare (docs/domain.md §6); free text is accepted too.
 EXPORT_PURPOSES = ("seta_submission", "sponsor_report", "ee_report", "internal_use")
 
 

@@ -1,6 +1,6 @@
 """Review claims: which officer is reviewing which enrollment, as a lease in the row.
 
-Design notes (a) of ``concurrency-sync-security.md``, applied to ``cohort_enrollments``:
+The design (``docs/claims-sync-security.md``, Claims), applied to ``cohort_enrollments``:
 
 * **Claim, commit, show.** ``claim`` / ``claim_next`` each run one short transaction that writes a
   lease (login, user, a new random token, an expiry on the database clock) and commits before the

@@ -1,4 +1,4 @@
-"""The one write path for configuration: institutions, sponsors, cohorts and enrollments (issue 7).
+"""The one write path for configuration: institutions, sponsors, cohorts and enrollments.
 
 Every call edits the local store (the laptop's SQLite) and, once the store is paired with a server,
 appends the matching outbox entry **in the same SQLite transaction**. Online or offline it is the same

@@ -277,7 +277,7 @@ def check_cohort(edit: CohortEdit) -> list[FieldProblem]:
 
 
 def custom_document_type(label: str) -> str:
-    """The stable key of an institution-defined document type: ``custom_<slug>`` (domain.md §2)."""
+    """The stable key of an institution-defined document type: ``custom_<slug>`` (``docs/domain.md`` §2)."""
     slug = _SLUG_CHARS.sub("_", label.strip().lower()).strip("_")
     if not slug:
         raise ValidationError("custom_document_type", "type a name for the document type")

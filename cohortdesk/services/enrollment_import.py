@@ -1,4 +1,4 @@
-"""Enrollment import from XLSX or CSV (issue 7): read a file, preview it row by row, commit the good rows.
+"""Enrollment import from XLSX or CSV: read a file, preview it row by row, commit the good rows.
 
     table = read_table(path)                           # file work only (the GUI's io lane)
     preview = check_rows(db, cohort_id, table)         # validation + a few set-based reads

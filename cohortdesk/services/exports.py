@@ -2,7 +2,7 @@
 
 ``export_report(db, request, destination)`` streams a report from the database into an XLSX or CSV file:
 
-* ``roster``: the FR23 cohort roster (``shared/reference/domain.md`` §7), exactly its ten columns in
+* ``roster``: the FR23 cohort roster (``docs/domain.md`` §6), exactly its ten columns in
   order, then e-mail, SA ID number, enrollment state and verification state;
 * ``verification``: one row per enrollment and document type (required or uploaded), with the latest
   decision on it;
@@ -12,7 +12,7 @@
 * ``progress``: per cohort, enrollments in each state and verification state, completion, expected
   against enrolled.
 
-POPIA (§5–7): race, disability and the full SA ID number are special personal information. They are
+POPIA (``docs/domain.md`` §5–6): race, disability and the full SA ID number are special personal information. They are
 exported only when the identity holds ``SPECIAL_PI`` and the export includes them (by default every
 purpose but a sponsor report); otherwise their columns, sheets and disability-document rows are
 **omitted, not blanked**, and the Report info sheet says so. Each export names its purpose and is
@@ -79,7 +79,7 @@ PURPOSES = {
 }
 FORMATS = ("xlsx", "csv")
 INFO_SHEET = "Report info"
-#: Document types whose very presence is health information (domain.md §2, §5).
+#: Document types whose very presence is health information (``docs/domain.md`` §2, §5).
 SPECIAL_PI_DOCUMENT_TYPES = frozenset({"disability_proof", "medical_certificate"})
 ENROLLMENT_STATE_LABELS = {"waiting": "Waiting", "in_progress": "In progress", "complete": "Complete"}
 VERIFICATION_STATE_LABELS = {"pending": "Pending", "verified": "Verified", "rejected": "Rejected"}

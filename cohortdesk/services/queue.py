@@ -864,7 +864,7 @@ class DocumentRow:
 
     @property
     def special_pi(self) -> bool:
-        """Health information (domain.md §5): previews need the special-PI capability."""
+        """Health information (``docs/domain.md`` §5): previews need the special-PI capability."""
         return self.document_type == "disability_proof"
 
 
@@ -1009,7 +1009,7 @@ def _parse_reasons(raw: Any) -> list[RejectionReason]:
 
 
 def rejection_reasons(db: Database, institution_id: int | None) -> list[RejectionReason]:
-    """The institution's canned reasons (``settings["rejection_reasons"]``), else domain.md §9's."""
+    """The institution's canned reasons (``settings["rejection_reasons"]``), else the defaults (``docs/domain.md`` §8)."""
     if institution_id is not None:
         with db.read_session() as s:
             settings = s.scalar(select(Institution.settings).where(Institution.id == institution_id))

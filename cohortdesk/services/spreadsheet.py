@@ -1,6 +1,6 @@
 """Writing report tables to XLSX (XlsxWriter, constant memory) and CSV, the way spreadsheet users expect.
 
-Conventions (``shared/reference/domain.md`` §8):
+Conventions (``docs/domain.md`` §7):
 
 * XLSX: one sheet per table with a bold header row frozen at ``A2``, an autofilter over the data, column
   widths fitted to the longest value seen (capped), real date cells (``yyyy-mm-dd``), real numbers, and

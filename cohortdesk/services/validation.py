@@ -13,7 +13,7 @@ from typing import Any
 
 from cohortdesk.errors import ValidationError
 
-# SETMIS code lists (shared/reference/domain.md §4): code -> label.
+# SETMIS code lists (docs/domain.md §4): code -> label.
 POPULATION_GROUPS = {
     "BA": "Black: African",
     "BC": "Black: Coloured",
@@ -98,7 +98,7 @@ def validate_email(value: str, field: str = "email") -> str:
 
 @dataclass(frozen=True)
 class SaIdInfo:
-    """What a South African ID number encodes (domain.md §3)."""
+    """What a South African ID number encodes (``docs/domain.md`` §3)."""
 
     number: str
     date_of_birth: date | None

@@ -1,4 +1,4 @@
-"""Review claims, exactly-once decisions and live queue notifications (issue 5).
+"""Review claims, exactly-once decisions and live queue notifications (docs/claims-sync-security.md).
 
 * ``cohort_enrollments`` gains a review lease: ``claimed_by`` (the login role, ``session_user``),
   ``claimed_by_user_id``, ``claim_token``, ``claim_expires_at``; a partial index over claimable

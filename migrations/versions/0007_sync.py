@@ -1,4 +1,4 @@
-"""Offline-first sync (issue 7): change counters, tombstones, devices, conflicts, id reservations.
+"""Offline-first sync (docs/claims-sync-security.md): change counters, tombstones, devices, conflicts, id reservations.
 
 Both backends (one schema for server and laptops, so the same ORM works on both):
 

@@ -1,4 +1,4 @@
-"""The enrollment import (issue 7) on SQLite and PostgreSQL: reading XLSX and CSV, every validation
+"""The enrollment import on SQLite and PostgreSQL: reading XLSX and CSV, every validation
 case of the preview, the commit through the configuration write path, the template, bad files."""
 
 from __future__ import annotations

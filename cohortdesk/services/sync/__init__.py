@@ -5,7 +5,7 @@ pools, status counts, export), ``server`` (device registration, id reservation, 
 ``engine`` (``sync()``: push, top up ids, pull), ``conflicts`` (the inbox and its resolutions). The
 write path is ``cohortdesk.services.config_edits``.
 
-Design choices (details in ``shared/reference/concurrency-sync-security.md`` §b):
+Design choices (the whole design: ``docs/claims-sync-security.md``, Sync):
 
 * **Identities of rows created offline: reserved id pools (option A).** While online, each laptop
   draws blocks of ids from each synced table's *own* sequence (``cohortdesk_reserve_ids``, recorded
