@@ -82,6 +82,7 @@ def test_bulk_reject_uses_one_reason_and_each_learner_is_told(db: Database, stor
 
 
 @pytest.mark.pg
+@pytest.mark.slow
 def test_500_approved_while_another_officer_holds_20(pg_db: Database, store):
     world = review_factories.review_queue(pg_db, store, packs=500)
     ids = tuple(e.id for e in world["enrollments"])

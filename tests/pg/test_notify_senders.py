@@ -60,6 +60,7 @@ def _reject_all(db: Database, world) -> None:
         )
 
 
+@pytest.mark.slow
 def test_two_senders_racing_send_each_learner_exactly_once(pg_db: Database, store):
     world = review_factories.review_queue(pg_db, store, packs=120)
     _reject_all(pg_db, world)

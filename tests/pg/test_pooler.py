@@ -212,6 +212,7 @@ def test_the_listener_keeps_a_session_connection_to_the_primary(pooled):
         db.dispose()
 
 
+@pytest.mark.slow
 def test_a_listener_the_pooler_makes_deaf_says_so_instead_of_stopping_silently(pooled, monkeypatch):
     # A profile that does not mention the pooler, its startup settings off: LISTEN is accepted, but
     # notifications go to whichever server connection the pooler picked.

@@ -267,6 +267,7 @@ class Heartbeat:
         self.last = now
 
 
+@pytest.mark.slow
 def test_a_hanging_document_is_abandoned_and_the_next_renders(qtbot):
     preview = make_preview(qtbot, timeout_ms=HANG_LIMIT_MS)
     try:
@@ -286,6 +287,7 @@ def test_a_hanging_document_is_abandoned_and_the_next_renders(qtbot):
         preview.shutdown()
 
 
+@pytest.mark.slow
 def test_a_page_that_hangs_while_rendering_is_abandoned(qtbot):
     preview = make_preview(qtbot, timeout_ms=HANG_LIMIT_MS)
     try:

@@ -418,6 +418,7 @@ class SyncMachine(RuleBasedStateMachine):
                 assert mine[table] == server[table], (laptop, table)
 
 
+@pytest.mark.slow
 def test_random_interleavings_lose_nothing_and_converge(migrated: MigratedDatabases, tmp_path: Path) -> None:
     url = migrated.pg_url("cdsync")
     server = Database(url)

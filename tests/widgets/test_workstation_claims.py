@@ -310,6 +310,7 @@ def test_super_admin_releases_a_claim(qtbot, office, sql_guard):
     assert not officer.actions["release_claim"].isVisible()
 
 
+@pytest.mark.slow
 def test_connection_dropped_during_a_decision(qtbot, office, sql_guard, migrated_pg_url):
     from tests.pg.tcp_proxy import TcpProxy
 
