@@ -2,7 +2,7 @@
 
     /work/venv/bin/python bench/export.py [--students 100000] [--url postgresql://…] [--keep]
 
-* **cohortdesk**: ``services.exports.export_report``, streaming from PostgreSQL (server-side cursor,
+* **cohortdesk**: ``services.reports.export_report``, streaming from PostgreSQL (server-side cursor,
   chunks of 2,000) into XlsxWriter in ``constant_memory`` mode, with every formatting convention
   (text-format ID cells, widths, freeze, autofilter, injection guard, Report info sheet);
 * **floor**: the same cells, already in an in-memory list, written by bare XlsxWriter in
@@ -69,21 +69,22 @@ def _identity(db: Database):
 
 
 def _request():
-    from cohortdesk.services.exports import ExportRequest
+    from cohortdesk.services.reports import ExportRequest
 
     return ExportRequest("roster", format="xlsx", as_at=AS_AT, purpose="internal_use")
 
 
 def _load_rows(db: Database) -> tuple[list[str], list[tuple], list[str]]:
     """The roster's header and every row, in memory, exactly as the export writes them."""
-    from cohortdesk.services import exports
-    from cohortdesk.services import report_queries as q
+    from cohortdesk.services.reports import queries as q
+    from cohortdesk.services.reports import roster
+    from cohortdesk.services.reports.common import make_context
 
     identity = _identity(db)
-    ctx = exports._make_context(_request(), identity)
+    ctx = make_context(_request(), identity)
     with db.read_session() as session:
         scope = q.resolve_scope(session, identity, None)
-        table = exports._roster(session, scope, ctx).tables[0]
+        table = roster.build(session, scope, ctx).tables[0]
         rows = [tuple(row) for row in table.rows]
     return [c.header for c in table.columns], rows, [c.kind.value for c in table.columns]
 
@@ -92,7 +93,7 @@ def child(mode: str, url: str, out: Path) -> dict:
     db = Database(url)
     result: dict = {"mode": mode, "rss_before_mib": _peak_mib()}
     if mode == "cohortdesk":
-        from cohortdesk.services.exports import export_report
+        from cohortdesk.services.reports import export_report
 
         started = time.perf_counter()
         exported = export_report(db, _request(), out, _identity(db))

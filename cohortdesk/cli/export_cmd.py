@@ -27,7 +27,7 @@ def _date(value: str) -> date:
 
 
 def register(subparsers: Any) -> None:
-    from cohortdesk.services.exports import FORMATS, PURPOSES, REPORTS
+    from cohortdesk.services.reports import FORMATS, PURPOSES, REPORTS
 
     parser = subparsers.add_parser(
         "export",
@@ -77,15 +77,15 @@ def register(subparsers: Any) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from cohortdesk.services import exports
+    from cohortdesk.services import reports
 
     fmt = args.format
     if fmt is None:
         suffix = args.output.suffix.lower().lstrip(".") if args.output else ""
-        fmt = suffix if suffix in exports.FORMATS else "xlsx"
+        fmt = suffix if suffix in reports.FORMATS else "xlsx"
     if args.output is not None and args.output.suffix.lower().lstrip(".") not in ("", fmt):
         raise ValidationError("output", f"the file name ends in {args.output.suffix} but the format is {fmt}")
-    request = exports.ExportRequest(
+    request = reports.ExportRequest(
         report=args.report,
         format=fmt,
         cohort_id=args.cohort,
@@ -97,16 +97,16 @@ def _export(args: argparse.Namespace) -> int:
         include_special_pi=args.special_pi,
         suppress_small_cells=args.suppress_small_cells,
         csv_bom=not args.no_bom,
-        age_bands=exports.parse_age_bands(args.age_bands) if args.age_bands else exports.DEFAULT_AGE_BANDS,
+        age_bands=reports.parse_age_bands(args.age_bands) if args.age_bands else reports.DEFAULT_AGE_BANDS,
         timezone=args.timezone,
     )
-    output = args.output or Path.cwd() / exports.default_file_name(request)
+    output = args.output or Path.cwd() / reports.default_file_name(request)
     db = open_database(args)
     try:
-        result = exports.export_report(db, request, output)
+        result = reports.export_report(db, request, output)
     finally:
         db.dispose()
-    print(f"Wrote {result.rows:,} rows to {result.path} ({exports.REPORTS[result.report]}, {result.format}).")
+    print(f"Wrote {result.rows:,} rows to {result.path} ({reports.REPORTS[result.report]}, {result.format}).")
     if result.omitted_columns:
         print(f"Special personal information left out: {', '.join(result.omitted_columns)}.")
     if fmt == "csv" and args.report in ("roster",):

@@ -1,7 +1,8 @@
-"""The enumerations of the seed data model, as Python ``StrEnum`` values.
+"""The enumerations of the seed data model, as Python ``StrEnum`` values, with the words people read.
 
 The same value lists become CHECK constraints in the database, so a row written by any client must
-use them.
+use them. Each member's ``label`` is the one wording screens, reports and exports show. This module
+imports nothing of the ORM, so the Qt views may use it.
 """
 
 from __future__ import annotations
@@ -9,41 +10,55 @@ from __future__ import annotations
 from enum import StrEnum
 
 
-class ProgramType(StrEnum):
+class LabelledEnum(StrEnum):
+    """A ``StrEnum`` whose members say themselves in words: ``in_progress`` → "In progress"."""
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+    @classmethod
+    def label_of(cls, value: str | None) -> str:
+        """The label of a stored value; an unknown value is shown as it is (never an error)."""
+        if value is None:
+            return ""
+        try:
+            return cls(value).label
+        except ValueError:
+            return value
+
+
+class ProgramType(LabelledEnum):
     LEARNERSHIP = "learnership"
     INTERNSHIP = "internship"
     CANDIDACY = "candidacy"
 
-    @property
-    def label(self) -> str:
-        return self.value.capitalize()
 
-
-class CohortState(StrEnum):
+class CohortState(LabelledEnum):
     DRAFT = "draft"
     ACTIVE = "active"
     COMPLETED = "completed"
     CANCELLED = "cancelled"
 
 
-class EnrollmentState(StrEnum):
+class EnrollmentState(LabelledEnum):
     WAITING = "waiting"
     IN_PROGRESS = "in_progress"
     COMPLETE = "complete"
 
 
-class VerificationState(StrEnum):
+class VerificationState(LabelledEnum):
     PENDING = "pending"
     VERIFIED = "verified"
     REJECTED = "rejected"
 
 
-class VerificationAction(StrEnum):
+class VerificationAction(LabelledEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
 
 
-class AppRole(StrEnum):
+class AppRole(LabelledEnum):
     """A CohortDesk role; each maps to a NOLOGIN group role ``cohortdesk_<value>`` on PostgreSQL."""
 
     SUPER_ADMIN = "super_admin"

@@ -46,8 +46,8 @@ from cohortdesk.errors import CohortDeskError, ValidationError
 from cohortdesk.models import Cohort, CohortEnrollment
 from cohortdesk.models.enums import CohortState
 from cohortdesk.services import config_edits, validation
+from cohortdesk.services.reports.spreadsheet import atomic_output
 from cohortdesk.services.rows import Changes
-from cohortdesk.services.spreadsheet import atomic_output
 from cohortdesk.services.sync import local
 
 #: Columns the import understands, in the template's order: (key, header, required).

@@ -1,7 +1,7 @@
 """File → Export…: choose a report, its scope, format, purpose and destination, and export it in the
 background with a progress bar and Cancel.
 
-The export runs on the runner's ``io`` lane (``services.exports.export_report``, which reads the
+The export runs on the runner's ``io`` lane (``services.reports.export_report``, which reads the
 database over its own connection and streams into a private temporary file); Cancel sets the op's
 cancel token, the service stops at its next check and removes the temporary file, so a cancelled
 export leaves nothing behind. The cohort and officer lists load on the ``db`` lane.
@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from cohortdesk.errors import CohortDeskError, OperationCancelled
-from cohortdesk.services import exports
+from cohortdesk.services import reports
 from cohortdesk.services.identity import SPECIAL_PI, Identity
 from cohortdesk.views.date_entry import TypedDateEdit
 from cohortdesk.views.errors import show_error, user_message
@@ -104,18 +104,18 @@ class ExportDialog(QDialog):
         self._destination_edited = False
         self._op: Op | None = None
         self._handled = False
-        self.last_result: exports.ExportResult | None = None
+        self.last_result: reports.ExportResult | None = None
         self._build()
         self._sync_fields()
         self._suggest_destination()
-        runner.db(exports.report_cohorts, db, identity).success(self._cohorts_loaded).start()
-        runner.db(exports.report_officers, db, identity).success(self._officers_loaded).start()
+        runner.db(reports.report_cohorts, db, identity).success(self._cohorts_loaded).start()
+        runner.db(reports.report_officers, db, identity).success(self._officers_loaded).start()
 
     # --- layout -------------------------------------------------------------------------------
 
     def _build(self) -> None:
         self.report = QComboBox(objectName="reportCombo")
-        for key, label in exports.REPORTS.items():
+        for key, label in reports.REPORTS.items():
             self.report.addItem(label, key)
         self.report.setAccessibleName("Report")
         self.report_hint = QLabel(objectName="reportHint", wordWrap=True)
@@ -175,9 +175,9 @@ class ExportDialog(QDialog):
         )
 
         self.purpose = QComboBox(objectName="purposeCombo")
-        for key, label in exports.PURPOSES.items():
+        for key, label in reports.PURPOSES.items():
             self.purpose.addItem(label, key)
-        self.purpose.setCurrentIndex(list(exports.PURPOSES).index("internal_use"))
+        self.purpose.setCurrentIndex(list(reports.PURPOSES).index("internal_use"))
         self.purpose.setAccessibleName("Purpose")
         self.special_pi = QCheckBox(
             "Include special personal information (race, disability, full ID numbers)",
@@ -325,11 +325,11 @@ class ExportDialog(QDialog):
         self.special_pi.setChecked(False)
         self.suppress.setChecked(sponsor)
 
-    def current_request(self) -> exports.ExportRequest:
+    def current_request(self) -> reports.ExportRequest:
         report = self.report_key()
         audit = report == "audit"
         cohort_id = self.cohort.currentData() if self.one_cohort.isChecked() else None
-        return exports.ExportRequest(
+        return reports.ExportRequest(
             report=report,
             format="csv" if self.csv.isChecked() else "xlsx",
             cohort_id=cohort_id,
@@ -346,7 +346,7 @@ class ExportDialog(QDialog):
     def _suggest_destination(self) -> None:
         if self._destination_edited or not hasattr(self, "destination"):
             return
-        self.destination.setText(str(self._folder / exports.default_file_name(self.current_request())))
+        self.destination.setText(str(self._folder / reports.default_file_name(self.current_request())))
         if hasattr(self, "export_button"):
             self._check_folder()
 
@@ -402,9 +402,9 @@ class ExportDialog(QDialog):
         self._handled = False
         self._destination_path = destination
         self._set_running(True)
-        self._show_status(f"Exporting the {exports.REPORTS[request.report].lower()}…")
+        self._show_status(f"Exporting the {reports.REPORTS[request.report].lower()}…")
         self._op = (
-            self.runner.io(exports.export_report, self.db, request, destination, self.identity)
+            self.runner.io(reports.export_report, self.db, request, destination, self.identity)
             .progress(self._on_progress)
             .success(self._on_success)
             .failure(self._on_failure)
@@ -441,7 +441,7 @@ class ExportDialog(QDialog):
             self.progress.setRange(0, total)
             self.progress.setValue(min(done, total))
 
-    def _on_success(self, result: exports.ExportResult) -> None:
+    def _on_success(self, result: reports.ExportResult) -> None:
         self._handled = True
         self.last_result = result
         self.progress.setRange(0, 1)

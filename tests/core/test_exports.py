@@ -21,10 +21,18 @@ import pytest
 from sqlalchemy import func, select
 
 from cohortdesk.db import Database
-from cohortdesk.errors import EmptyReportError, NotFoundError, OperationCancelled, PermissionDenied
+from cohortdesk.errors import (
+    EmptyReportError,
+    NotFoundError,
+    OperationCancelled,
+    PermissionDenied,
+    ValidationError,
+)
 from cohortdesk.models import CohortEnrollment, DocumentVerification
-from cohortdesk.services import access_log, exports
-from cohortdesk.services.exports import ExportRequest, export_report
+from cohortdesk.services import access_log, reports
+from cohortdesk.services.reports import ExportRequest, export_report
+from cohortdesk.services.reports import export as report_export
+from cohortdesk.services.reports.common import Ticker
 from cohortdesk.services.storage import DocumentStore
 from tests import report_data
 from tests.conftest import drop_pg_database
@@ -96,7 +104,7 @@ def read_xlsx(path: Path, sheet: str) -> list[tuple]:
 
 def read_info(path: Path) -> dict[str, Any]:
     wb = openpyxl.load_workbook(path)
-    return {row[0]: row[1] for row in wb[exports.INFO_SHEET].iter_rows(min_row=3, values_only=True) if row[0]}
+    return {row[0]: row[1] for row in wb[reports.INFO_SHEET].iter_rows(min_row=3, values_only=True) if row[0]}
 
 
 def read_csv(path: Path, bom: bool = True) -> list[list[str]]:
@@ -270,7 +278,7 @@ def test_one_cohort_and_scope(db, data, out):
 
 
 def test_ages_from_birth_date_or_id_number():
-    from cohortdesk.services import report_queries as q
+    from cohortdesk.services.reports import queries as q
     from cohortdesk.services.validation import decode_sa_id
 
     today = date(2026, 3, 1)
@@ -483,7 +491,7 @@ def test_demographics_suppression_and_masking(db, data, out):
 
 
 def test_small_cell_suppression_rules():
-    from cohortdesk.services.exports import suppress_small_cells
+    from cohortdesk.services.reports import suppress_small_cells
 
     cells = [[3, 9], [0, 12], [6, 6]]
     shown, row_totals, column_totals, grand = suppress_small_cells(cells, [12, 12, 12], [9, 27], 36)
@@ -499,14 +507,14 @@ def test_small_cell_suppression_rules():
 
 
 def test_age_bands_are_configurable():
-    bands = exports.parse_age_bands("18-34, 35-54,55+")
+    bands = reports.parse_age_bands("18-34, 35-54,55+")
     assert [b.label for b in bands] == ["18–34", "35–54", "55+"]
-    assert exports.age_band_of(17, bands) == "Under 18" and exports.age_band_of(60, bands) == "55+"
-    closed = exports.parse_age_bands("15-34")
-    assert exports.age_band_labels(closed) == ["Under 15", "15–34", "Over 34", "Unknown"]
+    assert reports.age_band_of(17, bands) == "Under 18" and reports.age_band_of(60, bands) == "55+"
+    closed = reports.parse_age_bands("15-34")
+    assert reports.age_band_labels(closed) == ["Under 15", "15–34", "Over 34", "Unknown"]
     for wrong in ("15-24,30-40", "55+,60+", "30-20", "young"):
-        with pytest.raises(exports.ValidationError):
-            exports.parse_age_bands(wrong)
+        with pytest.raises(ValidationError):
+            reports.parse_age_bands(wrong)
 
 
 # --- progress -----------------------------------------------------------------------------------
@@ -575,7 +583,7 @@ def test_cancel_leaves_no_file_and_keeps_the_old_one(db, data, out, monkeypatch)
         calls["n"] += 1
         return calls["n"] > 1
 
-    monkeypatch.setattr(exports._Ticker, "EVERY", 1)  # check after every row: a handful of rows will do
+    monkeypatch.setattr(Ticker, "EVERY", 1)  # check after every row: a handful of rows will do
     with pytest.raises(OperationCancelled):
         export_report(
             db,
@@ -593,7 +601,7 @@ def test_failure_midway_leaves_no_file(db, data, out, fmt, monkeypatch):
     def broken_progress(done: int, total: int, text: str) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(exports._Ticker, "EVERY", 1)
+    monkeypatch.setattr(Ticker, "EVERY", 1)
     with pytest.raises(RuntimeError):
         export_report(
             db,
@@ -607,7 +615,7 @@ def test_failure_midway_leaves_no_file(db, data, out, fmt, monkeypatch):
 
 def test_progress_is_reported(db, data, out, monkeypatch):
     seen: list[tuple[int, int]] = []
-    monkeypatch.setattr(exports._Ticker, "EVERY", 2)
+    monkeypatch.setattr(Ticker, "EVERY", 2)
     export_report(
         db,
         ExportRequest("roster"),
@@ -627,11 +635,11 @@ def test_export_file_is_private(db, data, out):
 def test_default_file_names_hold_no_personal_data():
     day = date(2026, 3, 2)
     assert (
-        exports.default_file_name(ExportRequest("roster", cohort_id=12), day)
+        reports.default_file_name(ExportRequest("roster", cohort_id=12), day)
         == "cohort-12-roster-20260302.xlsx"
     )
     assert (
-        exports.default_file_name(ExportRequest("audit", format="csv"), day)
+        reports.default_file_name(ExportRequest("audit", format="csv"), day)
         == "all-cohorts-audit-trail-20260302.csv"
     )
 
@@ -662,7 +670,7 @@ def test_access_log_records_each_export_before_the_file_appears(db, data, out, m
             )
             return 1
 
-    monkeypatch.setattr(exports, "access_log", StandIn)
+    monkeypatch.setattr(report_export, "access_log", StandIn)
     result = run(db, data, out, "r.xlsx", report="roster", purpose="seta_submission")
     assert result.logged
     assert len(calls) == 1
@@ -685,7 +693,7 @@ def test_access_log_records_each_export_before_the_file_appears(db, data, out, m
         def log_export(*_args, **_kwargs):
             raise RuntimeError("audit log unavailable")
 
-    monkeypatch.setattr(exports, "access_log", Failing)
+    monkeypatch.setattr(report_export, "access_log", Failing)
     with pytest.raises(RuntimeError):
         run(db, data, out, "unlogged.xlsx", report="roster")
     assert not (out / "unlogged.xlsx").exists()
@@ -725,9 +733,9 @@ def test_requests_are_checked(db, data, out):
         ExportRequest("roster", suppress_small_cells=True),
         ExportRequest("audit", timezone="Mars/Olympus"),
     ):
-        with pytest.raises(exports.ValidationError):
+        with pytest.raises(ValidationError):
             export_report(db, bad, out / "x.xlsx", data.identity())
-    with pytest.raises(exports.ValidationError, match="folder"):
+    with pytest.raises(ValidationError, match="folder"):
         export_report(db, ExportRequest("roster"), out / "missing" / "x.xlsx", data.identity())
     assert list(out.iterdir()) == []
 

@@ -16,9 +16,9 @@ from sqlalchemy import func, select, text
 
 from cohortdesk.db import Database, migrate
 from cohortdesk.models import AccessLogEntry
-from cohortdesk.services import demo, exports, profiles
-from cohortdesk.services.exports import ExportRequest
+from cohortdesk.services import demo, profiles, reports
 from cohortdesk.services.profiles import ConnectionProfile
+from cohortdesk.services.reports import ExportRequest
 from cohortdesk.services.storage import DocumentStore
 from tests.conftest import require_pg
 from tests.pg.private_server import PrivatePostgres
@@ -92,7 +92,7 @@ def _log_count(db: Database) -> int:
 
 def _info(path: Path) -> dict[str, str]:
     book = openpyxl.load_workbook(path, read_only=True)
-    sheet = book[exports.INFO_SHEET]
+    sheet = book[reports.INFO_SHEET]
     return {str(row[0]): str(row[1]) for row in sheet.iter_rows(values_only=True) if row and row[0]}
 
 
@@ -112,7 +112,7 @@ def test_export_reads_the_replica_and_logs_on_the_primary_first(pair, tmp_path):
     try:
         before = _log_count(db)
         out = tmp_path / "roster.xlsx"
-        result = exports.export_report(db, ExportRequest(report="roster", format="xlsx"), out)
+        result = reports.export_report(db, ExportRequest(report="roster", format="xlsx"), out)
         assert out.is_file() and result.rows > 0 and result.logged
         assert _log_count(db) == before + 1  # on the primary, which the standby cannot take
         info = _info(out)
@@ -128,7 +128,7 @@ def test_a_standby_alone_cannot_take_the_access_log_so_no_file_appears(pair, tmp
     out = tmp_path / "roster.xlsx"
     try:
         with pytest.raises(Exception, match="read-only"):
-            exports.export_report(alone, ExportRequest(report="roster", format="xlsx"), out)
+            reports.export_report(alone, ExportRequest(report="roster", format="xlsx"), out)
         assert not out.exists()
     finally:
         alone.dispose()
@@ -145,7 +145,7 @@ def test_the_info_sheet_states_the_lag_of_a_standby_that_fell_behind(pair, tmp_p
         pair.primary.psql("CREATE TABLE lag_marker (id int); DROP TABLE lag_marker;", DATABASE)
         time.sleep(2.5)
         out = tmp_path / "roster.xlsx"
-        exports.export_report(db, ExportRequest(report="roster", format="xlsx"), out)
+        reports.export_report(db, ExportRequest(report="roster", format="xlsx"), out)
         read_from = _info(out)["Read from"]
         seconds = int(read_from.split(" seconds behind")[0].rsplit(" ", 1)[-1].replace(",", ""))
         assert seconds >= 2, read_from

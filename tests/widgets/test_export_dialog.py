@@ -13,7 +13,8 @@ from PySide6.QtGui import QKeySequence
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QLineEdit, QMainWindow
 
-from cohortdesk.services import exports
+from cohortdesk.services import reports
+from cohortdesk.services.reports.common import Ticker
 from cohortdesk.services.storage import DocumentStore
 from cohortdesk.views.export_dialog import ExportDialog, export_action
 from cohortdesk.views.runner import Runner
@@ -44,7 +45,7 @@ def test_exports_in_the_background(qtbot, sqlite_db, data, folder):
     dialog = _dialog(qtbot, runner, sqlite_db, data, folder, cohort_id=data.learnership)
     dialog.show()
     assert dialog.one_cohort.isChecked() and dialog.cohort.currentData() == data.learnership
-    expected = folder / exports.default_file_name(exports.ExportRequest("roster", cohort_id=data.learnership))
+    expected = folder / reports.default_file_name(reports.ExportRequest("roster", cohort_id=data.learnership))
     assert Path(dialog.destination.text()) == expected
     dialog.special_pi.setChecked(True)  # never ticked by default: the officer asks for it
     qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
@@ -59,8 +60,8 @@ def test_exports_in_the_background(qtbot, sqlite_db, data, folder):
 
 
 def test_cancel_removes_the_partial_file(qtbot, sqlite_db, data, folder, monkeypatch):
-    monkeypatch.setattr(exports._Ticker, "EVERY", 1)
-    real = exports.export_report
+    monkeypatch.setattr(Ticker, "EVERY", 1)
+    real = reports.export_report
     reached, gate = threading.Event(), threading.Event()
 
     def held(*args, progress, cancelled, **kwargs):
@@ -71,10 +72,10 @@ def test_cancel_removes_the_partial_file(qtbot, sqlite_db, data, folder, monkeyp
 
         return real(*args, progress=hold, cancelled=cancelled, **kwargs)
 
-    monkeypatch.setattr(exports, "export_report", held)
+    monkeypatch.setattr(reports, "export_report", held)
     runner = Runner()
     dialog = _dialog(qtbot, runner, sqlite_db, data, folder)
-    dialog.report.setCurrentIndex(list(exports.REPORTS).index("verification"))
+    dialog.report.setCurrentIndex(list(reports.REPORTS).index("verification"))
     dialog.start_export()
     assert dialog.cancel_button.text() == "Cancel" and not dialog.export_button.isEnabled()
     qtbot.waitUntil(reached.is_set, timeout=20000)
@@ -98,7 +99,7 @@ def test_form_defaults_follow_report_format_and_purpose(qtbot, sqlite_db, data, 
     assert dialog.all_cohorts.text().startswith("&All cohorts of ")
     assert "FR23" not in dialog.report_hint.text()
     assert not dialog.date_from.isEnabled() and dialog.as_at.isEnabled()
-    dialog.report.setCurrentIndex(list(exports.REPORTS).index("audit"))
+    dialog.report.setCurrentIndex(list(reports.REPORTS).index("audit"))
     dialog.csv.setChecked(True)
     assert dialog.date_from.isEnabled() and dialog.officer.isEnabled() and not dialog.as_at.isEnabled()
     assert dialog.bom.isEnabled() and dialog.bom.isChecked() and dialog.csv_hint.isVisibleTo(dialog)
@@ -107,8 +108,8 @@ def test_form_defaults_follow_report_format_and_purpose(qtbot, sqlite_db, data, 
     assert {dialog.officer.itemText(i) for i in range(dialog.officer.count())} == {
         "Every officer", "Officer One", "Nomsa Dlamini",
     }  # fmt: skip
-    dialog.report.setCurrentIndex(list(exports.REPORTS).index("demographics"))
-    dialog.purpose.setCurrentIndex(list(exports.PURPOSES).index("sponsor_report"))
+    dialog.report.setCurrentIndex(list(reports.REPORTS).index("demographics"))
+    dialog.purpose.setCurrentIndex(list(reports.PURPOSES).index("sponsor_report"))
     assert dialog.suppress.isChecked() and not dialog.special_pi.isChecked()
     request = dialog.current_request()
     assert (request.report, request.format, request.purpose) == ("demographics", "csv", "sponsor_report")
