@@ -72,6 +72,7 @@ def export_report(
                 _consistent_snapshot(session)
                 ctx.notes.extend(_replica_notes(session))
                 scope = q.resolve_scope(session, identity, request.cohort_id)
+                writer.set_document(REPORTS[request.report], scope.institution_name)
                 plan = BUILDERS[request.report](session, scope, ctx)
                 rows = 0
                 for index, table in enumerate(plan.tables):

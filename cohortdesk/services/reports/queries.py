@@ -52,6 +52,11 @@ class Scope:
     def ids(self) -> list[int]:
         return [c.id for c in self.cohorts]
 
+    @property
+    def institution_name(self) -> str:
+        """The institution the cohorts belong to (one: a report never spans institutions)."""
+        return ", ".join(dict.fromkeys(c.institution_name for c in self.cohorts))
+
     def by_id(self) -> dict[int, CohortInfo]:
         return {c.id: c for c in self.cohorts}
 

@@ -41,6 +41,16 @@ FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 XLSX_MAX_ROWS = 1_048_576
 #: Widest a fitted column gets, in characters; longer values wrap nothing and stay readable on click.
 MAX_COLUMN_WIDTH = 60
+#: Printing: A4 paper (XlsxWriter's paper code), its size and the margins, in inches.
+PAPER_A4 = 9
+PAPER_INCHES = (8.27, 11.69)
+MARGINS = {"left": 0.5, "right": 0.5, "top": 0.6, "bottom": 0.7}
+#: A default row's height in points, and a chart's size: a chart is never wider than its table.
+ROW_POINTS = 15
+CHART_WIDTH = 720
+CHART_ROWS = 20
+INFO_LABEL_WIDTH = 30
+INFO_VALUE_WIDTH = 90
 DATE_FORMAT = "yyyy-mm-dd"
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
 
@@ -184,6 +194,49 @@ def _display_length(value: Any) -> int:
     return len(str(value))
 
 
+def _column_pixels(width: float) -> int:
+    """A column's width in pixels for a width in characters (Excel's default font, as XlsxWriter
+    computes it)."""
+    return int(width * 7 + 0.5) + 5 if width >= 1 else int(width * 12 + 0.5)
+
+
+@dataclass(frozen=True)
+class PageLayout:
+    """How a sheet prints on A4: the orientation, and the scale that fits its columns to the page
+    width in Excel's default font (a program with wider fonts scales further down), hence which
+    printed page a row lands on (the header row repeated on each)."""
+
+    table_pixels: int
+    landscape: bool
+    scale: int  # percent
+    rows_per_page: int
+
+    @classmethod
+    def for_width(cls, table_pixels: int) -> PageLayout:
+        def printable(inches: float, *margins: str) -> float:
+            return (inches - sum(MARGINS[m] for m in margins)) * 72  # points
+
+        table_points = table_pixels * 0.75  # 96 pixels to 72 points an inch
+        portrait_width = printable(PAPER_INCHES[0], "left", "right")
+        landscape = table_points > portrait_width
+        width = printable(PAPER_INCHES[1 if landscape else 0], "left", "right")
+        height = printable(PAPER_INCHES[0 if landscape else 1], "top", "bottom")
+        # 3 % to spare: spreadsheet programs measure a font's characters a little differently.
+        scale = max(10, min(100, int(97 * width / table_points))) if table_points else 100
+        return cls(table_pixels, landscape, scale, max(2, int(height / (ROW_POINTS * scale / 100))))
+
+    def page_of(self, row: int) -> int:
+        """The printed page (0 = the first) of sheet row ``row`` (0 = the header row)."""
+        if row < self.rows_per_page:
+            return 0
+        return 1 + (row - self.rows_per_page) // (self.rows_per_page - 1)
+
+
+def _footer_text(text: str) -> str:
+    """Text for a header or footer field: ``&`` starts a control code there, so it is doubled."""
+    return text.replace("&", "&&")
+
+
 class XlsxReportWriter:
     """Streams tables into one workbook; ``close()`` writes the file."""
 
@@ -212,7 +265,11 @@ class XlsxReportWriter:
         self.label_format = wb.add_format({"bold": True, "valign": "top"})
         self.title_format = wb.add_format({"bold": True, "font_size": 14})
         self.wrap_format = wb.add_format({"text_wrap": True, "valign": "top"})
+        self.info_date_format = wb.add_format({"num_format": DATE_FORMAT, "align": "left"})
+        self.info_datetime_format = wb.add_format({"num_format": DATETIME_FORMAT, "align": "left"})
+        self.info_number_format = wb.add_format({"align": "left"})
         self.sheets: list[str] = []
+        self._footer = "&R&8Page &P of &N"
 
     # One function per column kind, bound once per table: this is the hot loop of every export.
     def _cell_writers(self, ws: Any, columns: Sequence[Column]) -> list[Callable[[int, int, Any], None]]:
@@ -295,17 +352,32 @@ class XlsxReportWriter:
                         widths[c] = length
             if row_hook is not None:
                 row_hook()
+        final_widths = []
         for c, col in enumerate(columns):
             width = {Kind.DATE: 12, Kind.DATETIME: 20}.get(col.kind, widths[c])
-            fmt = self.text_format if col.kind is Kind.CODE else None
-            ws.set_column(c, c, min(max(width, len(col.header) + 4), MAX_COLUMN_WIDTH), fmt)
+            width = min(max(width, len(col.header) + 4), MAX_COLUMN_WIDTH)
+            final_widths.append(width)
+            ws.set_column(c, c, width, self.text_format if col.kind is Kind.CODE else None)
         ws.freeze_panes(1, 0)
         ws.autofilter(0, 0, max(row, 1), len(columns) - 1)
-        for index, spec in enumerate(table.charts):
-            self._add_chart(ws, table.sheet, spec, len(columns) + 1, index)
+        page = PageLayout.for_width(sum(_column_pixels(width) for width in final_widths))
+        # Charts go under the table, at most as wide as it is. Unless the table and its charts fit
+        # on the first page, each chart starts a page of its own, so no page edge cuts one. (The
+        # program printing picks the final scale, never larger than ours: a first page only holds
+        # more rows than ``page`` expects.)
+        last_row, breaks = max(row, 1), []
+        for spec in table.charts:
+            at_row = last_row + 2
+            if page.page_of(at_row + CHART_ROWS) > 0:
+                breaks.append(at_row)
+            self._add_chart(ws, table.sheet, spec, at_row, min(CHART_WIDTH, page.table_pixels))
+            last_row = at_row + CHART_ROWS - 1
+        if breaks:
+            ws.set_h_pagebreaks(breaks)
+        self._print_setup(ws, page, last_row, len(columns) - 1, repeat_header=True)
         return row
 
-    def _add_chart(self, ws: Any, sheet: str, spec: ChartSpec, at_column: int, index: int) -> None:
+    def _add_chart(self, ws: Any, sheet: str, spec: ChartSpec, at_row: int, width: int) -> None:
         chart = self.workbook.add_chart({"type": "column"})
         first, last = spec.first_row + 1, spec.last_row + 1
         for value_column in spec.value_columns:
@@ -321,29 +393,57 @@ class XlsxReportWriter:
         chart.set_x_axis({"name": spec.x_title})
         chart.set_y_axis({"name": spec.y_title, "major_gridlines": {"visible": True}})
         chart.set_legend({"position": "bottom"})
-        chart.set_size({"width": 720, "height": 400})
-        ws.insert_chart(1 + index * 22, at_column, chart)
+        chart.set_size({"width": width, "height": CHART_ROWS * ROW_POINTS * 4 // 3})  # 20 pixels a row
+        ws.insert_chart(at_row, 0, chart, {"object_position": 3})  # neither moved nor sized with cells
+
+    def set_document(self, report: str, institution: str) -> None:
+        """Name the report and the institution for every printed page's footer."""
+        self._footer = f"&L&8{_footer_text(report)}&C&8{_footer_text(institution)}&R&8Page &P of &N"
+
+    def _print_setup(
+        self, ws: Any, page: PageLayout, last_row: int, last_column: int, *, repeat_header: bool
+    ) -> None:
+        """A4, landscape when the sheet is wide, scaled so every column fits the page width, the
+        header row on every page, gridlines printed, and the footer: report, institution, "Page N of
+        M"."""
+        ws.set_paper(PAPER_A4)
+        if page.landscape:
+            ws.set_landscape()
+        else:
+            ws.set_portrait()
+        ws.fit_to_pages(1, 0)
+        if repeat_header:
+            ws.repeat_rows(0)
+        ws.hide_gridlines(0)
+        ws.set_margins(**MARGINS)
+        ws.print_area(0, 0, last_row, last_column)
+        ws.set_footer(self._footer, {"margin": 0.3})
 
     def write_info(self, sheet: str, title: str, items: Sequence[tuple[str, Any]]) -> None:
         """The "Report info" sheet: a title, then one label/value pair per row."""
         ws = self.workbook.add_worksheet(sheet)
         self.sheets.append(sheet)
         ws.write_string(0, 0, title, self.title_format)
-        ws.set_column(0, 0, 30)
-        ws.set_column(1, 1, 90)
+        ws.set_column(0, 0, INFO_LABEL_WIDTH)
+        ws.set_column(1, 1, INFO_VALUE_WIDTH)
         for offset, (label, value) in enumerate(items):
             row = offset + 2
+            if isinstance(value, str) and len(value) > INFO_VALUE_WIDTH:
+                # Spreadsheet programs do not grow a row for wrapped text written by XlsxWriter.
+                ws.set_row(row, ROW_POINTS * -(-len(value) * 11 // (INFO_VALUE_WIDTH * 10)))
             ws.write_string(row, 0, label, self.label_format)
             if isinstance(value, datetime):
                 ws.write_datetime(
-                    row, 1, value.astimezone(self.zone).replace(tzinfo=None), self.datetime_format
+                    row, 1, value.astimezone(self.zone).replace(tzinfo=None), self.info_datetime_format
                 )
             elif isinstance(value, date):
-                ws.write_datetime(row, 1, value, self.date_format)
+                ws.write_datetime(row, 1, value, self.info_date_format)
             elif isinstance(value, int | float) and not isinstance(value, bool):
-                ws.write_number(row, 1, value)
+                ws.write_number(row, 1, value, self.info_number_format)
             elif value is not None:
                 ws.write_string(row, 1, neutralise(str(value)), self.wrap_format)
+        page = PageLayout.for_width(_column_pixels(INFO_LABEL_WIDTH) + _column_pixels(INFO_VALUE_WIDTH))
+        self._print_setup(ws, page, len(items) + 1, 1, repeat_header=False)
 
     def close(self) -> None:
         try:
@@ -430,6 +530,9 @@ class CsvReportWriter:
             if row_hook is not None:
                 row_hook()
         return rows
+
+    def set_document(self, report: str, institution: str) -> None:
+        """CSV is not printed with a footer; nothing to name."""
 
     def write_info(self, sheet: str, title: str, items: Sequence[tuple[str, Any]]) -> None:
         """CSV has no second sheet: the report information is not written (see the XLSX export)."""
