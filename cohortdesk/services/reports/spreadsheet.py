@@ -333,8 +333,17 @@ class XlsxReportWriter:
             ws.write_string(0, c, col.header, self.header_format)
         writers = self._cell_writers(ws, columns)
         widths = [len(col.header) + 4 for col in columns]  # room for the autofilter arrow
-        sized = [col.kind in (Kind.TEXT, Kind.CODE) for col in columns]
-        pairs = list(enumerate(writers))
+        # The hot loop of every export. A text or code cell holding a string (nearly all of them)
+        # is written right here; everything else goes through its column kind's writer.
+        text_columns = [
+            (c, self.text_format if col.kind is Kind.CODE else None, writers[c])
+            for c, col in enumerate(columns)
+            if col.kind in (Kind.TEXT, Kind.CODE)
+        ]
+        other_columns = [
+            (c, writers[c]) for c, col in enumerate(columns) if col.kind not in (Kind.TEXT, Kind.CODE)
+        ]
+        write_string = ws.write_string
         row = 0
         for values in table.rows:
             row += 1
@@ -343,13 +352,23 @@ class XlsxReportWriter:
                     "format",
                     f"the {table.sheet} sheet has more rows than Excel allows; export as CSV instead",
                 )
-            for c, write in pairs:
+            for c, fmt, write in text_columns:
                 value = values[c]
-                write(row, c, value)
-                if sized[c] and value:
+                if value.__class__ is str:
+                    if not value:
+                        continue
+                    write_string(row, c, "'" + value if value.startswith(FORMULA_TRIGGERS) else value, fmt)
+                elif value is None:
+                    continue
+                else:
+                    write(row, c, value)
+                length = len(value) + 2 if value.__class__ is str else _display_length(value) + 2
+                if length > widths[c]:
                     length = _display_length(value) + 2
                     if length > widths[c]:
                         widths[c] = length
+            for c, write in other_columns:
+                write(row, c, values[c])
             if row_hook is not None:
                 row_hook()
         final_widths = []
