@@ -108,6 +108,8 @@ class Dashboard:
     completion_sample: int  # completed enrollments the average is taken over
     stages: tuple[StageCount, ...]
     stuck: tuple[StuckDocument, ...]  # most stuck learners first; documents nobody is stuck on left out
+    #: Active learners still missing a required upload: (enrollment id, learner name), longest first.
+    missing_uploads: tuple[tuple[int, str], ...] = ()
 
     @property
     def not_started(self) -> int:
@@ -129,6 +131,7 @@ class _Enrollment:
     submission_id: int | None
     learner_email: str
     sponsor_email: str
+    learner_name: str = ""
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -188,6 +191,8 @@ def institution_dashboard(
                 CohortEnrollment.submission_id,
                 Cohort.required_document_types,
                 User.email,
+                User.first_name,
+                User.last_name,
             )
             .join(Cohort, Cohort.id == CohortEnrollment.cohort_id)
             .outerjoin(User, User.id == CohortEnrollment.user_id)
@@ -214,6 +219,7 @@ def institution_dashboard(
                 )
                 .strip()
                 .lower(),
+                learner_name=" ".join(p for p in (r.first_name, r.last_name) if p) or (r.email or "?"),
             )
             for r in rows
         ]
@@ -304,6 +310,7 @@ def _build(
     rejected: dict[str, list[float]] = defaultdict(list)
     to_check: dict[str, list[float]] = defaultdict(list)
     order: dict[str, int] = {}
+    waiting_uploads: list[tuple[datetime, int, str]] = []
     for e in enrollments:
         total += 1
         signed = signatures.get(e.submission_id) if e.submission_id is not None else None
@@ -351,6 +358,8 @@ def _build(
                 since = _parse((upload or {}).get("uploaded_at")) or e.pending_since or e.created_at
                 to_check[document].append(_days(since, now) or 0.0)
                 waits["check"] = True
+        if waits["uploads"]:
+            waiting_uploads.append((e.created_at, e.id, e.learner_name))
         if waits["reupload"]:
             stages["reupload"] += 1
         elif waits["uploads"]:
@@ -389,4 +398,5 @@ def _build(
         completion_sample=len(completion_days),
         stages=tuple(StageCount(key, label, stages[key]) for key, label in STAGES),
         stuck=tuple(stuck),
+        missing_uploads=tuple((i, name) for _at, i, name in sorted(waiting_uploads)),
     )

@@ -144,22 +144,24 @@ class LearnerTools(QObject):
         return dialog
 
     def open_remind(self) -> QDialog | None:
+        rows = self.selected()
+        if not rows or self.window.identity is None:
+            self.window.statusBar().showMessage("Select one or more learners in the queue first.", 5000)
+            return None
+        return self.remind_learners([(r.enrollment_id, r.student_name) for r in rows])
+
+    def remind_learners(
+        self, learners: list[tuple[int, str]], parent: QWidget | None = None
+    ) -> QDialog | None:
+        """Ask, then remind ``learners`` ((enrollment id, name) pairs) of their missing uploads."""
         from cohortdesk.views.reminders import RemindDialog
 
-        rows = self.selected()
         identity = self.window.identity
-        if not rows or identity is None:
-            self.window.statusBar().showMessage("Select one or more learners in the queue first.", 5000)
+        if identity is None or not learners:
             return None
         if self.remind_dialog is not None:
             self.remind_dialog.close()
-        dialog = RemindDialog(
-            self.window.runner,
-            self.window.db,
-            identity,
-            [(r.enrollment_id, r.student_name) for r in rows],
-            self.window,
-        )
+        dialog = RemindDialog(self.window.runner, self.window.db, identity, learners, parent or self.window)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.destroyed.connect(lambda _o=None: setattr(self, "remind_dialog", None))
         self.remind_dialog = dialog
@@ -198,8 +200,15 @@ class LearnerTools(QObject):
             if scope is not None or cohort_id is not None:
                 existing.load(cohort_id)
         else:
+            identity = self.window.identity
+            may_remind = identity is not None and identity.can("decide")
             existing = DashboardWindow(
-                self.window.runner, self.window.db, institution_id, cohort_id, self.window
+                self.window.runner,
+                self.window.db,
+                institution_id,
+                cohort_id,
+                self.window,
+                remind=self.remind_learners if may_remind else None,
             )
             existing.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             existing.destroyed.connect(lambda _o=None, i=institution_id: self.dashboards.pop(i, None))

@@ -127,6 +127,7 @@ def test_totals_stages_and_where_learners_are_stuck(db: Database, world):
     assert stuck["id_document"].rejected.count == 0
     assert data.stuck[0].document_type == "matric_certificate"  # most stuck learners first
     assert [c.name for c in data.cohorts] == ["Q1 2026 Learnership"]
+    assert data.missing_uploads == ((world["learners"]["nothing"].id, "Nothing Learner"),)
 
 
 def test_one_cohort_and_a_re_upload_after_a_rejection(db: Database, world, tmp_path):

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from PySide6.QtGui import QColor
 
+from cohortdesk.models import Cohort
 from cohortdesk.services import dashboard
+from cohortdesk.services.notify import outbox
 from cohortdesk.views.dashboard import DashboardWindow
 from cohortdesk.views.learner_tools import install_learner_tools
+from cohortdesk.views.reminders import RemindDialog
 from tests.widgets.conftest import settle
 
 
@@ -54,6 +57,27 @@ def test_dashboard_from_the_cohort_tree(qtbot, workstation, sql_guard):
     assert window.dashboard.scope_name == cohort.name
     settle(qtbot, ws.window)
     assert ws.errors == []
+
+
+def test_remind_the_learners_missing_uploads_from_the_dashboard(qtbot, workstation, sql_guard):
+    ws = workstation
+    tools = install_learner_tools(ws.window)
+    with sql_guard.paused(), ws.db.session() as s:  # the internship starts: its learners are active
+        s.get(Cohort, ws.world["cohorts"]["internship"]).state = "active"
+    window = tools.open_dashboard(("institution", ws.world["institution"]))
+    _loaded(qtbot, window)
+    missing = window.dashboard.missing_uploads
+    assert [name for _id, name in missing] == ["Zanele Khumalo", "Pieter O'Brien"]
+    assert window.remind_button.isEnabled()
+    assert window.remind_button.text() == "Remind the 2 learners missing uploads…"
+    window.remind_button.click()
+    dialog = tools.remind_dialog
+    assert isinstance(dialog, RemindDialog) and dialog.parent() is window
+    dialog.confirm()
+    qtbot.waitUntil(lambda: dialog.outcomes is not None, timeout=10000)
+    assert dialog.summary.text() == "2 reminders queued."
+    with sql_guard.paused():
+        assert {r.cohort_enrollment_id for r in outbox.rows(ws.db)} == {i for i, _name in missing}
 
 
 def test_a_dashboard_that_cannot_be_read_says_so(qtbot, workstation):

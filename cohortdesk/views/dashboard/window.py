@@ -5,6 +5,7 @@ context menu or Tools → Cohort dashboard…; several can be open at once, one 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -100,6 +101,7 @@ class DashboardWindow(QDialog):
         institution_id: int,
         cohort_id: int | None = None,
         parent: QWidget | None = None,
+        remind: Callable[[list[tuple[int, str]], QWidget], object] | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("dashboardWindow")
@@ -110,6 +112,7 @@ class DashboardWindow(QDialog):
         self.institution_id = institution_id
         self.cohort_id = cohort_id
         self.dashboard: Dashboard | None = None
+        self.remind = remind
         self._loading = False
         self._build()
         self.load(cohort_id)
@@ -194,10 +197,26 @@ class DashboardWindow(QDialog):
         stuck_layout.setContentsMargins(0, 0, 0, 0)
         stuck_layout.addWidget(self.stuck_chart)
         stuck_layout.addWidget(self.stuck_table)
+        remind_row = QHBoxLayout()
+        remind_row.addStretch(1)
+        self.remind_button = QPushButton("Remind learners missing uploads…", stuck)
+        self.remind_button.setObjectName("dashboardRemind")
+        self.remind_button.setToolTip(
+            "Each gets an e-mail listing what they have not uploaded, within your limit"
+        )
+        self.remind_button.clicked.connect(self._remind_missing)
+        self.remind_button.setVisible(self.remind is not None)
+        self.remind_button.setEnabled(False)
+        remind_row.addWidget(self.remind_button)
+        stuck_layout.addLayout(remind_row)
         content.addWidget(self._panel("Where learners are stuck, by document", stuck, body))
         content.addStretch(1)
         scroll.setWidget(body)
         outer.addWidget(scroll, 1)
+
+    def _remind_missing(self) -> None:
+        if self.remind is not None and self.dashboard is not None and self.dashboard.missing_uploads:
+            self.remind(list(self.dashboard.missing_uploads), self)
 
     def _panel(self, title: str, inner: QWidget, parent: QWidget) -> QFrame:
         frame = QFrame(parent)
@@ -290,6 +309,13 @@ class DashboardWindow(QDialog):
                 )
                 for d in data.stuck
             ]
+        )
+        waiting = len(data.missing_uploads)
+        self.remind_button.setEnabled(waiting > 0)
+        self.remind_button.setText(
+            f"Remind the {waiting:,} learner{'s' if waiting != 1 else ''} missing uploads…"
+            if waiting
+            else "Nobody is missing an upload"
         )
         self.stuck_table.setRowCount(len(data.stuck))
         for row, d in enumerate(data.stuck):
