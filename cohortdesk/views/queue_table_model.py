@@ -350,7 +350,7 @@ class QueueTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             if column == self.COL_STUDENT:
                 held = self.holder_text(row)
-                return f"{row.student_name}\n{row.email}" + (f"\n{held}" if held else "")
+                return f"{row.student_name}\n{row.email}\n{row.cohort_name}" + (f"\n{held}" if held else "")
             if column == self.COL_WAITING and row.waiting_since is not None:
                 return "Waiting since " + row.waiting_since.astimezone().strftime("%Y-%m-%d %H:%M")
             if column == self.COL_DOCUMENTS:

@@ -69,6 +69,8 @@ class RejectDialog(QDialog):
             item.setData(Qt.ItemDataRole.UserRole, reason.code)
             item.setToolTip(reason.message)
         self.reason_list.setFixedHeight(self._list_height())
+        self.reason_list.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.reason_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         reasons_label.setBuddy(self.reason_list)
 
         message_label = QLabel("&Message to the student (required)", self)

@@ -427,16 +427,17 @@ def test_report_viewer_cannot_decide(qtbot, sqlite_db, tmp_path, cohortdesk_home
 def test_window_state_is_remembered(qtbot, sqlite_db, tmp_path, cohortdesk_home, sql_guard):
     ws = make_workstation(qtbot, sqlite_db, tmp_path, sql_guard)
     window = ws.window
-    # (The offscreen screen is 800 px wide, narrower than the window's minimum: heights are what vary.)
+    # (The offscreen screen is 800 px wide: the compact arrangement, cohorts above the queue.)
     window.resize(800, 600)
     qtbot.waitUntil(lambda: window.height() == 600)
-    total = sum(window.ui.side_splitter.sizes())
-    window.ui.side_splitter.setSizes([150, total - 330, 180])
+    assert window.ui.compact
+    total = sum(window.ui.left_splitter.sizes())
+    window.ui.left_splitter.setSizes([150, total - 150])
     header = window.ui.queue_table.horizontalHeader()
-    header.resizeSection(window.queue_model.COL_COHORT, 222)
+    header.resizeSection(window.queue_model.COL_STUDENT, 222)
     header.setSectionHidden(window.queue_model.COL_EMAIL, False)
     window.ui.save_and_next.setChecked(False)
-    sizes = window.ui.side_splitter.sizes()
+    sizes = window.ui.left_splitter.sizes()
     window.close()
     ws.runner.shutdown()
     settings_file = cohortdesk_home / "config" / "window-state.ini"
@@ -446,9 +447,9 @@ def test_window_state_is_remembered(qtbot, sqlite_db, tmp_path, cohortdesk_home,
     qtbot.addWidget(again)
     again.show()
     qtbot.waitUntil(lambda: again.height() == 600)
-    assert again.ui.side_splitter.sizes() == sizes
+    assert again.ui.left_splitter.sizes() == sizes
     header = again.ui.queue_table.horizontalHeader()
-    assert header.sectionSize(again.queue_model.COL_COHORT) == 222
+    assert header.sectionSize(again.queue_model.COL_STUDENT) == 222
     assert not header.isSectionHidden(again.queue_model.COL_EMAIL)
     assert not again.ui.save_and_next.isChecked()
     # every start opens on the default view, whatever was sorted last

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QListWidget,
@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 from cohortdesk.services import configuration as config
 from cohortdesk.services.configuration import AdminSnapshot
 from cohortdesk.services.identity import Identity
+from cohortdesk.views import screens
 from cohortdesk.views.admin import form_support
 from cohortdesk.views.admin.cohorts_view import CohortsPage
 from cohortdesk.views.admin.conflict_inbox import ConflictInboxDialog
@@ -32,6 +33,9 @@ from cohortdesk.views.admin.style import style_sheet
 from cohortdesk.views.admin.sync_status import SyncStatusIndicator
 from cohortdesk.views.errors import show_error
 from cohortdesk.views.runner import Runner
+
+#: The size the administration window asks for where the screen has room (logical pixels).
+PREFERRED_SIZE = (1180, 780)
 
 
 class AdminWindow(QMainWindow):
@@ -102,7 +106,8 @@ class AdminWindow(QMainWindow):
         reload_shortcut = QShortcut(QKeySequence(Qt.Key.Key_F5), self)
         reload_shortcut.activated.connect(self.reload)
         self.conflict_inbox: ConflictInboxDialog | None = None
-        self.resize(1180, 780)
+        self.resize(*PREFERRED_SIZE)
+        self._placed = False
         if self.institution_id is None:
             self._show_no_institution()
         else:
@@ -252,6 +257,30 @@ class AdminWindow(QMainWindow):
             ("sponsors", self.sponsors_page.sponsor_form),
             ("cohorts", self.cohorts_page.cohort_form),
         ]
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """The first show: within the available area of the screen it opens on (a 1366×768 laptop, or
+        a large screen at 150 %, keeps Save and the sync status on screen)."""
+        super().showEvent(event)
+        if self._placed:
+            return
+        self._placed = True
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        if screen is not None:
+            area = screen.availableGeometry()
+            if area.width() < PREFERRED_SIZE[0] / 0.95 or area.height() < PREFERRED_SIZE[1] / 0.95:
+                self.setGeometry(area)
+                self.setWindowState(self.windowState() | Qt.WindowState.WindowMaximized)
+            else:
+                self.setGeometry(screens.centred_on(area, PREFERRED_SIZE))
+
+    def changeEvent(self, event: QEvent) -> None:
+        # The style sheet holds the theme's colours: a new theme, a new sheet.
+        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "_placed"):
+            sheet = style_sheet()
+            if sheet != self.styleSheet():
+                self.setStyleSheet(sheet)
+        super().changeEvent(event)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         """Ask about each form with unsaved edits: save (then close), discard, or keep editing."""

@@ -213,14 +213,13 @@ class Decisions(QObject):
         dialog = RejectDialog(
             reasons, doc.label, detail.student.student_name, dock, message=kept, docked=True
         )
-        dock.layout().addWidget(dialog)
         enrollment_id, document_type = detail.student.enrollment_id, doc.document_type
 
         def confirmed() -> None:
             self.decide("rejected", dialog.reason_text, dialog.reason_code, enrollment_id, document_type)
 
         def closed() -> None:
-            dock.hide()
+            self.ui.dock_reject_form(None)
             if self.reject_dialog is dialog:
                 self.reject_dialog = None
             dialog.deleteLater()
@@ -231,7 +230,7 @@ class Decisions(QObject):
         dialog.finished.connect(lambda _result: closed())
         self._form_target = (enrollment_id, document_type)
         self.reject_dialog = dialog
-        dock.show()
+        self.ui.dock_reject_form(dialog)
         dialog.open()
         dialog.reason_list.setFocus(Qt.FocusReason.OtherFocusReason)
         self.update_controls()

@@ -45,6 +45,7 @@ from PySide6.QtWidgets import (
 
 from cohortdesk.views.delegates import TwoLineBadgeDelegate
 from cohortdesk.views.enrollment_panels import HISTORY_HEADERS
+from cohortdesk.views.queue_table_model import QueueTableModel
 
 VERIFICATION_FILTERS = (
     ("To decide", "to_decide"),
@@ -262,7 +263,7 @@ class WorkstationView:
         self.reject_dock.setObjectName("rejectDock")
         self.reject_dock.setFrameShape(QFrame.Shape.StyledPanel)
         self.reject_dock.setMinimumWidth(300)
-        self.reject_dock.setMaximumWidth(380)
+        self.reject_dock.setMaximumWidth(420)
         self.reject_dock.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
         dock_layout = QVBoxLayout(self.reject_dock)
         dock_layout.setContentsMargins(0, 0, 0, 0)
@@ -377,9 +378,26 @@ class WorkstationView:
             self.side_tabs.setParent(None)
             self.side_splitter.show()
             self._stretch_wide()
+        # The queue is narrower in the compact arrangement: the cohort (named in the tree above, and in
+        # the student's tooltip) gives way so names and states stay whole.
+        self.queue_table.setColumnHidden(QueueTableModel.COL_COHORT, compact)
         if focused is not None:
             focused.setFocus()
         return True
+
+    def dock_reject_form(self, form: QWidget | None) -> None:
+        """Show ``form`` docked beside the page, where the right-hand panes were (they come back when
+        ``form`` is None); the document stays in view while the reason is typed."""
+        side = self.detail_splitter.widget(1)
+        if form is None:
+            self.reject_dock.hide()
+            if side is not None:
+                side.show()
+            return
+        self.reject_dock.layout().addWidget(form)
+        if side is not None:
+            side.hide()
+        self.reject_dock.show()
 
     def show_side_panel(self, widget: QWidget) -> None:
         """Bring the tab holding ``widget`` to the front (compact arrangement); wide: nothing to do."""
