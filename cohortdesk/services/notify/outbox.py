@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from hashlib import md5
 from typing import Any
 
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import case, func, insert, or_, select, text, update
 
 from cohortdesk.db import Database
 from cohortdesk.errors import PermissionDenied
@@ -311,44 +311,45 @@ def progress(
 def _sqlite_progress(
     db: Database, payload: list[dict[str, Any]], start: Digest | None, host: str
 ) -> int | None:
+    """The steps of ``cohortdesk_notify_progress`` as a few Core statements in one write transaction
+    (the sender calls this once per e-mail, so it is kept lean)."""
     now = datetime.now(UTC)
     with db.session() as s:
         for item in payload:
-            attempt = s.get(NotificationAttempt, item["attempt"])
-            if attempt is None or (attempt.finished_at is not None and attempt.outcome != "unknown"):
+            found = s.execute(
+                select(A.c.message_key, A.c.finished_at, A.c.outcome).where(A.c.id == item["attempt"])
+            ).first()
+            if found is None or (found.finished_at is not None and found.outcome != "unknown"):
                 continue
-            attempt.finished_at = now
-            attempt.outcome = item["outcome"]
-            attempt.detail = (item["detail"] or "")[:2000]
-            rows = s.scalars(
-                select(NotificationOutbox).where(
-                    NotificationOutbox.message_key == attempt.message_key,
-                    NotificationOutbox.status.in_(("sending", "unknown")),
+            outcome = item["outcome"]
+            detail = (item["detail"] or "")[:2000]
+            s.execute(
+                update(A)
+                .where(A.c.id == item["attempt"])
+                .values(finished_at=now, outcome=outcome, detail=detail)
+            )
+            tries = O.c.attempts + 1
+            limit = func.coalesce(
+                select(NotificationSettings.max_attempts)
+                .where(NotificationSettings.institution_id == O.c.institution_id)
+                .scalar_subquery(),
+                8,
+            )
+            retry = outcome == "retry"
+            s.execute(
+                update(O)
+                .where(O.c.message_key == found.message_key, O.c.status.in_(("sending", "unknown")))
+                .values(
+                    attempts=tries,
+                    status=case((tries >= limit, "failed"), else_="pending") if retry else outcome,
+                    next_attempt_at=now + timedelta(seconds=item["retry_seconds"]) if retry else None,
+                    sent_at=now if outcome == "sent" else None,
+                    last_error=None if outcome == "sent" else detail,
+                    claim_token=O.c.claim_token if outcome == "unknown" else None,
+                    claimed_by=None,
+                    claim_expires_at=None,
                 )
-            ).all()
-            for row in rows:
-                max_attempts = (
-                    s.scalar(
-                        select(NotificationSettings.max_attempts).where(
-                            NotificationSettings.institution_id == row.institution_id
-                        )
-                    )
-                    or 8
-                )
-                row.attempts += 1
-                outcome = item["outcome"]
-                if outcome == "retry":
-                    row.status = "failed" if row.attempts >= max_attempts else "pending"
-                    row.next_attempt_at = now + timedelta(seconds=item["retry_seconds"])
-                else:
-                    row.status = outcome
-                    row.next_attempt_at = None
-                row.sent_at = now if outcome == "sent" else None
-                row.last_error = None if outcome == "sent" else (item["detail"] or "")[:2000]
-                if outcome != "unknown":
-                    row.claim_token = None
-                row.claimed_by = None
-                row.claim_expires_at = None
+            )
         if start is None:
             return None
         ids = s.scalars(
@@ -361,19 +362,20 @@ def _sqlite_progress(
         ).all()
         if not ids:
             return None
-        attempt = NotificationAttempt(
-            account_id=start.account_id,
-            claim_token=start.claim_token,
-            message_key=start.message_key,
-            recipient_email=start.recipient_email,
-            outbox_ids=sorted(ids),
-            started_at=now,
-            sender="local",
-            host=host[:255],
+        return s.scalar(
+            insert(A)
+            .values(
+                account_id=start.account_id,
+                claim_token=start.claim_token,
+                message_key=start.message_key,
+                recipient_email=start.recipient_email,
+                outbox_ids=sorted(ids),
+                started_at=now,
+                sender="local",
+                host=host[:255],
+            )
+            .returning(A.c.id)
         )
-        s.add(attempt)
-        s.flush()
-        return attempt.id
 
 
 # --- reminders and resending --------------------------------------------------------------------
