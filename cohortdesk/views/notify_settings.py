@@ -60,6 +60,8 @@ from cohortdesk.services.notify.templates import (
 from cohortdesk.views.errors import user_message
 from cohortdesk.views.runner import Runner
 
+#: E-mails per background op of *Send now* (other database work of the window runs between them).
+SEND_NOW_CHUNK = 20
 KIND_NAMES = {"rejection": "Rejection", "reminder": "Reminder", "all_verified": "All verified"}
 
 
@@ -633,6 +635,8 @@ class NotifySettingsDialog(QDialog):
         ).failure(lambda error: self._set_status(user_message(error), True)).start()
 
     def send_waiting(self) -> None:
+        """Deliver everything waiting now, a few e-mails per background op, so the officer's own
+        window (the same database lane) keeps answering between them."""
         if self.sending:
             return
         if self.dirty:
@@ -640,16 +644,40 @@ class NotifySettingsDialog(QDialog):
             return
         self.sending = True
         self.send_now.setEnabled(False)
-        self._set_status("Sending everything waiting…")
-        self.runner.db(sender.run_once, self.db, self.identity, flush=True).success(self._on_sent).failure(
-            lambda error: self._set_status(f"Sending stopped. {user_message(error)}", True)
-        ).finally_(self._after_send).start()
+        self._sent_so_far = sender.SendReport()
+        self._send_chunk(first=True)
 
-    def _on_sent(self, report: sender.SendReport) -> None:
-        problems = " ".join(report.problems)
+    def _send_chunk(self, first: bool = False) -> None:
+        total = self._sent_so_far.total
+        self._set_status("Sending everything waiting…" + (f" {total:,} so far." if total else ""))
+        self.runner.db(
+            sender.run_once,
+            self.db,
+            self.identity,
+            flush=True,
+            run_rule=first,
+            learners=SEND_NOW_CHUNK,
+            limit=SEND_NOW_CHUNK,
+        ).success(self._on_chunk).failure(self._on_send_failed).start()
+
+    def _on_chunk(self, chunk: sender.SendReport) -> None:
+        so_far = self._sent_so_far
+        for name in ("sent", "retried", "failed", "unknown", "lost_claims", "reminders"):
+            setattr(so_far, name, getattr(so_far, name) + getattr(chunk, name))
+        so_far.problems.extend(chunk.problems)
+        if chunk.total and not chunk.retried and self.isVisible():
+            self._send_chunk()
+            return
+        self._after_send()
+        problems = " ".join(dict.fromkeys(so_far.problems))
         self._set_status(
-            report.summary() + (f" {problems}" if problems else ""), bool(report.failed or report.problems)
+            so_far.summary() + (f" {problems}" if problems else ""), bool(so_far.failed or so_far.problems)
         )
+        self.load_outbox()
+
+    def _on_send_failed(self, error: BaseException) -> None:
+        self._after_send()
+        self._set_status(f"Sending stopped. {user_message(error)}", True)
         self.load_outbox()
 
     def _after_send(self) -> None:

@@ -8,7 +8,7 @@ from PySide6.QtCore import QItemSelectionModel
 from sqlalchemy import text
 
 from cohortdesk.services import verification as vs
-from cohortdesk.services.notify import outbox
+from cohortdesk.services.notify import outbox, sender
 from cohortdesk.services.notify import settings as ns
 from cohortdesk.services.secrets import SERVICE_NAME
 from cohortdesk.views.learner_tools import install_learner_tools
@@ -159,3 +159,25 @@ def test_edited_template_previewed_then_sent_now_and_sent_again(qtbot, workstati
         assert len(smtp.received) == 2
     with sql_guard.paused():
         assert sorted(r.status for r in outbox.rows(ws.db)) == ["sent", "sent"]
+
+
+def test_send_now_goes_a_few_emails_per_background_op(qtbot, workstation, sql_guard, monkeypatch):
+    from cohortdesk.views import notify_settings
+
+    ws = workstation
+    monkeypatch.setattr(notify_settings, "SEND_NOW_CHUNK", 1)
+    calls: list[dict] = []
+    real = sender.run_once
+    monkeypatch.setattr(sender, "run_once", lambda *a, **k: calls.append(k) or real(*a, **k))
+    with SmtpServer() as smtp:
+        dialog = open_dialog(qtbot, ws)
+        fill_server(dialog, smtp.port)
+        dialog.save()
+        wait_status(qtbot, dialog, "Saved.")
+        for name in ("Lerato Mokoena", "Thabo Nkosi", "Anna van der Merwe"):
+            reject(ws, sql_guard, name, "id_document", "Blurred.")
+        dialog.send_waiting()
+        wait_status(qtbot, dialog, "3 e-mail(s) sent.")
+    assert len(smtp.received) == 3
+    assert [c["limit"] for c in calls] == [1, 1, 1, 1]  # three with one e-mail each, then nothing left
+    assert [c["run_rule"] for c in calls] == [True, False, False, False]
