@@ -770,15 +770,28 @@ class _DemoGenerator:
         certified = when - timedelta(days=rng.randrange(2, 80))
         if doc == "id_document":
             roll = rng.random()
+            # Scans, their flaws and the deliberate pre-check cases come from a generator of their
+            # own, so the rest of the demo stays the same for a given seed.
+            scan = random.Random(self.seed * 7919 + student.index * 31 + version)
+            quality = files.degraded_quality(scan) if scan.random() < 0.5 else files.CLEAN_SCAN
+            other_number = None
+            kind = student.index % 40
+            if kind == 11 and student.sa_id_number:  # the document carries someone else's number
+                other_number = sa_id_number(student.id_date_of_birth, student.gender, scan)
+            elif kind == 23:  # certified long ago: older than a three-month limit
+                certified = when - timedelta(days=scan.randrange(150, 400))
             if roll < 0.25:
-                return files.id_card_photo_jpeg(
-                    person, orientation=rng.choice((6, 6, 8, 3, 1)), shade=rng.randrange(20)
-                )
-            if roll < 0.33:
+                orientation = rng.choice((6, 6, 8, 3, 1))
+                shade = rng.randrange(20)
+                if other_number or scan.random() < 0.6:
+                    return files.id_card_photo_scan_jpeg(person, quality, orientation, other_number)
+                return files.id_card_photo_jpeg(person, orientation=orientation, shade=shade)
+            if roll < 0.33 and not other_number:
                 return files.multipage_tiff(person, "Certified copy — identity document", pages=2)
-            return files.id_document_pdf(
-                person, certified, commissioner, pages=2 if rng.random() < 0.4 else 1
-            )
+            pages = 2 if rng.random() < 0.4 else 1
+            if other_number or kind == 23 or scan.random() < 0.5:
+                return files.certified_id_scan_jpeg(person, certified, commissioner, quality, other_number)
+            return files.id_document_pdf(person, certified, commissioner, pages=pages)
         if doc == "matric_certificate":
             return files.matric_certificate_pdf(
                 person, student.date_of_birth.year + 18, certified, commissioner

@@ -521,6 +521,7 @@ class ScanQuality:
     blur: float = 0.0  # Gaussian radius in pixels
     jpeg_quality: int = 82
     stamp_angle: float = -3.0  # the commissioner's stamp is rarely straight
+    seed: int = 0  # of the grain, so the same quality gives the same bytes
 
     @property
     def degraded(self) -> bool:
@@ -539,6 +540,7 @@ def degraded_quality(rng: random.Random) -> ScanQuality:
         blur=rng.choice((0.0, 0.0, 0.4, 0.7)),
         jpeg_quality=rng.randrange(45, 80),
         stamp_angle=rng.uniform(-6, 6),
+        seed=rng.randrange(2**31),
     )
 
 
@@ -557,8 +559,13 @@ def _degrade(image: Image.Image, quality: ScanQuality, background: int = 255) ->
     if quality.blur:
         image = image.filter(ImageFilter.GaussianBlur(quality.blur))
     if quality.noise:
-        noise = Image.effect_noise(image.size, quality.noise)
-        image = ImageChops.add(image.convert("L"), noise, scale=1.0, offset=-128)
+        # Uniform grain (standard deviation 73.9 over 0..255) scaled to the wanted deviation.
+        grain = Image.frombytes(
+            "L", image.size, random.Random(quality.seed).randbytes(image.width * image.height)
+        )
+        factor = quality.noise / 73.9
+        grain = grain.point(lambda value: round(128 + (value - 128) * factor))
+        image = ImageChops.add(image.convert("L"), grain, scale=1.0, offset=-128)
     return image
 
 

@@ -185,6 +185,8 @@ class QueueFilter:
     #: True: only enrollments with at least one uploaded document awaiting a decision ("To decide");
     #: False: only those with none (waiting for the learner's uploads); None: either.
     decidable: bool | None = None
+    #: Only these enrollments (e.g. those whose documents' pre-check gave one result); None: any.
+    enrollment_ids: tuple[int, ...] | None = None
 
     def matches(self, row: QueueRow) -> bool:
         """Whether ``row`` (e.g. updated after a decision) still belongs in this queue (no search check)."""
@@ -195,6 +197,7 @@ class QueueFilter:
             and (self.program_type is None or row.program_type == self.program_type)
             and (self.cohort_id is None or row.cohort_id == self.cohort_id)
             and (self.institution_id is None or row.institution_id == self.institution_id)
+            and (self.enrollment_ids is None or row.enrollment_id in self.enrollment_ids)
         )
 
 
@@ -382,6 +385,8 @@ def _where(stmt: Select[Any], flt: QueueFilter, dialect: str) -> Select[Any]:
     if flt.decidable is not None:
         awaiting = _awaiting_count(dialect) > 0
         stmt = stmt.where(awaiting if flt.decidable else ~awaiting)
+    if flt.enrollment_ids is not None:
+        stmt = stmt.where(CohortEnrollment.id.in_(flt.enrollment_ids or (-1,)))
     condition = _search_condition(flt.search)
     if condition is not None:
         stmt = stmt.where(condition)

@@ -47,6 +47,7 @@ from cohortdesk.views import style
 from cohortdesk.views.runner import Runner
 from cohortdesk.views.welcome_dialog import CONNECT, DEMO, WelcomeDialog
 from cohortdesk.views.workstation import MainWindow
+from cohortdesk.views.workstation.reading import install_reading
 
 if TYPE_CHECKING:
     from cohortdesk.views.login_dialog import LoginResult
@@ -200,6 +201,7 @@ def build_window(
         ThreadGuard(db.engine).install()
     runner = Runner()
     window = MainWindow(db, runner, DocumentStore(db.document_storage), page_size=settings.queue_page_size)
+    install_reading(window)  # reads documents ahead, in a worker process (views/workstation/reading.py)
     runner.error_occurred.connect(window.background_error)  # disconnects become the offline banner
     return window, runner, db
 

@@ -87,8 +87,9 @@ def _special_pi_notice(details: StudentDetails) -> str:
     return ""
 
 
-def student_details_html(details: StudentDetails) -> str:
-    """The student data panel's page: identity, the ID comparison table, other captured details."""
+def student_details_html(details: StudentDetails, document_section: str = "") -> str:
+    """The student data panel's page: identity, what the documents say (``document_section``, from
+    ``views/workstation/reading.py``), the ID comparison table, other captured details."""
     mismatched = {m.field for m in details.mismatches}
     parts: list[str] = [
         f"<p style='margin:0'><span style='font-size:large; font-weight:600'>{escape(details.student_name)}</span><br>"
@@ -105,6 +106,7 @@ def student_details_html(details: StudentDetails) -> str:
             f"from the ID number</b><ul style='margin:2px 0 0 -20px'>{items}</ul></td></tr></table>"
         )
     parts.append(_special_pi_notice(details))
+    parts.append(document_section)
     check = details.id_check
     if check is not None:
         dob_from_id = check.date_of_birth.isoformat() if check.date_of_birth else "—"

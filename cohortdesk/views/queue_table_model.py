@@ -29,6 +29,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 
 from cohortdesk.services.queue import SORT_KEYS, QueueFilter, QueuePage, QueueRow, QueueSort
+from cohortdesk.services.reading.compare import PRECHECK_LABELS
 from cohortdesk.views.runner import Op, Runner
 
 Index = QModelIndex | QPersistentModelIndex
@@ -39,6 +40,8 @@ Counter = Callable[[QueueFilter], int]
 ENROLLMENT_STATE_LABELS = {"waiting": "Waiting", "in_progress": "In progress", "complete": "Complete"}
 VERIFICATION_STATE_LABELS = {"pending": "Pending", "verified": "Verified", "rejected": "Rejected"}
 PROGRAM_LABELS = {"learnership": "Learnership", "internship": "Internship", "candidacy": "Candidacy"}
+#: Pre-check result -> badge colours (style.BADGES key).
+PRECHECK_BADGES = {"matches": "verified", "mismatch": "rejected", "unreadable": "missing"}
 
 
 def waiting_text(since: datetime | None, now: datetime | None = None) -> str:
@@ -107,7 +110,8 @@ class QueueTableModel(QAbstractTableModel):
     COL_VERIFICATION = 5
     COL_DOCUMENTS = 6
     COL_WAITING = 7
-    COLUMN_COUNT = 8
+    COL_PRECHECK = 8  # what reading the documents found (views/workstation/reading.py); not in SQL
+    COLUMN_COUNT = 9
 
     HEADERS = (
         "Student",
@@ -118,6 +122,7 @@ class QueueTableModel(QAbstractTableModel):
         "Verification",
         "Docs",
         "Waiting",
+        "Pre-check",
     )
     HEADER_TIPS = (
         "Student name (sort by name)",
@@ -128,6 +133,7 @@ class QueueTableModel(QAbstractTableModel):
         "Verification state",
         "Documents uploaded / required",
         "How long the enrollment has waited for a decision",
+        "What reading the documents found: matches, mismatch or unreadable (the officer decides)",
     )
     #: The SQL sort key of each column.
     SORT_KEYS = SORT_KEYS
@@ -166,6 +172,8 @@ class QueueTableModel(QAbstractTableModel):
         self.last_error: BaseException | None = None
         #: The viewing officer's user id: their own claims show as theirs, not "being reviewed by".
         self.viewer_user_id: int | None = None
+        #: Pre-check result per enrollment id ("matches", "mismatch", "unreadable"), from reading.
+        self.prechecks: dict[int, str] = {}
 
     # --- the query ---------------------------------------------------------------------------
 
@@ -296,6 +304,19 @@ class QueueTableModel(QAbstractTableModel):
 
     # --- Qt model API ------------------------------------------------------------------------
 
+    def set_precheck(self, enrollment_id: int, status: str) -> None:
+        """Show an enrollment's pre-check result (from reading its documents)."""
+        if self.prechecks.get(enrollment_id, "") == status:
+            return
+        self.prechecks[enrollment_id] = status
+        row = self._index.get(enrollment_id)
+        if row is not None:
+            cell = self.index(row, self.COL_PRECHECK)
+            self.dataChanged.emit(cell, cell)
+
+    def ids_with_precheck(self, status: str) -> tuple[int, ...]:
+        return tuple(sorted(i for i, s in self.prechecks.items() if s == status))
+
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._rows)
 
@@ -346,6 +367,8 @@ class QueueTableModel(QAbstractTableModel):
                 return row.verification_state
             if column == self.COL_ENROLLMENT:
                 return row.enrollment_state
+            if column == self.COL_PRECHECK:
+                return PRECHECK_BADGES.get(self.prechecks.get(row.enrollment_id, ""))
             return None
         if role == Qt.ItemDataRole.ToolTipRole:
             if column == self.COL_STUDENT:
@@ -388,6 +411,8 @@ class QueueTableModel(QAbstractTableModel):
                 return documents_count(row)
             case self.COL_WAITING:
                 return waiting_text(row.waiting_since)
+            case self.COL_PRECHECK:
+                return PRECHECK_LABELS.get(self.prechecks.get(row.enrollment_id, ""), "")
         return ""
 
     def _sort_value(self, row: QueueRow, column: int) -> Any:
@@ -412,7 +437,7 @@ class QueueTableModel(QAbstractTableModel):
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         """Sorting happens in SQL: a new query, first page again."""
-        if not 0 <= column < self.COLUMN_COUNT:
+        if not 0 <= column < len(self.SORT_KEYS):
             return
         sort = QueueSort(self.SORT_KEYS[column], order == Qt.SortOrder.DescendingOrder)
         if sort != self._sort:

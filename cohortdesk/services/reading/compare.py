@@ -120,6 +120,28 @@ def _id_check(
             f"On the document: {shown} ({found.note}); no ID number was captured.",
             found,
         )
+    if "*" in captured.sa_id_number or "•" in captured.sa_id_number:
+        # The captured number reached us masked: only its visible digits can be compared.
+        visible = [(a, b) for a, b in zip(found.value, captured.sa_id_number, strict=False) if b.isdigit()]
+        if len(captured.sa_id_number) == 13 and visible and all(a == b for a, b in visible):
+            return Check(
+                document_type,
+                "sa_id_number",
+                label,
+                UNSURE,
+                f"On the document: {shown} — agrees with the visible digits of the captured number; "
+                "the rest is hidden from your role.",
+                found,
+            )
+        if len(captured.sa_id_number) == 13 and visible:
+            return Check(
+                document_type,
+                "sa_id_number",
+                label,
+                MISMATCH,
+                f"On the document: {shown} — differs from captured {captured.sa_id_number}.",
+                found,
+            )
     if found.value == captured.sa_id_number:
         return Check(
             document_type,
@@ -259,14 +281,13 @@ def _certification_checks(reading: DocumentReading, today: date, limit_months: i
             )
         )
     elif limit_months is not None and _months_between(when, today) > limit_months:
-        months = int(_months_between(when, today))
         checks.append(
             Check(
                 document_type,
                 "certification_date",
                 "Certified on",
                 FLAGGED,
-                f"Certified on {shown}, {months} months ago: older than the cohort's {limit_months}-month limit.",
+                f"Certified on {shown}, {age_days} days ago: older than the cohort's {limit_months}-month limit.",
                 certified,
             )
         )

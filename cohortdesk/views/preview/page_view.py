@@ -67,6 +67,8 @@ class PageView(QAbstractScrollArea):
         self._band = QRubberBand(QRubberBand.Shape.Rectangle, self.viewport())
         self._band.hide()
         self._uniform_tail = False  # pages past the known sizes repeat the last size
+        #: (page, (x0, y0, x1, y1) as fractions of the unrotated page): a value read off the page.
+        self._highlight: tuple[int, tuple[float, float, float, float]] | None = None
 
     # -- document and geometry -----------------------------------------------------------------------
 
@@ -77,6 +79,7 @@ class PageView(QAbstractScrollArea):
         self, count: int, base_sizes: list[tuple[float, float]], scale: float, rotation: int
     ) -> None:
         self._count = count
+        self._highlight = None
         self._base = base_sizes or [(612.0, 792.0)]
         self._scale = scale
         self._rotation = rotation
@@ -88,7 +91,33 @@ class PageView(QAbstractScrollArea):
         self._centre_horizontally()
         self.viewport().update()
 
+    def set_highlight(self, page: int | None, box: tuple[float, float, float, float] | None = None) -> None:
+        """Outline ``box`` on ``page`` (fractions of the page before rotation); None clears it."""
+        self._highlight = (page, box) if page is not None and box is not None else None
+        self.viewport().update()
+
+    def highlight_rect(self) -> QRectF | None:
+        """Where the highlight is drawn, in viewport coordinates."""
+        if self._highlight is None or not 0 <= self._highlight[0] < self._count:
+            return None
+        page, (x0, y0, x1, y1) = self._highlight
+        if self._rotation == 90:
+            x0, y0, x1, y1 = 1 - y1, x0, 1 - y0, x1
+        elif self._rotation == 180:
+            x0, y0, x1, y1 = 1 - x1, 1 - y1, 1 - x0, 1 - y0
+        elif self._rotation == 270:
+            x0, y0, x1, y1 = y0, 1 - x1, y1, 1 - x0
+        rect = self.page_rect(page)
+        pad = 4
+        return QRectF(
+            rect.left() + x0 * rect.width() - pad,
+            rect.top() + y0 * rect.height() - pad,
+            (x1 - x0) * rect.width() + 2 * pad,
+            (y1 - y0) * rect.height() + 2 * pad,
+        )
+
     def clear_document(self) -> None:
+        self._highlight = None
         self._count = 0
         self._base = []
         self._failed = set()
@@ -386,6 +415,12 @@ class PageView(QAbstractScrollArea):
                 self._paint_placeholder(painter, rect, page)
             painter.setPen(QPen(QColor(0, 0, 0, 38), 1))
             painter.drawRect(rect.adjusted(0, 0, -1, -1))
+        marked = self.highlight_rect()
+        if marked is not None:
+            painter.setPen(QPen(QColor(230, 120, 0), 2.5))
+            painter.setBrush(QColor(255, 200, 0, 60))
+            painter.drawRoundedRect(marked, 3, 3)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
         if self.hasFocus():
             highlight = self.palette().color(QPalette.ColorRole.Highlight)
             painter.setPen(QPen(highlight, 2))

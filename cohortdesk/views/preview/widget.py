@@ -16,7 +16,7 @@ import hashlib
 from collections import OrderedDict
 from typing import Any
 
-from PySide6.QtCore import QEvent, QRect, QSize, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QEvent, QRect, QRectF, QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QColor, QImage, QKeySequence, QPalette, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
@@ -467,6 +467,20 @@ class DocumentPreview(QWidget):
         """Show 1-based ``page``."""
         if self.state == "document":
             self.view.scroll_to_page(page - 1)
+
+    def highlight(self, page: int | None, box: tuple[float, float, float, float] | None = None) -> None:
+        """Outline a value read off the page (0-based ``page``, ``box`` as fractions of the page) and
+        bring it into view; ``None`` clears the outline."""
+        if self.state != "document":
+            return
+        self.view.set_highlight(page, box)
+        marked = self.view.highlight_rect()
+        viewport = self.view.viewport().rect()
+        if marked is None or QRectF(viewport).contains(marked):
+            return
+        vertical, horizontal = self.view.verticalScrollBar(), self.view.horizontalScrollBar()
+        vertical.setValue(vertical.value() + round(marked.center().y() - viewport.height() / 2))
+        horizontal.setValue(horizontal.value() + round(marked.center().x() - viewport.width() / 2))
 
     # -- introspection (tests, the window, assistive text) -------------------------------------------
 

@@ -14,6 +14,7 @@ Signals:
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QUrl, Signal
@@ -99,6 +100,8 @@ class DetailPane(QObject):
         self.reveal_dialog: RevealDialog | None = None
         self.revealed: StudentDetails | None = None  # a logged reveal of the enrollment on show
         self._reveal_purpose: str | None = None  # the purpose given last, offered first next time
+        #: What the documents say, as a section of the student page (set by ``install_reading``).
+        self.document_section: Callable[[StudentDetails], str] | None = None
         ui.document_list.currentRowChanged.connect(self._on_document_changed)
         ui.student_details.anchorClicked.connect(self._on_details_link)
 
@@ -283,7 +286,8 @@ class DetailPane(QObject):
         student = panels.with_revealed(self.detail.student, self.revealed)
         bar = self.ui.student_details.verticalScrollBar()
         position = bar.value()
-        self.ui.student_details.setHtml(panels.student_details_html(student))
+        section = self.document_section(student) if self.document_section is not None else ""
+        self.ui.student_details.setHtml(panels.student_details_html(student, section))
         bar.setValue(position)
 
     def _on_details_link(self, url: QUrl) -> None:

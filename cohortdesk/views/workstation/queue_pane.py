@@ -12,6 +12,7 @@ Signals:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -85,6 +86,8 @@ class QueuePane(QObject):
         self.identity: Identity | None = None
         #: The enrollment the detail panes show (set by the window): kept selected across reloads.
         self.current_id: int | None = None
+        #: Narrows the filter further (the pre-check filter of ``views/workstation/reading.py``).
+        self.extra_filter: Callable[[QueueFilter], QueueFilter] | None = None
         self.tree_model = CohortTreeModel(self)
         ui.cohort_browser.setModel(self.tree_model)
         self.queue_model = QueueTableModel(
@@ -178,7 +181,7 @@ class QueuePane(QObject):
         verification_state, decidable = VERIFICATION_VIEWS.get(ui.state_filter.currentData(), (None, None))
         if is_id_number_search(ui.queue_search.text()):
             verification_state, decidable = None, None  # an ID number is looked for in every state
-        return QueueFilter(
+        flt = QueueFilter(
             verification_state=verification_state,
             decidable=decidable,
             enrollment_state=ui.enrollment_filter.currentData(),
@@ -187,6 +190,7 @@ class QueuePane(QObject):
             institution_id=ident if kind == "institution" else None,
             search=ui.queue_search.text().strip(),
         )
+        return self.extra_filter(flt) if self.extra_filter is not None else flt
 
     def apply_filters(self) -> None:
         self.search_timer.stop()
