@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
@@ -262,7 +263,11 @@ class ConflictEntry:
         """What one decision on a group resolves, in words (names, the first ``limit`` of them)."""
         if not self.children:
             return ""
-        names = [child.what for child in self.children[:limit]]
+        suffix = f" in “{self.what.split('“', 1)[1]}" if "“" in self.what else None
+        names = [
+            child.what[: -len(suffix)] if suffix and child.what.endswith(suffix) else child.what
+            for child in self.children[:limit]
+        ]
         more = len(self.children) - len(names)
         return "; ".join(names) + (f"; and {more} more" if more else "")
 
@@ -289,6 +294,16 @@ class _Names:
             else:
                 self.cache[key] = conflicts.row_name(self.session, table, row_id)
         return self.cache[key]
+
+    def words(self, text: str) -> str:
+        """A server's reason with ``the sponsor (id 3)`` written as ``the sponsor “Closed Traders”``."""
+
+        def named(match: re.Match[str]) -> str:
+            table = next((t for t, spec in SPECS.items() if spec.label == match.group(1)), None)
+            name = self.of(table, int(match.group(2))) if table else None
+            return f"the {match.group(1)} “{name}”" if name else match.group(0)
+
+        return re.sub(r"the (\w+) \(id (\d+)\)", named, text)
 
     def show(self, value: Any, name: str) -> str:
         table = _ID_FIELDS.get(name)
@@ -399,6 +414,8 @@ def _row_lines(c: ConflictRow, names: _Names) -> tuple[ConflictLine, ...]:
             current = _json_field(theirs, name) if theirs else None
             if c.kind == "duplicate" and names.show(value, name) == names.show(current, name):
                 continue
+            if value in (None, "", [], {}) and current in (None, "", [], {}):
+                continue  # nothing on either side to choose between
             add(name, None, value, names.show(current, name) if theirs else "—", value)
             lines[-1] = ConflictLine(
                 lines[-1].field, lines[-1].label, "(new)", lines[-1].mine, lines[-1].theirs, None, value
@@ -457,6 +474,8 @@ def conflict_entries(db: Database) -> list[ConflictEntry]:
                 entries.append(_entry(c, lines, tuple(g.id for g in group), latest))
             else:
                 entry = _entry(c, _row_lines(c, names), (c.id,), c)
+                if c.detail:
+                    entry = replace(entry, detail=names.words(c.detail))
                 parents[entry.key] = _parent_of(s, c)
                 ops[entry.key] = c.op
                 entries.append(entry)

@@ -54,6 +54,8 @@ def timing_sentence(entry: ConflictEntry) -> str:
     if not entry.timing:
         who = f" by {entry.changed_by}" if entry.changed_by else ""
         return f"Changed on the server{who}." if entry.kind != "rejected" else ""
+    if not entry.per_field:
+        return entry.timing[:1].upper() + entry.timing[1:] + "."
     side = newer_side(entry)
     newer = " The current value is the newer one." if side == "theirs" else " Your value is the newer one."
     return entry.timing[:1].upper() + entry.timing[1:] + "." + newer
@@ -106,12 +108,12 @@ class ConflictEntryView(QWidget):
         self.grid.setAccessibleName("Conflicting values")
         side = newer_side(entry)
         headers = list(COLUMNS[: self.grid.columnCount()])
-        if side == "theirs":
+        if not entry.per_field:
+            headers[THEIRS] = "On the server"
+        elif side == "theirs":
             headers[THEIRS] = "Current value (newer)"
         elif side == "mine":
             headers[MINE] = "Your value (newer)"
-        if entry.kind in ("row_deleted", "rejected", "delete_vs_edit"):
-            headers[THEIRS] = "On the server"
         self.grid.setHorizontalHeaderLabels(headers)
         self.grid.verticalHeader().setVisible(False)
         self.grid.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
