@@ -9,9 +9,15 @@ Invariants:
 * at the end, once every conflict is resolved and both laptops synced, both stores equal the server
   (every live row, every user-visible field).
 
+Meanwhile the server does what real ones do: learners sign in DocuSeal (a submission and its submitter
+appear and the enrollment points at them), cohorts are cancelled or deleted, the same learner's details
+are edited key by key on both sides (two keys edited in two places both win), and the laptops' clocks
+are wrong by up to 400 days (order and conflicts follow the server's counters, never a laptop clock).
+
 The server database is created once per test; each example empties it (``TRUNCATE … RESTART
-IDENTITY``) and seeds it again, and starts from fresh copies of a migrated SQLite store. CI runs 20
-examples of 20 steps; ``COHORTDESK_SYNC_EXAMPLES=300`` explores longer (about 7 minutes).
+IDENTITY``) and seeds it again, and starts from fresh copies of a migrated SQLite store. The hypothesis
+profile ``sync-ci`` (the default: 15 examples of 20 steps, about a minute here) keeps CI modest;
+``COHORTDESK_SYNC_PROFILE=sync-long`` explores 300 examples of 30 steps.
 """
 
 from __future__ import annotations
@@ -19,6 +25,9 @@ from __future__ import annotations
 import os
 import uuid
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +40,11 @@ from sqlalchemy import select, text
 from cohortdesk.db import Database
 from cohortdesk.errors import CohortDeskError
 from cohortdesk.models import SyncConflict, SyncOutbox
+from cohortdesk.services import admin_sync
 from cohortdesk.services import config_edits as ce
-from cohortdesk.services.sync import conflicts, engine, sync_status
+from cohortdesk.services.sync import conflicts, engine, local, sync_status
 from cohortdesk.services.sync.spec import SPECS, get_field, same
+from tests import factories
 from tests.conftest import MigratedDatabases, drop_pg_database
 from tests.sync.conftest import World, seed_server
 
@@ -43,6 +54,32 @@ LAPTOPS = ("a", "b")
 NAMES = ("Alpha", "Beta", "Gamma")
 COUNTS = (5, 10, 20)
 CITIES = ("Durban", "Polokwane", "Kimberley")
+#: Keys of a learner's details edited on both sides (a key set to None is removed).
+DETAIL_KEYS = ("city", "alternate_id", "alternate_id_type")
+DETAIL_VALUES = {
+    "city": CITIES,
+    "alternate_id": ("P1234567", "P7654321", None),
+    "alternate_id_type": ("passport", "asylum_permit", None),
+}
+#: How wrong a laptop's clock may be.
+SKEWS = (timedelta(0), timedelta(days=-400), timedelta(days=400), timedelta(minutes=-30))
+
+settings.register_profile(
+    "sync-ci",
+    max_examples=15,
+    stateful_step_count=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    database=None,
+)
+settings.register_profile(
+    "sync-long",
+    max_examples=300,
+    stateful_step_count=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    database=None,
+)
 COMPANIES = ("Sasol", "Transnet", "Eskom")
 TAX = ("9000000001", "9000000002")
 #: Fields compared at the end: what a person sees of each row (ids, parents, editable fields).
@@ -179,6 +216,30 @@ def _check_nothing_dropped(
         )
 
 
+class _SkewedDatetime(datetime):
+    skew = timedelta(0)
+
+    @classmethod
+    def now(cls, tz: Any = None) -> datetime:  # type: ignore[override]
+        return datetime.now(tz) + cls.skew
+
+
+@contextmanager
+def laptop_clock(skew: timedelta) -> Iterator[None]:
+    """Run with this laptop's clock ``skew`` wrong: every time the laptop writes comes from it."""
+    if not skew:
+        yield
+        return
+    saved = (ce._now, engine._now, local.datetime)
+    _SkewedDatetime.skew = skew
+    ce._now = engine._now = lambda: datetime.now(UTC) + skew  # type: ignore[assignment]
+    local.datetime = _SkewedDatetime  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        ce._now, engine._now, local.datetime = saved  # type: ignore[misc]
+
+
 class SyncMachine(RuleBasedStateMachine):
     server: Database
     migrated: MigratedDatabases
@@ -196,6 +257,7 @@ class SyncMachine(RuleBasedStateMachine):
             engine.sync(self.laptops[name], self.server)
         self.created: dict[str, set[tuple[str, int]]] = defaultdict(set)
         self.synced_once: set[str] = set()
+        self.skew: dict[str, timedelta] = {name: timedelta(0) for name in LAPTOPS}
 
     def teardown(self) -> None:
         try:
@@ -208,7 +270,8 @@ class SyncMachine(RuleBasedStateMachine):
 
     def _laptop_edit(self, name: str, fn: Any, *args: Any) -> None:
         try:
-            edit = fn(self.laptops[name], *args)
+            with laptop_clock(self.skew[name]):
+                edit = fn(self.laptops[name], *args)
         except CohortDeskError:
             return  # refused with a message; nothing was written
         row = getattr(edit, "row", None)
@@ -285,11 +348,16 @@ class SyncMachine(RuleBasedStateMachine):
             user = self.world.users[learner % len(self.world.users)]
             self._laptop_edit(laptop, ce.enroll, ce.NewEnrollment(cohort, user))
 
-    @rule(laptop=laptop_name, which=pick, city=st.sampled_from(CITIES))
-    def laptop_edits_enrollment(self, laptop: str, which: int, city: str) -> None:
+    @rule(laptop=laptop_name, which=pick, key=st.sampled_from(DETAIL_KEYS), value=pick)
+    def laptop_edits_enrollment(self, laptop: str, which: int, key: str, value: int) -> None:
         enrollment = _choose(_live_ids(self.laptops[laptop], "cohort_enrollments"), which)
         if enrollment is not None:
-            self._laptop_edit(laptop, ce.update_enrollment, enrollment, {"student_data": {"city": city}})
+            new = DETAIL_VALUES[key][value % len(DETAIL_VALUES[key])]
+            self._laptop_edit(laptop, ce.update_enrollment, enrollment, {"student_data": {key: new}})
+
+    @rule(laptop=laptop_name, skew=st.sampled_from(SKEWS))
+    def laptop_clock_is_wrong(self, laptop: str, skew: timedelta) -> None:
+        self.skew[laptop] = skew
 
     @rule(laptop=laptop_name, which=pick)
     def laptop_deletes_enrollment(self, laptop: str, which: int) -> None:
@@ -334,11 +402,35 @@ class SyncMachine(RuleBasedStateMachine):
         if sponsor is not None:
             self._server_edit(ce.update_sponsor, sponsor, {"company_name": COMPANIES[value % 3]})
 
-    @rule(which=pick, city=st.sampled_from(CITIES))
-    def server_edits_enrollment(self, which: int, city: str) -> None:
+    @rule(which=pick, key=st.sampled_from(DETAIL_KEYS), value=pick)
+    def server_edits_enrollment(self, which: int, key: str, value: int) -> None:
         enrollment = _choose(_live_ids(self.server, "cohort_enrollments"), which)
         if enrollment is not None:
-            self._server_edit(ce.update_enrollment, enrollment, {"student_data": {"city": city}})
+            new = DETAIL_VALUES[key][value % len(DETAIL_VALUES[key])]
+            self._server_edit(ce.update_enrollment, enrollment, {"student_data": {key: new}})
+
+    @rule(which=pick, state=st.sampled_from(["cancelled", "active", "completed"]))
+    def server_changes_cohort_state(self, which: int, state: str) -> None:
+        cohort = _choose(_live_ids(self.server, "cohorts"), which)
+        if cohort is not None:
+            self._server_edit(ce.change_cohort_state, cohort, state)
+
+    @rule(which=pick, signed=st.booleans())
+    def learner_signs_in_docuseal(self, which: int, signed: bool) -> None:
+        """DocuSeal: the learner opens the agreement (and maybe signs): a submission and its submitter
+        appear, and the enrollment points at them."""
+        enrollment = _choose(_live_ids(self.server, "cohort_enrollments"), which)
+        if enrollment is None:
+            return
+        completed = datetime.now(UTC).replace(tzinfo=None) if signed else None
+        submission = factories.submission(
+            self.server, self.world.account, self.world.template, completed_at=completed
+        )
+        with self.server.engine.begin() as conn:
+            conn.execute(
+                text("UPDATE cohort_enrollments SET submission_id = :s, updated_at = now() WHERE id = :e"),
+                {"s": submission, "e": enrollment},
+            )
 
     @rule(which=pick, learner=pick)
     def server_enrolls(self, which: int, learner: int) -> None:
@@ -358,9 +450,13 @@ class SyncMachine(RuleBasedStateMachine):
     def _sync(self, laptop: str) -> None:
         db = self.laptops[laptop]
         entries = _pending(db)
-        report = engine.sync(db, self.server, batch_size=4)
+        with laptop_clock(self.skew[laptop]):
+            report = engine.sync(db, self.server, batch_size=4)
         assert not report.cancelled and not report.pull_skipped
         assert report.waiting == 0
+        if abs(self.skew[laptop]) > engine.CLOCK_SKEW_WARNING:
+            assert any("clock" in w for w in report.warnings), report.warnings
+        assert sync_status(db).last_error is None
         device = sync_status(db).device_id
         waiting = _open_conflicts(self.server, device)
         _check_nothing_dropped(self.server, entries, waiting, device)
@@ -379,13 +475,31 @@ class SyncMachine(RuleBasedStateMachine):
         if not inbox:
             return
         c = inbox[which % len(inbox)]
-        if keep_mine:
-            try:
-                conflicts.keep_mine(db, c.id)
-                return
-            except CohortDeskError:
-                pass  # e.g. a guard refuses my value now; the person then keeps theirs
-        conflicts.keep_theirs(db, c.id)
+        with laptop_clock(self.skew[laptop]):
+            if keep_mine:
+                try:
+                    conflicts.keep_mine(db, c.id)
+                    return
+                except CohortDeskError:
+                    pass  # e.g. a guard refuses my value now; the person then keeps theirs
+            conflicts.keep_theirs(db, c.id)
+
+    @rule(laptop=laptop_name, which=pick, keep_mine=st.booleans())
+    def resolve_as_the_inbox_groups_it(self, laptop: str, which: int, keep_mine: bool) -> None:
+        """One decision for an inbox entry: a row and everything waiting under it."""
+        db = self.laptops[laptop]
+        entries = [e for e in admin_sync.conflict_entries(db) if not e.per_field]
+        if not entries:
+            return
+        entry = entries[which % len(entries)]
+        with laptop_clock(self.skew[laptop]):
+            if keep_mine and "keep_mine" in entry.choices:
+                try:
+                    conflicts.resolve_group(db, entry.conflict_ids, "keep_mine")
+                    return
+                except CohortDeskError:
+                    pass  # nothing of the group was resolved; the person then keeps theirs
+            conflicts.resolve_group(db, entry.conflict_ids, "keep_theirs")
 
     # --- invariants ---------------------------------------------------------------------------
 
@@ -402,7 +516,8 @@ class SyncMachine(RuleBasedStateMachine):
             self._sync(laptop)
         for laptop in LAPTOPS:
             for c in conflicts.list_conflicts(self.laptops[laptop]):
-                conflicts.keep_theirs(self.laptops[laptop], c.id)
+                if c.status == "open":  # a group decision may have closed it already
+                    conflicts.keep_theirs(self.laptops[laptop], c.id)
         for laptop in (*LAPTOPS, LAPTOPS[0]):
             self._sync(laptop)
         assert not _open_conflicts(self.server)
@@ -426,16 +541,8 @@ def test_random_interleavings_lose_nothing_and_converge(migrated: MigratedDataba
     SyncMachine.migrated = migrated
     SyncMachine.workdir = tmp_path
     try:
-        run_state_machine_as_test(
-            SyncMachine,
-            settings=settings(
-                max_examples=int(os.environ.get("COHORTDESK_SYNC_EXAMPLES", "20")),
-                stateful_step_count=20,
-                deadline=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-                database=None,
-            ),
-        )
+        profile = settings.get_profile(os.environ.get("COHORTDESK_SYNC_PROFILE", "sync-ci"))
+        run_state_machine_as_test(SyncMachine, settings=profile)
     finally:
         server.dispose()
         drop_pg_database(url)
