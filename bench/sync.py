@@ -12,9 +12,15 @@ bulk upsert of the same rows measured in the same run.
   of the same rows from PostgreSQL and a ``sqlite3`` ``executemany`` upsert of them into a copy of the
   laptop's store, in one transaction.
 
+* **Import on a paired laptop**: 10,000 learners (DocuSeal users on the server, pulled by the laptop's
+  first sync) imported from a CSV into one cohort (``enrollment_import.preview_file`` then
+  ``commit_import``) on a paired laptop, online: its pool holds 1,000 enrollment ids, so the commit
+  reserves the rest from the server first. Baseline: the same import on an identical copy of the store
+  that is not paired (no ids to reserve, no outbox).
+
 Ratios are engine seconds / baseline seconds (1.00 = as fast as the bare drivers).
 
-    python bench/sync.py [--push 10000] [--pull 100000] [--keep]
+    python bench/sync.py [--push 10000] [--pull 100000] [--import-rows 10000] [--keep]
 
 ``COHORTDESK_BENCH_PG_URL`` (default ``postgresql://postgres@127.0.0.1:5432/postgres``) names a server
 where the script may create (and then drops) two databases.
@@ -188,6 +194,56 @@ def raw_pull(url: str, account: int, after: int, sqlite_path: Path) -> tuple[flo
     return time.perf_counter() - started, len(rows)
 
 
+def bench_import(
+    server: Database, institution: int, account: int, rows: int, workdir: Path
+) -> tuple[float, float]:
+    """(paired seconds, unpaired seconds) for preview + commit of ``rows`` learners from a CSV."""
+    from cohortdesk.services import enrollment_import as ei
+
+    with server.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO users (account_id, email, encrypted_password, first_name, last_name, role, uuid, "
+                "sign_in_count, failed_attempts, otp_required_for_login, created_at, updated_at) "
+                "SELECT :a, 'import' || g || '@bench.example', '', 'Import', 'Learner ' || g, 'viewer', "
+                "gen_random_uuid()::text, 0, 0, false, now(), now() FROM generate_series(1, :n) AS g"
+            ),
+            {"a": account, "n": rows},
+        )
+    cohort = cs.create_cohort(server, cs.NewCohort(institution, "Import cohort", "learnership")).id
+    paired = Database(f"sqlite:///{workdir / 'import-paired.sqlite3'}")
+    migrate.upgrade(paired)
+    engine.sync(paired, server)  # pairs; the default pool holds 1,000 enrollment ids
+    paired.dispose()
+    shutil.copyfile(workdir / "import-paired.sqlite3", workdir / "import-unpaired.sqlite3")
+    unpaired = Database(f"sqlite:///{workdir / 'import-unpaired.sqlite3'}")
+    with unpaired.engine.begin() as conn:
+        conn.execute(text("UPDATE sync_state SET account_id = NULL, server_url = NULL"))
+    csv_path = workdir / "learners.csv"
+    lines = ["Email,First name,Last name,City"]
+    lines += [f"import{i}@bench.example,Import,Learner {i},Durban" for i in range(1, rows + 1)]
+    csv_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    os.environ["COHORTDESK_SYNC_SERVER"] = server.url.render_as_string(hide_password=False)
+
+    def run(db: Database) -> float:
+        started = time.perf_counter()
+        preview = ei.preview_file(db, cohort, csv_path)
+        assert preview.counts["importable"] == rows, preview.summary()
+        result = ei.commit_import(db, preview)
+        assert result.enrolled == rows
+        return time.perf_counter() - started
+
+    try:
+        unpaired_seconds = run(unpaired)
+        paired = Database(f"sqlite:///{workdir / 'import-paired.sqlite3'}")
+        paired_seconds = run(paired)
+    finally:
+        os.environ.pop("COHORTDESK_SYNC_SERVER", None)
+        unpaired.dispose()
+        paired.dispose()
+    return paired_seconds, unpaired_seconds
+
+
 def timed_sync(laptop: Database, server: Database, **kw: Any) -> tuple[engine.SyncReport, float, float]:
     """(report, push-phase seconds, whole-sync seconds)."""
     marks: dict[str, float] = {}
@@ -213,6 +269,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--push", type=int, default=10_000, help="outbox mutations to push")
     parser.add_argument("--pull", type=int, default=100_000, help="changed rows to pull")
+    parser.add_argument("--import-rows", type=int, default=10_000, help="learners in the paired import")
     parser.add_argument("--keep", action="store_true", help="keep the databases and the store")
     args = parser.parse_args()
     push_cohorts = -(-args.push // LEARNERS)
@@ -225,6 +282,7 @@ def main() -> int:
         server = Database(server_url)
         migrate.upgrade(server)
         institution, account, users, cohorts = seed(server, push_cohorts + pull_cohorts)
+        import_paired, import_unpaired = bench_import(server, institution, account, args.import_rows, workdir)
         laptop = Database(f"sqlite:///{workdir / 'laptop.sqlite3'}")
         migrate.upgrade(laptop)
         pools = {"institutions": 2, "sponsors": 50, "cohorts": 50, "cohort_enrollments": args.push}
@@ -304,6 +362,16 @@ def main() -> int:
         print("pull")
         print(line("baseline: psycopg SELECT + sqlite3 executemany upsert", args.pull, raw_seconds))
         print(line("engine: whole sync (pull)", report.pulled, pull_seconds, raw_seconds))
+        print(f"import of {args.import_rows:,} learners (CSV preview + commit)")
+        print(line("baseline: the same store, not paired", args.import_rows, import_unpaired))
+        print(
+            line(
+                "paired laptop, online (ids reserved on demand + outbox)",
+                args.import_rows,
+                import_paired,
+                import_unpaired,
+            )
+        )
         laptop.dispose()
         server.dispose()
         if args.keep:
