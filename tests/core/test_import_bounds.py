@@ -43,6 +43,7 @@ def test_a_cell_in_column_xfd_on_every_row_is_refused_fast_and_small(tmp_path):
     _refused_fast_and_small(path, "data in column XFD of row 2: a learner list has at most 100 columns")
 
 
+@pytest.mark.slow
 def test_a_400_mb_cell_is_refused_from_the_zip_directory(tmp_path):
     path = hostile_files.huge_cell_bomb(tmp_path / "cell.xlsx", megabytes=400)
     assert path.stat().st_size < 600_000

@@ -166,6 +166,7 @@ def test_hostile_workbook(store, header, body, row_gap, dimension, shared):
         _check(store, path)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("maker", [hostile_files.column_xfd_bomb, hostile_files.huge_cell_bomb])
 def test_bombs_are_refused(store, tmp_path, maker):
     path = maker(tmp_path / "bomb.xlsx")

@@ -63,6 +63,7 @@ def _csv(tmp_path, emails: list[str]):
     return path
 
 
+@pytest.mark.slow
 def test_an_import_larger_than_the_pool_reserves_ids_on_demand_while_online(world, new_laptop, tmp_path):
     emails = _server_learners(world, 2500)
     laptop = new_laptop("a")
