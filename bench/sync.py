@@ -8,6 +8,10 @@ bulk upsert of the same rows measured in the same run.
   10,000 rows written to an identical copy of the server database with psycopg ``COPY`` into a
   temporary table and one ``INSERT … SELECT … ON CONFLICT (id) DO UPDATE`` (the change-counter
   triggers fire there too); ``executemany`` of the same upsert is printed for reference.
+* **Edits**: the laptop then changes one student detail of each of those learners offline
+  (``config_edits.update_enrollment``: 10,000 per-key ``student_data.city`` updates of rows the server
+  already has) and syncs. Baseline: ``COPY`` + ``ON CONFLICT … DO UPDATE`` of the same 10,000 edited
+  rows into a copy of the server taken just before.
 * **Pull**: 100,000 enrollments change on the server; the laptop syncs. Baseline: a psycopg ``SELECT``
   of the same rows from PostgreSQL and a ``sqlite3`` ``executemany`` upsert of them into a copy of the
   laptop's store, in one transaction.
@@ -20,7 +24,7 @@ bulk upsert of the same rows measured in the same run.
 
 Ratios are engine seconds / baseline seconds (1.00 = as fast as the bare drivers).
 
-    python bench/sync.py [--push 10000] [--pull 100000] [--import-rows 10000] [--keep]
+    python bench/sync.py [--push 10000] [--edits 10000] [--pull 100000] [--import-rows 10000] [--keep]
 
 ``COHORTDESK_BENCH_PG_URL`` (default ``postgresql://postgres@127.0.0.1:5432/postgres``) names a server
 where the script may create (and then drops) two databases.
@@ -268,6 +272,7 @@ def line(label: str, rows: int, seconds: float, base: float | None = None) -> st
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--push", type=int, default=10_000, help="outbox mutations to push")
+    parser.add_argument("--edits", type=int, default=10_000, help="offline edits of pushed rows to push")
     parser.add_argument("--pull", type=int, default=100_000, help="changed rows to pull")
     parser.add_argument("--import-rows", type=int, default=10_000, help="learners in the paired import")
     parser.add_argument("--keep", action="store_true", help="keep the databases and the store")
@@ -310,6 +315,26 @@ def main() -> int:
         server.dispose()
         base_url = create_database(template=server_url)
         many_seconds = raw_push_executemany(base_url, pushed_rows)
+        drop_database(base_url)
+        base_url = None
+
+        # --- edits of rows the server has ---------------------------------------------------------
+        edits = min(args.edits, args.push)
+        edited_ids = [r["id"] for r in pushed_rows[:edits]]
+        started = time.perf_counter()
+        for enrollment_id in edited_ids:
+            ce.update_enrollment(laptop, enrollment_id, {"student_data": {"city": "Cape Town"}})
+        edit_local_seconds = time.perf_counter() - started
+        with laptop.engine.connect() as conn:
+            edited_rows = [
+                {**r._mapping, "row_version": r.row_version + 1}
+                for r in conn.execute(select(ENROLLMENTS).where(ENROLLMENTS.c.id.in_(edited_ids)))
+            ]
+        server.dispose()
+        base_url = create_database(template=server_url)  # the server before the edits arrive
+        report, edit_seconds, _edit_total = timed_sync(laptop, server, pool_sizes=pools)
+        assert report.applied == edits, report
+        edit_copy_seconds = raw_push_copy(base_url, edited_rows)
 
         # --- pull -------------------------------------------------------------------------------
         with server.engine.begin() as conn:
@@ -357,6 +382,17 @@ def main() -> int:
         print(
             line(
                 "engine: whole sync (push + re-read of the pushed rows)", args.push, push_total, copy_seconds
+            )
+        )
+        print("edits of rows the server has")
+        print(line(f"local: update_enrollment × {edits:,} + outbox", edits, edit_local_seconds))
+        print(line("baseline: COPY + INSERT … ON CONFLICT DO UPDATE (psycopg)", edits, edit_copy_seconds))
+        print(
+            line(
+                "engine: push phase (handshake → last batch acknowledged)",
+                edits,
+                edit_seconds,
+                edit_copy_seconds,
             )
         )
         print("pull")
