@@ -321,7 +321,10 @@ BEGIN
   IF jsonb_typeof(p_op -> 'rows') IS DISTINCT FROM 'array' THEN
     RETURN @s.cohortdesk_write_refuse('refused', 'an insert needs a list of rows');
   END IF;
-  FOR v_row IN SELECT value FROM jsonb_array_elements(p_op -> 'rows') LOOP
+  IF v_table = 'cohort_enrollments' THEN
+    RETURN @s.cohortdesk_write_enrollments(p_op -> 'rows', p_device, p_account, p_privileged);
+  END IF;
+  FOR v_row IN SELECT jsonb_strip_nulls(value) FROM jsonb_array_elements(p_op -> 'rows') LOOP
     v_account := coalesce(p_account, (v_row ->> 'account_id')::bigint);
     IF v_account IS NULL OR (v_row ? 'account_id' AND (v_row ->> 'account_id')::bigint <> v_account) THEN
       RETURN @s.cohortdesk_write_refuse('refused', 'the row belongs to another institution''s account')
@@ -429,6 +432,140 @@ BEGIN
   END IF;
   RETURN jsonb_build_object('ok', true, 'ids', (SELECT coalesce(jsonb_agg(e.value -> 'id'), '[]')
                                                   FROM jsonb_array_elements(v_rows) e));
+END $$;
+
+-- New enrollments, set-based (an import or a laptop's batch brings hundreds at once): every check is one
+-- pass over the rows; the first problem, in row order, refuses the whole op (nothing written).
+CREATE FUNCTION @s.cohortdesk_write_enrollments(p_rows jsonb, p_device text, p_account bigint,
+                                               p_privileged boolean)
+RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  v_problem record;
+  v_rows jsonb;
+BEGIN
+  WITH input AS (
+    SELECT e.r, e.ord, coalesce(p_account, (e.r ->> 'account_id')::bigint) AS account,
+           count(*) OVER (PARTITION BY e.r ->> 'cohort_id', e.r ->> 'user_id') AS twins
+      FROM jsonb_array_elements(p_rows) WITH ORDINALITY e(r, ord))
+  SELECT i.ord - 1 AS idx, CASE
+      WHEN i.account IS NULL OR (p_account IS NOT NULL AND i.r ->> 'account_id' IS NOT NULL
+                                 AND (i.r ->> 'account_id')::bigint <> p_account)
+        THEN 'refused:the row belongs to another institution''s account'
+      WHEN p_device IS NOT NULL AND NOT EXISTS (
+             SELECT 1 FROM @s.sync_id_reservation res WHERE res.table_name = 'cohort_enrollments'
+                AND res.id = (i.r ->> 'id')::bigint AND res.device_id = p_device AND res.used_at IS NULL)
+        THEN format('refused:id %s was not reserved for this laptop', i.r ->> 'id')
+      WHEN NOT p_privileged AND coalesce(i.r -> 'uploaded_documents', 'null') NOT IN ('{}'::jsonb, 'null'::jsonb)
+        THEN 'refused:documents arrive through DocuSeal, not with a new enrollment'
+      WHEN c.id IS NULL OR c.deleted_at IS NOT NULL
+        THEN format('parent_deleted:the cohort (id %s) was deleted or does not exist on the server', i.r ->> 'cohort_id')
+      WHEN c.state NOT IN ('draft', 'active')
+        THEN format('refused:the cohort is %s; it takes no new enrollments', c.state)
+      WHEN NOT EXISTS (SELECT 1 FROM @s.users u WHERE u.id = (i.r ->> 'user_id')::bigint AND u.account_id = i.account)
+        THEN format('refused:there is no learner with user id %s in your account', i.r ->> 'user_id')
+      WHEN i.r ->> 'submission_id' IS NOT NULL AND NOT EXISTS (
+             SELECT 1 FROM @s.submissions sb WHERE sb.id = (i.r ->> 'submission_id')::bigint AND sb.account_id = i.account)
+        THEN format('refused:submission %s is not in your account', i.r ->> 'submission_id')
+      WHEN jsonb_typeof(i.r -> 'supporting_submission_ids') = 'array' AND EXISTS (
+             SELECT 1 FROM jsonb_array_elements_text(i.r -> 'supporting_submission_ids') t(v)
+              WHERE NOT EXISTS (SELECT 1 FROM @s.submissions sb WHERE sb.id = t.v::bigint AND sb.account_id = i.account))
+        THEN 'refused:a supporting submission is not in your account'
+      WHEN i.twins > 1 OR EXISTS (
+             SELECT 1 FROM @s.cohort_enrollments x WHERE x.cohort_id = c.id
+                AND x.user_id = (i.r ->> 'user_id')::bigint AND x.deleted_at IS NULL)
+        THEN 'duplicate:this learner is already enrolled in the cohort'
+      END AS problem
+    INTO v_problem
+    FROM input i
+    LEFT JOIN @s.cohorts c ON c.id = (i.r ->> 'cohort_id')::bigint AND c.account_id = i.account
+   WHERE CASE
+      WHEN i.account IS NULL OR (p_account IS NOT NULL AND i.r ->> 'account_id' IS NOT NULL
+                                 AND (i.r ->> 'account_id')::bigint <> p_account) THEN true
+      WHEN p_device IS NOT NULL AND NOT EXISTS (
+             SELECT 1 FROM @s.sync_id_reservation res WHERE res.table_name = 'cohort_enrollments'
+                AND res.id = (i.r ->> 'id')::bigint AND res.device_id = p_device AND res.used_at IS NULL) THEN true
+      WHEN NOT p_privileged AND coalesce(i.r -> 'uploaded_documents', 'null') NOT IN ('{}'::jsonb, 'null'::jsonb) THEN true
+      WHEN c.id IS NULL OR c.deleted_at IS NOT NULL OR c.state NOT IN ('draft', 'active') THEN true
+      WHEN NOT EXISTS (SELECT 1 FROM @s.users u WHERE u.id = (i.r ->> 'user_id')::bigint AND u.account_id = i.account) THEN true
+      WHEN i.r ->> 'submission_id' IS NOT NULL AND NOT EXISTS (
+             SELECT 1 FROM @s.submissions sb WHERE sb.id = (i.r ->> 'submission_id')::bigint AND sb.account_id = i.account) THEN true
+      WHEN jsonb_typeof(i.r -> 'supporting_submission_ids') = 'array' AND EXISTS (
+             SELECT 1 FROM jsonb_array_elements_text(i.r -> 'supporting_submission_ids') t(v)
+              WHERE NOT EXISTS (SELECT 1 FROM @s.submissions sb WHERE sb.id = t.v::bigint AND sb.account_id = i.account)) THEN true
+      WHEN i.twins > 1 OR EXISTS (
+             SELECT 1 FROM @s.cohort_enrollments x WHERE x.cohort_id = c.id
+                AND x.user_id = (i.r ->> 'user_id')::bigint AND x.deleted_at IS NULL) THEN true
+      ELSE false END
+   ORDER BY i.ord
+   LIMIT 1;
+  IF v_problem.problem IS NOT NULL THEN
+    RETURN @s.cohortdesk_write_refuse(split_part(v_problem.problem, ':', 1),
+                                      substr(v_problem.problem, length(split_part(v_problem.problem, ':', 1)) + 2))
+           || jsonb_build_object('index', v_problem.idx);
+  END IF;
+  SELECT jsonb_agg(
+           jsonb_build_object('supporting_submission_ids', '[]'::jsonb, 'student_data', '{}'::jsonb,
+                              'uploaded_documents', '{}'::jsonb, 'state', 'waiting',
+                              'document_verification_state', 'pending', 'uuid', gen_random_uuid()::text,
+                              'created_at', now(), 'updated_at', now())
+           || jsonb_strip_nulls(e.r)
+           || jsonb_build_object(
+                'id', CASE WHEN p_device IS NOT NULL OR (p_privileged AND e.r ->> 'id' IS NOT NULL)
+                           THEN (e.r ->> 'id')::bigint
+                           ELSE nextval(pg_get_serial_sequence('@s.cohort_enrollments', 'id')) END,
+                'account_id', coalesce(p_account, (e.r ->> 'account_id')::bigint), 'row_version', 1,
+                'deleted_at', NULL, 'change_seq', 0)
+           || CASE WHEN p_privileged THEN '{}'::jsonb ELSE jsonb_build_object(
+                'document_verification_state', 'pending', 'rejection_reason', NULL, 'claimed_by', NULL,
+                'claimed_by_user_id', NULL, 'claim_token', NULL, 'claim_expires_at', NULL,
+                'pending_since', now(), 'state', 'waiting', 'created_at', now(), 'updated_at', now()) END
+           ORDER BY e.ord)
+    INTO v_rows
+    FROM jsonb_array_elements(p_rows) WITH ORDINALITY e(r, ord);
+  IF p_device IS NOT NULL THEN
+    UPDATE @s.sync_id_reservation r SET used_at = now()
+      FROM jsonb_array_elements(v_rows) e
+     WHERE r.table_name = 'cohort_enrollments' AND r.id = (e.value ->> 'id')::bigint AND r.device_id = p_device;
+  END IF;
+  INSERT INTO @s.cohort_enrollments SELECT * FROM jsonb_populate_recordset(NULL::@s.cohort_enrollments, v_rows);
+  RETURN jsonb_build_object('ok', true, 'ids', (SELECT coalesce(jsonb_agg(e.value -> 'id'), '[]')
+                                                  FROM jsonb_array_elements(v_rows) e));
+END $$;
+
+-- Per-key student details of many enrollments in one statement (a laptop's batch of edits): taken only
+-- when every op is such an edit of a distinct live row of the account; otherwise NULL and the ops run
+-- one by one.
+CREATE FUNCTION @s.cohortdesk_write_student_data(p_ops jsonb[], p_account bigint)
+RETURNS jsonb[] LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  v_ids bigint[] := ARRAY(SELECT (o ->> 'id')::bigint FROM unnest(p_ops) o);
+  v_found int;
+  v_out jsonb[];
+BEGIN
+  SELECT count(*) INTO v_found FROM (
+    SELECT 1 FROM @s.cohort_enrollments e
+     WHERE e.id = ANY (v_ids) AND (p_account IS NULL OR e.account_id = p_account) AND e.deleted_at IS NULL
+     ORDER BY e.id FOR UPDATE) x;
+  IF v_found <> cardinality(v_ids) OR (SELECT count(DISTINCT i) FROM unnest(v_ids) i) <> cardinality(v_ids) THEN
+    RETURN NULL;
+  END IF;
+  WITH input AS (
+    SELECT (u.o ->> 'id')::bigint AS id, u.ord,
+           (SELECT jsonb_object_agg(substr(s.key, 14), s.value) FROM jsonb_each(u.o -> 'set') s) AS patch
+      FROM unnest(p_ops) WITH ORDINALITY u(o, ord)),
+  done AS (
+    UPDATE @s.cohort_enrollments t
+       SET student_data = (SELECT coalesce(jsonb_object_agg(x.key, x.value), '{}'::jsonb)
+                             FROM jsonb_each(CASE WHEN jsonb_typeof(t.student_data) = 'object'
+                                                  THEN t.student_data ELSE '{}'::jsonb END || i.patch) x
+                            WHERE jsonb_typeof(x.value) <> 'null'),
+           updated_at = now()
+      FROM input i
+     WHERE t.id = i.id
+    RETURNING t.id, t.row_version)
+  SELECT array_agg(jsonb_build_object('ok', true, 'row_version', d.row_version) ORDER BY i.ord) INTO v_out
+    FROM input i JOIN done d ON d.id = i.id;
+  RETURN v_out;
 END $$;
 
 CREATE FUNCTION @s.cohortdesk_write_update(p_op jsonb, p_account bigint)
@@ -669,8 +806,12 @@ RETURNS jsonb LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg
 DECLARE
   v_privileged constant boolean := @s.cohortdesk_session_is_privileged();
   v_account bigint := @s.cohortdesk_current_account();
+  v_ops jsonb[];
   v_op jsonb;
-  v_results jsonb := '[]';
+  v_results jsonb[] := '{}';
+  v_group jsonb[];
+  v_done jsonb[];
+  v_at int := 1;
 BEGIN
   IF NOT v_privileged AND @s.cohortdesk_current_role() IS DISTINCT FROM 'super_admin' THEN
     RAISE EXCEPTION 'only a super admin of this institution changes its configuration'
@@ -688,17 +829,44 @@ BEGIN
   IF jsonb_typeof(p_ops) IS DISTINCT FROM 'array' THEN
     RAISE EXCEPTION 'cohortdesk_write takes a list of operations' USING ERRCODE = 'invalid_parameter_value';
   END IF;
-  FOR v_op IN SELECT value FROM jsonb_array_elements(p_ops) LOOP
-    v_results := v_results || jsonb_build_array(CASE v_op ->> 'op'
+  v_ops := ARRAY(SELECT value FROM jsonb_array_elements(p_ops));
+  WHILE v_at <= coalesce(cardinality(v_ops), 0) LOOP
+    v_op := v_ops[v_at];
+    -- A run of plain per-key student detail edits goes in one statement.
+    v_group := '{}';
+    WHILE v_at + cardinality(v_group) <= cardinality(v_ops)
+          AND @s.cohortdesk_is_student_data_edit(v_ops[v_at + cardinality(v_group)]) LOOP
+      v_group := v_group || v_ops[v_at + cardinality(v_group)];
+    END LOOP;
+    IF cardinality(v_group) > 1 THEN
+      v_done := @s.cohortdesk_write_student_data(v_group, v_account);
+      IF v_done IS NULL THEN  -- a row is missing, deleted or named twice: one by one
+        v_done := ARRAY(SELECT @s.cohortdesk_write_update(g.o, v_account)
+                          FROM unnest(v_group) WITH ORDINALITY g(o, n) ORDER BY g.n);
+      END IF;
+      v_results := v_results || v_done;
+      v_at := v_at + cardinality(v_group);
+      CONTINUE;
+    END IF;
+    v_results := v_results || CASE v_op ->> 'op'
       WHEN 'insert' THEN @s.cohortdesk_write_insert(v_op, p_device, v_account, v_privileged)
       WHEN 'update' THEN @s.cohortdesk_write_update(v_op, v_account)
       WHEN 'delete' THEN @s.cohortdesk_write_delete(v_op, v_account)
       WHEN 'conflict' THEN @s.cohortdesk_write_conflict(v_op, p_device, v_account)
       WHEN 'conflict_set' THEN @s.cohortdesk_write_conflict(v_op, p_device, v_account)
-      ELSE @s.cohortdesk_write_refuse('refused', format('unknown operation %s', v_op ->> 'op')) END);
+      ELSE @s.cohortdesk_write_refuse('refused', format('unknown operation %s', v_op ->> 'op')) END;
+    v_at := v_at + 1;
   END LOOP;
-  RETURN v_results;
+  RETURN to_jsonb(v_results);
 END $$;
+
+CREATE FUNCTION @s.cohortdesk_is_student_data_edit(p_op jsonb) RETURNS boolean
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT p_op ->> 'op' = 'update' AND p_op ->> 'table' = 'cohort_enrollments'
+     AND NOT coalesce((p_op ->> 'restore')::boolean, false) AND p_op ->> 'expected_row_version' IS NULL
+     AND jsonb_typeof(p_op -> 'set') = 'object' AND p_op -> 'set' <> '{}'::jsonb
+     AND NOT EXISTS (SELECT 1 FROM jsonb_object_keys(p_op -> 'set') k WHERE k NOT LIKE 'student\_data.%')
+$$;
 
 CREATE FUNCTION @s.cohortdesk_sync_lock(p_table text, p_ids bigint[])
 RETURNS SETOF jsonb LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -780,6 +948,9 @@ INNER_FUNCTIONS = (
     "cohortdesk_write_refuse(text, text)",
     "cohortdesk_cohort_blocker(jsonb, jsonb)",
     "cohortdesk_write_refs(text, jsonb, jsonb, bigint)",
+    "cohortdesk_write_enrollments(jsonb, text, bigint, boolean)",
+    "cohortdesk_write_student_data(jsonb[], bigint)",
+    "cohortdesk_is_student_data_edit(jsonb)",
     "cohortdesk_write_insert(jsonb, text, bigint, boolean)",
     "cohortdesk_write_update(jsonb, bigint)",
     "cohortdesk_write_delete(jsonb, bigint)",
