@@ -94,6 +94,13 @@ class NotificationOutbox(Base):
             postgresql_where=text("claim_token IS NOT NULL"),
             sqlite_where=text("claim_token IS NOT NULL"),
         ),
+        # How an attempt's outcome finds its digest's rows (one lookup per e-mail sent).
+        Index(
+            "ix_notification_outbox_message_key",
+            "message_key",
+            postgresql_where=text("message_key IS NOT NULL"),
+            sqlite_where=text("message_key IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)

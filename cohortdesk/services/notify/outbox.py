@@ -317,7 +317,9 @@ def _sqlite_progress(
     with db.session() as s:
         for item in payload:
             found = s.execute(
-                select(A.c.message_key, A.c.finished_at, A.c.outcome).where(A.c.id == item["attempt"])
+                select(A.c.claim_token, A.c.message_key, A.c.finished_at, A.c.outcome).where(
+                    A.c.id == item["attempt"]
+                )
             ).first()
             if found is None or (found.finished_at is not None and found.outcome != "unknown"):
                 continue
@@ -338,7 +340,11 @@ def _sqlite_progress(
             retry = outcome == "retry"
             s.execute(
                 update(O)
-                .where(O.c.message_key == found.message_key, O.c.status.in_(("sending", "unknown")))
+                .where(
+                    O.c.claim_token == found.claim_token,  # the claim's index, not a scan of the outbox
+                    O.c.message_key == found.message_key,
+                    O.c.status.in_(("sending", "unknown")),
+                )
                 .values(
                     attempts=tries,
                     status=case((tries >= limit, "failed"), else_="pending") if retry else outcome,
