@@ -234,10 +234,10 @@ def services_officer(url: str, account_id: int, user_id: int, start: Any, out: A
                 document_type=DOCUMENT,
                 action="rejected",
                 reason=REASON,
-                actor_user_id=user_id,
                 claim=claim,
                 release_claim=True,
             ).with_key(),
+            me,
         )
         latencies.append(time.perf_counter() - began)
         decided.append(claim.enrollment_id)

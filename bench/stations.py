@@ -149,10 +149,10 @@ def station(
                     document_type=DOCUMENT,
                     action="rejected",
                     reason=REASON,
-                    actor_user_id=identity.user_id,
                     claim=claim,
                     release_claim=True,
                 ).with_key(),
+                identity,
             )
             out.decisions.append(time.perf_counter() - began)
             stop.wait(rng.uniform(0.1, 0.3) * think)

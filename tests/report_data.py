@@ -14,6 +14,7 @@ from cohortdesk.services import verification as vs
 from cohortdesk.services.identity import ROLE_CAPABILITIES, Identity
 from cohortdesk.services.storage import DocumentStore
 from tests import factories as f
+from tests import review_factories
 
 #: first name, surname, e-mail, student_data, uploaded document types, for cohort "Q1 2026 Learnership".
 LEARNERSHIP_STUDENTS = [
@@ -160,7 +161,9 @@ def build(db: Database, store: DocumentStore) -> ReportData:
 
     def decide(email: str, doc: str, action: str, who: int, reason: str | None = None) -> None:
         vs.record_decision(
-            db, vs.DecisionCommand(data.enrollments[email], doc, action, who, reason=reason, reason_code=None)
+            db,
+            vs.DecisionCommand(data.enrollments[email], doc, action, reason=reason),
+            review_factories.identity_for_user(db, who),
         )
 
     decide("zoe@example.co.za", "id_document", "approved", officer)

@@ -28,6 +28,13 @@ def officer_identity(db: Database, account_id: int, user_id: int, role: str = "o
     )
 
 
+def identity_for_user(db: Database, user_id: int, role: str = "officer") -> Identity:
+    """The ``Identity`` of user ``user_id`` as an officer (or ``role``) of their own account."""
+    with db.read_session() as s:
+        account_id = s.get(User, user_id).account_id
+    return officer_identity(db, account_id, user_id, role)
+
+
 def review_queue(db: Database, store: DocumentStore, packs: int = 6, documents=("id_document",)) -> dict:
     """``setup_cohort`` plus more enrolled students (``packs`` pending enrollments in all), two
     officers (``alice`` is "Officer One", ``bob`` is "Sipho Dlamini") and a super admin (``boss``)."""

@@ -14,6 +14,10 @@ PostgreSQL connections (docs/deployment.md):
   no automatic server-side prepared statements (in transaction mode another client may get the
   same server connection) and no session-level settings made on connect.
 * A ``reports`` database (a read-only standby) may be attached for exports and report viewers.
+* **One round trip for a server function.** ``Database.call`` runs one statement in autocommit on a
+  connection it keeps checked out while calls keep coming (``WARM_SECONDS``): no ``BEGIN``, no
+  ``COMMIT`` and no pre-ping on the way, so a decision costs exactly one round trip. A function call
+  is atomic by itself, so autocommit loses nothing.
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import URL, Engine, create_engine, event, make_url
+from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
 
 from cohortdesk import paths
@@ -210,6 +215,63 @@ class _IdleRelease:
                 self._timer = None
 
 
+#: How long ``Database.call`` keeps its connection after the last call (an officer decides every few
+#: seconds; an idle workstation gives the connection back, and the pool then releases it).
+WARM_SECONDS = 60.0
+
+
+class _WarmConnection:
+    """The one pooled connection ``Database.call`` uses, in autocommit, returned after ``WARM_SECONDS``
+    without a call. One call at a time (a lock); calls come from one lane or one worker anyway."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.lock = threading.RLock()
+        self._conn: Connection | None = None
+        self._timer: threading.Timer | None = None
+
+    def run(self, sql: str, params: dict[str, Any]) -> Any:
+        with self.lock:
+            self._cancel_timer()
+            try:
+                return self._execute(sql, params)
+            finally:
+                self._start_timer()
+
+    def _execute(self, sql: str, params: dict[str, Any]) -> Any:
+        if self._conn is None:
+            self._conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            return self._conn.execute(text(sql), params).scalar()
+        except sa_exc.DBAPIError:
+            self._drop()
+            raise
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except Exception:  # noqa: BLE001 - a broken connection may fail to close; it is gone anyway
+                log.debug("Closing a broken kept connection failed", exc_info=True)
+            self._conn = None
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _start_timer(self) -> None:
+        if self._conn is not None:
+            self._timer = threading.Timer(WARM_SECONDS, self.close)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def close(self) -> None:
+        with self.lock:
+            self._cancel_timer()
+            self._drop()
+
+
 class Database:
     """One database: its engine and a factory of short-lived sessions."""
 
@@ -240,6 +302,7 @@ class Database:
         self.document_storage = document_storage
         self._label = label
         self._idle: _IdleRelease | None = None
+        self._warm = _WarmConnection(self.engine)
         if self.dialect == "postgresql" and idle_release_seconds and engine is None:
             self._idle = _IdleRelease(self.engine, idle_release_seconds)
 
@@ -285,9 +348,17 @@ class Database:
             session.rollback()
             session.close()
 
+    def call(self, sql: str, params: dict[str, Any] | None = None) -> Any:
+        """Run one statement (a server function call) on its own in autocommit and return the first
+        column of its first row: one round trip while the kept connection is warm. A connection the
+        server closed meanwhile fails the call as a disconnect (and is dropped): callers retry
+        (``connectivity.call_with_retry``) what is safe to repeat."""
+        return self._warm.run(sql, dict(params or {}))
+
     def dispose(self) -> None:
         if self._idle is not None:
             self._idle.stop()
+        self._warm.close()
         self.engine.dispose()
         if self.reports is not None:
             self.reports.dispose()

@@ -215,6 +215,8 @@ class DocumentVerification(CohortDeskTable, Base):
     __table_args__ = (
         CheckConstraint(check_in("action", VerificationAction), name="action"),
         CheckConstraint("action <> 'rejected' OR (reason IS NOT NULL AND reason <> '')", name="reason"),
+        CheckConstraint("(action = 'reversal') = (reverses_id IS NOT NULL)", name="reversal"),
+        Index("ix_document_verifications_reverses_id", "reverses_id", unique=True),
         Index("ix_document_verifications_cohort_enrollment_id", "cohort_enrollment_id"),
         Index("ix_document_verifications_account_id_created_at", "account_id", "created_at"),
         Index(
@@ -237,3 +239,9 @@ class DocumentVerification(CohortDeskTable, Base):
     )
     # The client's key for this decision: a retry carrying it again finds this row instead of adding one.
     idempotency_key: Mapped[str | None] = mapped_column(String(64))
+    # The database login that recorded it (``local`` on the embedded store; NULL before it was kept).
+    login: Mapped[str | None] = mapped_column(String(63))
+    # A review note for colleagues, shown in History and never sent to the learner.
+    internal_note: Mapped[str | None] = mapped_column(Text)
+    # On an undo (``action = 'reversal'``): the decision it takes back.
+    reverses_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("document_verifications.id"))

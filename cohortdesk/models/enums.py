@@ -56,6 +56,8 @@ class VerificationState(LabelledEnum):
 class VerificationAction(LabelledEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
+    #: An undo: a row of its own that takes back the decision ``reverses_id`` points at.
+    REVERSAL = "reversal"
 
 
 class AppRole(LabelledEnum):

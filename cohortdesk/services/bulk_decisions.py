@@ -187,23 +187,21 @@ def _one(
             return BulkItem(enrollment_id, student, cohort, skipped=_nothing(request))
         for i, document in enumerate(documents):
             last = i == len(documents) - 1
-            metadata = {"bulk": True}
-            if request.internal_note:
-                metadata["internal_note"] = request.internal_note
             result = record_decision(
                 db,
                 DecisionCommand(
                     enrollment_id=enrollment_id,
                     document_type=document,
                     action=request.action,
-                    actor_user_id=identity.user_id,  # type: ignore[arg-type]
                     reason=request.reason if request.action == "rejected" else None,
                     reason_code=request.reason_code,
+                    internal_note=request.internal_note or None,
                     idempotency_key=str(uuid.uuid4()),
-                    metadata=metadata,
+                    metadata={"bulk": True},
                     claim=claim,
                     release_claim=last,
                 ),
+                identity,
             )
             claim = result.claim
             decided.append(document)

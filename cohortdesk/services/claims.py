@@ -5,10 +5,16 @@ The design (``docs/claims-sync-security.md``, Claims), applied to ``cohort_enrol
 * **Claim, commit, show.** ``claim`` / ``claim_next`` each run one short transaction that writes a
   lease (login, user, a new random token, an expiry on the database clock) and commits before the
   officer sees anything; no transaction or row lock is held while a person looks at a document.
-* On PostgreSQL the candidate row is picked by ``FOR UPDATE SKIP LOCKED`` inside a ``MATERIALIZED``
-  CTE joined by ``UPDATE … FROM`` (never ``IN (subquery)``, which may claim more rows than its
-  ``LIMIT``: PostgreSQL bug report #15715). Officers racing for work get different packs without
-  waiting; an expired lease is claimable again by the same query, so no reaper job is needed.
+* On PostgreSQL every lease write is a server function (``cohortdesk_claim_next``,
+  ``cohortdesk_claim_one``, ``cohortdesk_renew_claim``, ``cohortdesk_release_claim``,
+  ``cohortdesk_force_release_claim``; migration ``0015_decision_functions``): the login and person come
+  from ``session_user``, the expiry from the server clock, a lease is never longer than the
+  installation's ``claim_lease_max_seconds``, and taking a pack gives back any other the login holds
+  (one running claim per login). Application logins cannot write the claim columns themselves.
+  The candidate row is picked by ``FOR UPDATE SKIP LOCKED`` inside a ``MATERIALIZED`` CTE joined by
+  ``UPDATE … FROM`` (never ``IN (subquery)``, which may claim more rows than its ``LIMIT``:
+  PostgreSQL bug report #15715). Officers racing for work get different packs without waiting; an
+  expired lease is claimable again by the same query, so no reaper job is needed.
 * ``renew`` extends the lease (the GUI calls it every third of a lease) and does not move
   ``row_version``; ``claim`` and ``release`` do, so other screens see who holds what.
 * A decision presents its ``Claim`` (token and the row_version it was looking at): see
@@ -21,20 +27,21 @@ the Python clock), so the GUI needs no second code path.
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, literal_column, or_, select, text, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import and_, func, literal_column, or_, select, text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
-from sqlalchemy.types import BigInteger, DateTime, Float, String
 
 from cohortdesk.db import Database
 from cohortdesk.errors import ClaimConflict, NotFoundError, PermissionDenied
 from cohortdesk.models import CohortEnrollment, DocumentVerification, User
 from cohortdesk.models.enums import VerificationState
+from cohortdesk.services import connectivity
 from cohortdesk.services.identity import Identity
 from cohortdesk.services.rows import Claim, ClaimHolder
 from cohortdesk.services.validation import document_label
@@ -68,8 +75,12 @@ def _tenant(identity: Identity) -> int:
     return identity.account_id
 
 
-def _utc(moment: datetime) -> datetime:
+def utc(moment: datetime) -> datetime:
+    """``moment`` as an aware UTC time (SQLite gives naive ones back)."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+_utc = utc
 
 
 def clock_text(moment: datetime | None) -> str:
@@ -132,67 +143,48 @@ def _lease_update() -> Any:
     return update(E).values(updated_at=E.c.updated_at)
 
 
-_RETURNING = "e.id, e.account_id, e.cohort_id, e.row_version, e.claim_expires_at, e.claimed_by"
-_RESULT_TYPES = {
-    "id": BigInteger(),
-    "account_id": BigInteger(),
-    "cohort_id": BigInteger(),
-    "row_version": BigInteger(),
-    "claim_expires_at": DateTime(timezone=True),
-    "claimed_by": String(),
-}
+def _call(db: Database, sql: str, params: dict[str, object]) -> Any:
+    """One lease function call. Lease calls are safe to repeat (a token finds what an earlier attempt
+    took), so a connection that went away while idle costs one more try, not an error; anything else
+    (a lock or statement timeout included) is the caller's to handle."""
+    try:
+        return db.call(sql, params)
+    except DBAPIError as error:
+        if not connectivity.is_disconnect(error):
+            raise
+        return db.call(sql, params)
 
-# The lease is written on the database clock, so workstations with wrong clocks still agree.
-_PG_TAKE = f"""
-UPDATE cohort_enrollments e
-   SET claimed_by = session_user,
-       claimed_by_user_id = :user_id,
-       claim_token = :token,
-       claim_expires_at = now() + make_interval(secs => :lease),
-       row_version = e.row_version + 1
-  FROM candidate c
- WHERE e.id = c.id
-RETURNING {_RETURNING}
-"""
+
+def _pg_claim(db: Database, sql: str, params: dict[str, object], user_id: int | None) -> Claim | None:
+    """Call a claiming function; its JSON answer as a ``Claim`` (``None``: nothing was taken)."""
+    answer = _call(db, sql, params)
+    if answer is None:
+        return None
+    row = answer if isinstance(answer, dict) else json.loads(answer)
+    expires_at = _utc(datetime.fromisoformat(row["claim_expires_at"]))
+    lease = float(row["lease_seconds"])
+    return Claim(
+        enrollment_id=row["id"],
+        account_id=row["account_id"],
+        cohort_id=row["cohort_id"],
+        token=row["claim_token"],
+        row_version=row["row_version"],
+        expires_at=expires_at,
+        claimed_by=row["claimed_by"],
+        user_id=user_id,
+        lease_seconds=lease,
+        claimed_at=expires_at - timedelta(seconds=lease),
+    )
+
 
 _PG_CLAIM_NEXT = (
-    """
-WITH candidate AS MATERIALIZED (
-    SELECT id FROM cohort_enrollments
-     WHERE account_id = :account_id
-       AND document_verification_state = 'pending'
-       AND deleted_at IS NULL
-       AND (claim_token IS NULL OR claim_expires_at < now())
-       {cohort_filter}
-     ORDER BY pending_since, id
-     LIMIT 1
-     FOR UPDATE SKIP LOCKED)
-"""
-    + _PG_TAKE
+    "SELECT cohortdesk_claim_next(CAST(:cohort_ids AS bigint[]), CAST(:lease AS double precision), "
+    ":token, :user_id, :account_id)"
 )
-
 _PG_CLAIM_ONE = (
-    """
-WITH candidate AS MATERIALIZED (
-    SELECT id FROM cohort_enrollments
-     WHERE id = :enrollment_id
-       AND account_id = :account_id
-       AND deleted_at IS NULL
-       AND (claim_token IS NULL
-            OR claim_expires_at < now()
-            OR claim_token = :token
-            OR (claimed_by = session_user AND claimed_by_user_id IS NOT DISTINCT FROM :user_id))
-     FOR UPDATE SKIP LOCKED)
-"""
-    + _PG_TAKE
+    "SELECT cohortdesk_claim_one(:enrollment_id, CAST(:lease AS double precision), :token, :user_id, "
+    ":account_id)"
 )
-
-
-def _pg_take(session: Session, sql: str, params: dict[str, object]) -> object | None:
-    stmt = text(sql).bindparams(bindparam("user_id", type_=BigInteger()), bindparam("lease", type_=Float()))
-    if "cohort_ids" in params:
-        stmt = stmt.bindparams(bindparam("cohort_ids", type_=ARRAY(BigInteger())))
-    return session.execute(stmt.columns(**_RESULT_TYPES), params).first()
 
 
 def _sqlite_take(
@@ -214,7 +206,28 @@ def _sqlite_take(
             E.c.id, E.c.account_id, E.c.cohort_id, E.c.row_version, E.c.claim_expires_at, E.c.claimed_by
         )
     )
-    return session.execute(stmt).first()
+    taken = session.execute(stmt).first()
+    if taken is not None:
+        # One running claim per login (and person), as on the server: give back any other.
+        session.execute(
+            _lease_update()
+            .where(
+                E.c.id != taken.id,
+                E.c.claim_token.is_not(None),
+                E.c.claimed_by == (identity.db_role or LOCAL_LOGIN),
+                E.c.claimed_by_user_id.is_(None)
+                if identity.user_id is None
+                else E.c.claimed_by_user_id == identity.user_id,
+            )
+            .values(
+                claimed_by=None,
+                claimed_by_user_id=None,
+                claim_token=None,
+                claim_expires_at=None,
+                row_version=E.c.row_version + 1,
+            )
+        )
+    return taken
 
 
 # --- claiming -----------------------------------------------------------------------------------
@@ -241,29 +254,25 @@ def claim_next(
         if earlier is not None:
             return earlier
     token = token or str(uuid.uuid4())
+    if _pg(db):
+        params: dict[str, object] = {
+            "cohort_ids": list(filters.cohort_ids) or None,
+            "lease": float(lease_seconds),
+            "token": token,
+            "user_id": identity.user_id,
+            "account_id": account_id,
+        }
+        return _pg_claim(db, _PG_CLAIM_NEXT, params, identity.user_id)
     with db.session() as s:
-        if _pg(db):
-            params: dict[str, object] = {
-                "account_id": account_id,
-                "user_id": identity.user_id,
-                "token": token,
-                "lease": float(lease_seconds),
-            }
-            cohort_filter = ""
-            if filters.cohort_ids:
-                cohort_filter = "AND cohort_id = ANY(:cohort_ids)"
-                params["cohort_ids"] = list(filters.cohort_ids)
-            row = _pg_take(s, _PG_CLAIM_NEXT.format(cohort_filter=cohort_filter), params)
-        else:
-            now = datetime.now(UTC)
-            where = and_(
-                E.c.account_id == account_id,
-                E.c.document_verification_state == VerificationState.PENDING.value,
-                E.c.deleted_at.is_(None),
-                or_(E.c.claim_token.is_(None), E.c.claim_expires_at < now),
-                E.c.cohort_id.in_(filters.cohort_ids) if filters.cohort_ids else True,
-            )
-            row = _sqlite_take(s, where, identity, token, lease_seconds)
+        now = datetime.now(UTC)
+        where = and_(
+            E.c.account_id == account_id,
+            E.c.document_verification_state == VerificationState.PENDING.value,
+            E.c.deleted_at.is_(None),
+            or_(E.c.claim_token.is_(None), E.c.claim_expires_at < now),
+            E.c.cohort_id.in_(filters.cohort_ids) if filters.cohort_ids else True,
+        )
+        row = _sqlite_take(s, where, identity, token, lease_seconds)
         return None if row is None else _claim_from(row, token, lease_seconds, identity.user_id)
 
 
@@ -282,33 +291,41 @@ def claim(
     """
     account_id = _tenant(identity)
     token = token or str(uuid.uuid4())
-    with db.session() as s:
-        if _pg(db):
-            row = _pg_take(
-                s,
+    if _pg(db):
+        try:
+            taken = _pg_claim(
+                db,
                 _PG_CLAIM_ONE,
                 {
                     "enrollment_id": enrollment_id,
-                    "account_id": account_id,
-                    "user_id": identity.user_id,
-                    "token": token,
                     "lease": float(lease_seconds),
+                    "token": token,
+                    "user_id": identity.user_id,
+                    "account_id": account_id,
                 },
+                identity.user_id,
             )
-        else:
-            now = datetime.now(UTC)
-            where = and_(
-                E.c.id == enrollment_id,
-                E.c.account_id == account_id,
-                E.c.deleted_at.is_(None),
-                or_(
-                    E.c.claim_token.is_(None),
-                    E.c.claim_expires_at < now,
-                    E.c.claim_token == token,
-                    E.c.claimed_by_user_id == identity.user_id,
-                ),
-            )
-            row = _sqlite_take(s, where, identity, token, lease_seconds)
+        except DBAPIError as error:
+            if getattr(error.orig, "sqlstate", None) == "P0002":
+                raise NotFoundError(f"There is no enrollment with id {enrollment_id}.") from error
+            raise
+        if taken is not None:
+            return taken
+        raise _why_not_claimed(db, identity, enrollment_id)
+    with db.session() as s:
+        now = datetime.now(UTC)
+        where = and_(
+            E.c.id == enrollment_id,
+            E.c.account_id == account_id,
+            E.c.deleted_at.is_(None),
+            or_(
+                E.c.claim_token.is_(None),
+                E.c.claim_expires_at < now,
+                E.c.claim_token == token,
+                E.c.claimed_by_user_id == identity.user_id,
+            ),
+        )
+        row = _sqlite_take(s, where, identity, token, lease_seconds)
         if row is not None:
             return _claim_from(row, token, lease_seconds, identity.user_id)
     raise _why_not_claimed(db, identity, enrollment_id)
@@ -360,23 +377,28 @@ def renew(db: Database, claim: Claim) -> Claim:
     A lapsed lease nobody else took is renewed too (a workstation that slept a while).
     ``row_version`` is left alone: renewal is not a change anybody else needs to see.
     """
+    if _pg(db):
+        expires = _call(
+            db,
+            "SELECT cohortdesk_renew_claim(:id, :token, CAST(:lease AS double precision), :user_id)",
+            {
+                "id": claim.enrollment_id,
+                "token": claim.token,
+                "lease": float(claim.lease_seconds),
+                "user_id": claim.user_id,
+            },
+        )
+        if expires is not None:
+            return replace(claim, expires_at=_utc(expires))
+        with db.read_session() as s:
+            raise lost_claim(s, claim, None)
     with db.session() as s:
-        if _pg(db):
-            expires = s.execute(
-                text(
-                    "UPDATE cohort_enrollments SET claim_expires_at = now() + make_interval(secs => :lease) "
-                    "WHERE id = :id AND claim_token = :token AND claimed_by = session_user "
-                    "RETURNING claim_expires_at"
-                ).columns(claim_expires_at=DateTime(timezone=True)),
-                {"lease": float(claim.lease_seconds), "id": claim.enrollment_id, "token": claim.token},
-            ).scalar()
-        else:
-            expires = s.execute(
-                _lease_update()
-                .where(E.c.id == claim.enrollment_id, E.c.claim_token == claim.token)
-                .values(claim_expires_at=datetime.now(UTC) + timedelta(seconds=claim.lease_seconds))
-                .returning(E.c.claim_expires_at)
-            ).scalar()
+        expires = s.execute(
+            _lease_update()
+            .where(E.c.id == claim.enrollment_id, E.c.claim_token == claim.token)
+            .values(claim_expires_at=datetime.now(UTC) + timedelta(seconds=claim.lease_seconds))
+            .returning(E.c.claim_expires_at)
+        ).scalar()
         if expires is not None:
             return replace(claim, expires_at=_utc(expires))
         raise lost_claim(s, claim, None)
@@ -384,18 +406,26 @@ def renew(db: Database, claim: Claim) -> Claim:
 
 def release(db: Database, claim: Claim) -> bool:
     """Give the pack back to the queue; ``False`` if it was no longer ours (nothing to do then)."""
+    if _pg(db):
+        return bool(
+            _call(
+                db,
+                "SELECT cohortdesk_release_claim(:id, :token, :user_id)",
+                {"id": claim.enrollment_id, "token": claim.token, "user_id": claim.user_id},
+            )
+        )
     with db.session() as s:
-        stmt = _lease_update().where(E.c.id == claim.enrollment_id, E.c.claim_token == claim.token)
-        if _pg(db):
-            stmt = stmt.where(E.c.claimed_by == literal_column("session_user"))
         released = s.execute(
-            stmt.values(
+            _lease_update()
+            .where(E.c.id == claim.enrollment_id, E.c.claim_token == claim.token)
+            .values(
                 claimed_by=None,
                 claimed_by_user_id=None,
                 claim_token=None,
                 claim_expires_at=None,
                 row_version=E.c.row_version + 1,
-            ).returning(E.c.id)
+            )
+            .returning(E.c.id)
         ).first()
         return released is not None
 
@@ -430,6 +460,9 @@ def force_release(db: Database, identity: Identity, enrollment_id: int) -> Claim
             else datetime.now(UTC),
             mine=enrollment.claimed_by_user_id == identity.user_id,
         )
+        if _pg(s):
+            s.execute(text("SELECT cohortdesk_force_release_claim(:id)"), {"id": enrollment.id})
+            return former
         # A plain statement, not an ORM flush: the lease is not an edit (no updated_at), but
         # row_version moves so every open screen sees the pack changed hands.
         s.execute(
@@ -508,19 +541,25 @@ def clock_of(values: Any) -> tuple[datetime, str]:
 def check_claim(
     session: Session, enrollment: CohortEnrollment, claim: Claim, now: datetime, login: str
 ) -> None:
-    """Raise ``ClaimConflict`` unless ``claim`` still holds ``enrollment`` (locked by the caller)
-    under a running lease and the pack is unchanged since the claim's ``row_version``."""
+    """Raise ``ClaimConflict`` unless ``claim`` still holds ``enrollment`` under a running lease and
+    the pack is unchanged since the claim's ``row_version`` (the embedded store's check; PostgreSQL's
+    decision function makes the same one)."""
     ours = enrollment.claim_token == claim.token and (login == LOCAL_LOGIN or enrollment.claimed_by == login)
     expires = _utc(enrollment.claim_expires_at) if enrollment.claim_expires_at else None
     if not ours or expires is None or expires <= now:
         raise lost_claim(session, claim, enrollment, now=now)
     if enrollment.row_version != claim.row_version:
-        raise ClaimConflict(
-            f"This enrollment changed since you opened it: {_latest_change(session, enrollment, claim)}. "
-            f"Reload it to see what changed. {KEPT}",
-            enrollment_id=enrollment.id,
-            claim_lost=False,
-        )
+        raise changed_since_claim(session, enrollment, claim)
+
+
+def changed_since_claim(session: Session, enrollment: CohortEnrollment, claim: Claim) -> ClaimConflict:
+    """The pack moved since ``claim`` vouched for it: what changed, in words."""
+    return ClaimConflict(
+        f"This enrollment changed since you opened it: {_latest_change(session, enrollment, claim)}. "
+        f"Reload it to see what changed. {KEPT}",
+        enrollment_id=enrollment.id,
+        claim_lost=False,
+    )
 
 
 def check_not_held_by_other(
@@ -533,8 +572,13 @@ def check_not_held_by_other(
         return
     if enrollment.claimed_by_user_id == user_id and (login == LOCAL_LOGIN or enrollment.claimed_by == login):
         return
+    raise held_by_other(session, enrollment)
+
+
+def held_by_other(session: Session, enrollment: CohortEnrollment) -> ClaimConflict:
+    """Somebody else's running lease stops a decision: who, and until when."""
     name = holder_name(session, enrollment.claimed_by_user_id, enrollment.claimed_by)
-    raise ClaimConflict(
+    return ClaimConflict(
         f"{name} is reviewing this enrollment right now (until {clock_text(enrollment.claim_expires_at)}), "
         f"so only they can decide on it. {KEPT}",
         enrollment_id=enrollment.id,

@@ -10,12 +10,11 @@
   window goes offline) and which are worth retrying at all (also a lock or statement timeout, a
   server still starting up). Everything else is a real error and is never retried.
 * ``call_with_retry`` re-runs one service call with backoff. It is only safe for calls that are
-  idempotent; ``decide_with_retry`` makes a decision so by giving it an idempotency key once and
-  keeping it for every attempt, so a retry after a lost reply records it exactly once.
+  idempotent; ``services.verification.record_decision`` makes a decision so by giving it an
+  idempotency key once and keeping it for every attempt, so a retry after a lost reply records it
+  exactly once.
 * ``ConnectionTracker`` holds online/offline and tells listeners when it flips (Qt-free; the GUI
   wraps it in signals).
-* ``DecisionOutbox`` keeps decisions whose outcome is unknown until they are replayed, so none is
-  lost and, thanks to their keys, none is doubled.
 
 A new SQLAlchemy session after a dropped connection gets a fresh one from the pool:
 ``pool_pre_ping`` (set in ``db/engine.py``) tests each pooled connection before handing it out.
@@ -33,7 +32,7 @@ import struct
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,8 +41,6 @@ from sqlalchemy import text
 
 from cohortdesk.db import Database
 from cohortdesk.errors import OfflineError
-from cohortdesk.services.rows import DecisionResult
-from cohortdesk.services.verification import DecisionCommand, record_decision
 
 log = logging.getLogger(__name__)
 
@@ -494,13 +491,6 @@ def call_with_retry[T](
             sleep(policy.delay(attempt))
 
 
-def decide_with_retry(
-    db: Database, cmd: DecisionCommand, *, policy: RetryPolicy | None = None, **kwargs: Any
-) -> DecisionResult:
-    """Record a decision, retrying with one and the same idempotency key: exactly once."""
-    return call_with_retry(record_decision, db, cmd.with_key(), policy=policy, **kwargs)
-
-
 class ConnectionTracker:
     """Online or offline, from what calls and health checks observe; listeners hear each flip."""
 
@@ -539,50 +529,3 @@ class ConnectionTracker:
         if changed:
             for listener in list(self._listeners):
                 listener(online, reason)
-
-
-@dataclass
-class DecisionOutbox:
-    """Decisions sent but not yet answered, kept by idempotency key until an answer comes.
-
-    A decision whose reply was lost stays here; ``replay`` sends each again with its own key, so the
-    database records it once whether or not the first attempt got through.
-    """
-
-    pending: dict[str, DecisionCommand] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def add(self, cmd: DecisionCommand) -> DecisionCommand:
-        keyed = cmd.with_key()
-        with self._lock:
-            self.pending[keyed.idempotency_key or ""] = keyed
-        return keyed
-
-    def done(self, cmd: DecisionCommand) -> None:
-        with self._lock:
-            self.pending.pop(cmd.idempotency_key or "", None)
-
-    def __len__(self) -> int:
-        return len(self.pending)
-
-    def replay(
-        self, db: Database
-    ) -> list[tuple[DecisionCommand, DecisionResult | None, BaseException | None]]:
-        """Send every pending decision once more. Answered ones (recorded, duplicate or refused for a
-        reason that is not the connection) leave the outbox; disconnects stay for the next replay."""
-        outcomes: list[tuple[DecisionCommand, DecisionResult | None, BaseException | None]] = []
-        with self._lock:
-            commands = list(self.pending.values())
-        for cmd in commands:
-            try:
-                result = record_decision(db, cmd)
-            except Exception as error:  # noqa: BLE001 - reported to the caller per decision
-                if is_transient(error):
-                    outcomes.append((cmd, None, error))
-                    continue
-                self.done(cmd)
-                outcomes.append((cmd, None, error))
-            else:
-                self.done(cmd)
-                outcomes.append((cmd, result, None))
-        return outcomes

@@ -34,7 +34,7 @@ from cohortdesk.services.validation import (
     decode_sa_id,
     document_label,
 )
-from cohortdesk.services.verification import DecisionCommand, history, record_decision
+from cohortdesk.services.verification import history
 
 DEFAULT_PAGE_SIZE = 200
 
@@ -455,6 +455,9 @@ def _row_columns(dialect: str) -> Select[Any]:
     )
 
 
+_REVERSAL = aliased(DocumentVerification)
+
+
 def _resubmitted() -> Any:
     """A pack back in the queue after a rejection: the learner uploaded again (``docs/notifications.md``)."""
     return and_(
@@ -463,6 +466,7 @@ def _resubmitted() -> Any:
         .where(
             DocumentVerification.cohort_enrollment_id == CohortEnrollment.id,
             DocumentVerification.action == "rejected",
+            ~select(_REVERSAL.id).where(_REVERSAL.reverses_id == DocumentVerification.id).exists(),
         )
         .exists(),
     )
@@ -879,10 +883,16 @@ def _officer_name() -> ColumnElement[str]:
 
 
 def _documents(session: Session, enrollment: CohortEnrollment, required: Sequence[str]) -> list[DocumentRow]:
+    reversal = aliased(DocumentVerification)
+    # Undos (reversal rows) and the decisions they took back do not count.
     decisions = session.execute(
         select(DocumentVerification, _officer_name())
         .join(User, User.id == DocumentVerification.admin_id)
-        .where(DocumentVerification.cohort_enrollment_id == enrollment.id)
+        .where(
+            DocumentVerification.cohort_enrollment_id == enrollment.id,
+            DocumentVerification.reverses_id.is_(None),
+            ~select(reversal.id).where(reversal.reverses_id == DocumentVerification.id).exists(),
+        )
         .order_by(DocumentVerification.created_at, DocumentVerification.id)
     ).all()
     latest: dict[str, tuple[DocumentVerification, str]] = {}
@@ -1058,20 +1068,13 @@ class QueueDecision:
     detail: EnrollmentDetail
 
 
-def decide(db: Database, cmd: DecisionCommand, identity: Identity) -> QueueDecision:
-    """Record one decision as ``identity`` (one transaction), then read back the queue row, the cohort's
-    counts and the enrollment's detail so the screen updates without another round trip."""
-    if not identity.can("decide"):
-        raise PermissionDenied("Your role cannot record verification decisions.")
-    if identity.user_id is None:
-        raise PermissionDenied(
-            "This login is not linked to a CohortDesk user, so a decision could not be attributed to you."
-        )
-    result = record_decision(db, replace(cmd, actor_user_id=identity.user_id))
-    row = queue_row(db, cmd.enrollment_id)
+def decision_outcome(db: Database, result: DecisionResult, identity: Identity) -> QueueDecision:
+    """What the workstation redraws after ``verification.record_decision``: the queue row, the
+    cohort's counts and the enrollment's detail (reads only; the decision is already recorded)."""
+    row = queue_row(db, result.enrollment.id)
     return QueueDecision(
         result=result,
         row=row,
         counts=cohort_counts(db, [row.cohort_id]),
-        detail=enrollment_detail(db, cmd.enrollment_id, identity),
+        detail=enrollment_detail(db, result.enrollment.id, identity),
     )

@@ -3,9 +3,10 @@
 * ``open_for_review``: the officer selected (or reloads) an enrollment. Give back the claim held so
   far, claim this one or learn who holds it, then read its detail, in that order, so the detail shown
   is at least as new as the ``row_version`` the claim vouches for.
-* ``decide``: a decision under the claim, retried briefly with its one idempotency key when the
-  connection drops (exactly once); a longer outage surfaces as ``OfflineError`` and the GUI keeps the
-  command in its ``DecisionOutbox`` for replay.
+* ``decide``: ``verification.record_decision`` (the one decision path) under the claim, retried
+  briefly with its one idempotency key when the connection drops (exactly once), then what the
+  screen redraws; a longer outage surfaces as ``OfflineError`` and the GUI keeps the command in its
+  ``verification.DecisionOutbox`` for replay. ``undo`` is the same path with ``action="undo"``.
 * ``live_rows``: the queue rows and cohort counts a change notification (or a poll) asks to redraw.
 """
 
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 
 from cohortdesk.db import Database
 from cohortdesk.errors import ClaimConflict, NotFoundError
-from cohortdesk.services import claims, connectivity, queue
+from cohortdesk.services import claims, connectivity, queue, verification
 from cohortdesk.services.identity import Identity
 from cohortdesk.services.queue import CohortCounts, EnrollmentDetail, QueueDecision, QueueFilter, QueueRow
 from cohortdesk.services.rows import Claim, ClaimHolder
@@ -97,10 +98,24 @@ def decide(
     identity: Identity,
     policy: connectivity.RetryPolicy | None = None,
 ) -> QueueDecision:
-    """``services.queue.decide`` with the command's idempotency key kept across retries."""
-    return connectivity.call_with_retry(
-        queue.decide, db, cmd.with_key(), identity, policy=policy or GUI_RETRY
+    """Record ``cmd`` through ``verification.record_decision`` (retried with its one key), then read
+    back what the workstation redraws (queue row, cohort counts, the enrollment's detail)."""
+    result = verification.record_decision(db, cmd, identity, retry=policy or GUI_RETRY)
+    return queue.decision_outcome(db, result, identity)
+
+
+def undo(
+    db: Database,
+    identity: Identity,
+    enrollment_id: int,
+    claim: Claim | None = None,
+    decision_id: int | None = None,
+) -> QueueDecision:
+    """Undo the officer's own latest decision on ``enrollment_id`` (Ctrl+Z), then read back as ``decide``."""
+    result = verification.undo_last(
+        db, identity, enrollment_id, decision_id=decision_id, claim=claim, retry=GUI_RETRY
     )
+    return queue.decision_outcome(db, result, identity)
 
 
 @dataclass(frozen=True)

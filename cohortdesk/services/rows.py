@@ -97,9 +97,47 @@ class VerificationRow:
     admin_id: int
     admin_name: str
     document_type: str
-    action: str
+    action: str  # approved, rejected, or reversal (an undo of ``reverses_id``)
     reason: str | None
     metadata: dict[str, Any]
+    created_at: datetime
+    login: str | None = None  # the database login that recorded it (None: before logins were kept)
+    internal_note: str | None = None  # for colleagues; never sent to the learner
+    reverses_id: int | None = None  # on a reversal: the decision it takes back
+    reversed_by_id: int | None = None  # on a decision that was undone: the reversal row
+
+    @property
+    def undone(self) -> bool:
+        return self.reversed_by_id is not None
+
+
+@dataclass(frozen=True)
+class DecidedEnrollment:
+    """An enrollment as a decision left it: what the workstation redraws (no personal data)."""
+
+    id: int
+    account_id: int
+    cohort_id: int
+    state: str
+    document_verification_state: str
+    rejection_reason: str | None
+    row_version: int
+    updated_at: datetime | None
+    pending_since: datetime | None
+    claimed_by: str | None = None
+    claimed_by_user_id: int | None = None
+    claim_expires_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class LatestDecision:
+    """The decision that counts for one document now (the latest one not undone)."""
+
+    document_type: str
+    id: int
+    action: str
+    reason: str | None
+    admin_id: int
     created_at: datetime
 
 
@@ -148,11 +186,15 @@ class ClaimHolder:
 
 @dataclass(frozen=True)
 class DecisionResult:
-    verification: VerificationRow
-    enrollment: EnrollmentRow
+    """What one decision (or undo) wrote and everything the workstation redraws after it."""
+
+    verification: VerificationRow  # the row written (a reversal for an undo)
+    enrollment: DecidedEnrollment
     changes: Changes
     duplicate: bool = False  # True when an identical retry (same idempotency key) was recognised
     claim: Claim | None = None  # the decider's claim afterwards (new row_version), None once released
+    latest: dict[str, LatestDecision] = field(default_factory=dict)  # per document, after this decision
+    next_pending_id: int | None = None  # the cohort's oldest pack waiting and not held, if any
 
 
 def institution_row(obj: Any) -> InstitutionRow:
@@ -244,4 +286,7 @@ def verification_row(obj: Any, admin_name: str = "") -> VerificationRow:
         reason=obj.reason,
         metadata=dict(obj.verification_metadata or {}),
         created_at=obj.created_at,
+        login=obj.login,
+        internal_note=obj.internal_note,
+        reverses_id=obj.reverses_id,
     )

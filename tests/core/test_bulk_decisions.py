@@ -16,6 +16,7 @@ from cohortdesk.services import claims
 from cohortdesk.services.notify import outbox
 from cohortdesk.services.storage import DocumentStore
 from tests import review_factories
+from tests.factories import user
 
 
 @pytest.fixture
@@ -83,23 +84,31 @@ def test_bulk_reject_uses_one_reason_and_each_learner_is_told(db: Database, stor
 
 @pytest.mark.pg
 @pytest.mark.slow
-def test_500_approved_while_another_officer_holds_20(pg_db: Database, store):
+def test_500_approved_while_other_officers_hold_20(pg_db: Database, store):
     world = review_factories.review_queue(pg_db, store, packs=500)
     ids = tuple(e.id for e in world["enrollments"])
     held_ids = ids[::25]  # 20 packs, spread through the selection
-    for enrollment_id in held_ids:
-        claims.claim(pg_db, world["bob"], enrollment_id)
+    # A login holds one running claim at a time, so twenty colleagues hold one each.
+    colleagues = [
+        review_factories.officer_identity(
+            pg_db, world["account"], user(pg_db, world["account"], "Colleague", str(n))
+        )
+        for n in range(20)
+    ]
+    for colleague, enrollment_id in zip(colleagues, held_ids, strict=True):
+        claims.claim(pg_db, colleague, enrollment_id)
     result = bulk.run(pg_db, world["alice"], bulk.BulkRequest(ids, "approved"))
     assert len(result.done) == 480 and len(result.skipped) == 20
     assert {i.enrollment_id for i in result.skipped} == set(held_ids)
-    assert {i.skipped for i in result.skipped} == {"Sipho Dlamini is reviewing it."}
+    assert {i.skipped for i in result.skipped} == {f"Colleague {n} is reviewing it." for n in range(20)}
     per_pack = _decisions(pg_db)
     assert len(per_pack) == 480 and set(per_pack.values()) == {1}  # 0 doubled
     assert not set(per_pack) & set(held_ids)
     with pg_db.read_session() as s:
-        still_bobs = s.scalar(
+        still_held = s.scalar(
             select(func.count()).where(
-                CohortEnrollment.id.in_(held_ids), CohortEnrollment.claimed_by_user_id == world["bob"].user_id
+                CohortEnrollment.id.in_(held_ids),
+                CohortEnrollment.claimed_by_user_id.in_([c.user_id for c in colleagues]),
             )
         )
-    assert still_bobs == 20
+    assert still_held == 20

@@ -46,7 +46,6 @@ def _decision(claim, officer, action="approved", reason=None, **kw) -> vs.Decisi
         enrollment_id=claim.enrollment_id,
         document_type="id_document",
         action=action,
-        actor_user_id=officer.user_id,
         reason=reason,
         claim=claim,
         **kw,
@@ -97,7 +96,7 @@ def test_claim_held_by_someone_else_names_them(db: Database, world):
 def test_decision_under_claim_then_release(db: Database, world):
     alice = world["alice"]
     claim = claims.claim_next(db, alice)
-    result = vs.record_decision(db, _decision(claim, alice))
+    result = vs.record_decision(db, _decision(claim, alice), alice)
     assert result.enrollment.document_verification_state == "verified"
     assert result.claim is not None and result.claim.row_version == result.enrollment.row_version
     assert claims.release(db, result.claim)
@@ -108,7 +107,7 @@ def test_decision_under_claim_then_release(db: Database, world):
 def test_decide_and_release_in_one_step(db: Database, world):
     alice = world["alice"]
     claim = claims.claim_next(db, alice)
-    result = vs.record_decision(db, _decision(claim, alice, release_claim=True))
+    result = vs.record_decision(db, _decision(claim, alice, release_claim=True), alice)
     assert result.claim is None
     assert cs.get_enrollment(db, claim.enrollment_id).claimed_by is None
     assert claims.claim_next(db, alice).enrollment_id != claim.enrollment_id
@@ -117,11 +116,11 @@ def test_decide_and_release_in_one_step(db: Database, world):
 def test_a_second_decision_uses_the_returned_claim(db: Database, store, world):
     alice = world["alice"]
     claim = claims.claim_next(db, alice)
-    first = vs.record_decision(db, _decision(claim, alice, "rejected", "Not certified"))
+    first = vs.record_decision(db, _decision(claim, alice, "rejected", "Not certified"), alice)
     # The old claim's row_version is stale now; the returned one carries on.
     with pytest.raises(ClaimConflict, match="changed since you opened it"):
-        vs.record_decision(db, _decision(claim, alice))
-    second = vs.record_decision(db, _decision(first.claim, alice))
+        vs.record_decision(db, _decision(claim, alice), alice)
+    second = vs.record_decision(db, _decision(first.claim, alice), alice)
     assert second.enrollment.document_verification_state == "verified"
 
 
@@ -135,7 +134,7 @@ def test_stale_decision_after_force_release_says_who_has_it(db: Database, world)
     assert claims.force_release(db, boss, claim.enrollment_id) is None
     bobs = claims.claim(db, bob, claim.enrollment_id)
     with pytest.raises(ClaimConflict) as caught:
-        vs.record_decision(db, _decision(claim, alice, "rejected", "Illegible"))
+        vs.record_decision(db, _decision(claim, alice, "rejected", "Illegible"), alice)
     message = str(caught.value)
     assert "released by a super admin" in message and "Sipho Dlamini is reviewing it now" in message
     assert "what you typed is kept" in message
@@ -143,9 +142,9 @@ def test_stale_decision_after_force_release_says_who_has_it(db: Database, world)
     assert _count_decisions(db) == 0
     with pytest.raises(ClaimConflict, match="Sipho Dlamini"):
         claims.renew(db, claim)
-    assert vs.record_decision(db, _decision(bobs, bob)).verification.admin_name == "Sipho Dlamini"
+    assert vs.record_decision(db, _decision(bobs, bob), bob).verification.admin_name == "Sipho Dlamini"
     with pytest.raises(ClaimConflict, match="Since then Certified ID was approved by Sipho Dlamini at"):
-        vs.record_decision(db, _decision(claim, alice, "rejected", "Illegible"))
+        vs.record_decision(db, _decision(claim, alice, "rejected", "Illegible"), alice)
     assert _count_decisions(db) == 1
 
 
@@ -157,14 +156,13 @@ def test_a_change_by_someone_else_is_named(db: Database, world):
         enrollment_id=claim.enrollment_id,
         document_type="id_document",
         action="approved",
-        actor_user_id=bob.user_id,
     )
     with pytest.raises(ClaimConflict, match="Officer One is reviewing this enrollment right now"):
-        vs.record_decision(db, cmd)
+        vs.record_decision(db, cmd, bob)
     # ...but the pack can still change under her (an admin moves it on), and she is told what changed.
     cs.change_enrollment_state(db, claim.enrollment_id, "in_progress")
     with pytest.raises(ClaimConflict, match="changed since you opened it") as caught:
-        vs.record_decision(db, _decision(claim, alice))
+        vs.record_decision(db, _decision(claim, alice), alice)
     assert not caught.value.claim_lost
     assert _count_decisions(db) == 0
 
@@ -175,10 +173,10 @@ def test_lease_expiry_and_reclaim(db: Database, world):
     claim = _expire(db, claims.claim_next(db, alice))
     # Expired and not yet taken: a decision is refused, a renewal revives it.
     with pytest.raises(ClaimConflict, match="expired"):
-        vs.record_decision(db, _decision(claim, alice))
+        vs.record_decision(db, _decision(claim, alice), alice)
     revived = claims.renew(db, claim)
     assert revived.expires_at > datetime.now(UTC)
-    vs_result = vs.record_decision(db, _decision(revived, alice, "rejected", "Illegible"))
+    vs_result = vs.record_decision(db, _decision(revived, alice, "rejected", "Illegible"), alice)
     assert vs_result.claim is not None
     # Expired again, and this time Bob's "next" picks it up (it is the oldest pending one).
     cs_state = cs.get_enrollment(db, claim.enrollment_id).document_verification_state
@@ -187,7 +185,7 @@ def test_lease_expiry_and_reclaim(db: Database, world):
     taken = claims.claim_next(db, bob)
     assert taken is not None and taken.enrollment_id == other.enrollment_id
     with pytest.raises(ClaimConflict, match="Sipho Dlamini is reviewing it now") as caught:
-        vs.record_decision(db, _decision(other, alice))
+        vs.record_decision(db, _decision(other, alice), alice)
     assert "expired at" in str(caught.value)
 
 
@@ -195,13 +193,13 @@ def test_retry_with_the_same_key_records_once(db: Database, world):
     alice = world["alice"]
     claim = claims.claim_next(db, alice)
     cmd = _decision(claim, alice, "rejected", "Not certified", release_claim=True).with_key()
-    one = vs.record_decision(db, cmd)
-    two = vs.record_decision(db, cmd)  # the reply to the first was "lost"; the claim is gone by now
+    one = vs.record_decision(db, cmd, alice)
+    two = vs.record_decision(db, cmd, alice)  # the reply to the first was "lost"; the claim is gone by now
     assert two.duplicate and two.verification.id == one.verification.id
     assert two.claim is None
     assert _count_decisions(db) == 1
     with pytest.raises(ValidationError, match="idempotency_key"):
-        vs.record_decision(db, _decision(claim, alice, idempotency_key=cmd.idempotency_key))
+        vs.record_decision(db, _decision(claim, alice, idempotency_key=cmd.idempotency_key), alice)
 
 
 def test_claim_retry_with_its_token_returns_the_same_claim(db: Database, world):
@@ -212,14 +210,19 @@ def test_claim_retry_with_its_token_returns_the_same_claim(db: Database, world):
     assert len(claims.active_claims(db, alice)) == 1
 
 
-def test_queue_filters_and_empty_queue(db: Database, world):
-    alice = world["alice"]
+def test_queue_filters_and_one_running_claim_per_login(db: Database, world):
+    alice, bob = world["alice"], world["bob"]
     assert claims.claim_next(db, alice, claims.QueueFilters(cohort_ids=(999_999,))) is None
-    taken = [
-        claims.claim_next(db, alice, claims.QueueFilters(cohort_ids=(world["cohort"].id,))) for _ in range(4)
-    ]
-    assert len({c.enrollment_id for c in taken}) == 4
-    assert claims.claim_next(db, alice) is None
+    mine = claims.QueueFilters(cohort_ids=(world["cohort"].id,))
+    first = claims.claim_next(db, alice, mine)
+    held_by_bob = claims.claim_next(db, bob, mine)
+    # Taking the next pack gives the first one back: a login holds one running claim at a time.
+    second = claims.claim_next(db, alice, mine)
+    assert len({first.enrollment_id, held_by_bob.enrollment_id, second.enrollment_id}) == 3
+    assert set(claims.active_claims(db, alice)) == {second.enrollment_id, held_by_bob.enrollment_id}
+    assert [h.mine for h in claims.active_claims(db, alice, [second.enrollment_id]).values()] == [True]
+    with pytest.raises(ClaimConflict):
+        claims.renew(db, first)
 
 
 def test_report_viewer_cannot_claim(db: Database, world):
@@ -235,8 +238,7 @@ def test_old_style_decisions_still_check_versions(db: Database, world):
         enrollment_id=pack.id,
         document_type="id_document",
         action="approved",
-        actor_user_id=officer.user_id,
         expected_row_version=pack.row_version - 1,
     )
     with pytest.raises(ConflictError, match="changed since you opened it"):
-        vs.record_decision(db, cmd)
+        vs.record_decision(db, cmd, officer)

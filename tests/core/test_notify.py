@@ -54,9 +54,9 @@ def decide(db: Database, world, enrollment, document: str, action: str, reason: 
             enrollment_id=enrollment.id,
             document_type=document,
             action=action,
-            actor_user_id=world["bob"].user_id,
             reason=reason,
         ),
+        world["bob"],
     )
 
 

@@ -11,13 +11,19 @@ import pytest
 from cohortdesk.errors import NotFoundError, PermissionDenied, ValidationError
 from cohortdesk.models import CohortEnrollment
 from cohortdesk.services import queue as q
+from cohortdesk.services import review
 from cohortdesk.services import verification as vs
 from cohortdesk.services.identity import ROLE_CAPABILITIES, Identity
 from cohortdesk.services.storage import DocumentStore
+from tests import review_factories
 from tests.factories import queue_world
 
 OFFICER = Identity(1, "Officer", 1, 1, "officer", ROLE_CAPABILITIES["officer"])
 ADMIN = Identity(1, "Admin", 1, 1, "super_admin", ROLE_CAPABILITIES["super_admin"])
+
+
+def _officer(db, world) -> Identity:
+    return review_factories.identity_for_user(db, world["officer"])
 
 
 @pytest.fixture
@@ -44,7 +50,7 @@ def test_cohort_tree_counts(db, world):
 
     e = world["enrollments"]["Lerato Mokoena"]
     for doc in ("id_document", "matric_certificate"):
-        vs.record_decision(db, vs.DecisionCommand(e, doc, "approved", world["officer"]))
+        vs.record_decision(db, vs.DecisionCommand(e, doc, "approved"), _officer(db, world))
     learn = {c.name: c for c in q.cohort_tree(db)[0].cohorts}["Q1 2026 Learnership"]
     assert learn.counts == q.CohortCounts(enrolled=4, pending=3, verified=1, rejected=0, to_decide=3)
 
@@ -105,7 +111,7 @@ def test_cohort_and_institution_filters(db, world):
 def test_state_filter_follows_decisions(db, world):
     e = world["enrollments"]["Sipho Dlamini"]
     vs.record_decision(
-        db, vs.DecisionCommand(e, "id_document", "rejected", world["officer"], reason="blurry")
+        db, vs.DecisionCommand(e, "id_document", "rejected", reason="blurry"), _officer(db, world)
     )
     assert q.queue_count(db) == 5
     rejected = q.queue_page(db, q.QueueFilter(verification_state="rejected"))
@@ -161,7 +167,7 @@ def test_bad_sort_and_page_are_refused(db, world):
 def test_queue_row_after_a_decision(db, world):
     e = world["enrollments"]["Lerato Mokoena"]
     before = q.queue_row(db, e)
-    vs.record_decision(db, vs.DecisionCommand(e, "id_document", "approved", world["officer"]))
+    vs.record_decision(db, vs.DecisionCommand(e, "id_document", "approved"), _officer(db, world))
     after = q.queue_row(db, e)
     assert after.row_version > before.row_version and after.verification_state == "pending"
     with pytest.raises(NotFoundError):
@@ -236,7 +242,7 @@ def test_documents_list_with_latest_decision(db, world):
     assert first.label == "Certified ID" and first.file_name == "id_document.pdf"
     assert first.content_type == "application/pdf" and first.size and first.latest_action is None
     vs.record_decision(
-        db, vs.DecisionCommand(e, "id_document", "rejected", world["officer"], reason="Blurry")
+        db, vs.DecisionCommand(e, "id_document", "rejected", reason="Blurry"), _officer(db, world)
     )
     first = q.documents(db, e)[0]
     assert first.latest_action == "rejected" and first.latest_reason == "Blurry"
@@ -301,10 +307,8 @@ def test_decide_records_and_reads_back(db, world):
         ROLE_CAPABILITIES["officer"],
     )
     version = q.queue_row(db, e).row_version
-    out = q.decide(
-        db,
-        vs.DecisionCommand(e, "id_document", "rejected", 0, reason="Blurry", expected_row_version=version),
-        me,
+    out = review.decide(
+        db, vs.DecisionCommand(e, "id_document", "rejected", reason="Blurry", expected_row_version=version), me
     )
     assert out.result.verification.admin_id == world["officer"]
     assert out.row.verification_state == "rejected" and out.row.row_version > version
@@ -321,10 +325,10 @@ def test_decide_needs_the_capability_and_a_user(db, world):
         world["officer"], "V", world["account"], world["institution"], "report_viewer", frozenset({"export"})
     )
     with pytest.raises(PermissionDenied):
-        q.decide(db, vs.DecisionCommand(e, "id_document", "approved", 0), viewer)
+        vs.record_decision(db, vs.DecisionCommand(e, "id_document", "approved"), viewer)
     nobody = replace(ADMIN, user_id=None)
     with pytest.raises(PermissionDenied):
-        q.decide(db, vs.DecisionCommand(e, "id_document", "approved", 0), nobody)
+        vs.record_decision(db, vs.DecisionCommand(e, "id_document", "approved"), nobody)
     assert q.documents(db, e)[0].latest_action is None
 
 

@@ -26,9 +26,9 @@ def _decide(db: Database, world, enrollment_id: int, document: str, action: str,
             enrollment_id=enrollment_id,
             document_type=document,
             action=action,
-            actor_user_id=world["bob"].user_id,
             reason=reason,
         ),
+        world["bob"],
     )
 
 

@@ -11,7 +11,7 @@ from cohortdesk.models import DocumentVerification
 from cohortdesk.services import cohorts as cs
 from cohortdesk.services import verification as vs
 from cohortdesk.services.storage import DocumentStore
-from tests import factories
+from tests import factories, review_factories
 
 
 @pytest.fixture
@@ -31,10 +31,10 @@ def _decide(db, world, doc, action, reason=None, **kw):
             enrollment_id=world["enrollment"].id,
             document_type=doc,
             action=action,
-            actor_user_id=world["officer"],
             reason=reason,
             **kw,
         ),
+        review_factories.identity_for_user(db, world["officer"]),
     )
 
 

@@ -26,11 +26,10 @@ def work_the_queue(url: str, account_id: int, user_id: int) -> list[int]:
                 enrollment_id=claim.enrollment_id,
                 document_type="id_document",
                 action="approved",
-                actor_user_id=user_id,
                 claim=claim,
                 release_claim=True,
             ).with_key()
-            vs.record_decision(db, cmd)
+            vs.record_decision(db, cmd, me)
             decided.append(claim.enrollment_id)
     finally:
         db.dispose()

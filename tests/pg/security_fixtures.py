@@ -21,7 +21,7 @@ from cohortdesk.db import Database, migrate
 from cohortdesk.models import ActiveStorageAttachment, ActiveStorageBlob, Submission, Submitter
 from cohortdesk.services import access_log, admin_users, verification
 from cohortdesk.services import cohorts as cs
-from cohortdesk.services.identity import Identity
+from cohortdesk.services.identity import ROLE_CAPABILITIES, Identity
 from cohortdesk.services.storage import DocumentStore
 from tests import factories
 from tests.conftest import _pg_admin_url, create_pg_database, drop_pg_database
@@ -153,21 +153,20 @@ def _tenant(db: Database, store: DocumentStore, name: str) -> Tenant:
         s.add(attachment)
         s.flush()
         ids = (submission.id, submitter.id, blob.id, attachment.id)
-    decision = verification.record_decision(
-        db,
-        verification.DecisionCommand(
-            enrollment_id=made["enrollment"].id,
-            document_type="id_document",
-            action="approved",
-            actor_user_id=made["officer"],
-        ),
-    )
     local = Identity(
         user_id=made["officer"],
         display_name="seed",
         account_id=account,
         institution_id=inst.id,
         role="super_admin",
+        capabilities=ROLE_CAPABILITIES["super_admin"],
+    )
+    decision = verification.record_decision(
+        db,
+        verification.DecisionCommand(
+            enrollment_id=made["enrollment"].id, document_type="id_document", action="approved"
+        ),
+        local,
     )
     access_log.log_document_view(db, local, made["enrollment"].id, "id_document")
     return Tenant(

@@ -82,7 +82,6 @@ def _decision(claim, officer, **kw) -> vs.DecisionCommand:
         document_type="id_document",
         action="rejected",
         reason="Certification older than three months",
-        actor_user_id=officer.user_id,
         claim=claim,
         **kw,
     ).with_key()
@@ -96,7 +95,7 @@ def test_terminated_connections_between_calls_reconnect(pg_db: Database, store):
     # pool_pre_ping notices the dead pooled connection and hands out a fresh one.
     claim = claims.renew(pg_db, claim)
     assert _terminate_app_backends(pg_db.url) >= 1
-    result = vs.record_decision(pg_db, _decision(claim, alice))
+    result = vs.record_decision(pg_db, _decision(claim, alice), alice)
     assert not result.duplicate and _count(pg_db) == 1
     assert _terminate_app_backends(pg_db.url) >= 1
     assert claims.claim_next(pg_db, alice) is not None
@@ -107,9 +106,9 @@ def test_decision_lost_reply_is_replayed_once(pg_db: Database, store):
     alice = world["alice"]
     claim = claims.claim_next(pg_db, alice)
     cmd = _decision(claim, alice, release_claim=True)
-    first = vs.record_decision(pg_db, cmd)  # committed...
+    first = vs.record_decision(pg_db, cmd, alice)  # committed...
     _terminate_app_backends(pg_db.url)  # ...and then the link went down before the reply (as far as we know)
-    again = connectivity.decide_with_retry(pg_db, cmd, policy=PATIENT)
+    again = vs.record_decision(pg_db, cmd, alice, retry=PATIENT)
     assert again.duplicate and again.verification.id == first.verification.id
     assert _count(pg_db) == 1
 
@@ -125,10 +124,11 @@ def test_backend_terminated_in_the_middle_of_a_decision(pg_db: Database, store):
         blocker.execute("SELECT id FROM cohort_enrollments WHERE id = %s FOR UPDATE", (claim.enrollment_id,))
         with ThreadPoolExecutor(1) as pool:
             future = pool.submit(
-                connectivity.decide_with_retry,
+                vs.record_decision,
                 pg_db,
                 cmd,
-                policy=PATIENT,
+                alice,
+                retry=PATIENT,
                 on_retry=lambda _n, error: retries.append(error),
             )
             pids = _wait_for(
@@ -173,7 +173,7 @@ def test_backend_terminated_in_the_middle_of_a_claim(pg_db: Database, store):
     assert claim is not None and claim.token == token
     held = claims.active_claims(pg_db, alice)
     assert list(held) == [claim.enrollment_id]  # one claim, not two
-    assert vs.record_decision(pg_db, _decision(claim, alice)).claim is not None
+    assert vs.record_decision(pg_db, _decision(claim, alice), alice).claim is not None
 
 
 def test_claim_and_decision_survive_a_server_restart(private_pg, store):
@@ -200,7 +200,7 @@ def test_claim_and_decision_survive_a_server_restart(private_pg, store):
         blocker.execute("SELECT id FROM cohort_enrollments WHERE id = %s FOR UPDATE", (claim.enrollment_id,))
         pool = ThreadPoolExecutor(1)
         future = pool.submit(
-            connectivity.decide_with_retry, db, cmd, policy=PATIENT, on_retry=lambda _n, e: retries.append(e)
+            vs.record_decision, db, cmd, alice, retry=PATIENT, on_retry=lambda _n, e: retries.append(e)
         )
         with _admin(url) as watcher:
             _wait_for(lambda: _app_backends(watcher, "restart_test", waiting=True), "the decision to wait")
@@ -215,7 +215,7 @@ def test_claim_and_decision_survive_a_server_restart(private_pg, store):
 
         # 3. The reply of a committed decision is lost to a restart: the retry finds it, once.
         private_pg.restart()
-        again = connectivity.decide_with_retry(db, cmd, policy=PATIENT)
+        again = vs.record_decision(db, cmd, alice, retry=PATIENT)
         assert again.duplicate and again.verification.id == result.verification.id
         assert _count(db) == 1
     finally:
@@ -243,10 +243,10 @@ def test_outbox_replays_after_reconnect(pg_db: Database, store):
     world = review_factories.review_queue(pg_db, store, packs=2)
     alice = world["alice"]
     claim = claims.claim_next(pg_db, alice)
-    outbox = connectivity.DecisionOutbox()
+    outbox = vs.DecisionOutbox()
     cmd = outbox.add(_decision(claim, alice))
-    vs.record_decision(pg_db, cmd)  # got through, but the workstation never heard back
+    vs.record_decision(pg_db, cmd, alice)  # got through, but the workstation never heard back
     _terminate_app_backends(pg_db.url)
-    [(sent, result, error)] = outbox.replay(pg_db)
+    [(sent, result, error)] = outbox.replay(pg_db, alice)
     assert error is None and result is not None and result.duplicate and sent is cmd
     assert len(outbox) == 0 and _count(pg_db) == 1

@@ -82,9 +82,9 @@ def test_a_decision_reaches_a_listener_with_identifiers_only(pg_db: Database, st
             enrollment_id=claim.enrollment_id,
             document_type="id_document",
             action="approved",
-            actor_user_id=world["alice"].user_id,
             claim=claim,
         ),
+        world["alice"],
     )
     arrived, event = recorder.next_event()
     [item] = event.items

@@ -46,8 +46,8 @@ def test_the_outbox_is_written_by_the_database_and_read_per_institution(sec: Sec
                 document_type="matric_certificate",
                 action="rejected",
                 reason="Not certified",
-                actor_user_id=me.user_id,
             ),
+            me,
         )
     officer_db = sec.database(a.logins["officer"])
     rows = outbox.rows(officer_db)

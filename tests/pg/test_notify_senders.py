@@ -54,9 +54,9 @@ def _reject_all(db: Database, world) -> None:
                 enrollment_id=enrollment.id,
                 document_type="id_document",
                 action="rejected",
-                actor_user_id=world["bob"].user_id,
                 reason="The copy is not certified.",
             ),
+            world["bob"],
         )
 
 

@@ -153,10 +153,10 @@ def test_a_workstation_day_through_the_pooler_has_no_prepared_statement_errors(p
                         document_type="id_document",
                         action="rejected",
                         reason="Certification older than three months",
-                        actor_user_id=me.user_id,
                         claim=claim,
                         release_claim=True,
                     ).with_key(),
+                    me,
                 )
                 done.append(claim.enrollment_id)
         except Exception as error:  # noqa: BLE001 - every failure is collected and shown

@@ -220,18 +220,15 @@ def test_an_officer_cannot_change_a_cohort_or_non_verification_columns(sec: Secu
         for statement in refused:
             with pytest.raises(pgerr.InsufficientPrivilege), conn.transaction():
                 conn.execute(statement)
-        # The verification columns are the officer's to change, in their own institution only.
-        with conn.transaction():
-            changed = conn.execute(
-                "UPDATE cohort_enrollments SET document_verification_state = 'pending', "
-                f"rejection_reason = NULL, row_version = row_version + 1 WHERE id = {a.enrollment}"
-            ).rowcount
-            assert changed == 1
-            other = conn.execute(
-                f"UPDATE cohort_enrollments SET rejection_reason = 'x' WHERE id = {b.enrollment}"
-            ).rowcount
-            assert other == 0
-            raise_rollback(conn)
+        # Nor the verification columns: a decision's state comes only from a recorded decision
+        # (the server function), never from a direct UPDATE.
+        for statement in (
+            "UPDATE cohort_enrollments SET document_verification_state = 'verified', "
+            f"rejection_reason = NULL, row_version = row_version + 1 WHERE id = {a.enrollment}",
+            f"UPDATE cohort_enrollments SET rejection_reason = 'x' WHERE id = {b.enrollment}",
+        ):
+            with pytest.raises(pgerr.InsufficientPrivilege), conn.transaction():
+                conn.execute(statement)
 
 
 def raise_rollback(conn: psycopg.Connection) -> None:
@@ -311,11 +308,22 @@ def test_decisions_are_recorded_only_as_oneself_and_only_in_ones_institution(sec
             insert(a.enrollment, a.user_ids["super_admin"], a.account),  # as someone else
             insert(b.enrollment, me, a.account),  # on another institution's enrollment
             insert(b.enrollment, me, b.account),  # into another institution
+            insert(a.enrollment, me, a.account),  # even as oneself: decisions go through the function
         ):
             with pytest.raises(pgerr.InsufficientPrivilege), conn.transaction():
                 conn.execute(statement)
+        decide = (
+            "SELECT cohortdesk_record_decision(%s, 'id_document', 'approved', NULL, NULL, NULL, NULL, NULL, "
+            "NULL, false, NULL, '{}', NULL, %s)"
+        )
+        with pytest.raises(pgerr.InsufficientPrivilege), conn.transaction():
+            conn.execute(decide, (a.enrollment, a.user_ids["super_admin"]))  # in a colleague's name
+        with pytest.raises(pgerr.NoDataFound), conn.transaction():
+            conn.execute(decide, (b.enrollment, None))  # another institution's enrollment
         with conn.transaction():
-            conn.execute(insert(a.enrollment, me, a.account))
+            (answer,) = conn.execute(decide, (a.enrollment, None)).fetchone()
+            assert answer["decision"]["admin_id"] == me
+            assert answer["decision"]["login"] == a.logins["officer"]
             raise_rollback(conn)
 
 
@@ -484,8 +492,8 @@ def test_removing_a_user_keeps_every_record_they_made(sec: Secured):
             document_type="matric_certificate",
             action="rejected",
             reason="Not certified",
-            actor_user_id=me.user_id,
         ),
+        me,
     )
     access_log.log_document_view(leaver_db, me, a.enrollment, "matric_certificate")
     leaver_db.dispose()
@@ -552,8 +560,8 @@ def test_services_work_under_an_officer_login(sec: Secured):
             enrollment_id=a.enrollment,
             document_type="id_document",
             action="approved",
-            actor_user_id=me.user_id,
         ),
+        me,
     )
     assert result.verification.admin_name
     assert verification.history(db, a.enrollment)[0].id == result.verification.id
@@ -655,10 +663,10 @@ def test_claims_and_decisions_work_under_the_officer_login(sec: Secured):
             document_type="id_document",
             action="rejected",
             reason="Not certified",
-            actor_user_id=me.user_id,
             claim=held,
             release_claim=True,
         ),
+        me,
     )
     assert result.enrollment.document_verification_state == "rejected"
     with sec.connect("postgres") as conn:

@@ -16,6 +16,7 @@ from cohortdesk.views.cohort_tree_model import CohortTreeModel
 from cohortdesk.views.delegates import BADGE_TEXT_ROLE, SUBTITLE_ROLE
 from cohortdesk.views.queue_table_model import QueueTableModel, waiting_text
 from cohortdesk.views.runner import Runner
+from tests import review_factories
 from tests.factories import queue_world
 
 
@@ -74,7 +75,9 @@ def test_rows_that_leave_the_filter_keep_paging_exact(sqlite_db, world, model):
     first = model.row_at(0)
     for doc in ("id_document", "matric_certificate"):
         vs.record_decision(
-            sqlite_db, vs.DecisionCommand(first.enrollment_id, doc, "approved", world["officer"])
+            sqlite_db,
+            vs.DecisionCommand(first.enrollment_id, doc, "approved"),
+            review_factories.identity_for_user(sqlite_db, world["officer"]),
         )
     model.update_row(queue.queue_row(sqlite_db, first.enrollment_id))
     assert model.row_at(0).verification_state == "verified"

@@ -176,10 +176,10 @@ def test_a_decision_elsewhere_refreshes_the_row_live(qtbot, office, sql_guard):
                     enrollment_id=lerato,
                     document_type=document,
                     action="approved",
-                    actor_user_id=world["thandi"].user_id,
                     claim=claim,
                     release_claim=document == "matric_certificate",
                 ).with_key(),
+                world["thandi"],
             )
             claim = result.claim
     qtbot.waitUntil(lambda: model.row_at(model.row_of(lerato)).verification_state == "verified", timeout=WAIT)
@@ -236,9 +236,9 @@ def test_stale_decision_says_what_changed_and_keeps_the_reason(qtbot, office, sq
                 enrollment_id=sipho,
                 document_type="id_document",
                 action="approved",
-                actor_user_id=world["thandi"].user_id,
                 claim=theirs,
             ).with_key(),
+            world["thandi"],
         )
     window.ui.document_list.setCurrentRow(1)  # the matric certificate
     reason = "The certificate is not legible; please upload a clearer scan."

@@ -224,6 +224,9 @@ def demographic_rows(session: Session, scope: Scope, chunk_size: int = 5000) -> 
     return _stream(session, stmt, chunk_size)
 
 
+_REVERSAL = aliased(DocumentVerification, name="reversal")
+
+
 def verification_rows(session: Session, scope: Scope, chunk_size: int = 2000) -> Iterator[Any]:
     """Enrollments joined to the latest decision on each of their document types (a window function),
     ordered so one enrollment's rows are consecutive:
@@ -246,7 +249,12 @@ def verification_rows(session: Session, scope: Scope, chunk_size: int = 2000) ->
             .label("rank"),
         )
         .join(CohortEnrollment, CohortEnrollment.id == DocumentVerification.cohort_enrollment_id)
-        .where(_in_scope(scope))
+        .where(
+            _in_scope(scope),
+            # An undo (a reversal row) and the decision it took back do not count.
+            DocumentVerification.reverses_id.is_(None),
+            ~select(_REVERSAL.id).where(_REVERSAL.reverses_id == DocumentVerification.id).exists(),
+        )
         .subquery("ranked")
     )
     officer = aliased(User, name="officer")

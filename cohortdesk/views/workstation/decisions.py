@@ -22,7 +22,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from cohortdesk.errors import ClaimConflict, ConflictError
-from cohortdesk.services import connectivity, queue, review
+from cohortdesk.services import connectivity, queue, review, verification
 from cohortdesk.services.identity import Identity
 from cohortdesk.services.queue import DocumentRow, QueueDecision, RejectionReason
 from cohortdesk.services.verification import DecisionCommand
@@ -61,7 +61,7 @@ class Decisions(QObject):
         self.db = db
         self.window = window  # parent of the dialogs
         self.identity: Identity | None = None
-        self.outbox = connectivity.DecisionOutbox()
+        self.outbox = verification.DecisionOutbox()
         self.deciding = False
         self.reasons: dict[int | None, list[RejectionReason]] = {}
         self._unsent_reason: tuple[int, str, str] | None = None  # (enrollment, document type, text)
@@ -272,7 +272,6 @@ class Decisions(QObject):
             enrollment_id=detail.student.enrollment_id,
             document_type=doc.document_type,
             action=action,
-            actor_user_id=self.identity.user_id,
             reason=reason,
             reason_code=reason_code,
             # Under a claim the claim's row_version is the condition; without one (no claims for
@@ -329,7 +328,7 @@ class Decisions(QObject):
         if not len(self.outbox):
             return False
         self.deciding = True
-        self.runner.db(self.outbox.replay, self.db).success(
+        self.runner.db(self.outbox.replay, self.db, self.identity).success(
             lambda outcomes: self._on_replayed(outcomes, then)
         ).failure(self._on_replay_failed).start()
         return True
