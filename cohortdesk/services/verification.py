@@ -313,7 +313,9 @@ def _result_from_json(answer: dict[str, Any], cmd: DecisionCommand) -> DecisionR
     }
     claim_after: Claim | None = None
     if cmd.claim is not None and e.get("claim_held") and enrollment.claim_expires_at is not None:
-        claim_after = replace(cmd.claim, row_version=enrollment.row_version, expires_at=enrollment.claim_expires_at)
+        claim_after = replace(
+            cmd.claim, row_version=enrollment.row_version, expires_at=enrollment.claim_expires_at
+        )
     duplicate = bool(answer.get("duplicate"))
     return DecisionResult(
         verification=verification,
@@ -594,7 +596,8 @@ def _decided(e: CohortEnrollment) -> DecidedEnrollment:
 
 def _latest_rows(latest: dict[str, DocumentVerification]) -> dict[str, LatestDecision]:
     return {
-        doc: LatestDecision(doc, v.id, v.action, v.reason, v.admin_id, v.created_at) for doc, v in latest.items()
+        doc: LatestDecision(doc, v.id, v.action, v.reason, v.admin_id, v.created_at)
+        for doc, v in latest.items()
     }
 
 

@@ -582,7 +582,9 @@ def _sql(statement: str, schema: str) -> None:
 
 def _roles_exist() -> bool:
     return bool(
-        op.get_bind().exec_driver_sql(f"SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = '{OFFICER}'").scalar()
+        op.get_bind()
+        .exec_driver_sql(f"SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = '{OFFICER}'")
+        .scalar()
     )
 
 
@@ -603,7 +605,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute("DELETE FROM cohortdesk_install WHERE key IN ('undo_window_seconds', 'claim_lease_max_seconds')")
+    op.execute(
+        "DELETE FROM cohortdesk_install WHERE key IN ('undo_window_seconds', 'claim_lease_max_seconds')"
+    )
     if op.get_bind().dialect.name == "postgresql":
         _downgrade_postgresql()
     else:

@@ -16,6 +16,7 @@ from cohortdesk.services import cohorts as cs
 from cohortdesk.services import dashboard
 from cohortdesk.services import verification as vs
 from cohortdesk.services.storage import DocumentStore
+from tests import review_factories
 from tests.factories import account, template, upload, user
 
 DOCS = ("id_document", "matric_certificate")
@@ -89,9 +90,9 @@ def world(db: Database, tmp_path):
                 enrollment_id=learners[name].id,
                 document_type=document,
                 action=action,
-                actor_user_id=officer,
                 reason="The copy is not certified." if action == "rejected" else None,
             ),
+            review_factories.identity_for_user(db, officer),
         )
 
     for name in ("done", "sponsor"):

@@ -308,7 +308,9 @@ def test_decide_records_and_reads_back(db, world):
     )
     version = q.queue_row(db, e).row_version
     out = review.decide(
-        db, vs.DecisionCommand(e, "id_document", "rejected", reason="Blurry", expected_row_version=version), me
+        db,
+        vs.DecisionCommand(e, "id_document", "rejected", reason="Blurry", expected_row_version=version),
+        me,
     )
     assert out.result.verification.admin_id == world["officer"]
     assert out.row.verification_state == "rejected" and out.row.row_version > version

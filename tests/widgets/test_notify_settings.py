@@ -13,6 +13,7 @@ from cohortdesk.services.notify import settings as ns
 from cohortdesk.services.secrets import SERVICE_NAME
 from cohortdesk.views.learner_tools import install_learner_tools
 from cohortdesk.views.notify_settings import NotifySettingsDialog
+from tests import review_factories
 from tests.memory_keyring import MemoryKeyring, using_keyring
 from tests.smtp_server import Handler, SmtpServer
 
@@ -39,9 +40,9 @@ def reject(ws, sql_guard, name: str, document: str, reason: str) -> None:
                 enrollment_id=ws.world["enrollments"][name],
                 document_type=document,
                 action="rejected",
-                actor_user_id=ws.world["officer"],
                 reason=reason,
             ),
+            review_factories.identity_for_user(ws.db, ws.world["officer"]),
         )
 
 
