@@ -3,11 +3,15 @@
 Each officer is a process of its own. Through CohortDesk's services an officer loops
 ``claims.claim_next`` (the ``FOR UPDATE SKIP LOCKED`` CTE, one short transaction) then
 ``verification.record_decision`` under that claim with an idempotency key, giving the claim back
-with the decision (two transactions per item, as the workstation does: claim, commit, show, decide).
+with the decision (as the workstation does: claim, commit, show, decide). On PostgreSQL each of the
+two is one server-function call in autocommit on a kept connection: one round trip each.
 The baseline, in the same run over a fresh copy of the same data, is the same two transactions in
 bare psycopg: a raw ``SKIP LOCKED`` claim, then lock the row, insert the decision and update the
 enrollment. Printed for each: decisions per second (all officers together, wall clock from the
-common start), p50/p95 latency of one claim-and-decide, and the ratios services / raw SQL. Then
+common start), p50/p95 latency of one claim-and-decide, the statements and network round trips the
+client sent per item (counted on the services side with SQLAlchemy events; BEGIN, COMMIT and pool
+pings count as round trips; the raw loop's are fixed by its code), and the ratios services / raw
+SQL. Then
 each run is checked: every one of the 10,000 items has exactly one decision (zero doubled, zero
 lost) and no claim is left behind.
 
@@ -40,7 +44,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import create_engine, event, make_url, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -206,9 +210,36 @@ def seed(url: str, items: int, officers: int) -> World:
 # --- the officers ------------------------------------------------------------------------------
 
 
+class RoundTrips:
+    """What a client sent: statements, and every round trip (statements, BEGIN/COMMIT/ROLLBACK, pings)."""
+
+    def __init__(self, db: Database) -> None:
+        self.statements = 0
+        self.round_trips = 0
+        engine = db.engine
+        event.listen(engine, "before_cursor_execute", self._statement)
+        for name in ("begin", "commit", "rollback"):
+            event.listen(engine, name, self._other)
+        ping = engine.dialect.do_ping
+
+        def counted_ping(dbapi_connection: Any) -> bool:
+            self.round_trips += 1
+            return ping(dbapi_connection)
+
+        engine.dialect.do_ping = counted_ping  # type: ignore[method-assign]
+
+    def _statement(self, *_args: Any) -> None:
+        self.statements += 1
+        self.round_trips += 1
+
+    def _other(self, *_args: Any) -> None:
+        self.round_trips += 1
+
+
 def services_officer(url: str, account_id: int, user_id: int, start: Any, out: Any) -> None:
     """Claim and decide through CohortDesk's services until the queue is empty."""
     db = Database(url)
+    sent = RoundTrips(db)
     me = Identity(
         user_id=user_id,
         display_name=f"Officer {user_id}",
@@ -222,6 +253,7 @@ def services_officer(url: str, account_id: int, user_id: int, start: Any, out: A
     with db.engine.connect():
         pass  # open the pool's first connection before the clock starts
     start.wait()
+    sent.statements = sent.round_trips = 0
     while True:
         began = time.perf_counter()
         claim = claims.claim_next(db, me)
@@ -241,7 +273,7 @@ def services_officer(url: str, account_id: int, user_id: int, start: Any, out: A
         )
         latencies.append(time.perf_counter() - began)
         decided.append(claim.enrollment_id)
-    out.put((time.perf_counter(), latencies, decided))
+    out.put((time.perf_counter(), latencies, decided, sent.statements, sent.round_trips))
     db.dispose()
 
 
@@ -303,7 +335,10 @@ def raw_officer(url: str, account_id: int, user_id: int, start: Any, out: Any) -
             conn.execute(DECIDE_SQL[2], params)
         latencies.append(time.perf_counter() - began)
         decided.append(row[0])
-    out.put((time.perf_counter(), latencies, decided))
+    # Per item: a claim (BEGIN, UPDATE, COMMIT) and a decision (BEGIN, 3 statements, COMMIT), plus
+    # the final claim that found nothing.
+    items = len(decided)
+    out.put((time.perf_counter(), latencies, decided, 4 * items + 1, 8 * items + 3))
     conn.close()
 
 
@@ -314,6 +349,8 @@ class Figures:
     decisions: int
     p50_ms: float
     p95_ms: float
+    statements: int
+    round_trips: int
 
     @property
     def per_second(self) -> float:
@@ -353,6 +390,8 @@ def run_officers(label: str, target: Any, url: str, world: World, officers: int)
         decisions=len(decided),
         p50_ms=statistics.median(latencies) * 1000,
         p95_ms=latencies[int(0.95 * (len(latencies) - 1))] * 1000,
+        statements=sum(r[3] for r in results),
+        round_trips=sum(r[4] for r in results),
     )
 
 
@@ -414,7 +453,8 @@ def main() -> int:
                 f"{figures.label:>9}: {figures.decisions:,} decisions by {args.officers} officers in "
                 f"{figures.seconds:.1f} s = {figures.per_second:,.0f} decisions/s; latency p50 "
                 f"{figures.p50_ms:.1f} ms, p95 {figures.p95_ms:.1f} ms; doubled {doubled}, lost {lost}, "
-                f"claims left {left}"
+                f"claims left {left}; per claim-and-decide {figures.statements / figures.decisions:.2f} "
+                f"statements, {figures.round_trips / figures.decisions:.2f} round trips"
             )
         services, raw = runs
         print(
