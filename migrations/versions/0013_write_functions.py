@@ -1103,10 +1103,14 @@ BEGIN
     RAISE NOTICE 'not a superuser: removing a login will not end its open sessions';
   END;
   -- Who connected before keeps connecting: the database owner (implicitly), the migrating role, and in
-  -- attach mode the role that owned DocuSeal's tables before CohortDesk took over its own.
+  -- attach mode the roles owning DocuSeal's tables (DocuSeal's own login) and the role that owned the
+  -- tables CohortDesk took over.
   EXECUTE format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), current_user);
   FOR v_keep IN SELECT value FROM @s.cohortdesk_install WHERE key = 'security.previous_owner'
-                 AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = value) LOOP
+                   AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = value)
+                 UNION
+                 SELECT DISTINCT t.tableowner::text FROM pg_catalog.pg_tables t
+                  WHERE t.schemaname = current_schema() AND t.tableowner <> 'cohortdesk_owner' LOOP
     EXECUTE format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), v_keep);
   END LOOP;
   EXECUTE format('REVOKE CONNECT ON DATABASE %I FROM PUBLIC', current_database());

@@ -163,3 +163,43 @@ def test_an_attached_database_stays_attached(docuseal_db: Database):
     with pytest.raises(SchemaError, match="installed in attach mode, not standalone"):
         migrate.upgrade(docuseal_db, mode="standalone")
     assert migrate.detect_mode(docuseal_db) == "attach"
+
+
+@pytest.mark.pg
+def test_attach_keeps_docuseal_connecting_and_closes_what_only_public_opened(pg_url):
+    """CONNECT leaves PUBLIC: DocuSeal's own login (owner of its tables) keeps it, a role that only had
+    PUBLIC's default loses it until granted, and the downgrade gives PUBLIC its CONNECT back."""
+    import uuid
+
+    import psycopg
+
+    from tests.pg.security_fixtures import drop_roles
+
+    docuseal, reporter = (f"cdt_{name}_{uuid.uuid4().hex[:8]}" for name in ("docuseal", "reporter"))
+    db = Database(pg_url)
+    try:
+        with db.engine.begin() as conn:
+            for role in (docuseal, reporter):
+                conn.execute(text(f'CREATE ROLE "{role}" LOGIN'))
+            Base.metadata.create_all(conn, tables=[Base.metadata.tables[n] for n in sorted(DOCUSEAL_TABLES)])
+            for name in DOCUSEAL_TABLES:
+                conn.execute(text(f'ALTER TABLE "{name}" OWNER TO "{docuseal}"'))
+        factories.account(db, "Attached Academy")
+        migrate.upgrade(db)
+
+        def can_connect(role: str) -> bool:
+            try:
+                psycopg.connect(host=pg_url.host, port=pg_url.port, dbname=pg_url.database, user=role).close()
+            except psycopg.OperationalError:
+                return False
+            return True
+
+        assert can_connect(docuseal) and not can_connect(reporter)
+        migrate.downgrade(db)
+        assert can_connect(reporter)
+    finally:
+        with db.engine.begin() as conn:
+            conn.execute(text(f'REASSIGN OWNED BY "{docuseal}" TO CURRENT_USER'))
+            conn.execute(text(f'DROP OWNED BY "{docuseal}", "{reporter}"'))
+        db.dispose()
+        drop_roles([docuseal, reporter])
