@@ -37,7 +37,6 @@ def render(screen: str, out: Path, students: int) -> None:  # noqa: PLR0915 - on
         os.environ["QT_SCALE_FACTOR"] = str(scale)
 
     from PySide6.QtCore import QEventLoop, QItemSelectionModel
-    from PySide6.QtWidgets import QWidget
 
     from cohortdesk.db import Database, default_url, migrate
     from cohortdesk.services import demo
@@ -152,7 +151,6 @@ def render(screen: str, out: Path, students: int) -> None:  # noqa: PLR0915 - on
     runner.shutdown(wait=True)
     db.dispose()
     shutil.rmtree(home, ignore_errors=True)
-    _ = QWidget
 
 
 def main() -> int:

@@ -46,8 +46,6 @@ from cohortdesk.services.identity import Identity
 from cohortdesk.views.errors import user_message
 from cohortdesk.views.runner import Op, Runner
 
-SKIPPED = "#a0221b"
-
 
 class BulkDialog(QDialog):
     finished_run = Signal(object)
