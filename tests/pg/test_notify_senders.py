@@ -64,8 +64,19 @@ def _reject_all(db: Database, world) -> None:
 def test_two_senders_racing_send_each_learner_exactly_once(pg_db: Database, store):
     world = review_factories.review_queue(pg_db, store, packs=120)
     _reject_all(pg_db, world)
-    # A slow server (10 ms a message) keeps both senders busy at the same time.
-    with SmtpServer(handler=Handler(on_data=lambda _m: time.sleep(0.01))) as smtp:
+    # The server holds the first message until the other sender has claimed learners of its own and
+    # started an attempt (a barrier, not a race against the clock), then takes 10 ms a message.
+    both_started = threading.Event()
+
+    def hold_first_message(_message: object) -> None:
+        if not both_started.is_set():
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and len({a.host for a in outbox.attempts(pg_db)}) < 2:
+                time.sleep(0.05)
+            both_started.set()
+        time.sleep(0.01)
+
+    with SmtpServer(handler=Handler(on_data=hold_first_message)) as smtp:
         _configure(pg_db, world, smtp.port)
         barrier = threading.Barrier(2)
         reports: list[sender.SendReport] = []
