@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from hashlib import md5
 from typing import Any
 
-from sqlalchemy import case, func, insert, or_, select, text, update
+from sqlalchemy import Boolean, bindparam, case, func, insert, or_, select, text, update
 
 from cohortdesk.db import Database
 from cohortdesk.errors import PermissionDenied
@@ -308,79 +308,102 @@ def progress(
     return _sqlite_progress(db, payload, start, host)
 
 
+# The SQLite sender's bookkeeping, built once: the sender runs these once per e-mail, and building a
+# statement costs more than running it on SQLite.
+_ATTEMPT = select(A.c.claim_token, A.c.message_key, A.c.finished_at, A.c.outcome).where(
+    A.c.id == bindparam("p_attempt")
+)
+_FINISH_ATTEMPT = (
+    update(A)
+    .where(A.c.id == bindparam("p_attempt"))
+    .values(finished_at=bindparam("p_now"), outcome=bindparam("p_outcome"), detail=bindparam("p_detail"))
+)
+_TRIES = O.c.attempts + 1
+_LIMIT = func.coalesce(
+    select(NotificationSettings.max_attempts)
+    .where(NotificationSettings.institution_id == O.c.institution_id)
+    .scalar_subquery(),
+    8,
+)
+_FINISH_ROWS = (
+    update(O)
+    .where(
+        O.c.claim_token == bindparam("p_claim_token"),  # the claim's index, not a scan of the outbox
+        O.c.message_key == bindparam("p_message_key"),
+        O.c.status.in_(("sending", "unknown")),
+    )
+    .values(
+        attempts=_TRIES,
+        status=case(
+            (bindparam("p_retry", type_=Boolean) & (_TRIES >= _LIMIT), "failed"), else_=bindparam("p_status")
+        ),
+        next_attempt_at=bindparam("p_next_attempt_at"),
+        sent_at=bindparam("p_sent_at"),
+        last_error=bindparam("p_last_error"),
+        claim_token=case((bindparam("p_keep_claim", type_=Boolean), O.c.claim_token), else_=None),
+        claimed_by=None,
+        claim_expires_at=None,
+    )
+)
+_CLAIMED_IDS = select(O.c.id).where(
+    O.c.claim_token == bindparam("p_claim_token"),
+    O.c.message_key == bindparam("p_message_key"),
+    O.c.status == "sending",
+    O.c.claim_expires_at > bindparam("p_now"),
+)
+_START_ATTEMPT = insert(A).returning(A.c.id)
+
+
 def _sqlite_progress(
     db: Database, payload: list[dict[str, Any]], start: Digest | None, host: str
 ) -> int | None:
-    """The steps of ``cohortdesk_notify_progress`` as a few Core statements in one write transaction
-    (the sender calls this once per e-mail, so it is kept lean)."""
+    """The steps of ``cohortdesk_notify_progress`` in one write transaction on the embedded store."""
     now = datetime.now(UTC)
     with db.session() as s:
         for item in payload:
-            found = s.execute(
-                select(A.c.claim_token, A.c.message_key, A.c.finished_at, A.c.outcome).where(
-                    A.c.id == item["attempt"]
-                )
-            ).first()
+            found = s.execute(_ATTEMPT, {"p_attempt": item["attempt"]}).first()
             if found is None or (found.finished_at is not None and found.outcome != "unknown"):
                 continue
             outcome = item["outcome"]
             detail = (item["detail"] or "")[:2000]
             s.execute(
-                update(A)
-                .where(A.c.id == item["attempt"])
-                .values(finished_at=now, outcome=outcome, detail=detail)
-            )
-            tries = O.c.attempts + 1
-            limit = func.coalesce(
-                select(NotificationSettings.max_attempts)
-                .where(NotificationSettings.institution_id == O.c.institution_id)
-                .scalar_subquery(),
-                8,
+                _FINISH_ATTEMPT,
+                {"p_attempt": item["attempt"], "p_now": now, "p_outcome": outcome, "p_detail": detail},
             )
             retry = outcome == "retry"
             s.execute(
-                update(O)
-                .where(
-                    O.c.claim_token == found.claim_token,  # the claim's index, not a scan of the outbox
-                    O.c.message_key == found.message_key,
-                    O.c.status.in_(("sending", "unknown")),
-                )
-                .values(
-                    attempts=tries,
-                    status=case((tries >= limit, "failed"), else_="pending") if retry else outcome,
-                    next_attempt_at=now + timedelta(seconds=item["retry_seconds"]) if retry else None,
-                    sent_at=now if outcome == "sent" else None,
-                    last_error=None if outcome == "sent" else detail,
-                    claim_token=O.c.claim_token if outcome == "unknown" else None,
-                    claimed_by=None,
-                    claim_expires_at=None,
-                )
+                _FINISH_ROWS,
+                {
+                    "p_claim_token": found.claim_token,
+                    "p_message_key": found.message_key,
+                    "p_retry": retry,
+                    "p_status": "pending" if retry else outcome,
+                    "p_next_attempt_at": now + timedelta(seconds=item["retry_seconds"]) if retry else None,
+                    "p_sent_at": now if outcome == "sent" else None,
+                    "p_last_error": None if outcome == "sent" else detail,
+                    "p_keep_claim": outcome == "unknown",
+                },
             )
         if start is None:
             return None
         ids = s.scalars(
-            select(O.c.id).where(
-                O.c.claim_token == start.claim_token,
-                O.c.message_key == start.message_key,
-                O.c.status == "sending",
-                O.c.claim_expires_at > now,
-            )
+            _CLAIMED_IDS,
+            {"p_claim_token": start.claim_token, "p_message_key": start.message_key, "p_now": now},
         ).all()
         if not ids:
             return None
         return s.scalar(
-            insert(A)
-            .values(
-                account_id=start.account_id,
-                claim_token=start.claim_token,
-                message_key=start.message_key,
-                recipient_email=start.recipient_email,
-                outbox_ids=sorted(ids),
-                started_at=now,
-                sender="local",
-                host=host[:255],
-            )
-            .returning(A.c.id)
+            _START_ATTEMPT,
+            {
+                "account_id": start.account_id,
+                "claim_token": start.claim_token,
+                "message_key": start.message_key,
+                "recipient_email": start.recipient_email,
+                "outbox_ids": sorted(ids),
+                "started_at": now,
+                "sender": "local",
+                "host": host[:255],
+            },
         )
 
 
