@@ -83,7 +83,7 @@ def test_too_old_laptop_is_told_to_update_and_keeps_its_changes(
         indicator.sync_button.click()
     assert "Update CohortDesk" in indicator.state_label.text()
     assert "newer CohortDesk" in indicator.state_label.toolTip()
-    assert indicator.counts_button.text() == "1 change waiting · 0 conflicts"
+    assert indicator.counts_button.text() == "Update needed · 1 change waiting"  # never "0 conflicts"
     assert any("Update CohortDesk, then sync again" in r.getMessage() for r in caplog.records)
 
     with world.server.engine.begin() as conn:

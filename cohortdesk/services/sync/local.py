@@ -220,12 +220,15 @@ class SyncStatus:
         return bool(self.last_error and self.last_error.startswith(SyncSchemaTooOld.PREFIX))
 
     def describe(self) -> str:
-        """E.g. ``3 changes waiting · 1 conflict``; after a failed sync ``Last sync failed · 3 changes
-        waiting`` (the conflicts it would have brought are unknown, so no count is claimed)."""
+        """E.g. ``3 changes waiting · 1 conflict``. After a sync that did not finish it says so first
+        (``Last sync failed · 3 changes waiting``, ``Offline · …``, ``Update needed · …``) and names
+        conflicts only when some are known: the ones that sync would have brought are not, so "0
+        conflicts" is never claimed then."""
         changes = f"{self.waiting} change{'s' if self.waiting != 1 else ''} waiting"
-        if self.failed:
-            return f"Last sync failed · {changes}"
         conflicts = f"{self.conflicts} conflict{'s' if self.conflicts != 1 else ''}"
+        if self.last_error:
+            prefix = "Update needed" if self.needs_update else "Offline" if self.offline else "Last sync failed"
+            return f"{prefix} · {changes}" + (f" · {conflicts}" if self.conflicts else "")
         return f"{changes} · {conflicts}"
 
 
