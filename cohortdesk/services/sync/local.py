@@ -227,7 +227,9 @@ class SyncStatus:
         changes = f"{self.waiting} change{'s' if self.waiting != 1 else ''} waiting"
         conflicts = f"{self.conflicts} conflict{'s' if self.conflicts != 1 else ''}"
         if self.last_error:
-            prefix = "Update needed" if self.needs_update else "Offline" if self.offline else "Last sync failed"
+            prefix = (
+                "Update needed" if self.needs_update else "Offline" if self.offline else "Last sync failed"
+            )
             return f"{prefix} · {changes}" + (f" · {conflicts}" if self.conflicts else "")
         return f"{changes} · {conflicts}"
 
