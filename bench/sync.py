@@ -338,6 +338,7 @@ def main() -> int:
 
         # --- pull -------------------------------------------------------------------------------
         with server.engine.begin() as conn:
+            conn.execute(text("SET LOCAL statement_timeout = 0"))  # setting up: 100,000 rows at once
             cursor = conn.scalar(
                 text("SELECT last_seq FROM tenant_clock WHERE account_id = :a"), {"a": account}
             )
