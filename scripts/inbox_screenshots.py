@@ -47,6 +47,7 @@ def make_conflicts(server: Database, laptop: Database) -> None:
         server, ce.NewEnrollment(world.cohort, world.users[5], {"city": "Durban", "phone": "0821234567"})
     ).row
     old = ce.create_cohort(server, ce.NewCohort(world.institution, "2025 Pilot", "candidacy")).row
+    ce.enroll_many(server, [ce.NewEnrollment(old.id, u) for u in world.users[:2]])
     engine.sync(laptop, server)
 
     # offline on the laptop
@@ -65,7 +66,7 @@ def make_conflicts(server: Database, laptop: Database) -> None:
     ce.delete_enrollment(server, enrolled.id)
     ce.delete_sponsor(server, gone.id)
     ce.update_cohort(server, world.cohort, {"student_count": 24})
-    ce.update_cohort(server, old.id, {"name": "2025 Pilot (kept for the audit)"})
+    ce.enroll(server, ce.NewEnrollment(old.id, world.users[2]))
     engine.sync(laptop, server)
 
 

@@ -123,7 +123,7 @@ KIND_TEXT = {
     "row_deleted": "You changed this, but it was deleted on the server meanwhile.",
     "parent_deleted": "You added this, but what it belongs to was deleted on the server meanwhile.",
     "duplicate": "You added this, but the same one already exists on the server.",
-    "delete_vs_edit": "You deleted this, but someone changed it on the server meanwhile.",
+    "delete_vs_edit": "You deleted this, but it changed on the server meanwhile (edited, or something added to it).",
     "rejected": "The server refused this change.",
 }
 
@@ -295,6 +295,36 @@ class _Names:
                 self.cache[key] = conflicts.row_name(self.session, table, row_id)
         return self.cache[key]
 
+    def rows_in_words(self, table: str, ids: list[int], limit: int = 8) -> str:
+        """``3 enrollments: Thandi Nkosi, Sipho Dlamini, …`` for rows of the laptop's store."""
+        label = SPECS[table].label if table in SPECS else table
+        shown = []
+        for row_id in ids[:limit]:
+            if table == "cohort_enrollments":
+                row = conflicts._local_row(self.session, table, row_id) or {}
+                shown.append(self.of("users", row.get("user_id")) or f"id {row_id}")
+            else:
+                shown.append(self.of(table, row_id) or f"id {row_id}")
+        more = f", and {len(ids) - limit} more" if len(ids) > limit else ""
+        return f"{len(ids)} {label}{'s' if len(ids) != 1 else ''}: {', '.join(shown)}{more}"
+
+    def live_children_besides(self, table_name: str, row_id: int, known: dict[str, list[int]]) -> str:
+        """Names of the live children of a row in the laptop's copy that the laptop did not delete
+        (the ones added on the server meanwhile, after the pull)."""
+        found = []
+        for child_table, column in SPECS[table_name].children if table_name in SPECS else ():
+            child = SPECS[child_table].table
+            ids = [
+                i
+                for i in self.session.scalars(
+                    select(child.c.id).where(child.c[column] == row_id, child.c.deleted_at.is_(None))
+                )
+                if i not in set(known.get(child_table, ()))
+            ]
+            if ids:
+                found.append(self.rows_in_words(child_table, ids).split(": ", 1)[1])
+        return "; ".join(found)
+
     def words(self, text: str) -> str:
         """A server's reason with ``the sponsor (id 3)`` written as ``the sponsor “Closed Traders”``."""
 
@@ -385,10 +415,35 @@ def _row_lines(c: ConflictRow, names: _Names) -> tuple[ConflictLine, ...]:
             lines[line_index] = ConflictLine(
                 line.field, line.label, line.base, "(deleted)", line.theirs, None
             )
+        mine_children = c.mine.get("children") if isinstance(c.mine, dict) else None
+        if isinstance(mine_children, dict) and mine_children:
+            listed = [names.rows_in_words(t, ids) for t, ids in mine_children.items() if ids]
+            lines.append(
+                ConflictLine(
+                    "children",
+                    "Deleted with it by you",
+                    "—",
+                    "; ".join(listed),
+                    "kept: none of your delete was applied",
+                    None,
+                )
+            )
         if theirs.get("live_children"):
-            add("live_children", None, None, names.show(theirs["live_children"], "live_children"))
-            lines[-1] = ConflictLine(
-                "live_children", lines[-1].label, "—", "none (deleted with it)", lines[-1].theirs, None
+            also = (
+                {t: ids for t, ids in (mine_children or {}).items()}
+                if isinstance(mine_children, dict)
+                else {}
+            )
+            added = names.live_children_besides(c.table_name, c.row_id, also)
+            lines.append(
+                ConflictLine(
+                    "live_children",
+                    field_label("live_children"),
+                    "—",
+                    "none (deleted with it)",
+                    names.show(theirs["live_children"], "live_children") + (f": {added}" if added else ""),
+                    None,
+                )
             )
         return tuple(lines)
 

@@ -88,3 +88,25 @@ def test_a_deleted_row_shows_its_base_and_a_refused_change_the_servers_value(wor
         "Gone Ltd",
         "Kasi Retail",
     )
+
+
+def test_a_cohort_delete_meeting_an_online_enrollment_says_what_it_holds(world, new_laptop):
+    laptop = new_laptop("a")
+    engine.sync(laptop, world.server)
+    for user in world.users[:3]:
+        ce.enroll(laptop, ce.NewEnrollment(world.cohort, user))
+    engine.sync(laptop, world.server)
+    ce.delete_cohort(laptop, world.cohort)  # offline: three enrollment deletes, then the cohort's
+    ce.enroll(world.server, ce.NewEnrollment(world.cohort, world.users[3]))  # meanwhile, online
+    engine.sync(laptop, world.server)
+    [entry] = admin_sync.conflict_entries(laptop)
+    assert entry.what == "cohort “Server cohort”" and entry.kind == "delete_vs_edit"
+    lines = {line.label: line for line in entry.lines}
+    mine = lines["Deleted with it by you"]
+    assert mine.mine == "3 enrollments: Learner0 Test, Learner1 Test, Learner2 Test"
+    assert mine.theirs == "kept: none of your delete was applied"
+    assert lines["Still in it on the server"].theirs == "1 enrollment: Learner3 Test"
+    conflicts.resolve_group(laptop, entry.conflict_ids, "keep_theirs")  # Keep it: all four stay
+    engine.sync(laptop, world.server)
+    assert len(ce.list_enrollments(laptop, world.cohort)) == 4
+    assert_same_as_server(laptop, world.server, world.account)
