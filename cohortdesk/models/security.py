@@ -19,7 +19,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cohortdesk.models.base import Base
@@ -36,6 +36,14 @@ class LoginMapping(Base):
         CheckConstraint(check_in("app_role", AppRole), name="app_role"),
         Index("ix_cohortdesk_users_account_id", "account_id"),
         Index("ix_cohortdesk_users_user_id", "user_id"),
+        # One person, one active login: nobody acts in a colleague's name through a second login.
+        Index(
+            "ux_cohortdesk_users_active_user_id",
+            "user_id",
+            unique=True,
+            postgresql_where=text("active"),
+            sqlite_where=text("active"),
+        ),
     )
 
     db_role: Mapped[str] = mapped_column(String(ROLE_NAME_LENGTH), primary_key=True)

@@ -2,11 +2,16 @@
 information, exported what and why, and who changed whose permissions.
 
 Entries are append-only (the database refuses UPDATE, DELETE and TRUNCATE). On PostgreSQL a CohortDesk
-login writes them through ``cohortdesk_log_access()``, so the database, not the client, fills in who,
-when, from where and for which institution; permission changes are written only by the database's own
-user-management functions. Entries hold ids, field names and counts, never document contents or ID
-numbers. ``append`` joins the caller's unit of work, so a reveal or an export and its entry commit or
-fail together.
+login cannot write a free-form entry: each entry is written by the database function that does the
+logged thing, which fills in who, when, from where and for which institution and checks the object is
+the login's own: ``cohortdesk_fetch_document`` (a document view: returns the document's entry),
+``cohortdesk_reveal_special_pi`` (a reveal: returns the values), ``cohortdesk_log_export`` and
+``cohortdesk_export_special_pi`` (an export; the latter returns the special values it covers).
+Permission changes are written only by the database's own user-management functions. Entries hold
+ids, field names and counts, never document contents or ID numbers.
+
+On SQLite (and for a privileged session with no login mapping, e.g. maintenance) ``append`` writes the
+entry inside the caller's unit of work, so a reveal or an export and its entry commit or fail together.
 """
 
 from __future__ import annotations
@@ -17,10 +22,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from cohortdesk.db import Database
-from cohortdesk.errors import PermissionDenied, ValidationError
+from cohortdesk.errors import NotFoundError, PermissionDenied, ValidationError
 from cohortdesk.models import AccessKind, AccessLogEntry, User
 from cohortdesk.services.identity import Identity
 
@@ -41,6 +47,11 @@ class AccessLogRow:
     details: dict[str, Any]
 
 
+def on_server(session: Session, identity: Identity) -> bool:
+    """True when ``identity`` is a PostgreSQL login: its entries come only from the database's functions."""
+    return identity.db_role is not None and session.get_bind().dialect.name == "postgresql"
+
+
 def append(
     session: Session,
     identity: Identity,
@@ -51,24 +62,14 @@ def append(
     purpose: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> int:
-    """Add one entry inside ``session``'s transaction; returns its id."""
+    """Add one entry inside ``session``'s transaction; returns its id. Not for a PostgreSQL login,
+    whose entries only the functions that do the logged thing write (``PermissionDenied``)."""
     kind = AccessKind(kind)
     details = dict(details or {})
-    if identity.db_role is not None and session.get_bind().dialect.name == "postgresql":
-        return int(
-            session.scalar(
-                text(
-                    "SELECT cohortdesk_log_access(:kind, :object_table, :object_id, :purpose, "
-                    "CAST(:details AS jsonb))"
-                ),
-                {
-                    "kind": kind.value,
-                    "object_table": object_table,
-                    "object_id": object_id,
-                    "purpose": purpose,
-                    "details": _json(details),
-                },
-            )
+    if on_server(session, identity):
+        raise PermissionDenied(
+            "On the server the access log is written by the database itself when a document is opened, "
+            "special personal information is revealed or a report is exported."
         )
     if identity.account_id is None:
         raise ValidationError("account_id", "there is no institution to record this access for")
@@ -98,8 +99,11 @@ def _json(value: dict[str, Any]) -> str:
 def log_document_view(
     db: Database, identity: Identity, enrollment_id: int, document_type: str, purpose: str = "verification"
 ) -> int:
-    """Record that ``identity`` opened one uploaded document of an enrollment."""
+    """Record that ``identity`` opened one uploaded document of an enrollment (on the server through
+    ``cohortdesk_fetch_document``, which refuses an enrollment of another institution)."""
     with db.session() as s:
+        if on_server(s, identity):
+            return fetch_document_entry(s, enrollment_id, document_type, purpose)[1]
         return append(
             s,
             identity,
@@ -111,11 +115,62 @@ def log_document_view(
         )
 
 
+def fetch_document_entry(
+    session: Session, enrollment_id: int, document_type: str, purpose: str
+) -> tuple[dict[str, Any], int]:
+    """The server's ``uploaded_documents`` entry of one document (storage key included) and the id of
+    the document view ``cohortdesk_fetch_document`` logged. A legacy key (``disability``) is tried after the
+    current one (``disability_proof``)."""
+    from cohortdesk.services.validation import LEGACY_DOCUMENT_KEYS
+
+    candidates = [document_type, *(k for k, v in LEGACY_DOCUMENT_KEYS.items() if v == document_type)]
+    for index, key in enumerate(candidates):
+        try:
+            with session.begin_nested():
+                found = session.scalar(
+                    text("SELECT cohortdesk_fetch_document(:e, :t, :p)"),
+                    {"e": enrollment_id, "t": key, "p": purpose},
+                )
+            return dict(found["entry"] or {}), int(found["log_id"])
+        except DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) != "P0002" or index == len(candidates) - 1:
+                raise _refusal(exc) from exc
+    raise NotFoundError(f"Enrollment {enrollment_id} has no {document_type} uploaded.")  # pragma: no cover
+
+
+def reveal_on_server(session: Session, enrollment_id: int, reason: str) -> dict[str, Any]:
+    """``cohortdesk_reveal_special_pi``: ``{"values": {...}, "fields": [...], "log_id": n}``, logged."""
+    try:
+        return dict(
+            session.scalar(
+                text("SELECT cohortdesk_reveal_special_pi(:e, :r)"), {"e": enrollment_id, "r": reason}
+            )
+        )
+    except DBAPIError as exc:
+        raise _refusal(exc) from exc
+
+
+def _refusal(exc: DBAPIError) -> Exception:
+    """The database's refusal of a logged access, in the service layer's own errors."""
+    state = getattr(exc.orig, "sqlstate", None)
+    message = str(getattr(exc.orig, "diag", None) and exc.orig.diag.message_primary or exc.orig)
+    if state == "42501":
+        return PermissionDenied(message[:1].upper() + message[1:] + ".")
+    if state == "P0002":
+        return NotFoundError(message[:1].upper() + message[1:] + ".")
+    if state == "22023":
+        return ValidationError("purpose", message)
+    return exc
+
+
 def log_reveal(
     db: Database, identity: Identity, enrollment_id: int, fields: list[str] | tuple[str, ...], reason: str
 ) -> int:
-    """Record that ``identity`` revealed special personal information (the field names, never values)."""
+    """Record that ``identity`` revealed special personal information (the field names, never values).
+    On the server a reveal is logged only by revealing (``privacy.reveal_student_pi``)."""
     with db.session() as s:
+        if on_server(s, identity):
+            return int(reveal_on_server(s, enrollment_id, reason)["log_id"])
         return append(
             s,
             identity,
@@ -144,7 +199,24 @@ def log_export(
     cleaned = (purpose or "").strip()
     if not cleaned:
         raise ValidationError("purpose", "say what the export is for")
+    details = {
+        "row_count": row_count,
+        "format": file_format,
+        "columns": list(columns),
+        "filters": filters or {},
+        "special_pi": special_pi,
+    }
     with db.session() as s:
+        if on_server(s, identity):
+            try:
+                return int(
+                    s.scalar(
+                        text("SELECT cohortdesk_log_export(:p, :t, :i, CAST(:d AS jsonb))"),
+                        {"p": cleaned, "t": object_table, "i": object_id, "d": _json(details)},
+                    )
+                )
+            except DBAPIError as exc:
+                raise _refusal(exc) from exc
         return append(
             s,
             identity,
@@ -152,13 +224,7 @@ def log_export(
             object_table=object_table,
             object_id=object_id,
             purpose=cleaned,
-            details={
-                "row_count": row_count,
-                "format": file_format,
-                "columns": list(columns),
-                "filters": filters or {},
-                "special_pi": special_pi,
-            },
+            details=details,
         )
 
 

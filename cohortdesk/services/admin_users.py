@@ -290,6 +290,7 @@ def add_user(db: Database, cmd: NewLogin, password: str | None) -> LoginRow:
         verifier = _verifier(s, login, password)
         if caller.super_admin and not caller.privileged:
             user_id = _find_user(s, cmd, account_id=None)
+            _refuse_second_login(s, user_id)
             s.execute(
                 text("SELECT cohortdesk_admin_add_user(:login, :password, :user_id, :role, :capabilities)"),
                 {
@@ -303,6 +304,20 @@ def add_user(db: Database, cmd: NewLogin, password: str | None) -> LoginRow:
         else:
             _add_user_privileged(s, cmd, login, role, capabilities, verifier)
     return get_user(db, login)
+
+
+def _refuse_second_login(s: Session, user_id: int) -> None:
+    """One person, one active login (the database's unique index says so too): decisions are only
+    ever in the name of the person whose login made them."""
+    existing = s.scalar(
+        text("SELECT db_role FROM cohortdesk_users WHERE user_id = :u AND active"), {"u": user_id}
+    )
+    if existing is not None:
+        raise ValidationError(
+            "user_id",
+            f"this person already has the login {existing!r}; one person has one login "
+            "(remove that login first to give them a new one)",
+        )
 
 
 def _find_user(s: Session, cmd: NewLogin, account_id: int | None) -> int:
@@ -335,6 +350,7 @@ def _add_user_privileged(
         if not cmd.create_user or cmd.user_id is not None:
             raise
         user_id = _create_docuseal_user(s, cmd, institution.account_id)
+    _refuse_second_login(s, user_id)
     if _role_exists(s, login):
         raise ValidationError("login", f"a database login named {login!r} already exists")
     quoted = _ident(s, login)

@@ -573,8 +573,9 @@ class _DemoGenerator:
         self.totals = _Totals()
         self.plans: list[_Plan] = []
         self.written: list[StoredFile] = []
-        # (student index, document type, version) -> (stored file, demo file)
-        self.file_pool: dict[tuple[int, str, int], tuple[StoredFile, files.DemoFile]] = {}
+        # (institution index, student index, document type, version) -> (stored file, demo file). Files
+        # are never shared between institutions: the database refuses another account's storage key.
+        self.file_pool: dict[tuple[int, int, str, int], tuple[StoredFile, files.DemoFile]] = {}
         self.template_files: dict[str, tuple[StoredFile, files.DemoFile]] = {}
         self.institution_ids: list[int] = []
 
@@ -735,8 +736,16 @@ class _DemoGenerator:
             )
             want_shared_file = want_shared_file or (index % 70 == 45 and index < self.unique_files)
             if want_shared_file and "id_document" in uploaded:
-                # The same scan uploaded by two learners: identical checksum across different people.
-                donor = next((p for p in reversed(seen) if "id_document" in p.uploaded), None)
+                # The same scan uploaded by two learners of one institution: identical checksum across
+                # different people (never across institutions, whose stored files are their own).
+                donor = next(
+                    (
+                        p
+                        for p in reversed(seen)
+                        if "id_document" in p.uploaded and _COHORTS[p.cohort][0] == _COHORTS[cohort][0]
+                    ),
+                    None,
+                )
                 if donor is not None and donor.student is not student:
                     plan.shared_file_from = donor.student.index
                     want_shared_file = False
@@ -834,14 +843,15 @@ class _DemoGenerator:
             student = plan.student
             if student.index >= self.unique_files or not plan.uploaded:
                 continue
+            inst = _COHORTS[plan.cohort][0]
             for doc in plan.uploaded:
                 versions = (0, 1) if doc == plan.resubmitted else (0,)
                 for version in versions:
-                    key = (student.index, doc, version)
+                    key = (inst, student.index, doc, version)
                     if key in self.file_pool:
                         continue
                     if doc == "id_document" and plan.shared_file_from is not None and version == 0:
-                        donor = self.file_pool.get((plan.shared_file_from, doc, 0))
+                        donor = self.file_pool.get((inst, plan.shared_file_from, doc, 0))
                         if donor is not None:
                             self.file_pool[key] = donor
                             continue
@@ -853,17 +863,22 @@ class _DemoGenerator:
                 if cancelled is not None and cancelled():
                     raise DemoCancelled("Loading the demo data was cancelled; nothing was added.")
                 report(0, self.n, f"Writing documents for {done:,} students")
-        # Students beyond the unique-file range reuse these files, document type by document type.
-        self.pool_by_doc: dict[str, list[tuple[StoredFile, files.DemoFile]]] = {}
-        for (_index, doc, _version), entry in self.file_pool.items():
-            self.pool_by_doc.setdefault(doc, []).append(entry)
+        # Students beyond the unique-file range reuse these files, per institution and document type.
+        self.pool_by_doc: dict[tuple[int, str], list[tuple[StoredFile, files.DemoFile]]] = {}
+        for (inst, _index, doc, _version), entry in self.file_pool.items():
+            self.pool_by_doc.setdefault((inst, doc), []).append(entry)
         needed = {
-            doc for plan in self.plans if plan.student.index >= self.unique_files for doc in plan.uploaded
+            (_COHORTS[plan.cohort][0], doc)
+            for plan in self.plans
+            if plan.student.index >= self.unique_files
+            for doc in plan.uploaded
         }
-        for doc in sorted(needed - set(self.pool_by_doc)):
-            student = next(p.student for p in self.plans if doc in p.uploaded)
+        for inst, doc in sorted(needed - set(self.pool_by_doc)):
+            student = next(
+                p.student for p in self.plans if doc in p.uploaded and _COHORTS[p.cohort][0] == inst
+            )
             demo_file = self._make_file(student, doc, 0, self.now.date())
-            self.pool_by_doc[doc] = [(self._put(demo_file), demo_file)]
+            self.pool_by_doc[(inst, doc)] = [(self._put(demo_file), demo_file)]
 
     def remove_files(self) -> None:
         for stored in self.written:
@@ -1212,10 +1227,11 @@ class _DemoGenerator:
         return {"row": row, "roles": roles, "doc_fields": doc_fields}
 
     def _pool_file(self, plan: _Plan, doc: str, version: int) -> tuple[StoredFile, files.DemoFile]:
-        own = self.file_pool.get((plan.student.index, doc, version))
+        inst = _COHORTS[plan.cohort][0]
+        own = self.file_pool.get((inst, plan.student.index, doc, version))
         if own is not None:
             return own
-        candidates = self.pool_by_doc[doc]
+        candidates = self.pool_by_doc[(inst, doc)]
         return candidates[plan.student.index % len(candidates)]
 
     def _insert_students(self, session: Session, plans: list[_Plan], on_rows: Any) -> None:

@@ -1,8 +1,12 @@
-"""Live refresh hints from PostgreSQL: ``LISTEN cohortdesk_queue`` on one dedicated connection.
+"""Live refresh hints from PostgreSQL: ``LISTEN`` on the institution's queue channel, on one
+dedicated connection.
 
-The ``0006_review_claims`` triggers send one notification per statement that changes
-``cohort_enrollments``, carrying identifiers only (account id, enrollment id, cohort id, row_version),
-or a ``bulk`` summary for large statements. ``QueueListener`` keeps one autocommit connection outside
+The queue triggers send one notification per statement that changes ``cohort_enrollments``, carrying
+identifiers only (account id, enrollment id, cohort id, row_version), or a ``bulk`` summary for large
+statements. Each account has its own channel, ``cohortdesk_queue_<32 hex>``, whose name comes from a
+server secret: ``queue_channels(conn)`` (``cohortdesk_queue_channels()``) gives a login its own
+institution's channel only, so no other institution's identifiers ever reach it. A forged notification
+(anyone who knows the name can NOTIFY) costs a refresh, which reads through row-level security. ``QueueListener`` keeps one autocommit connection outside
 the pool (TCP keepalives on, ``idle_session_timeout`` off: it is idle by design), waits on
 ``conn.notifies(timeout=…)``, pings now and then to notice a dead link, and reconnects with backoff.
 
@@ -37,7 +41,24 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
+#: The channel of databases from before per-institution channels (and of tests that pass it explicitly).
 CHANNEL = "cohortdesk_queue"
+
+
+def queue_channels(conn: Any) -> list[str]:
+    """The queue channels this session may listen on (psycopg connection): its institution's own; a
+    privileged maintenance session's, every institution's; ``[CHANNEL]`` on a database without them."""
+    if conn.execute("SELECT to_regproc('cohortdesk_queue_channels') IS NULL").fetchone()[0]:
+        return [CHANNEL]
+    return [row[0] for row in conn.execute("SELECT cohortdesk_queue_channels()").fetchall()]
+
+
+def _listen(conn: Any, channel: str) -> None:
+    from psycopg import sql
+
+    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+
+
 #: How ``on_state(False, reason)`` starts when notifications do not arrive on the connection at all.
 DEAF = "Notifications do not arrive on this connection"
 
@@ -123,7 +144,7 @@ class QueueListener:
         on_event: Callable[[QueueEvent], None],
         on_state: Callable[[bool, str], None] | None = None,
         *,
-        channel: str = CHANNEL,
+        channel: str | None = None,
         wait_seconds: float = 0.5,
         ping_seconds: float = 15.0,
         first_backoff: float = 0.5,
@@ -134,7 +155,9 @@ class QueueListener:
         self._connect = connect
         self._on_event = on_event
         self._on_state = on_state or (lambda online, reason: None)
+        #: ``None``: the session's own queue channels (``queue_channels``), looked up on every connect.
         self.channel = channel
+        self.channels: list[str] = []
         self.wait_seconds = wait_seconds
         self.ping_seconds = ping_seconds
         self.first_backoff = first_backoff
@@ -213,8 +236,10 @@ class QueueListener:
             if getattr(conn.info, "server_version", 0) >= 140000:
                 conn.execute("SET idle_session_timeout = 0")
             conn.execute("SET statement_timeout = '10s'")
-            conn.execute(f"LISTEN {self.channel}")
-            conn.execute(f"LISTEN {self.probe_channel}")
+            self.channels = [self.channel] if self.channel else queue_channels(conn)
+            for channel in self.channels:
+                _listen(conn, channel)
+            _listen(conn, self.probe_channel)
         except Exception:
             conn.close()
             raise

@@ -3,9 +3,14 @@ the identity holds the ``special_pi`` capability, and revealed per learner only 
 
 * ``masked_student_data(student_data, identity)``: the copy any list, grid or panel shows.
 * ``reveal_student_pi(db, identity, enrollment_id, reason)``: the unmasked values for one learner,
-  written to the access log (field names and reason, never the values) in the same transaction.
+  written to the access log (field names and reason, never the values) in the same transaction. On
+  PostgreSQL a login cannot read these values from any table or view (it reads the masked view
+  ``cohortdesk_docuseal.cohort_enrollments``); ``cohortdesk_reveal_special_pi`` checks the capability,
+  logs and returns them.
 * ``reveal_details(db, identity, enrollment_id, reason)``: the workstation's student details page of
   one learner with special PI on show, after the same logged reveal.
+* ``fetch_document(db, identity, enrollment_id, document_type)``: a document's entry with its storage
+  key, the view logged (how a health document's key is obtained on the server).
 * ``document_needs_special_pi(document_type)``: medical letters (``disability_proof``) are health
   information; only capability holders may open them.
 
@@ -28,7 +33,7 @@ from cohortdesk.models import AccessKind, CohortEnrollment
 from cohortdesk.services import access_log
 from cohortdesk.services.identity import SPECIAL_PI, Identity
 from cohortdesk.services.queue import MASK, StudentDetails, mask_id_number, student_details
-from cohortdesk.services.validation import DISABILITY_STATUSES, POPULATION_GROUPS
+from cohortdesk.services.validation import DISABILITY_STATUSES, POPULATION_GROUPS, canonical_document_type
 
 #: ``student_data`` keys holding special personal information (or identifying numbers masked with it).
 SPECIAL_PI_FIELDS = ("race", "disability", "sa_id_number", "alternate_id")
@@ -67,6 +72,39 @@ def check_document_access(identity: Identity, document_type: str) -> None:
         )
 
 
+def fetch_document(
+    db: Database, identity: Identity, enrollment_id: int, document_type: str, purpose: str = "verification"
+) -> dict[str, Any]:
+    """One document's ``uploaded_documents`` entry with its storage key, the view logged. A login reads
+    health documents' entries without their key (the masked view): on PostgreSQL the key comes only
+    from ``cohortdesk_fetch_document``, which checks the enrollment is the login's institution's and the
+    capability for health documents."""
+    check_document_access(identity, document_type)
+    with db.session() as s:
+        if access_log.on_server(s, identity):
+            return access_log.fetch_document_entry(s, enrollment_id, document_type, purpose)[0]
+        documents = s.scalar(
+            select(CohortEnrollment.uploaded_documents).where(CohortEnrollment.id == enrollment_id)
+        )
+        if documents is None:
+            raise NotFoundError(f"There is no enrollment with id {enrollment_id}.")
+        entry = next(
+            (v for k, v in documents.items() if canonical_document_type(k) == document_type and v), None
+        )
+        if not entry:
+            raise NotFoundError(f"Enrollment {enrollment_id} has no {document_type} uploaded.")
+        access_log.append(
+            s,
+            identity,
+            AccessKind.DOCUMENT_VIEW,
+            object_table="cohort_enrollments",
+            object_id=enrollment_id,
+            purpose=purpose,
+            details={"document_type": document_type},
+        )
+        return dict(entry)
+
+
 @dataclass(frozen=True)
 class RevealedPI:
     enrollment_id: int
@@ -90,21 +128,26 @@ def reveal_student_pi(db: Database, identity: Identity, enrollment_id: int, reas
     if len(cleaned) < 3:
         raise ValidationError("reason", "say why you need to see this learner's special personal information")
     with db.session() as s:
-        student_data = s.scalar(
-            select(CohortEnrollment.student_data).where(CohortEnrollment.id == enrollment_id)
-        )
-        if student_data is None:
-            raise NotFoundError(f"There is no enrollment with id {enrollment_id}.")
-        fields = [f for f in SPECIAL_PI_FIELDS if student_data.get(f) not in (None, "")]
-        log_id = access_log.append(
-            s,
-            identity,
-            AccessKind.SPECIAL_PI_REVEAL,
-            object_table="cohort_enrollments",
-            object_id=enrollment_id,
-            purpose=cleaned,
-            details={"fields": fields},
-        )
+        if access_log.on_server(s, identity):
+            # The login cannot read these values at all; the database reveals them and logs it.
+            revealed = access_log.reveal_on_server(s, enrollment_id, cleaned)
+            student_data, log_id = dict(revealed.get("values") or {}), int(revealed["log_id"])
+        else:
+            student_data = s.scalar(
+                select(CohortEnrollment.student_data).where(CohortEnrollment.id == enrollment_id)
+            )
+            if student_data is None:
+                raise NotFoundError(f"There is no enrollment with id {enrollment_id}.")
+            fields = [f for f in SPECIAL_PI_FIELDS if student_data.get(f) not in (None, "")]
+            log_id = access_log.append(
+                s,
+                identity,
+                AccessKind.SPECIAL_PI_REVEAL,
+                object_table="cohort_enrollments",
+                object_id=enrollment_id,
+                purpose=cleaned,
+                details={"fields": fields},
+            )
     race = student_data.get("race")
     disability = student_data.get("disability")
     return RevealedPI(
@@ -131,5 +174,12 @@ REVEAL_PURPOSES = (
 
 def reveal_details(db: Database, identity: Identity, enrollment_id: int, reason: str) -> StudentDetails:
     """One learner's student details with special PI unmasked, after logging the reveal with its reason."""
-    reveal_student_pi(db, identity, enrollment_id, reason)
-    return student_details(db, enrollment_id, identity, unmasked=True)
+    pi = reveal_student_pi(db, identity, enrollment_id, reason)
+    values = {
+        "race": pi.race,
+        "disability": pi.disability,
+        "sa_id_number": pi.sa_id_number,
+        "alternate_id": pi.alternate_id,
+    }
+    revealed = {k: v for k, v in values.items() if v not in (None, "")}
+    return student_details(db, enrollment_id, identity, unmasked=True, revealed=revealed)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, text
 from sqlalchemy.orm import Session, aliased
 
 from cohortdesk.db import Database
@@ -31,6 +31,7 @@ from cohortdesk.services.validation import (
     POPULATION_GROUPS,
     PROVINCES,
     canonical_document_type,
+    decode_masked_sa_id,
     decode_sa_id,
     document_label,
 )
@@ -350,22 +351,26 @@ def _awaiting_count(dialect: str) -> Any:
     return select(func.count()).select_from(upload).where(~decided).scalar_subquery()
 
 
-def _search_condition(text: str) -> ColumnElement[bool] | None:
+def _search_condition(text: str, dialect: str) -> ColumnElement[bool] | None:
     words = text.split()
     if not words:
         return None
     name = _student_name()
     sa_id = CohortEnrollment.student_data["sa_id_number"].as_string()
-    return and_(
-        *(
-            or_(
-                name.icontains(word, autoescape=True),
-                User.email.icontains(word, autoescape=True),
-                sa_id.contains(word, autoescape=True),
-            )
-            for word in words
-        )
-    )
+
+    def matches(word: str) -> ColumnElement[bool]:
+        found = [
+            name.icontains(word, autoescape=True),
+            User.email.icontains(word, autoescape=True),
+            sa_id.contains(word, autoescape=True),
+        ]
+        if dialect == "postgresql" and word.isdigit() and len(word) >= 13:
+            # A login reads ID numbers masked: a whole number is matched by the server.
+            exact = select(func.cohortdesk_enrollments_with_id_number(word).column_valued("id"))
+            found.append(CohortEnrollment.id.in_(exact))
+        return or_(*found)
+
+    return and_(*(matches(word) for word in words))
 
 
 def _where(stmt: Select[Any], flt: QueueFilter, dialect: str) -> Select[Any]:
@@ -387,7 +392,7 @@ def _where(stmt: Select[Any], flt: QueueFilter, dialect: str) -> Select[Any]:
         stmt = stmt.where(awaiting if flt.decidable else ~awaiting)
     if flt.enrollment_ids is not None:
         stmt = stmt.where(CohortEnrollment.id.in_(flt.enrollment_ids or (-1,)))
-    condition = _search_condition(flt.search)
+    condition = _search_condition(flt.search, dialect)
     if condition is not None:
         stmt = stmt.where(condition)
     return stmt
@@ -758,7 +763,13 @@ def compare_with_id(
 
 
 def student_details(
-    db: Database, enrollment_id: int, identity: Identity, today: date | None = None, *, unmasked: bool = False
+    db: Database,
+    enrollment_id: int,
+    identity: Identity,
+    today: date | None = None,
+    *,
+    unmasked: bool = False,
+    revealed: dict[str, Any] | None = None,
 ) -> StudentDetails:
     """The captured details of one enrollment, its SA ID decoded and compared, special PI masked.
 
@@ -780,6 +791,8 @@ def student_details(
             raise NotFoundError(f"There is no enrollment with id {enrollment_id}.")
         enrollment, institution_id, name, email = found
         data: dict[str, Any] = dict(enrollment.student_data or {})
+        if unmasked and revealed:
+            data.update(revealed)  # what the server revealed (a login reads masked values only)
         allowed = unmasked
         race_code, disability_code = data.get("race"), data.get("disability")
         race = _sensitive("race", POPULATION_GROUPS.get(race_code, race_code or ""), allowed)
@@ -790,7 +803,12 @@ def student_details(
         mismatches: list[Mismatch] = []
         number = str(data.get("sa_id_number") or "").strip()
         if number:
-            info = decode_sa_id(number, today)
+            if "*" in number and s.get_bind().dialect.name == "postgresql":
+                # A login reads the number masked; the server says what the full number encodes.
+                facts = s.scalar(text("SELECT cohortdesk_sa_id_facts(:e)"), {"e": enrollment_id})
+                info = decode_masked_sa_id(number, facts, today)
+            else:
+                info = decode_sa_id(number, today)
             shown = SensitiveValue(
                 "sa_id_number", number if allowed else mask_id_number(number), masked=not allowed
             )

@@ -129,16 +129,47 @@ def luhn_valid(digits: str) -> bool:
 
 def decode_sa_id(number: str, today: date | None = None) -> SaIdInfo:
     """Decode an SA ID number, listing problems (invalid) and warnings (suspicious but allowed)."""
-    today = today or datetime.now(UTC).date()
     number = (number or "").strip().replace(" ", "")
     if len(number) != 13 or not number.isdigit():
         return SaIdInfo(number, None, "", "unknown", False, ("must be exactly 13 digits",), ())
+    sex = "F" if int(number[6:10]) < 5000 else "M"
+    return _decoded(number, number[0:6], sex, number[10], number[11], luhn_valid(number), today)
+
+
+def decode_masked_sa_id(masked: str, facts: dict[str, Any] | None, today: date | None = None) -> SaIdInfo:
+    """What a masked ID number (``800101*****87``: the birth date stays) says, completed by the facts
+    the server derived from the full number (``cohortdesk_sa_id_facts``: ``digits``, ``sex``,
+    ``citizenship_digit``, ``position_12``, ``checksum_valid``); the same problems and warnings as
+    ``decode_sa_id`` gives for the full number."""
+    masked = (masked or "").strip().replace(" ", "")
+    if not facts or not facts.get("digits") or len(masked) != 13 or not masked[:6].isdigit():
+        return SaIdInfo(masked, None, "", "unknown", False, ("must be exactly 13 digits",), ())
+    return _decoded(
+        masked,
+        masked[0:6],
+        str(facts.get("sex") or ""),
+        str(facts.get("citizenship_digit") or ""),
+        str(facts.get("position_12") or ""),
+        bool(facts.get("checksum_valid")),
+        today,
+    )
+
+
+def _decoded(
+    number: str,
+    yymmdd: str,
+    sex: str,
+    citizenship_digit: str,
+    position_12: str,
+    checksum_valid: bool,
+    today: date | None,
+) -> SaIdInfo:
+    today = today or datetime.now(UTC).date()
     problems: list[str] = []
     warnings: list[str] = []
-    checksum_valid = luhn_valid(number)
     if not checksum_valid:
         problems.append("the check digit does not match (Luhn check failed)")
-    yy, mm, dd = int(number[0:2]), int(number[2:4]), int(number[4:6])
+    yy, mm, dd = int(yymmdd[0:2]), int(yymmdd[2:4]), int(yymmdd[4:6])
     dob: date | None
     try:
         dob = date(2000 + yy, mm, dd)
@@ -149,15 +180,16 @@ def decode_sa_id(number: str, today: date | None = None) -> SaIdInfo:
             dob = date(1900 + yy, mm, dd)
         except ValueError:
             dob = None
-            problems.append(f"{number[0:6]} is not a valid date of birth (YYMMDD)")
-    sex = "F" if int(number[6:10]) < 5000 else "M"
-    citizenship = {"0": "citizen", "1": "permanent_resident", "2": "refugee"}.get(number[10], "unknown")
-    if number[10] == "2":
+            problems.append(f"{yymmdd} is not a valid date of birth (YYMMDD)")
+    citizenship = {"0": "citizen", "1": "permanent_resident", "2": "refugee"}.get(
+        citizenship_digit, "unknown"
+    )
+    if citizenship_digit == "2":
         warnings.append("citizenship digit 2 (refugee) is not recognised by every register")
     elif citizenship == "unknown":
-        problems.append(f"citizenship digit must be 0 or 1, not {number[10]}")
-    if number[11] not in "89":
-        warnings.append(f"unusual digit {number[11]} in position 12 (normally 8 or 9)")
+        problems.append(f"citizenship digit must be 0 or 1, not {citizenship_digit}")
+    if position_12 not in ("8", "9"):
+        warnings.append(f"unusual digit {position_12} in position 12 (normally 8 or 9)")
     return SaIdInfo(number, dob, sex, citizenship, checksum_valid, tuple(problems), tuple(warnings))
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from cohortdesk.db import Database
 from cohortdesk.services import claims
 from cohortdesk.services import verification as vs
-from cohortdesk.services.listener import CHANNEL, QueueEvent, QueueListener, parse_payload
+from cohortdesk.services.listener import QueueEvent, QueueListener, parse_payload, queue_channels
 from cohortdesk.services.storage import DocumentStore
 from tests import review_factories
 
@@ -62,7 +62,8 @@ def _raw_listen(db: Database) -> psycopg.Connection:
     conn = psycopg.connect(
         db.url.set(drivername="postgresql").render_as_string(hide_password=False), autocommit=True
     )
-    conn.execute(f"LISTEN {CHANNEL}")
+    for channel in queue_channels(conn):
+        conn.execute(f"LISTEN {channel}")
     return conn
 
 

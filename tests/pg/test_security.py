@@ -245,7 +245,8 @@ def test_a_report_viewer_cannot_write_anything(sec: Secured):
                 f"TRUNCATE {table}",
                 f"INSERT INTO {table} (account_id) VALUES ({a.account})",
             ):
-                with pytest.raises(pgerr.InsufficientPrivilege), conn.transaction():
+                # cohort_enrollments resolves to the masked view, which cannot be truncated at all.
+                with pytest.raises((pgerr.InsufficientPrivilege, pgerr.WrongObjectType)), conn.transaction():
                     conn.execute(statement)
         for function in (
             f"cohortdesk_admin_add_user('cdt_nope', NULL, {a.student}, 'officer', '{{}}')",
@@ -351,8 +352,17 @@ def test_super_admin_writes_stay_inside_the_institution(sec: Secured):
             {"op": "update", "table": "cohorts", "id": a.cohort, "set": {"account_id": b.account}},
             {"op": "update", "table": "cohorts", "id": a.cohort, "set": {"institution_id": b.institution}},
             {"op": "update", "table": "cohorts", "id": a.cohort, "set": {"sponsor_id": b.sponsor}},
-            {"op": "update", "table": "institutions", "id": a.institution, "set": {"super_admin_id": b.student}},
-            {"op": "insert", "table": "cohort_enrollments", "rows": [{"cohort_id": b.cohort, "user_id": a.student}]},
+            {
+                "op": "update",
+                "table": "institutions",
+                "id": a.institution,
+                "set": {"super_admin_id": b.student},
+            },
+            {
+                "op": "insert",
+                "table": "cohort_enrollments",
+                "rows": [{"cohort_id": b.cohort, "user_id": a.student}],
+            },
         )
         assert [r["ok"] for r in refused] == [False] * 5
         for statement in (
@@ -371,22 +381,20 @@ def test_super_admin_writes_stay_inside_the_institution(sec: Secured):
 
 
 def test_the_access_log_is_written_by_the_database_not_the_client(sec: Secured):
+    """Entries come only from the functions that do the logged thing; who, when and which institution
+    come from the database. No application login may call the free-form ``cohortdesk_log_access``."""
     a = sec.a
     with sec.connect(a.logins["officer"]) as conn:
         entry = conn.execute(
-            "SELECT cohortdesk_log_access('document_view', 'cohort_enrollments', %s, 'verification', %s)",
-            (a.enrollment, json.dumps({"document_type": "id_document"})),
+            "SELECT cohortdesk_fetch_document(%s, 'id_document', 'verification') ->> 'log_id'",
+            (a.enrollment,),
         ).fetchone()[0]
-        for kind in ("permission_change", "special_pi_reveal"):
+        for kind in ("document_view", "permission_change", "special_pi_reveal", "export"):
             with pytest.raises(pgerr.InsufficientPrivilege), conn.transaction():
                 conn.execute(f"SELECT cohortdesk_log_access('{kind}', NULL, NULL, 'x', NULL)")
-    with sec.connect(a.logins["officer_pi"]) as conn:
-        conn.execute(
-            "SELECT cohortdesk_log_access('special_pi_reveal', 'cohort_enrollments', 1, 'EE report', NULL)"
-        )
     with sec.connect(a.logins["super_admin"]) as conn:
         row = conn.execute(
-            "SELECT actor, account_id, user_id, kind FROM cohortdesk_access_log WHERE id = %s", (entry,)
+            "SELECT actor, account_id, user_id, kind FROM cohortdesk_access_log WHERE id = %s", (int(entry),)
         ).fetchone()
     assert row == (a.logins["officer"], a.account, a.user_ids["officer"], "document_view")
 

@@ -3,12 +3,16 @@ rules of special personal information (``docs/domain.md`` §5–6)."""
 
 from __future__ import annotations
 
+import json
 import operator
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
+from sqlalchemy import text
+
+from cohortdesk.db import Database
 from cohortdesk.errors import EmptyReportError, OperationCancelled, PermissionDenied, ValidationError
 from cohortdesk.models.enums import EnrollmentState, VerificationAction, VerificationState
 from cohortdesk.services.identity import Identity
@@ -82,6 +86,10 @@ class ReportContext:
     ticker: Ticker
     omitted: list[str] = field(default_factory=list)
     notes: list[tuple[str, Any]] = field(default_factory=list)
+    #: The primary database: on PostgreSQL a login's special PI comes from there, through the logged gate.
+    primary: Database | None = None
+    #: Set when the gate already wrote this export's access-log entry.
+    logged: bool = False
 
 
 @dataclass
@@ -128,6 +136,34 @@ def keep_columns(
     ctx.omitted.extend(col.header for col in columns if col.key in SPECIAL_PI_COLUMNS)
     pick = operator.itemgetter(*keep)
     return [columns[i] for i in keep], pick
+
+
+def special_values(
+    ctx: ReportContext, scope: q.Scope, columns: Sequence[Column]
+) -> dict[int, tuple[str | None, str | None, str | None, str | None]] | None:
+    """On PostgreSQL under a login, which reads special PI masked: the real values of the scope's
+    enrollments, ``{enrollment_id: (race, disability, sa_id_number, alternate_id)}``, from the primary
+    through ``cohortdesk_export_special_pi``, which checks the capability and writes this export's
+    access-log entry before any row is read. ``None`` where the rows already hold the values."""
+    db = ctx.primary
+    if not ctx.special_pi or db is None or db.is_sqlite or ctx.identity.db_role is None or not scope.ids:
+        return None
+    details = {
+        "report": ctx.request.report,
+        "format": ctx.request.format,
+        "columns": [column.header for column in columns],
+        "filters": {"scope": "cohort" if scope.single else "all", "cohort_ids": scope.ids},
+    }
+    with db.session() as s:
+        rows = s.execute(
+            text(
+                "SELECT enrollment_id, race, disability, sa_id_number, alternate_id FROM "
+                "cohortdesk_export_special_pi(CAST(:cohorts AS bigint[]), :purpose, CAST(:details AS jsonb))"
+            ),
+            {"cohorts": list(scope.ids), "purpose": ctx.request.purpose, "details": json.dumps(details)},
+        ).all()
+    ctx.logged = True
+    return {row[0]: (row[1], row[2], row[3], row[4]) for row in rows}
 
 
 def require_rows(count: int, request: ExportRequest, scope: q.Scope, ctx: ReportContext) -> None:

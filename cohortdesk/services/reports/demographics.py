@@ -12,7 +12,13 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from cohortdesk.services.reports import queries as q
-from cohortdesk.services.reports.common import NOT_RECORDED, ReportContext, ReportPlan, require_rows
+from cohortdesk.services.reports.common import (
+    NOT_RECORDED,
+    ReportContext,
+    ReportPlan,
+    require_rows,
+    special_values,
+)
 from cohortdesk.services.reports.request import age_band_labels, age_band_of
 from cohortdesk.services.reports.spreadsheet import ChartSpec, Column, Kind, Table
 from cohortdesk.services.validation import DISABILITY_STATUSES, GENDERS, POPULATION_GROUPS
@@ -113,9 +119,12 @@ def build(session: Session, scope: q.Scope, ctx: ReportContext) -> ReportPlan:
         b.key: {c.id: Counter() for c in scope.cohorts} for b in breakdowns
     }
     wanted = {b.key for b in breakdowns}
-    for cohort_id, race, gender, disability, sa_id, born in ctx.ticker.wrap(
+    special = special_values(ctx, scope, ()) if {"population_group", "disability"} & wanted else None
+    for enrollment_id, cohort_id, race, gender, disability, sa_id, born in ctx.ticker.wrap(
         q.demographic_rows(session, scope, ctx.request.chunk_size)
     ):
+        if special is not None:
+            race, disability, sa_id, _alternate = special.get(enrollment_id, (None, None, sa_id, None))
         gender_label = GENDERS.get(gender or "", NOT_RECORDED)
         if "population_group" in wanted:
             category = POPULATION_GROUPS.get(race or "", NOT_RECORDED)

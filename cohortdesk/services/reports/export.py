@@ -57,6 +57,7 @@ def export_report(
     request = validate_request(request)
     identity = identity or resolve_identity(db)
     ctx = make_context(request, identity, progress, cancelled)
+    ctx.primary = db
     zone, generated_at, special_pi = ctx.zone, ctx.generated_at, ctx.special_pi
     destination = Path(destination).expanduser()
     with atomic_output(destination) as temp:
@@ -88,7 +89,10 @@ def export_report(
             writer.discard()
             raise
         ctx.ticker.check()  # last chance to cancel before the file appears
-        logged = _log_export(db, identity, request, scope, plan, rows, special_pi, destination.name)
+        # An export with special PI was logged by the gate that served those values.
+        logged = ctx.logged or _log_export(
+            db, identity, request, scope, plan, rows, special_pi, destination.name
+        )
     return ExportResult(
         path=destination,
         report=request.report,

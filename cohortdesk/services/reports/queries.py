@@ -212,8 +212,10 @@ def roster_rows(session: Session, scope: Scope, chunk_size: int = 2000) -> Itera
 
 
 def demographic_rows(session: Session, scope: Scope, chunk_size: int = 5000) -> Iterator[Any]:
-    """``(cohort_id, race, gender, disability, sa_id_number, date_of_birth)`` per enrollment, unordered."""
+    """``(enrollment_id, cohort_id, race, gender, disability, sa_id_number, date_of_birth)`` per enrollment,
+    unordered."""
     stmt = select(
+        CohortEnrollment.id,
         CohortEnrollment.cohort_id,
         _data["race"].as_string(),
         _data["gender"].as_string(),
@@ -422,7 +424,13 @@ def birth_date(date_of_birth: str | None, sa_id_number: str | None, today: date)
             return date.fromisoformat(date_of_birth[:10])
         except ValueError:
             pass
-    if sa_id_number and len(sa_id_number) == 13 and sa_id_number.isdigit():
+    # A masked number (``800101*****87``, what a login reads) keeps the birth date.
+    if (
+        sa_id_number
+        and len(sa_id_number) == 13
+        and sa_id_number[:6].isdigit()
+        and (sa_id_number.isdigit() or "*" in sa_id_number)
+    ):
         yy, mm, dd = int(sa_id_number[0:2]), int(sa_id_number[2:4]), int(sa_id_number[4:6])
         try:
             born = date(2000 + yy, mm, dd)

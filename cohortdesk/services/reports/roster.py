@@ -17,6 +17,7 @@ from cohortdesk.services.reports.common import (
     ReportPlan,
     keep_columns,
     require_rows,
+    special_values,
 )
 from cohortdesk.services.reports.spreadsheet import Column, Kind, Table
 from cohortdesk.services.validation import DISABILITY_STATUSES, GENDERS, POPULATION_GROUPS
@@ -48,11 +49,12 @@ def build(session: Session, scope: q.Scope, ctx: ReportContext) -> ReportPlan:
     cohorts = scope.by_id()
     as_at, today = ctx.as_at, ctx.generated_at.astimezone(ctx.zone).date()
     races, genders, disabilities = POPULATION_GROUPS, GENDERS, DISABILITY_STATUSES
+    special = special_values(ctx, scope, columns)
     states, verification_states = ENROLLMENT_STATE_LABELS, VERIFICATION_STATE_LABELS
 
     def rows() -> Iterator[Any]:
         for (
-            _id,
+            enrollment_id,
             cohort_id,
             first,
             last,
@@ -66,6 +68,8 @@ def build(session: Session, scope: q.Scope, ctx: ReportContext) -> ReportPlan:
             state,
             verification,
         ) in ctx.ticker.wrap(q.roster_rows(session, scope, ctx.request.chunk_size)):
+            if special is not None:
+                race, disability, sa_id, _alternate = special.get(enrollment_id, (None, None, None, None))
             cohort = cohorts[cohort_id]
             row = (
                 cohort.name,

@@ -235,20 +235,41 @@ class DetailPane(QObject):
             self.document_shown.emit(doc.document_type)
             return
         self.preview.show_message(f"Opening {visible_name(doc.file_name) or doc.label}…")
+        if "storage_key" not in doc.upload and self.identity is not None:
+            # A health document's key is given by the server only, which logs the view as it does.
+            self._preview_op = (
+                self.runner.db(
+                    privacy.fetch_document, self.db, self.identity, doc.enrollment_id, doc.document_type
+                )
+                .success(lambda entry: self._read_document(generation, doc, entry, logged=True))
+                .failure(lambda error: self._on_document_error(generation, doc, error))
+            )
+            self._preview_op.start()
+            return
+        self._read_document(generation, doc, doc.upload, logged=False)
+
+    def _read_document(
+        self, generation: int, doc: DocumentRow, entry: dict[str, Any], *, logged: bool
+    ) -> None:
+        if generation != self._document_generation:
+            return
         self._preview_op = (
-            self.runner.io(self.store.read, doc.upload)
-            .success(lambda data: self._on_document_bytes(generation, doc, data))
+            self.runner.io(self.store.read, entry)
+            .success(lambda data: self._on_document_bytes(generation, doc, data, logged=logged))
             .failure(lambda error: self._on_document_error(generation, doc, error))
         )
         self._preview_op.start()
 
-    def _on_document_bytes(self, generation: int, doc: DocumentRow, data: bytes) -> None:
+    def _on_document_bytes(
+        self, generation: int, doc: DocumentRow, data: bytes, *, logged: bool = False
+    ) -> None:
         if generation != self._document_generation:
             return
         self._preview_op = None
         self.preview.show_document(data, doc.content_type or "", visible_name(doc.file_name) or doc.label)
         self._shown = self._identity_of(doc)
-        self._log_document_view(doc)
+        if not logged:
+            self._log_document_view(doc)
         self.document_shown.emit(doc.document_type)
 
     @staticmethod
