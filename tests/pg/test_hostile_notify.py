@@ -11,7 +11,8 @@ import psycopg
 import pytest
 from psycopg import errors as pgerr
 
-from cohortdesk.services import queue
+from cohortdesk.services import claims, queue
+from cohortdesk.services.identity import resolve_identity
 from cohortdesk.services.listener import CHANNEL, QueueListener, parse_payload, queue_channels
 from tests.pg.security_fixtures import Secured, secured_database
 
@@ -38,18 +39,10 @@ def _drain(conn: psycopg.Connection, seconds: float = 1.0) -> list[psycopg.Notif
 
 
 def _touch(sec: Secured, login: str, enrollment: int) -> None:
-    """A change of one enrollment as ``login`` would make it (a claim bumps what the triggers watch)."""
-    with sec.connect(login) as conn:
-        conn.execute(
-            "UPDATE cohort_enrollments SET claim_token = gen_random_uuid()::text, claimed_by = session_user, "
-            "claim_expires_at = now() + interval '1 minute' WHERE id = %s",
-            (enrollment,),
-        )
-        conn.execute(
-            "UPDATE cohort_enrollments SET claim_token = NULL, claimed_by = NULL, claim_expires_at = NULL "
-            "WHERE id = %s",
-            (enrollment,),
-        )
+    """A change of one enrollment as ``login`` makes it: a claim and its release."""
+    db = sec.database(login)
+    held = claims.claim(db, resolve_identity(db), enrollment)
+    claims.release(db, held)
 
 
 def test_each_login_learns_only_its_own_institutions_channel(sec: Secured):
