@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -495,3 +497,19 @@ def test_a_sync_that_fails_is_shown_as_failed_not_as_zero_conflicts(world, new_l
     _sync(a, world)
     assert sync_status(a).describe() == "0 changes waiting · 0 conflicts"
     assert_same_as_server(a, world.server, world.account)
+
+
+def test_two_laptops_editing_different_keys_of_one_learner_both_win(world, new_laptop):
+    details = {"city": "Durban", "phone": "0821234567", "gender": "F", "province": "5"}
+    enrolled = ce.enroll(world.server, ce.NewEnrollment(world.cohort, world.users[0], details)).row
+    a, b = new_laptop("a"), new_laptop("b")
+    _sync(a, world), _sync(b, world)
+    ce.update_enrollment(a, enrolled.id, {"student_data": {"city": "Musina"}})
+    ce.update_enrollment(b, enrolled.id, {"student_data": {"phone": "0825550000"}})
+    assert [json.loads(e.changes_json) for e in outbox(a)] == [{"student_data.city": ["Durban", "Musina"]}]
+    assert (_sync(a, world).applied, _sync(b, world).applied) == (1, 1)
+    _sync(a, world)
+    expected = {**details, "city": "Musina", "phone": "0825550000"}
+    assert ce.get_enrollment(world.server, enrolled.id).student_data == expected
+    for laptop in (a, b):
+        assert_same_as_server(laptop, world.server, world.account)
