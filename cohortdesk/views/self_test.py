@@ -62,7 +62,7 @@ def _distinct_colours(image: object) -> int:
 
 def _dynamic_imports() -> str:
     """What a bundle must have collected although nothing imports it by name at start-up: the keyring
-    backend, the PostgreSQL driver with its libpq, the PDF module."""
+    backend, the PostgreSQL driver with its libpq, the PDF module, the OCR engine with its model."""
     try:
         import psycopg
         from PySide6 import QtPdf  # noqa: F401
@@ -71,9 +71,29 @@ def _dynamic_imports() -> str:
 
         status = secrets.keyring_status()
         libpq = psycopg.pq.version()
+        ocr = _ocr_reads()
     except Exception as exc:  # noqa: BLE001 - reported as the self-test's failure
         raise SelfTestFailed(f"a module the build should contain is missing: {exc!r}") from exc
-    return f"keyring {status.backend} ({'usable' if status.usable else 'refused'}), psycopg {psycopg.__version__} with libpq {libpq}, QtPdf"
+    return (
+        f"keyring {status.backend} ({'usable' if status.usable else 'refused'}), psycopg {psycopg.__version__} "
+        f"with libpq {libpq}, QtPdf, {ocr}"
+    )
+
+
+def _ocr_reads() -> str:
+    """The OCR engine and its English model are in the build and read an ID number off a page."""
+    from PIL import Image, ImageDraw
+
+    from cohortdesk.services.demo_files import _font
+    from cohortdesk.services.reading import engine
+
+    if not engine.available():
+        raise SelfTestFailed(f"the OCR engine or its model ({engine.tessdata_dir()}) is missing")
+    page = Image.new("L", (640, 120), 255)
+    ImageDraw.Draw(page).text((20, 40), "ID 8001015009087", font=_font(32), fill=0)
+    if "8001015009087" not in engine.bare_text(page).replace(" ", ""):
+        raise SelfTestFailed("the OCR engine did not read a clear test line")
+    return engine.engine_name()
 
 
 def run(png: Path | None = None) -> Path:
