@@ -158,7 +158,7 @@ def through_worker(documents: list[dict]) -> tuple[float, float]:
         process.close()
 
 
-def responsiveness(students: int, seed: int) -> tuple[float, float, int, float]:
+def responsiveness(students: int, seed: int, enrollments: int = 12) -> tuple[float, float, int, float, float]:
     from PySide6.QtCore import QElapsedTimer, QEventLoop, Qt, QTimer
 
     from cohortdesk.db import Database, migrate
@@ -169,6 +169,7 @@ def responsiveness(students: int, seed: int) -> tuple[float, float, int, float]:
     from cohortdesk.views.app import application, settle_heap
     from cohortdesk.views.runner import Runner
     from cohortdesk.views.workstation import MainWindow
+    from cohortdesk.views.workstation import reading as reading_module
     from cohortdesk.views.workstation.reading import DocumentReader, ReadingPresenter
 
     home = Path(tempfile.mkdtemp(prefix="cohortdesk-bench-reading-"))
@@ -183,6 +184,23 @@ def responsiveness(students: int, seed: int) -> tuple[float, float, int, float]:
     window = MainWindow(db, runner, store, identity=resolve_identity(db))
     reader = DocumentReader(runner, db, store, cache=ReadingCache(home / "readings.sqlite3"), parent=window)
     presenter = ReadingPresenter(window, reader)
+    reader.available = False  # held back until the window is up: the clock covers reading only
+    handler_longest = [0.0]
+
+    def timed(function: Callable) -> Callable:
+        def run(*args: object) -> object:
+            started = time.perf_counter()
+            try:
+                return function(*args)
+            finally:
+                handler_longest[0] = max(handler_longest[0], (time.perf_counter() - started) * 1000)
+
+        return run
+
+    # CohortDesk's own work on the GUI thread while reading: results arriving, the pane redrawn.
+    reader.document_read.disconnect()
+    reader.document_read.connect(timed(presenter._on_document_read))
+    reader._on_read = timed(reader._on_read)
     window.resize(1600, 960)
     window.show()
 
@@ -208,34 +226,38 @@ def responsiveness(students: int, seed: int) -> tuple[float, float, int, float]:
             )
 
     window.open_database()
-    run_until(lambda: window.queue_model.rowCount() > 0 and runner.in_flight == 0, 120)
+    run_until(lambda: window.detail_pane.detail is not None and runner.in_flight == 0, 300)
     settle_heap()
-    ids = [row.enrollment_id for row in window.queue_model.rows()][:12]
-    reader.statuses.clear()
+    # Reading ahead as the window does it: the shown enrollment, then the next ones in the queue.
+    reading_module.READ_AHEAD = enrollments - 1
+    reader.available = True
     clock.start()
     last[0] = 0.0
     longest[0] = 0.0
     timer.start()
     started = time.perf_counter()
-    reader.want(ids)
-    run_until(lambda: all(i in reader.statuses for i in ids), 600)
+    presenter._read_ahead()
+    ids = list(reader._wanted)
+    run_until(lambda: all(i in reader.statuses for i in ids), 900)
     elapsed = time.perf_counter() - started
     timer.stop()
     reading_gap = longest[0]
     documents = sum(len(reader.readings.get(i, {})) for i in ids)
+    if not all(i in reader.statuses for i in ids):
+        raise SystemExit("reading ahead did not finish in 900 s")
     # Control: the same window, idle, for as long.
     clock.start()
     last[0] = 0.0
     longest[0] = 0.0
     timer.start()
-    run_until(lambda: False, min(elapsed, 20))
+    run_until(lambda: False, min(elapsed, 120))
     timer.stop()
     control_gap = longest[0]
     reader.shutdown()
     del presenter
     window.close()
     runner.shutdown(wait=False)
-    return reading_gap, control_gap, documents, elapsed
+    return reading_gap, control_gap, documents, elapsed, handler_longest[0]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -285,11 +307,11 @@ def main(argv: list[str] | None = None) -> int:
         clean_ok / clean_n < 0.95 or bad_ok / bad_n < 0.85 or results["false_matches"] or ratio > BUDGET_RATIO
     )
     if not args.skip_gui:
-        gap, control, count, elapsed = responsiveness(args.students, args.seed)
+        gap, control, count, elapsed, handler = responsiveness(args.students, args.seed)
         print(
             f"GUI longest event-loop gap while reading ahead ({count} documents in {elapsed:.1f} s): "
             f"{gap:.0f} ms, ratio {gap / BUDGET_MS:.2f} of the {BUDGET_MS:.0f} ms budget; "
-            f"same window idle: {control:.0f} ms"
+            f"same window idle: {control:.0f} ms; longest CohortDesk handler on the GUI thread: {handler:.0f} ms"
         )
         failed = failed or gap >= BUDGET_MS
     print("RESULT:", "within targets" if not failed else "OUTSIDE a target (see above)")

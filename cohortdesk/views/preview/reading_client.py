@@ -20,11 +20,14 @@ from cohortdesk.services.reading import reader
 from cohortdesk.services.reading.model import DocumentReading
 from cohortdesk.views.preview import protocol
 from cohortdesk.views.preview.client import worker_command
+from cohortdesk.views.preview.render_worker import NICE_ENV
 from cohortdesk.views.preview.sniff import IMAGE, PDF, sniff
 
 log = logging.getLogger(__name__)
 
 READ_TIMEOUT_S = 60.0
+#: How much lower than the GUI the reading process runs (POSIX niceness; below-normal on Windows).
+READING_NICENESS = 10
 START_TIMEOUT_S = 60.0
 
 
@@ -83,13 +86,15 @@ class ReadingProcess:
             environment["PYTHONPATH"] = root + (os.pathsep + existing if existing else "")
         environment["QT_QPA_PLATFORM"] = "offscreen"
         environment["OMP_THREAD_LIMIT"] = "1"  # one core for reading: the other stays with the officer
+        environment[NICE_ENV] = str(READING_NICENESS)  # the officer's window first, reading after
         environment.update(self._environment)
         self._process = subprocess.Popen(
             [program, *arguments],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=environment,
-            creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0),
+            creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0)
+            | getattr(subprocess, "BELOW_NORMAL_PRIORITY_CLASS", 0),
         )
         ready = self._receive(START_TIMEOUT_S)
         if ready.get("op") != "ready":

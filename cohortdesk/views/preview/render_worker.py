@@ -27,6 +27,8 @@ from typing import Any, BinaryIO
 
 from cohortdesk.views.preview import protocol
 
+#: Set by the reading client: this worker runs at lower priority than the GUI (POSIX niceness).
+NICE_ENV = "COHORTDESK_WORKER_NICE"
 # Test hooks: honoured only when the test suite sets this variable for the worker it starts.
 TEST_HOOKS_ENV = "COHORTDESK_PREVIEW_TEST_HOOKS"
 SPIN_ON_OPEN = b"%COHORTDESK-TEST-SPIN-OPEN%"
@@ -483,6 +485,11 @@ def main() -> int:
     """The worker loop; returns when the GUI closes the pipe."""
     inp, out = _protocol_streams()
     _tie_to_parent()
+    if os.environ.get(NICE_ENV, "").isdigit() and hasattr(os, "nice"):
+        try:
+            os.nice(int(os.environ[NICE_ENV]))
+        except OSError:
+            pass
     renderer = Renderer(test_hooks=os.environ.get(TEST_HOOKS_ENV) == "1")
 
     def send(header: dict[str, Any], payload: bytes = b"") -> None:
