@@ -660,8 +660,11 @@ BEGIN
   END LOOP;
   RETURN NEW;
 END $$;
-CREATE TRIGGER cohort_enrollments_references BEFORE INSERT OR UPDATE ON @s.cohort_enrollments
-  FOR EACH ROW EXECUTE FUNCTION @s.cohortdesk_check_enrollment_references();
+-- Only when a reference can change: decisions and claims (the hot path) never fire it.
+CREATE TRIGGER cohort_enrollments_references
+  BEFORE INSERT OR UPDATE OF account_id, cohort_id, user_id, submission_id, supporting_submission_ids,
+                             uploaded_documents
+  ON @s.cohort_enrollments FOR EACH ROW EXECUTE FUNCTION @s.cohortdesk_check_enrollment_references();
 
 CREATE FUNCTION @s.cohortdesk_check_institution_references() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -675,7 +678,7 @@ BEGIN
   END IF;
   RETURN NEW;
 END $$;
-CREATE TRIGGER institutions_references BEFORE INSERT OR UPDATE ON @s.institutions
+CREATE TRIGGER institutions_references BEFORE INSERT OR UPDATE OF account_id, super_admin_id ON @s.institutions
   FOR EACH ROW EXECUTE FUNCTION @s.cohortdesk_check_institution_references();
 """
 
