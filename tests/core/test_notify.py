@@ -150,6 +150,23 @@ def test_a_rejection_replaced_before_sending_is_not_sent(db: Database, world):
     assert [r.status for r in outbox.rows(db)] == ["superseded"]
 
 
+def test_an_undone_rejection_is_not_sent_and_an_undone_approval_lets_the_rejection_go(db: Database, world):
+    first, second = world["enrollments"][:2]
+    bob = world["bob"]
+    with SmtpServer() as smtp:
+        configure(db, world, smtp.port)
+        decide(db, world, first, "id_document", "rejected", "Not certified.")
+        vs.undo_last(db, bob, first.id)  # a slip of the finger: the learner is told nothing
+        decide(db, world, second, "id_document", "rejected", "The stamp is missing.")
+        decide(db, world, second, "id_document", "approved")
+        vs.undo_last(db, bob, second.id)  # the approval was the slip: the rejection stands
+        assert send(db).sent == 1
+    (mail,) = smtp.received
+    assert "The stamp is missing." in mail.text and "Not certified." not in mail.text
+    statuses = {r.cohort_enrollment_id: r.status for r in outbox.rows(db)}
+    assert statuses == {first.id: "superseded", second.id: "sent"}
+
+
 def test_all_verified_is_sent_only_when_the_institution_asks(db: Database, world):
     first, second = world["enrollments"][:2]
     with SmtpServer() as smtp:

@@ -21,6 +21,7 @@ from hashlib import md5
 from typing import Any
 
 from sqlalchemy import Boolean, bindparam, case, func, insert, or_, select, text, update
+from sqlalchemy.orm import aliased
 
 from cohortdesk.db import Database
 from cohortdesk.errors import PermissionDenied
@@ -217,14 +218,20 @@ def _sqlite_claim(db: Database, learners: int, lease_seconds: int, flush: bool) 
                     .where(O.c.id == row_id)
                     .values(status="pending", claim_token=None, claimed_by=None, claim_expires_at=None)
                 )
+        # A rejection no longer counts once it was undone, or once a later approval or rejection of
+        # the same document stands (one that was not undone itself).
+        undo = aliased(DocumentVerification)
         later = select(DocumentVerification.id).where(
             DocumentVerification.cohort_enrollment_id == O.c.cohort_enrollment_id,
             DocumentVerification.document_type == O.c.document_type,
             DocumentVerification.id > O.c.document_verification_id,
+            DocumentVerification.action.in_(("approved", "rejected")),
+            ~select(undo.id).where(undo.reverses_id == DocumentVerification.id).exists(),
         )
+        undone = select(undo.id).where(undo.reverses_id == O.c.document_verification_id)
         s.execute(
             update(O)
-            .where(O.c.status == "pending", O.c.kind == "rejection", later.exists())
+            .where(O.c.status == "pending", O.c.kind == "rejection", or_(later.exists(), undone.exists()))
             .values(status="superseded")
         )
         not_verified = select(CohortEnrollment.id).where(
