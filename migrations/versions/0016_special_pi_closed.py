@@ -392,11 +392,14 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 $$;
 
 -- Search by a whole ID number the searcher already holds (the masked column cannot match it): the
--- login's own institution's enrollments whose ID or alternate ID number is exactly that.
+-- login's own institution's enrollments whose ID or alternate ID number is exactly that. Only for
+-- holders of special_pi: the masked form shows all but five digits, so without the capability a loop
+-- over 100,000 guesses would recover a number.
 CREATE FUNCTION @s.cohortdesk_enrollments_with_id_number(p_number text) RETURNS SETOF bigint
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
   SELECT e.id FROM @s.cohort_enrollments e
    WHERE e.account_id = @s.cohortdesk_current_account()
+     AND @s.cohortdesk_has_capability('special_pi')
      AND length(btrim(p_number)) >= 6
      AND (e.student_data ->> 'sa_id_number' = btrim(p_number) OR e.student_data ->> 'alternate_id' = btrim(p_number))
 $$;
