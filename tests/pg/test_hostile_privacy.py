@@ -408,3 +408,42 @@ def test_the_sync_push_reads_enrollments_masked(sec: Secured):
         conn.rollback()
     assert row["student_data"]["sa_id_number"] == MASKED_ID and row["student_data"]["race"] == MASK
     assert "storage_key" not in row["uploaded_documents"]["disability_proof"]
+
+
+def test_a_sync_conflict_records_the_servers_values_masked(sec: Secured):
+    """Whoever records a conflict (the push function, a maintenance session), the server's side of an
+    enrollment is stored masked: super admins read conflicts, and laptops receive them."""
+    a = sec.a
+    with sec.admin.session() as s:
+        row = s.scalar(
+            text("SELECT to_jsonb(e) FROM cohort_enrollments e WHERE id = :id"), {"id": a.enrollment}
+        )
+        ids = []
+        for field_name, theirs in (
+            (None, row),
+            ("student_data.sa_id_number", ID_NUMBER),
+            ("student_data.race", "BA"),
+        ):
+            ids.append(
+                s.scalar(
+                    text(
+                        "INSERT INTO sync_conflict (account_id, device_id, mutation_id, op, table_name, row_id, field,"
+                        " kind, theirs, status, created_at) VALUES (:a, :d, 1, 'update', 'cohort_enrollments', :r,"
+                        " :f, 'field_conflict', CAST(:t AS jsonb), 'open', now()) RETURNING id"
+                    ),
+                    {
+                        "a": a.account,
+                        "d": str(uuid.uuid4()),
+                        "r": a.enrollment,
+                        "f": field_name,
+                        "t": json.dumps(theirs),
+                    },
+                )
+            )
+    with sec.connect(a.logins["super_admin"]) as conn:
+        stored = [
+            conn.execute("SELECT theirs FROM sync_conflict WHERE id = %s", (i,)).fetchone()[0] for i in ids
+        ]
+    assert stored[0]["student_data"]["sa_id_number"] == MASKED_ID
+    assert "storage_key" not in stored[0]["uploaded_documents"]["disability_proof"]
+    assert stored[1:] == [MASKED_ID, MASK]
