@@ -35,14 +35,21 @@ On PostgreSQL only (SQLite is one person's own file):
   longer executable by the application groups: no free-form entries.
 * **Notifications**: the queue triggers publish on ``cohortdesk_queue_<32 hex>``, one channel per
   account whose name is derived from a server secret (``cohortdesk_secrets``, readable by the owner only);
-  ``cohortdesk_queue_channels()`` tells a login its own channel (a privileged session: every account's),
+  ``cohortdesk_queue_channels()`` tells a login its own channel (a privileged session: one that repeats
+  every account's),
   and each payload carries only that account's identifiers. Another institution's logins can neither
   guess nor learn the name, so they receive nothing; a forged notification on one's own channel costs a
   refresh.
 * **References belong to the writer's account, whoever writes**: an institution's ``super_admin_id``
   is a user of its account; an enrollment's ``user_id``, ``cohort_id``, ``submission_id`` and
   ``supporting_submission_ids`` are of its account; a storage key it gains is neither attached to
-  another account's DocuSeal record nor in another account's enrollment (a GIN index over the keys).
+  another account's DocuSeal record nor placed first by another account (``cohortdesk_storage_key_owners``,
+  the owner's own table: the definer checks cannot see other accounts' enrollments through their
+  forced row-level security). The triggers fire only when a reference column is written.
+* Helpers for the workstation on masked data: ``cohortdesk_sa_id_facts(enrollment)`` (what the full
+  ID number encodes: sex, citizenship digit, check digit) and ``cohortdesk_enrollments_with_id_number``
+  (a whole number the searcher typed, for holders of ``special_pi`` only: the masked form hides five
+  digits, so anyone else could loop over the guesses).
 
 Revision ID: 0016_special_pi_closed
 Revises: 0015_decision_functions
