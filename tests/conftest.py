@@ -71,12 +71,36 @@ def create_pg_database(prefix: str = "cdtest") -> URL:
     return _pg_admin_url().set(database=name)
 
 
+_DATABASE_GRANTS_SQL = text(
+    "SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END, "
+    "a.privilege_type, a.is_grantable FROM pg_database d, aclexplode(d.datacl) a WHERE d.datname = :name"
+)
+_DATABASE_SETTINGS_SQL = text(
+    "SELECT CASE WHEN s.setrole = 0 THEN NULL ELSE quote_ident(pg_get_userbyid(s.setrole)) END, s.setconfig "
+    "FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = :name"
+)
+
+
 def clone_pg_database(template: URL, prefix: str = "cdtest") -> URL:
-    """A new database copied from ``template`` (which nobody may be connected to); returns its URL."""
+    """A new database copied from ``template`` (which nobody may be connected to); returns its URL.
+
+    ``CREATE DATABASE … TEMPLATE`` copies what is inside a database, not what the cluster keeps about
+    it, so the migrations' database-level grants (CONNECT) and per-role settings are copied too."""
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template.database}"'))
+        grants = conn.execute(_DATABASE_GRANTS_SQL, {"name": template.database}).all()
+        if grants:
+            conn.execute(text(f'REVOKE ALL ON DATABASE "{name}" FROM PUBLIC'))
+        for grantee, privilege, grantable in grants:
+            option = " WITH GRANT OPTION" if grantable else ""
+            conn.execute(text(f'GRANT {privilege} ON DATABASE "{name}" TO {grantee}{option}'))
+        for role, settings in conn.execute(_DATABASE_SETTINGS_SQL, {"name": template.database}):
+            target = f'ROLE {role} IN DATABASE "{name}"' if role else f'DATABASE "{name}"'
+            for setting in settings:
+                key, _, value = setting.partition("=")
+                conn.execute(text(f"ALTER {target} SET {key} = :value"), {"value": value})
     admin.dispose()
     return template.set(database=name)
 

@@ -74,11 +74,8 @@ rows = st.lists(st.lists(hostile_text, max_size=14), max_size=30)
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Database, int]:
-    from cohortdesk.db import migrate
-
-    db = Database(f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'store.sqlite3'}")
-    migrate.upgrade(db)
+def store(tmp_path_factory: pytest.TempPathFactory, migrated) -> tuple[Database, int]:
+    db = migrated.sqlite(tmp_path_factory.mktemp("fuzz") / "store.sqlite3")
     acc = factories.account(db)
     factories.user(db, acc, "Lerato", "Mokoena", "lerato@example.co.za")
     inst = ce.create_institution(db, ce.NewInstitution(account_id=acc, name="Acme Training")).row
