@@ -11,12 +11,14 @@ cohort outside that scope is reported as not found, exactly like a missing one.
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, select, true
+from sqlalchemy import ColumnElement, Result, Select, and_, func, select, true
 from sqlalchemy.orm import Session, aliased
 
 from cohortdesk.errors import NotFoundError
@@ -157,9 +159,54 @@ def _live_in_scope(scope: Scope) -> ColumnElement[bool]:
 
 def _stream(session: Session, stmt: Select[Any], chunk_size: int) -> Iterator[Any]:
     result = session.execute(stmt, execution_options={"yield_per": chunk_size})
+    if session.get_bind().dialect.name == "postgresql":
+        return _prefetched(result)
+    return _plain(result)
+
+
+def _plain(result: Result[Any]) -> Iterator[Any]:
     try:
         yield from result
     finally:
+        result.close()
+
+
+_END = object()
+
+
+def _prefetched(result: Result[Any], depth: int = 2) -> Iterator[Any]:
+    """The rows of ``result``, the next chunk fetched on a helper thread while the caller writes this
+    one: the server's work and the network then overlap the writing of the file instead of adding to
+    it. Only the helper touches ``result`` until it has finished; an error it meets is raised here,
+    and a caller that stops early (cancel, error) stops it before the result is closed."""
+    chunks: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def fetch() -> None:
+        try:
+            for chunk in result.partitions():
+                if stop.is_set():
+                    return
+                chunks.put(chunk)
+            chunks.put(_END)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread, raised there
+            chunks.put(exc)
+
+    helper = threading.Thread(target=fetch, name="cohortdesk-report-rows", daemon=True)
+    helper.start()
+    try:
+        while (chunk := chunks.get()) is not _END:
+            if isinstance(chunk, BaseException):
+                raise chunk
+            yield from chunk
+    finally:
+        stop.set()
+        while helper.is_alive():  # let a helper blocked on a full queue see the stop
+            try:
+                chunks.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        helper.join()
         result.close()
 
 
