@@ -1,5 +1,14 @@
 """SQLAlchemy 2 ORM classes: DocuSeal's core tables and the five tables CohortDesk adds (no Qt)."""
 
+from cohortdesk.enums import (
+    AccessKind,
+    AppRole,
+    CohortState,
+    EnrollmentState,
+    ProgramType,
+    VerificationAction,
+    VerificationState,
+)
 from cohortdesk.models.base import Base
 from cohortdesk.models.cohorts import (
     NEW_TABLES,
@@ -20,15 +29,6 @@ from cohortdesk.models.docuseal import (
     Template,
     TemplateFolder,
     User,
-)
-from cohortdesk.models.enums import (
-    AccessKind,
-    AppRole,
-    CohortState,
-    EnrollmentState,
-    ProgramType,
-    VerificationAction,
-    VerificationState,
 )
 from cohortdesk.models.notify import (
     NOTIFY_TABLES,

@@ -38,8 +38,7 @@ from typing import Any
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cohortdesk.models.base import Base, CohortDeskTable
-from cohortdesk.models.enums import (
+from cohortdesk.enums import (
     CohortState,
     EnrollmentState,
     ProgramType,
@@ -47,6 +46,7 @@ from cohortdesk.models.enums import (
     VerificationState,
     check_in,
 )
+from cohortdesk.models.base import Base, CohortDeskTable
 from cohortdesk.models.sync import SyncedColumns
 from cohortdesk.models.types import JSONDocument, UTCDateTime
 

@@ -22,8 +22,8 @@ from typing import Any
 from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from cohortdesk.enums import AccessKind, AppRole, check_in
 from cohortdesk.models.base import Base
-from cohortdesk.models.enums import AccessKind, AppRole, check_in
 from cohortdesk.models.types import BigIntPK, JSONDocument, TextList, UTCDateTime, utcnow
 
 #: PostgreSQL identifiers are at most 63 bytes.

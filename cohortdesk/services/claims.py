@@ -38,9 +38,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from cohortdesk.db import Database
+from cohortdesk.enums import VerificationState
 from cohortdesk.errors import ClaimConflict, NotFoundError, PermissionDenied
 from cohortdesk.models import CohortEnrollment, DocumentVerification, User
-from cohortdesk.models.enums import VerificationState
 from cohortdesk.services import connectivity
 from cohortdesk.services.identity import Identity
 from cohortdesk.services.rows import Claim, ClaimHolder

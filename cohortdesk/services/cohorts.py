@@ -13,9 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cohortdesk.db import Database
+from cohortdesk.enums import CohortState, EnrollmentState, ProgramType, VerificationState
 from cohortdesk.errors import ConflictError, InvalidTransition, NotFoundError, ValidationError
 from cohortdesk.models import Cohort, CohortEnrollment, Institution, Sponsor, User
-from cohortdesk.models.enums import CohortState, EnrollmentState, ProgramType, VerificationState
 from cohortdesk.services import validation
 from cohortdesk.services.rows import (
     CohortRow,

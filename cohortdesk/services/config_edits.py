@@ -72,6 +72,7 @@ from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from cohortdesk.db import Database
+from cohortdesk.enums import CohortState, EnrollmentState, VerificationState
 from cohortdesk.errors import (
     ConflictError,
     InvalidTransition,
@@ -81,7 +82,6 @@ from cohortdesk.errors import (
     ValidationError,
 )
 from cohortdesk.models import Template, User
-from cohortdesk.models.enums import CohortState, EnrollmentState, VerificationState
 from cohortdesk.services import validation
 from cohortdesk.services.cohorts import NewCohort, NewEnrollment, NewInstitution, NewSponsor
 from cohortdesk.services.rows import (

@@ -17,9 +17,9 @@ from typing import Any
 from sqlalchemy import func, select
 
 from cohortdesk.db import Database
+from cohortdesk.enums import CohortState, ProgramType
 from cohortdesk.errors import NotFoundError, ValidationError
 from cohortdesk.models import Cohort, CohortEnrollment
-from cohortdesk.models.enums import CohortState, ProgramType
 from cohortdesk.services import config_edits as edits
 from cohortdesk.services import validation
 from cohortdesk.services.config_edits import TemplateChoice

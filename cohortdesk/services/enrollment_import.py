@@ -42,9 +42,9 @@ from typing import Any
 from sqlalchemy import select
 
 from cohortdesk.db import Database
+from cohortdesk.enums import CohortState
 from cohortdesk.errors import CohortDeskError, ValidationError
 from cohortdesk.models import Cohort, CohortEnrollment
-from cohortdesk.models.enums import CohortState
 from cohortdesk.services import config_edits, validation
 from cohortdesk.services.reports.spreadsheet import atomic_output
 from cohortdesk.services.rows import Changes

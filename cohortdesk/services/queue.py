@@ -19,9 +19,9 @@ from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, tex
 from sqlalchemy.orm import Session, aliased
 
 from cohortdesk.db import Database
+from cohortdesk.enums import VerificationState
 from cohortdesk.errors import NotFoundError, PermissionDenied, ValidationError
 from cohortdesk.models import Cohort, CohortEnrollment, DocumentVerification, Institution, User
-from cohortdesk.models.enums import VerificationState
 from cohortdesk.services.identity import SPECIAL_PI, Identity
 from cohortdesk.services.rows import DecisionResult, VerificationRow
 from cohortdesk.services.validation import (

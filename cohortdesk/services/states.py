@@ -7,7 +7,7 @@ can show them before the user commits; the services call the same functions and 
 
 from __future__ import annotations
 
-from cohortdesk.models.enums import CohortState, EnrollmentState
+from cohortdesk.enums import CohortState, EnrollmentState
 from cohortdesk.services.rows import CohortRow
 
 COHORT_TRANSITIONS: dict[CohortState, frozenset[CohortState]] = {

@@ -37,6 +37,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
 from cohortdesk.db import Database
+from cohortdesk.enums import VerificationAction, VerificationState
 from cohortdesk.errors import (
     ClaimConflict,
     ConflictError,
@@ -46,7 +47,6 @@ from cohortdesk.errors import (
     ValidationError,
 )
 from cohortdesk.models import Cohort, CohortEnrollment, DocumentVerification, InstallSetting, User
-from cohortdesk.models.enums import VerificationAction, VerificationState
 from cohortdesk.services import claims, connectivity
 from cohortdesk.services.identity import Identity
 from cohortdesk.services.rows import (

@@ -13,18 +13,11 @@ from typing import Any
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QStandardItem, QStandardItemModel
 
+from cohortdesk.enums import CohortState, ProgramType
 from cohortdesk.services.queue import CohortCounts, CohortNode, InstitutionNode
 from cohortdesk.views.delegates import BADGE_STATE_ROLE, BADGE_TEXT_ROLE, EMPHASIS_ROLE, SUBTITLE_ROLE
-from cohortdesk.views.queue_table_model import PROGRAM_LABELS
 
 Scope = tuple[str, int | None]
-
-COHORT_STATE_LABELS = {
-    "draft": "Draft",
-    "active": "Active",
-    "completed": "Completed",
-    "cancelled": "Cancelled",
-}
 
 
 class CohortTreeModel(QStandardItemModel):
@@ -126,8 +119,8 @@ class CohortTreeModel(QStandardItemModel):
 
     def _apply_cohort(self, item: QStandardItem, cohort: CohortNode) -> None:
         item.setData(cohort, self.NodeRole)
-        program = PROGRAM_LABELS.get(cohort.program_type, cohort.program_type)
-        state = COHORT_STATE_LABELS.get(cohort.state, cohort.state)
+        program = ProgramType.label_of(cohort.program_type)
+        state = CohortState.label_of(cohort.state)
         subtitle = f"{program} · {state} · {cohort.counts.enrolled} / {cohort.expected} enrolled"
         self._apply_text(item, subtitle, cohort.counts, cohort.name)
 

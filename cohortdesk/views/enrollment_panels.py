@@ -8,12 +8,12 @@ from dataclasses import replace
 from datetime import datetime
 from html import escape
 
+from cohortdesk.enums import EnrollmentState, VerificationAction, VerificationState
 from cohortdesk.services.queue import DocumentRow, SensitiveValue, StudentDetails
 from cohortdesk.services.rows import VerificationRow
 from cohortdesk.services.validation import document_label
 from cohortdesk.views import style
 from cohortdesk.views.display_text import visible_name
-from cohortdesk.views.queue_table_model import ENROLLMENT_STATE_LABELS, VERIFICATION_STATE_LABELS
 
 CITIZENSHIP_LABELS = {
     "citizen": "South African citizen",
@@ -22,7 +22,6 @@ CITIZENSHIP_LABELS = {
     "unknown": "Unknown",
 }
 SEX_LABELS = {"M": "Male", "F": "Female"}
-ACTION_LABELS = {"approved": "Approved", "rejected": "Rejected"}
 #: Links inside the student details page (QTextBrowser.anchorClicked).
 REVEAL_LINK = "cohortdesk:reveal"
 HIDE_LINK = "cohortdesk:hide"
@@ -167,11 +166,11 @@ def student_details_html(details: StudentDetails, document_section: str = "") ->
         ("Disability", _sensitive(details.disability)),
         (
             "Enrollment",
-            escape(ENROLLMENT_STATE_LABELS.get(details.enrollment_state, details.enrollment_state)),
+            escape(EnrollmentState.label_of(details.enrollment_state)),
         ),
         (
             "Verification",
-            escape(VERIFICATION_STATE_LABELS.get(details.verification_state, details.verification_state)),
+            escape(VerificationState.label_of(details.verification_state)),
         ),
     ]
     if details.rejection_reason:
@@ -213,7 +212,7 @@ def document_badge(doc: DocumentRow) -> tuple[str, str]:
         return "To check", "pending"
     if not doc.decision_current:
         return "Replaced", "stale"
-    return ACTION_LABELS.get(doc.latest_action, doc.latest_action), doc.latest_action
+    return VerificationAction.label_of(doc.latest_action), doc.latest_action
 
 
 def document_subtitle(doc: DocumentRow) -> str:
@@ -237,7 +236,7 @@ HISTORY_HEADERS = ("Action", "Document", "When", "Who", "Reason")
 def history_columns(row: VerificationRow) -> tuple[str, str, str, str, str]:
     """(action, document, when, who, reason) of one history row."""
     return (
-        ACTION_LABELS.get(row.action, row.action),
+        VerificationAction.label_of(row.action),
         document_label(row.document_type),
         local_time(row.created_at),
         row.admin_name,

@@ -28,6 +28,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 
+from cohortdesk.enums import EnrollmentState, ProgramType, VerificationState
 from cohortdesk.services.queue import SORT_KEYS, QueueFilter, QueuePage, QueueRow, QueueSort
 from cohortdesk.services.reading.compare import PRECHECK_LABELS
 from cohortdesk.views.runner import Op, Runner
@@ -37,9 +38,6 @@ Index = QModelIndex | QPersistentModelIndex
 PageFetcher = Callable[[QueueFilter, QueueSort, int, int], QueuePage]
 Counter = Callable[[QueueFilter], int]
 
-ENROLLMENT_STATE_LABELS = {"waiting": "Waiting", "in_progress": "In progress", "complete": "Complete"}
-VERIFICATION_STATE_LABELS = {"pending": "Pending", "verified": "Verified", "rejected": "Rejected"}
-PROGRAM_LABELS = {"learnership": "Learnership", "internship": "Internship", "candidacy": "Candidacy"}
 #: Pre-check result -> badge colours (style.BADGES key).
 PRECHECK_BADGES = {"matches": "verified", "mismatch": "rejected", "unreadable": "missing"}
 
@@ -401,11 +399,11 @@ class QueueTableModel(QAbstractTableModel):
             case self.COL_COHORT:
                 return row.cohort_name
             case self.COL_PROGRAM:
-                return PROGRAM_LABELS.get(row.program_type, row.program_type)
+                return ProgramType.label_of(row.program_type)
             case self.COL_ENROLLMENT:
-                return ENROLLMENT_STATE_LABELS.get(row.enrollment_state, row.enrollment_state)
+                return EnrollmentState.label_of(row.enrollment_state)
             case self.COL_VERIFICATION:
-                label = VERIFICATION_STATE_LABELS.get(row.verification_state, row.verification_state)
+                label = VerificationState.label_of(row.verification_state)
                 return f"{label} · re-submitted" if row.resubmitted else label
             case self.COL_DOCUMENTS:
                 return documents_count(row)

@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import text
 
 from cohortdesk.db import Database
+from cohortdesk.enums import EnrollmentState, VerificationAction, VerificationState
 from cohortdesk.errors import EmptyReportError, OperationCancelled, PermissionDenied, ValidationError
-from cohortdesk.models.enums import EnrollmentState, VerificationAction, VerificationState
 from cohortdesk.services.identity import Identity
 from cohortdesk.services.reports import queries as q
 from cohortdesk.services.reports.request import REPORTS, ExportRequest, special_pi_allowed

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from cohortdesk.enums import CohortState
 from cohortdesk.errors import EmptyReportError
 from cohortdesk.services.reports import queries as q
 from cohortdesk.services.reports.common import (
@@ -68,7 +69,7 @@ def build(session: Session, scope: q.Scope, ctx: ReportContext) -> ReportPlan:
             yield (
                 cohort.name,
                 cohort.program_label,
-                cohort.state.capitalize(),
+                CohortState.label_of(cohort.state),
                 cohort.sponsor_name,
                 local_day(cohort.start_date),
                 local_day(cohort.end_date),

@@ -21,9 +21,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, Result, Select, and_, func, select, true
 from sqlalchemy.orm import Session, aliased
 
+from cohortdesk.enums import ProgramType
 from cohortdesk.errors import NotFoundError
 from cohortdesk.models import Cohort, CohortEnrollment, DocumentVerification, Institution, Sponsor, User
-from cohortdesk.models.enums import ProgramType
 from cohortdesk.services.identity import Identity
 
 
@@ -71,13 +71,6 @@ class Scope:
         return f"All cohorts{where} ({len(self.cohorts)})"
 
 
-def program_label(key: str) -> str:
-    try:
-        return ProgramType(key).label
-    except ValueError:
-        return key.replace("_", " ").capitalize()
-
-
 def _tenant_filter(identity: Identity) -> ColumnElement[bool]:
     clauses: list[ColumnElement[bool]] = []
     if identity.account_id is not None:
@@ -108,7 +101,7 @@ def resolve_scope(session: Session, identity: Identity, cohort_id: int | None) -
             institution_id=cohort.institution_id,
             institution_name=institution_name,
             program_type=cohort.program_type,
-            program_label=program_label(cohort.program_type),
+            program_label=ProgramType.label_of(cohort.program_type),
             state=cohort.state,
             sponsor_name=sponsor_names.get(cohort.id),
             student_count=cohort.student_count,

@@ -35,9 +35,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cohortdesk.db import Database
+from cohortdesk.enums import CohortState
 from cohortdesk.errors import ConflictError, InvalidTransition, NotFoundError, ValidationError
 from cohortdesk.models import SyncConflict, User
-from cohortdesk.models.enums import CohortState
 from cohortdesk.services import config_edits as ce
 from cohortdesk.services.rows import Changes
 from cohortdesk.services.states import cohort_blockers

@@ -22,9 +22,9 @@ from typing import Any
 
 from sqlalchemy import Table
 
+from cohortdesk.enums import CohortState, EnrollmentState, ProgramType, VerificationState
 from cohortdesk.errors import ValidationError
 from cohortdesk.models import Cohort, CohortEnrollment, Institution, Sponsor
-from cohortdesk.models.enums import CohortState, EnrollmentState, ProgramType, VerificationState
 from cohortdesk.models.types import UTCDateTime
 from cohortdesk.services import validation
 

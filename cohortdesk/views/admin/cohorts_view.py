@@ -27,8 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from cohortdesk.enums import CohortState, ProgramType
 from cohortdesk.errors import ValidationError
-from cohortdesk.models.enums import CohortState, ProgramType
 from cohortdesk.services import configuration as config
 from cohortdesk.services import validation
 from cohortdesk.services.configuration import CohortEdit, CohortListItem, FieldProblem, TemplateChoice
@@ -36,7 +36,7 @@ from cohortdesk.services.rows import CohortRow, SponsorRow
 from cohortdesk.views.admin.form_support import Form, form_layout
 from cohortdesk.views.admin.import_dialog import ImportEnrollmentsDialog
 from cohortdesk.views.admin.master_detail import MasterDetailPage
-from cohortdesk.views.admin.table_models import STATE_LABELS, CohortTableModel
+from cohortdesk.views.admin.table_models import CohortTableModel
 from cohortdesk.views.date_entry import TypedDateEdit
 from cohortdesk.views.errors import show_error
 from cohortdesk.views.runner import Runner
@@ -383,7 +383,7 @@ class CohortForm(Form):
     def set_cohort(self, row: CohortRow | None) -> None:
         self.row = row
         self.heading.setText(row.name if row else "New cohort")
-        self.state_badge.setText(STATE_LABELS.get(row.state, row.state) if row else "Not saved yet")
+        self.state_badge.setText(CohortState.label_of(row.state) if row else "Not saved yet")
         self.save_button.setText("&Save" if row else "&Create cohort")
         if row:
             self._custom_types |= {

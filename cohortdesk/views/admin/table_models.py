@@ -9,7 +9,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 
-from cohortdesk.models.enums import ProgramType
+from cohortdesk.enums import CohortState, ProgramType
 from cohortdesk.services.configuration import CohortListItem
 from cohortdesk.services.rows import SponsorRow
 from cohortdesk.views.admin.style import colours
@@ -18,16 +18,7 @@ IdRole = Qt.ItemDataRole.UserRole + 1
 SortRole = Qt.ItemDataRole.UserRole + 2
 RowRole = Qt.ItemDataRole.UserRole + 3
 
-STATE_LABELS = {"draft": "Draft", "active": "Active", "completed": "Completed", "cancelled": "Cancelled"}
-
 Index = QModelIndex | QPersistentModelIndex
-
-
-def program_label(key: str) -> str:
-    try:
-        return ProgramType(key).label
-    except ValueError:
-        return key
 
 
 def short_date(value: datetime | None) -> str:
@@ -183,9 +174,9 @@ class CohortTableModel(_RowsModel):
         if column == self.NAME:
             return cohort.name, cohort.name.lower()
         if column == self.PROGRAMME:
-            return program_label(cohort.program_type), cohort.program_type
+            return ProgramType.label_of(cohort.program_type), cohort.program_type
         if column == self.STATE:
-            return STATE_LABELS.get(cohort.state, cohort.state), cohort.state
+            return CohortState.label_of(cohort.state), cohort.state
         if column == self.SPONSOR:
             return row.sponsor_name or "—", (row.sponsor_name or "").lower()
         if column == self.START:

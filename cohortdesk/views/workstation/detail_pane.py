@@ -20,6 +20,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, QUrl, Signal
 from PySide6.QtWidgets import QListWidgetItem, QTreeWidgetItem, QWidget
 
+from cohortdesk.enums import VerificationAction
 from cohortdesk.errors import StorageError
 from cohortdesk.services import access_log, privacy
 from cohortdesk.services.identity import SPECIAL_PI, Identity
@@ -43,7 +44,7 @@ def document_status(doc: DocumentRow) -> str:
         return "Not uploaded yet" + (" · required" if doc.required else "")
     if doc.latest_action is None:
         return f"Not checked yet · {panels.human_size(doc.size)}"
-    verb = panels.ACTION_LABELS.get(doc.latest_action, doc.latest_action)
+    verb = VerificationAction.label_of(doc.latest_action)
     text = f"{verb} by {doc.latest_by} on {panels.local_time(doc.latest_at)}"
     if doc.latest_action == "rejected" and doc.latest_reason:
         text += f": {doc.latest_reason}"

@@ -20,12 +20,13 @@ from typing import Any
 from PySide6.QtCore import QModelIndex, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QHeaderView, QMenu, QWidget
 
+from cohortdesk.enums import VerificationState
 from cohortdesk.services import queue
 from cohortdesk.services.identity import Identity
 from cohortdesk.services.queue import QueueFilter
 from cohortdesk.views.cohort_tree_model import CohortTreeModel, Scope
 from cohortdesk.views.delegates import StateBadgeDelegate
-from cohortdesk.views.queue_table_model import VERIFICATION_STATE_LABELS, QueueTableModel
+from cohortdesk.views.queue_table_model import QueueTableModel
 from cohortdesk.views.runner import Runner
 from cohortdesk.views.workstation.layout import VERIFICATION_VIEWS, WorkstationView
 
@@ -69,7 +70,7 @@ def summary_text(view: str | None, total: int) -> str:
         return f"{total:,} to decide"
     if view == "waiting_for_uploads":
         return f"{total:,} waiting for uploads"
-    label = VERIFICATION_STATE_LABELS.get(view or "", "").lower()
+    label = VerificationState(view).label.lower() if view in tuple(VerificationState) else ""
     return f"{total:,} {label + ' ' if label else ''}{noun}"
 
 
