@@ -11,7 +11,7 @@ the full SA ID number) leaves this module masked; a masked value says so explici
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -30,6 +30,7 @@ from cohortdesk.services.validation import (
     LEGACY_DOCUMENT_KEYS,
     POPULATION_GROUPS,
     PROVINCES,
+    IdNumberFacts,
     canonical_document_type,
     decode_masked_sa_id,
     decode_sa_id,
@@ -630,21 +631,16 @@ class SensitiveValue:
     masked: bool
 
 
-@dataclass(frozen=True)
-class IdCheck:
-    """What the SA ID number encodes. ``number`` is masked without the special-PI capability."""
+@dataclass(frozen=True, kw_only=True)
+class IdCheck(IdNumberFacts):
+    """What the SA ID number encodes, as the review screens show it: ``number`` is masked without the
+    special-PI capability."""
 
     number: SensitiveValue
-    date_of_birth: date | None
-    sex: str  # "M" / "F" / ""
-    citizenship: str  # "citizen", "permanent_resident", "refugee", "unknown"
-    checksum_valid: bool
-    problems: tuple[str, ...]
-    warnings: tuple[str, ...]
 
-    @property
-    def valid(self) -> bool:
-        return not self.problems
+    @classmethod
+    def of(cls, facts: IdNumberFacts, number: SensitiveValue) -> IdCheck:
+        return cls(number=number, **{f.name: getattr(facts, f.name) for f in fields(IdNumberFacts)})
 
 
 @dataclass(frozen=True)
@@ -812,15 +808,7 @@ def student_details(
             shown = SensitiveValue(
                 "sa_id_number", number if allowed else mask_id_number(number), masked=not allowed
             )
-            id_check = IdCheck(
-                number=shown,
-                date_of_birth=info.date_of_birth,
-                sex=info.sex,
-                citizenship=info.citizenship,
-                checksum_valid=info.checksum_valid,
-                problems=info.problems,
-                warnings=info.warnings,
-            )
+            id_check = IdCheck.of(info, shown)
             captured_at = enrollment.created_at.astimezone(UTC).date()
             mismatches = compare_with_id(data, info.date_of_birth, info.sex, captured_at, today)
         alternate = data.get("alternate_id")

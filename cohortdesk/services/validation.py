@@ -97,10 +97,9 @@ def validate_email(value: str, field: str = "email") -> str:
 
 
 @dataclass(frozen=True)
-class SaIdInfo:
-    """What a South African ID number encodes (``docs/domain.md`` §3)."""
+class IdNumberFacts:
+    """What a South African ID number encodes (``docs/domain.md`` §3), apart from the number itself."""
 
-    number: str
     date_of_birth: date | None
     sex: str  # "F" or "M", from the sequence number
     citizenship: str  # "citizen", "permanent_resident", "refugee" or "unknown"
@@ -119,6 +118,13 @@ class SaIdInfo:
         return on.year - dob.year - ((on.month, on.day) < (dob.month, dob.day))
 
 
+@dataclass(frozen=True, kw_only=True)
+class SaIdInfo(IdNumberFacts):
+    """An SA ID number and what it encodes."""
+
+    number: str
+
+
 def luhn_valid(digits: str) -> bool:
     total = 0
     for index, char in enumerate(reversed(digits)):
@@ -131,7 +137,15 @@ def decode_sa_id(number: str, today: date | None = None) -> SaIdInfo:
     """Decode an SA ID number, listing problems (invalid) and warnings (suspicious but allowed)."""
     number = (number or "").strip().replace(" ", "")
     if len(number) != 13 or not number.isdigit():
-        return SaIdInfo(number, None, "", "unknown", False, ("must be exactly 13 digits",), ())
+        return SaIdInfo(
+            number=number,
+            date_of_birth=None,
+            sex="",
+            citizenship="unknown",
+            checksum_valid=False,
+            problems=("must be exactly 13 digits",),
+            warnings=(),
+        )
     sex = "F" if int(number[6:10]) < 5000 else "M"
     return _decoded(number, number[0:6], sex, number[10], number[11], luhn_valid(number), today)
 
@@ -143,7 +157,15 @@ def decode_masked_sa_id(masked: str, facts: dict[str, Any] | None, today: date |
     ``decode_sa_id`` gives for the full number."""
     masked = (masked or "").strip().replace(" ", "")
     if not facts or not facts.get("digits") or len(masked) != 13 or not masked[:6].isdigit():
-        return SaIdInfo(masked, None, "", "unknown", False, ("must be exactly 13 digits",), ())
+        return SaIdInfo(
+            number=masked,
+            date_of_birth=None,
+            sex="",
+            citizenship="unknown",
+            checksum_valid=False,
+            problems=("must be exactly 13 digits",),
+            warnings=(),
+        )
     return _decoded(
         masked,
         masked[0:6],
@@ -190,7 +212,15 @@ def _decoded(
         problems.append(f"citizenship digit must be 0 or 1, not {citizenship_digit}")
     if position_12 not in ("8", "9"):
         warnings.append(f"unusual digit {position_12} in position 12 (normally 8 or 9)")
-    return SaIdInfo(number, dob, sex, citizenship, checksum_valid, tuple(problems), tuple(warnings))
+    return SaIdInfo(
+        number=number,
+        date_of_birth=dob,
+        sex=sex,
+        citizenship=citizenship,
+        checksum_valid=checksum_valid,
+        problems=tuple(problems),
+        warnings=tuple(warnings),
+    )
 
 
 def validate_sa_id(number: str, field: str = "sa_id_number", today: date | None = None) -> str:
