@@ -11,7 +11,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ColumnElement,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cohortdesk.models.base import Base
@@ -92,6 +104,18 @@ class User(_Stamped, Base):
     @property
     def full_name(self) -> str:
         return " ".join(part for part in (self.first_name, self.last_name) if part)
+
+    @hybrid_property
+    def display_name(self) -> str:
+        """How a person is named on screens and in reports: first and last name, else the e-mail
+        address. On the class (or an alias of it) the same rule as SQL."""
+        return self.full_name or self.email
+
+    @display_name.inplace.expression
+    @classmethod
+    def _display_name_sql(cls) -> ColumnElement[str]:
+        full = func.trim(func.coalesce(cls.first_name, "") + " " + func.coalesce(cls.last_name, ""))
+        return func.coalesce(func.nullif(full, ""), cls.email)
 
 
 class TemplateFolder(_Stamped, Base):

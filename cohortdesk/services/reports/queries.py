@@ -203,12 +203,6 @@ def _prefetched(result: Result[Any], depth: int = 2) -> Iterator[Any]:
         result.close()
 
 
-def person_name(user: Any) -> ColumnElement[str]:
-    """SQL for a user's display name: first and last name, else the e-mail address."""
-    full = func.trim(func.coalesce(user.first_name, "") + " " + func.coalesce(user.last_name, ""))
-    return func.coalesce(func.nullif(full, ""), user.email)
-
-
 # --- enrollments --------------------------------------------------------------------------------
 
 
@@ -313,7 +307,7 @@ def verification_rows(session: Session, scope: Scope, chunk_size: int = 2000) ->
             ranked.c.action,
             ranked.c.reason,
             ranked.c.created_at,
-            person_name(officer),
+            officer.display_name,
         )
         .join(User, User.id == CohortEnrollment.user_id)
         .join(Cohort, Cohort.id == CohortEnrollment.cohort_id)
@@ -383,7 +377,7 @@ def audit_rows(
             User.email,
             DocumentVerification.document_type,
             DocumentVerification.action,
-            person_name(officer),
+            officer.display_name,
             DocumentVerification.reason,
             DocumentVerification.verification_metadata["reason_code"].as_string(),
         )
@@ -413,7 +407,7 @@ def decision_officers(session: Session, scope: Scope) -> list[OfficerChoice]:
     """The people who recorded decisions on the scope's enrollments, by name (for a filter list)."""
     if not scope.cohorts:
         return []
-    name = person_name(User).label("name")
+    name = User.display_name.label("name")
     rows = session.execute(
         select(User.id, name)
         .where(
