@@ -58,7 +58,6 @@ from sqlalchemy import create_engine, make_url, select, text
 
 from cohortdesk.db import Database, migrate
 from cohortdesk.models import Account, User
-from cohortdesk.services import cohorts as cs
 from cohortdesk.services import config_edits as ce
 from cohortdesk.services.sync import engine
 from cohortdesk.services.sync.spec import SPECS
@@ -113,9 +112,9 @@ def seed(server: Database, cohorts: int) -> tuple[int, int, list[int], list[int]
         s.add_all(learners)
         s.flush()
         account, users = acc.id, [u.id for u in learners]
-    inst = cs.create_institution(server, cs.NewInstitution(account_id=account, name="Bench Training"))
+    inst = ce.create_institution(server, ce.NewInstitution(account_id=account, name="Bench Training")).row
     made = [
-        cs.create_cohort(server, cs.NewCohort(inst.id, f"Cohort {i:03d}", "learnership")).id
+        ce.create_cohort(server, ce.NewCohort(inst.id, f"Cohort {i:03d}", "learnership")).row.id
         for i in range(cohorts)
     ]
     return inst.id, account, users, made
@@ -214,7 +213,7 @@ def bench_import(
             ),
             {"a": account, "n": rows},
         )
-    cohort = cs.create_cohort(server, cs.NewCohort(institution, "Import cohort", "learnership")).id
+    cohort = ce.create_cohort(server, ce.NewCohort(institution, "Import cohort", "learnership")).row.id
     paired = Database(f"sqlite:///{workdir / 'import-paired.sqlite3'}")
     migrate.upgrade(paired)
     engine.sync(paired, server)  # pairs; the default pool holds 1,000 enrollment ids

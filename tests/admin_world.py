@@ -9,7 +9,6 @@ from sqlalchemy import insert
 
 from cohortdesk.db import Database
 from cohortdesk.models import SyncConflict, Template
-from cohortdesk.services import cohorts as cs
 from cohortdesk.services import config_edits as ce
 from tests import factories
 
@@ -17,9 +16,9 @@ from tests import factories
 def admin_world(db: Database) -> dict:
     acc = factories.account(db, "Ubuntu Skills Academy")
     admin = factories.user(db, acc, "Naledi", "Mahlangu", email="naledi@ubuntuskills.co.za")
-    inst = cs.create_institution(
+    inst = ce.create_institution(
         db,
-        cs.NewInstitution(
+        ce.NewInstitution(
             account_id=acc,
             name="Ubuntu Skills Academy",
             registration_number="2011/104522/07",
@@ -29,7 +28,7 @@ def admin_world(db: Database) -> dict:
             super_admin_id=admin,
             settings={"hosting_location": "Own server, Polokwane office"},
         ),
-    )
+    ).row
     agreement = factories.template(db, acc, admin, "Learnership tripartite agreement")
     internship_agreement = factories.template(db, acc, admin, "Internship agreement")
     consent = factories.template(db, acc, admin, "POPIA consent form")
@@ -37,9 +36,9 @@ def admin_world(db: Database) -> dict:
     archived = factories.template(db, acc, admin, "Old agreement (2019)")
     with db.session() as s:
         s.get(Template, archived).archived_at = datetime(2024, 1, 1)
-    bank = cs.create_sponsor(
+    bank = ce.create_sponsor(
         db,
-        cs.NewSponsor(
+        ce.NewSponsor(
             institution_id=inst.id,
             company_name="Limpopo Mining Holdings",
             contact_name="Johan Botha",
@@ -47,19 +46,19 @@ def admin_world(db: Database) -> dict:
             contact_phone="015 307 1200",
             tax_number="9012345678",
         ),
-    )
-    retail = cs.create_sponsor(
+    ).row
+    retail = ce.create_sponsor(
         db,
-        cs.NewSponsor(
+        ce.NewSponsor(
             institution_id=inst.id,
             company_name="Kasi Retail Group",
             contact_name="Palesa Molefe",
             contact_email="palesa@kasiretail.co.za",
         ),
-    )
-    active = cs.create_cohort(
+    ).row
+    active = ce.create_cohort(
         db,
-        cs.NewCohort(
+        ce.NewCohort(
             institution_id=inst.id,
             name="2026 Mining Learnership",
             program_type="learnership",
@@ -71,11 +70,11 @@ def admin_world(db: Database) -> dict:
             start_date=datetime(2026, 2, 2, tzinfo=UTC),
             end_date=datetime(2027, 1, 29, tzinfo=UTC),
         ),
-    )
-    cs.change_cohort_state(db, active.id, "active")
-    draft = cs.create_cohort(
+    ).row
+    ce.change_cohort_state(db, active.id, "active")
+    draft = ce.create_cohort(
         db,
-        cs.NewCohort(
+        ce.NewCohort(
             institution_id=inst.id,
             name="Retail Graduate Internship",
             program_type="internship",
@@ -83,7 +82,7 @@ def admin_world(db: Database) -> dict:
             student_count=0,
             required_document_types=("id_document", "tertiary_qualification", "cv"),
         ),
-    )
+    ).row
     return {
         "account": acc,
         "admin": admin,
@@ -96,7 +95,7 @@ def admin_world(db: Database) -> dict:
             "archived": archived,
         },
         "sponsors": {"mining": bank, "retail": retail},
-        "cohorts": {"active": active, "draft": cs.get_cohort(db, draft.id)},
+        "cohorts": {"active": active, "draft": ce.get_cohort(db, draft.id)},
     }
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from cohortdesk.db import Database
 from cohortdesk.models import Account, Submission, Submitter, Template, TemplateFolder, User
-from cohortdesk.services import cohorts as cs
+from cohortdesk.services import config_edits as ce
 from cohortdesk.services.storage import DocumentStore
 
 
@@ -86,12 +86,12 @@ def setup_cohort(db: Database, store: DocumentStore, documents=("id_document", "
     """An institution with an active cohort and one enrolled student who uploaded every document."""
     acc = account(db)
     officer = user(db, acc, "Officer", "One")
-    inst = cs.create_institution(db, cs.NewInstitution(account_id=acc, name="Acme Training"))
+    inst = ce.create_institution(db, ce.NewInstitution(account_id=acc, name="Acme Training")).row
     tmpl = template(db, acc, officer)
     now = datetime.now(UTC)
-    cohort = cs.create_cohort(
+    cohort = ce.create_cohort(
         db,
-        cs.NewCohort(
+        ce.NewCohort(
             institution_id=inst.id,
             name="Q1 2026 Learnership",
             program_type="learnership",
@@ -101,11 +101,11 @@ def setup_cohort(db: Database, store: DocumentStore, documents=("id_document", "
             start_date=now,
             end_date=now + timedelta(days=365),
         ),
-    )
+    ).row
     student = user(db, acc, "Lerato", "Mokoena")
-    enrollment = cs.enroll(
+    enrollment = ce.enroll(
         db,
-        cs.NewEnrollment(
+        ce.NewEnrollment(
             cohort_id=cohort.id,
             user_id=student,
             student_data={
@@ -117,7 +117,7 @@ def setup_cohort(db: Database, store: DocumentStore, documents=("id_document", "
             },
             uploaded_documents={d: upload(store, f"{d}.pdf", f"%PDF {d}".encode()) for d in documents},
         ),
-    )
+    ).row
     return {
         "account": acc,
         "officer": officer,
@@ -195,14 +195,14 @@ def queue_world(db: Database, store: DocumentStore) -> dict:
 
     acc = account(db)
     officer = user(db, acc, "Officer", "One", email="officer@example.co.za")
-    inst = cs.create_institution(
-        db, cs.NewInstitution(account_id=acc, name="Acme Training", super_admin_id=officer)
-    )
+    inst = ce.create_institution(
+        db, ce.NewInstitution(account_id=acc, name="Acme Training", super_admin_id=officer)
+    ).row
     tmpl = template(db, acc, officer)
     now = datetime.now(UTC)
-    learnership = cs.create_cohort(
+    learnership = ce.create_cohort(
         db,
-        cs.NewCohort(
+        ce.NewCohort(
             institution_id=inst.id,
             name="Q1 2026 Learnership",
             program_type="learnership",
@@ -212,18 +212,18 @@ def queue_world(db: Database, store: DocumentStore) -> dict:
             start_date=now,
             end_date=now + timedelta(days=365),
         ),
-    )
-    cs.change_cohort_state(db, learnership.id, "active")
-    internship = cs.create_cohort(
+    ).row
+    ce.change_cohort_state(db, learnership.id, "active")
+    internship = ce.create_cohort(
         db,
-        cs.NewCohort(
+        ce.NewCohort(
             institution_id=inst.id,
             name="Graduate Internship 2026",
             program_type="internship",
             student_count=10,
             required_document_types=("id_document", "matric_certificate", "tertiary_qualification"),
         ),
-    )
+    ).row
     cohorts = {"learnership": learnership.id, "internship": internship.id}
     enrollments: dict[str, int] = {}
     for age_days, (first, last, cohort_key, extra, docs, state) in zip(
@@ -232,9 +232,9 @@ def queue_world(db: Database, store: DocumentStore) -> dict:
         student = user(db, acc, first, last, email=f"{first.lower()}@example.co.za")
         doc_types = docs or ("id_document", "matric_certificate")
         data = {"race": "BA", "disability": "N", "city": "Soweto", **extra}
-        enrollment = cs.enroll(
+        enrollment = ce.enroll(
             db,
-            cs.NewEnrollment(
+            ce.NewEnrollment(
                 cohort_id=cohorts[cohort_key],
                 user_id=student,
                 student_data=data,
@@ -242,9 +242,9 @@ def queue_world(db: Database, store: DocumentStore) -> dict:
                     d: upload(store, f"{d}.pdf", f"%PDF {first} {d}".encode()) for d in doc_types
                 },
             ),
-        )
+        ).row
         if state != "waiting":
-            cs.change_enrollment_state(db, enrollment.id, state)
+            ce.change_enrollment_state(db, enrollment.id, state)
         with db.session() as s:
             row = s.get(CohortEnrollment, enrollment.id)
             row.pending_since = now - timedelta(days=age_days)

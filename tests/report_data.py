@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from cohortdesk.db import Database
 from cohortdesk.models import Cohort, CohortEnrollment, DocumentVerification
-from cohortdesk.services import cohorts as cs
+from cohortdesk.services import config_edits as ce
 from cohortdesk.services import verification as vs
 from cohortdesk.services.identity import ROLE_CAPABILITIES, Identity
 from cohortdesk.services.storage import DocumentStore
@@ -101,16 +101,16 @@ def build(db: Database, store: DocumentStore) -> ReportData:
     acc = f.account(db, "Acme Training")
     officer = f.user(db, acc, "Officer", "One", "officer1@acme.example")
     officer2 = f.user(db, acc, "Nomsa", "Dlamini", "nomsa@acme.example")
-    inst = cs.create_institution(db, cs.NewInstitution(account_id=acc, name="Acme Training"))
-    sasol = cs.create_sponsor(
+    inst = ce.create_institution(db, ce.NewInstitution(account_id=acc, name="Acme Training")).row
+    sasol = ce.create_sponsor(
         db,
-        cs.NewSponsor(
+        ce.NewSponsor(
             institution_id=inst.id, company_name="Sasol Ltd", contact_email="funding@sasol.example"
         ),
-    )
-    cs.create_sponsor(
+    ).row
+    ce.create_sponsor(
         db,
-        cs.NewSponsor(
+        ce.NewSponsor(
             institution_id=inst.id, company_name="Vodacom (Pty) Ltd", contact_email="csi@vodacom.example"
         ),
     )
@@ -118,9 +118,9 @@ def build(db: Database, store: DocumentStore) -> ReportData:
     now = datetime.now(UTC)
 
     def cohort(name: str, program: str, count: int, docs: tuple[str, ...], **extra) -> int:
-        row = cs.create_cohort(
+        row = ce.create_cohort(
             db,
-            cs.NewCohort(
+            ce.NewCohort(
                 institution_id=inst.id,
                 name=name,
                 program_type=program,
@@ -131,7 +131,7 @@ def build(db: Database, store: DocumentStore) -> ReportData:
                 end_date=now + timedelta(days=335),
                 **extra,
             ),
-        )
+        ).row
         return row.id
 
     learnership = cohort(
@@ -146,9 +146,9 @@ def build(db: Database, store: DocumentStore) -> ReportData:
     for cohort_id, students in ((learnership, LEARNERSHIP_STUDENTS), (internship, INTERNSHIP_STUDENTS)):
         for first, last, email, student_data, docs in students:
             user = f.user(db, acc, first, last, email)
-            enrollment = cs.enroll(
+            enrollment = ce.enroll(
                 db,
-                cs.NewEnrollment(
+                ce.NewEnrollment(
                     cohort_id=cohort_id,
                     user_id=user,
                     student_data=student_data,
@@ -156,7 +156,7 @@ def build(db: Database, store: DocumentStore) -> ReportData:
                         d: f.upload(store, f"{d}.pdf", f"%PDF {email} {d}".encode()) for d in docs
                     },
                 ),
-            )
+            ).row
             data.enrollments[email] = enrollment.id
 
     def decide(email: str, doc: str, action: str, who: int, reason: str | None = None) -> None:
@@ -172,15 +172,15 @@ def build(db: Database, store: DocumentStore) -> ReportData:
     decide("zoe@example.co.za", "disability_proof", "approved", officer)
     decide("inject1@example.co.za", "id_document", "rejected", officer2, "=cmd|' /C calc'!A0")
     decide("emile@example.co.za", "id_document", "approved", officer)
-    cs.change_enrollment_state(db, data.enrollments["zoe@example.co.za"], "in_progress")
-    cs.change_enrollment_state(db, data.enrollments["zoe@example.co.za"], "complete")
-    cs.change_enrollment_state(db, data.enrollments["thandiwe@example.co.za"], "in_progress")
+    ce.change_enrollment_state(db, data.enrollments["zoe@example.co.za"], "in_progress")
+    ce.change_enrollment_state(db, data.enrollments["zoe@example.co.za"], "complete")
+    ce.change_enrollment_state(db, data.enrollments["thandiwe@example.co.za"], "in_progress")
 
     # Tombstones (synced rows are never hard-deleted): a learner and a cohort that no report may show.
     gone_user = f.user(db, acc, "Deleted", "Learner", "deleted@example.co.za")
-    gone = cs.enroll(
-        db, cs.NewEnrollment(cohort_id=learnership, user_id=gone_user, student_data={"race": "BA"})
-    )
+    gone = ce.enroll(
+        db, ce.NewEnrollment(cohort_id=learnership, user_id=gone_user, student_data={"race": "BA"})
+    ).row
     gone_cohort = cohort("Deleted Cohort", "learnership", 9, ("id_document",))
     with db.session() as s:
         s.get(CohortEnrollment, gone.id).deleted_at = now
@@ -207,13 +207,13 @@ def build(db: Database, store: DocumentStore) -> ReportData:
             data.back_dated.append(moment)
 
     other_account = f.account(db, "Other Institution")
-    other_inst = cs.create_institution(
-        db, cs.NewInstitution(account_id=other_account, name="Other Institution")
-    )
-    other_cohort = cs.create_cohort(
-        db, cs.NewCohort(institution_id=other_inst.id, name="Other cohort", program_type="learnership")
-    )
+    other_inst = ce.create_institution(
+        db, ce.NewInstitution(account_id=other_account, name="Other Institution")
+    ).row
+    other_cohort = ce.create_cohort(
+        db, ce.NewCohort(institution_id=other_inst.id, name="Other cohort", program_type="learnership")
+    ).row
     other_student = f.user(db, other_account, "Not", "Mine")
-    cs.enroll(db, cs.NewEnrollment(cohort_id=other_cohort.id, user_id=other_student))
+    ce.enroll(db, ce.NewEnrollment(cohort_id=other_cohort.id, user_id=other_student))
     data.other_cohort = other_cohort.id
     return data

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from cohortdesk.db import Database
 from cohortdesk.models import Institution, User
-from cohortdesk.services import cohorts as cs
+from cohortdesk.services import config_edits as ce
 from cohortdesk.services.identity import ROLE_CAPABILITIES, Identity
 from cohortdesk.services.storage import DocumentStore
 from tests.factories import setup_cohort, upload, user
@@ -44,9 +44,9 @@ def review_queue(db: Database, store: DocumentStore, packs: int = 6, documents=(
     for n in range(1, packs):
         student = user(db, world["account"], f"Student{n}", "Learner")
         enrollments.append(
-            cs.enroll(
+            ce.enroll(
                 db,
-                cs.NewEnrollment(
+                ce.NewEnrollment(
                     cohort_id=cohort.id,
                     user_id=student,
                     student_data={"race": "BA", "gender": "M", "disability": "N", "city": "Durban"},
@@ -54,7 +54,7 @@ def review_queue(db: Database, store: DocumentStore, packs: int = 6, documents=(
                         d: upload(store, f"{d}.pdf", f"%PDF {d} {n}".encode()) for d in documents
                     },
                 ),
-            )
+            ).row
         )
     second = user(db, world["account"], "Sipho", "Dlamini")
     boss = user(db, world["account"], "Zanele", "Admin")

@@ -21,21 +21,21 @@ return frozen rows; errors are ``ValidationError`` naming the field, ``NotFoundE
     find_users_by_email(db, account_id, emails) -> dict[str, int]  # for the enrollment import
 
     # writes: each returns Edit(row, changes, mutation_ids)
-    create_institution(db, cohorts.NewInstitution)
+    create_institution(db, NewInstitution)
     update_institution(db, id, {"name": ..., "settings": {...}}, expected_row_version=None)
     set_rejection_reasons(db, institution_id, [{"code", "label", "message"}, ...], expected_row_version=None)
     delete_institution(db, id, expected_row_version=None)        # refused while it has sponsors/cohorts
-    create_sponsor(db, cohorts.NewSponsor)
+    create_sponsor(db, NewSponsor)
     update_sponsor(db, id, {"company_name": ..., "contact_email": ..., ...}, expected_row_version=None)
     delete_sponsor(db, id, expected_row_version=None)            # refused while a live cohort uses it
-    create_cohort(db, cohorts.NewCohort)
+    create_cohort(db, NewCohort)
     update_cohort(db, id, {field: value}, expected_row_version=None)
         # fields: name, program_type, sponsor_id, sponsor_email, student_count, main_template_id,
         # supporting_templates, required_document_types, start_date, end_date (dates or ISO strings)
     change_cohort_state(db, id, target, expected_row_version=None)   # guards from services.states
     delete_cohort(db, id, expected_row_version=None)             # tombstones its enrollments too
-    enroll(db, cohorts.NewEnrollment) -> Edit[EnrollmentRow]
-    enroll_many(db, [cohorts.NewEnrollment, ...]) -> BulkEdit[EnrollmentRow]   # one transaction
+    enroll(db, NewEnrollment) -> Edit[EnrollmentRow]
+    enroll_many(db, [NewEnrollment, ...]) -> BulkEdit[EnrollmentRow]   # one transaction
     enroll_learners(db, cohort_id, [NewLearner(email, first, last, student_data)], progress=, cancelled=)
         # the enrollment import's commit: users matched by e-mail (made when not paired), set-based
     update_enrollment(db, id, {"student_data": {"city": ...}}, expected_row_version=None)
@@ -63,7 +63,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
@@ -83,7 +83,6 @@ from cohortdesk.errors import (
 )
 from cohortdesk.models import Template, User
 from cohortdesk.services import validation
-from cohortdesk.services.cohorts import NewCohort, NewEnrollment, NewInstitution, NewSponsor
 from cohortdesk.services.rows import (
     Changes,
     CohortRow,
@@ -126,6 +125,56 @@ _ROW = {
     "cohorts": cohort_row,
     "cohort_enrollments": enrollment_row,
 }
+
+
+# --- what a new row is made from ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewInstitution:
+    account_id: int
+    name: str
+    registration_number: str | None = None
+    address: str | None = None
+    contact_email: str | None = None
+    contact_phone: str | None = None
+    super_admin_id: int | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NewSponsor:
+    institution_id: int
+    company_name: str
+    contact_email: str | None = None
+    contact_name: str | None = None
+    contact_phone: str | None = None
+    tax_number: str | None = None
+
+
+@dataclass(frozen=True)
+class NewCohort:
+    institution_id: int
+    name: str
+    program_type: str
+    student_count: int = 0
+    sponsor_id: int | None = None
+    sponsor_email: str | None = None
+    main_template_id: int | None = None
+    supporting_templates: tuple[int, ...] = ()
+    required_document_types: tuple[str, ...] = ("id_document", "matric_certificate")
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+    created_by_id: int | None = None
+
+
+@dataclass(frozen=True)
+class NewEnrollment:
+    cohort_id: int
+    user_id: int
+    student_data: dict[str, Any] = field(default_factory=dict)
+    uploaded_documents: dict[str, Any] = field(default_factory=dict)
+    submission_id: int | None = None
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from cohortdesk.db import Database
 from cohortdesk.errors import ClaimConflict, ConflictError, PermissionDenied, ValidationError
 from cohortdesk.models import CohortEnrollment, DocumentVerification
 from cohortdesk.services import claims
-from cohortdesk.services import cohorts as cs
+from cohortdesk.services import config_edits as ce
 from cohortdesk.services import verification as vs
 from cohortdesk.services.storage import DocumentStore
 from tests import review_factories
@@ -68,7 +68,7 @@ def test_claim_next_takes_the_oldest_and_skips_held_packs(db: Database, world):
     held = claims.active_claims(db, alice)
     assert held[ids[0]].name == "Officer One" and held[ids[0]].mine
     assert held[ids[1]].name == "Sipho Dlamini" and not held[ids[1]].mine
-    row = cs.get_enrollment(db, ids[1])
+    row = ce.get_enrollment(db, ids[1])
     assert row.claimed_by_user_id == bob.user_id and row.held_at(datetime.now(UTC))
 
 
@@ -78,7 +78,7 @@ def test_claim_moves_row_version_renewal_does_not(db: Database, world):
     assert claim.row_version == pack.row_version + 1
     renewed = claims.renew(db, claim)
     assert renewed.row_version == claim.row_version and renewed.expires_at >= claim.expires_at
-    assert cs.get_enrollment(db, pack.id).row_version == claim.row_version
+    assert ce.get_enrollment(db, pack.id).row_version == claim.row_version
 
 
 def test_claim_held_by_someone_else_names_them(db: Database, world):
@@ -109,7 +109,7 @@ def test_decide_and_release_in_one_step(db: Database, world):
     claim = claims.claim_next(db, alice)
     result = vs.record_decision(db, _decision(claim, alice, release_claim=True), alice)
     assert result.claim is None
-    assert cs.get_enrollment(db, claim.enrollment_id).claimed_by is None
+    assert ce.get_enrollment(db, claim.enrollment_id).claimed_by is None
     assert claims.claim_next(db, alice).enrollment_id != claim.enrollment_id
 
 
@@ -160,7 +160,7 @@ def test_a_change_by_someone_else_is_named(db: Database, world):
     with pytest.raises(ClaimConflict, match="Officer One is reviewing this enrollment right now"):
         vs.record_decision(db, cmd, bob)
     # ...but the pack can still change under her (an admin moves it on), and she is told what changed.
-    cs.change_enrollment_state(db, claim.enrollment_id, "in_progress")
+    ce.change_enrollment_state(db, claim.enrollment_id, "in_progress")
     with pytest.raises(ClaimConflict, match="changed since you opened it") as caught:
         vs.record_decision(db, _decision(claim, alice), alice)
     assert not caught.value.claim_lost
@@ -179,7 +179,7 @@ def test_lease_expiry_and_reclaim(db: Database, world):
     vs_result = vs.record_decision(db, _decision(revived, alice, "rejected", "Illegible"), alice)
     assert vs_result.claim is not None
     # Expired again, and this time Bob's "next" picks it up (it is the oldest pending one).
-    cs_state = cs.get_enrollment(db, claim.enrollment_id).document_verification_state
+    cs_state = ce.get_enrollment(db, claim.enrollment_id).document_verification_state
     assert cs_state == "rejected"  # a rejected pack is no longer in the pending queue
     other = _expire(db, claims.claim(db, alice, ids[1]))
     taken = claims.claim_next(db, bob)

@@ -12,7 +12,7 @@ from cohortdesk.db import Database
 from cohortdesk.errors import NotFoundError
 from cohortdesk.models import CohortEnrollment
 from cohortdesk.models.docuseal import Submission, Submitter
-from cohortdesk.services import cohorts as cs
+from cohortdesk.services import config_edits as ce
 from cohortdesk.services import dashboard
 from cohortdesk.services import verification as vs
 from cohortdesk.services.storage import DocumentStore
@@ -47,11 +47,11 @@ def world(db: Database, tmp_path):
     store = DocumentStore(tmp_path / "storage")
     acc = account(db)
     officer = user(db, acc, "Sipho", "Dlamini")
-    inst = cs.create_institution(db, cs.NewInstitution(account_id=acc, name="Acme Training"))
+    inst = ce.create_institution(db, ce.NewInstitution(account_id=acc, name="Acme Training")).row
     now = datetime.now(UTC)
-    cohort = cs.create_cohort(
+    cohort = ce.create_cohort(
         db,
-        cs.NewCohort(
+        ce.NewCohort(
             institution_id=inst.id,
             name="Q1 2026 Learnership",
             program_type="learnership",
@@ -62,8 +62,8 @@ def world(db: Database, tmp_path):
             start_date=now,
             end_date=now + timedelta(days=365),
         ),
-    )
-    cs.change_cohort_state(db, cohort.id, "active")
+    ).row
+    ce.change_cohort_state(db, cohort.id, "active")
     learners = {}
     for name in ("done", "rejected", "nothing", "to_check", "sponsor"):
         email = f"{name}@learner.example"
@@ -76,12 +76,12 @@ def world(db: Database, tmp_path):
         submission = (
             signed_by_learner_only(db, acc, email, "hr@sponsor.example") if name == "sponsor" else None
         )
-        learners[name] = cs.enroll(
+        learners[name] = ce.enroll(
             db,
-            cs.NewEnrollment(
+            ce.NewEnrollment(
                 cohort_id=cohort.id, user_id=person, uploaded_documents=uploads, submission_id=submission
             ),
-        )
+        ).row
 
     def decide(name: str, document: str, action: str) -> None:
         vs.record_decision(
@@ -100,8 +100,8 @@ def world(db: Database, tmp_path):
             decide(name, document, "approved")
     decide("rejected", "id_document", "approved")
     decide("rejected", "matric_certificate", "rejected")
-    cs.change_enrollment_state(db, learners["done"].id, "in_progress")
-    cs.change_enrollment_state(db, learners["done"].id, "complete")
+    ce.change_enrollment_state(db, learners["done"].id, "in_progress")
+    ce.change_enrollment_state(db, learners["done"].id, "complete")
     return {"institution": inst, "cohort": cohort, "learners": learners}
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from cohortdesk.db import Database
 from cohortdesk.models import Cohort
-from cohortdesk.services import cohorts as cs
+from cohortdesk.services import config_edits as ce
 from cohortdesk.services.notify import outbox, sender
 from cohortdesk.services.notify import settings as ns
 from cohortdesk.services.storage import DocumentStore
@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def world(db: Database, tmp_path):
     world = review_factories.review_queue(db, DocumentStore(tmp_path / "storage"), packs=3)
-    cs.change_cohort_state(db, world["cohort"].id, "active")
+    ce.change_cohort_state(db, world["cohort"].id, "active")
     with db.session() as s:  # the cohort also asks for proof of residence, which nobody uploaded
         s.get(Cohort, world["cohort"].id).required_document_types = ["id_document", "proof_of_residence"]
     return world

@@ -8,7 +8,7 @@ from sqlalchemy import func, select, text
 from cohortdesk.db import Database
 from cohortdesk.errors import ConflictError, InvalidTransition, NotFoundError, StorageError, ValidationError
 from cohortdesk.models import DocumentVerification
-from cohortdesk.services import cohorts as cs
+from cohortdesk.services import config_edits as ce
 from cohortdesk.services import verification as vs
 from cohortdesk.services.storage import DocumentStore
 from tests import factories, review_factories
@@ -41,52 +41,52 @@ def _decide(db, world, doc, action, reason=None, **kw):
 def test_cohort_state_machine(db: Database, world):
     cohort = world["cohort"]
     assert cohort.state == "draft"
-    active = cs.change_cohort_state(db, cohort.id, "active", cohort.row_version)
+    active = ce.change_cohort_state(db, cohort.id, "active", cohort.row_version).row
     assert active.state == "active" and active.admin_signed_at is not None
     with pytest.raises(InvalidTransition, match="active cohort can only become"):
-        cs.change_cohort_state(db, cohort.id, "draft")
-    assert cs.change_cohort_state(db, cohort.id, "completed").state == "completed"
+        ce.change_cohort_state(db, cohort.id, "draft")
+    assert ce.change_cohort_state(db, cohort.id, "completed").row.state == "completed"
     with pytest.raises(InvalidTransition):
-        cs.change_cohort_state(db, cohort.id, "cancelled")
-    assert cs.get_cohort(db, cohort.id).state == "completed"
+        ce.change_cohort_state(db, cohort.id, "cancelled")
+    assert ce.get_cohort(db, cohort.id).state == "completed"
 
 
 def test_activation_guard_writes_nothing(db: Database, world):
-    bare = cs.create_cohort(
-        db, cs.NewCohort(institution_id=world["institution"].id, name="Bare", program_type="internship")
-    )
+    bare = ce.create_cohort(
+        db, ce.NewCohort(institution_id=world["institution"].id, name="Bare", program_type="internship")
+    ).row
     with pytest.raises(InvalidTransition, match="main agreement template"):
-        cs.change_cohort_state(db, bare.id, "active")
-    assert cs.get_cohort(db, bare.id).state == "draft"
-    assert cs.get_cohort(db, bare.id).row_version == bare.row_version
+        ce.change_cohort_state(db, bare.id, "active")
+    assert ce.get_cohort(db, bare.id).state == "draft"
+    assert ce.get_cohort(db, bare.id).row_version == bare.row_version
 
 
 def test_stale_cohort_version_is_refused(db: Database, world):
     cohort = world["cohort"]
-    cs.change_cohort_state(db, cohort.id, "active", cohort.row_version)
+    ce.change_cohort_state(db, cohort.id, "active", cohort.row_version)
     with pytest.raises(ConflictError):
-        cs.change_cohort_state(db, cohort.id, "cancelled", cohort.row_version)
+        ce.change_cohort_state(db, cohort.id, "cancelled", cohort.row_version)
 
 
 def test_enrollment_state_machine(db: Database, world):
     e = world["enrollment"]
     with pytest.raises(InvalidTransition):
-        cs.change_enrollment_state(db, e.id, "complete")
-    assert cs.change_enrollment_state(db, e.id, "in_progress").state == "in_progress"
-    assert cs.change_enrollment_state(db, e.id, "complete").state == "complete"
+        ce.change_enrollment_state(db, e.id, "complete")
+    assert ce.change_enrollment_state(db, e.id, "in_progress").row.state == "in_progress"
+    assert ce.change_enrollment_state(db, e.id, "complete").row.state == "complete"
     with pytest.raises(InvalidTransition):
-        cs.change_enrollment_state(db, e.id, "waiting")
+        ce.change_enrollment_state(db, e.id, "waiting")
 
 
 def test_bad_inputs_name_the_field(db: Database, world):
     with pytest.raises(ValidationError, match="program_type"):
-        cs.create_cohort(
-            db, cs.NewCohort(institution_id=world["institution"].id, name="X", program_type="bootcamp")
+        ce.create_cohort(
+            db, ce.NewCohort(institution_id=world["institution"].id, name="X", program_type="bootcamp")
         )
     with pytest.raises(ValidationError, match="sponsor_email"):
-        cs.create_cohort(
+        ce.create_cohort(
             db,
-            cs.NewCohort(
+            ce.NewCohort(
                 institution_id=world["institution"].id,
                 name="X",
                 program_type="internship",
@@ -94,9 +94,9 @@ def test_bad_inputs_name_the_field(db: Database, world):
             ),
         )
     with pytest.raises(ValidationError, match="user_id"):
-        cs.enroll(db, cs.NewEnrollment(cohort_id=world["cohort"].id, user_id=world["student"]))
+        ce.enroll(db, ce.NewEnrollment(cohort_id=world["cohort"].id, user_id=world["student"]))
     with pytest.raises(NotFoundError):
-        cs.get_cohort(db, 999_999)
+        ce.get_cohort(db, 999_999)
 
 
 def test_decisions_drive_verification_state(db: Database, world):

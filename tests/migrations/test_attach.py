@@ -13,7 +13,7 @@ from sqlalchemy import inspect, text
 from cohortdesk.db import Database, migrate
 from cohortdesk.errors import SchemaError
 from cohortdesk.models import DOCUSEAL_TABLES, NEW_TABLES, Base
-from cohortdesk.services import cohorts as cs
+from cohortdesk.services import config_edits as ce
 from cohortdesk.services.identity import local_identity
 from tests import factories
 
@@ -130,14 +130,14 @@ def test_attach_creates_only_cohortdesk_tables_and_changes_no_docuseal_data(docu
             {"i": identity.institution_id},
         ).scalar_one()
     assert account_of_institution == "Ikhwezi Skills Academy"
-    cohort = cs.create_cohort(
+    cohort = ce.create_cohort(
         db,
-        cs.NewCohort(
+        ce.NewCohort(
             institution_id=identity.institution_id,
             name="2026 Attached Learnership",
             program_type="learnership",
         ),
-    )
+    ).row
     assert cohort.account_id == identity.account_id
     assert _docuseal_snapshot(db) == before
 

@@ -20,7 +20,7 @@ from sqlalchemy import URL, create_engine, text
 from cohortdesk.db import Database, migrate
 from cohortdesk.models import ActiveStorageAttachment, ActiveStorageBlob, Submission, Submitter
 from cohortdesk.services import access_log, admin_users, verification
-from cohortdesk.services import cohorts as cs
+from cohortdesk.services import config_edits as ce
 from cohortdesk.services.identity import ROLE_CAPABILITIES, Identity
 from cohortdesk.services.storage import DocumentStore
 from tests import factories
@@ -128,7 +128,7 @@ def _tenant(db: Database, store: DocumentStore, name: str) -> Tenant:
     made = factories.setup_cohort(db, store)
     account = made["account"]
     inst = made["institution"]
-    sponsor = cs.create_sponsor(db, cs.NewSponsor(institution_id=inst.id, company_name=f"{name} Sponsor"))
+    sponsor = ce.create_sponsor(db, ce.NewSponsor(institution_id=inst.id, company_name=f"{name} Sponsor")).row
     now = datetime.now(UTC)
     with db.session() as s:
         submission = Submission(account_id=account, template_id=made["template"], slug=uuid.uuid4().hex)

@@ -10,7 +10,7 @@ import pytest
 
 from cohortdesk.cli import main
 from cohortdesk.db import Database
-from cohortdesk.services import cohorts as cs
+from cohortdesk.services import config_edits as ce
 from tests import factories
 from tests.pg.security_fixtures import drop_roles
 
@@ -26,7 +26,7 @@ def login_names():
 
 def test_admin_commands_round_trip(pg_db: Database, migrated_pg_url, login_names, monkeypatch, capsys):
     account = factories.account(pg_db)
-    cs.create_institution(pg_db, cs.NewInstitution(account_id=account, name="Acme Training"))
+    ce.create_institution(pg_db, ce.NewInstitution(account_id=account, name="Acme Training"))
     login = f"cdt_cli_{uuid.uuid4().hex[:10]}"
     login_names.append(login)
     url = migrated_pg_url.render_as_string(hide_password=False)

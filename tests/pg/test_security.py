@@ -16,7 +16,7 @@ from psycopg import errors as pgerr
 from cohortdesk.errors import NotFoundError, PermissionDenied, ValidationError
 from cohortdesk.models import DOCUSEAL_TABLES, Base
 from cohortdesk.services import access_log, admin_users, verification
-from cohortdesk.services import cohorts as cs
+from cohortdesk.services import config_edits as ce
 from cohortdesk.services.identity import SPECIAL_PI, resolve_identity
 from tests.pg.security_fixtures import TENANT_TABLES, VIEWS, Secured, secured_database
 
@@ -558,10 +558,10 @@ def test_services_work_under_an_officer_login(sec: Secured):
     db = sec.database(a.logins["officer"])
     me = resolve_identity(db)
     assert (me.role, me.institution_id, me.can(SPECIAL_PI)) == ("officer", a.institution, False)
-    assert [c.id for c in cs.list_cohorts(db)] == [a.cohort]
-    assert [i.id for i in cs.list_institutions(db)] == [a.institution]
+    assert [c.id for c in ce.list_cohorts(db)] == [a.cohort]
+    assert [i.id for i in ce.list_institutions(db)] == [a.institution]
     with pytest.raises(NotFoundError):
-        cs.get_enrollment(db, b.enrollment)
+        ce.get_enrollment(db, b.enrollment)
     result = verification.record_decision(
         db,
         verification.DecisionCommand(
@@ -574,7 +574,7 @@ def test_services_work_under_an_officer_login(sec: Secured):
     assert result.verification.admin_name
     assert verification.history(db, a.enrollment)[0].id == result.verification.id
     with pytest.raises(Exception, match="permission denied|InsufficientPrivilege"):
-        cs.change_cohort_state(db, a.cohort, "cancelled")
+        ce.change_cohort_state(db, a.cohort, "cancelled")
 
 
 def test_every_cohortdesk_table_is_forced_under_row_level_security(sec: Secured):
@@ -651,15 +651,15 @@ def test_claims_and_decisions_work_under_the_officer_login(sec: Secured):
     a, b = sec.a, sec.b
     admin_db = sec.database(a.logins["super_admin"])
     student = _new_person(sec, a)
-    enrollment = cs.enroll(
+    enrollment = ce.enroll(
         admin_db,
-        cs.NewEnrollment(
+        ce.NewEnrollment(
             cohort_id=a.cohort,
             user_id=student,
             student_data={"race": "BA", "gender": "M", "disability": "N", "city": "Durban"},
             uploaded_documents={},
         ),
-    )
+    ).row
     officer_db = sec.database(a.logins["officer"])
     me = resolve_identity(officer_db)
     held = claims.claim(officer_db, me, enrollment.id)

@@ -23,10 +23,10 @@ INSERT = (
 
 @pytest.fixture
 def tenant(pg_db: Database, migrated_pg_url: URL):
-    from cohortdesk.services import cohorts as cs
+    from cohortdesk.services import config_edits as ce
 
     account = factories.account(pg_db)
-    institution = cs.create_institution(pg_db, cs.NewInstitution(account_id=account, name="Acme"))
+    institution = ce.create_institution(pg_db, ce.NewInstitution(account_id=account, name="Acme")).row
     dsn = migrated_pg_url.set(drivername="postgresql").render_as_string(hide_password=False)
     return dsn, account, institution.id
 

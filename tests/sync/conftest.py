@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import URL
 
 from cohortdesk.db import Database
-from cohortdesk.services import cohorts as cs
+from cohortdesk.services import config_edits as ce
 from tests import factories
 from tests.conftest import MigratedDatabases, drop_pg_database
 
@@ -32,10 +32,10 @@ def seed_server(server: Database, learners: int = 4) -> World:
     admin = factories.user(server, acc, "Admin", "One")
     users = [factories.user(server, acc, f"Learner{i}", "Test") for i in range(learners)]
     template = factories.template(server, acc, admin)
-    inst = cs.create_institution(server, cs.NewInstitution(account_id=acc, name="Acme Training"))
-    cohort = cs.create_cohort(
-        server, cs.NewCohort(institution_id=inst.id, name="Server cohort", program_type="internship")
-    )
+    inst = ce.create_institution(server, ce.NewInstitution(account_id=acc, name="Acme Training")).row
+    cohort = ce.create_cohort(
+        server, ce.NewCohort(institution_id=inst.id, name="Server cohort", program_type="internship")
+    ).row
     return World(server, acc, users, template, inst.id, cohort.id)
 
 

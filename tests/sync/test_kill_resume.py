@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from cohortdesk.services import cohorts as cs
 from cohortdesk.services import config_edits as ce
 from cohortdesk.services.sync import engine, sync_status
 from tests.sync.helpers import assert_same_as_server, outbox, server_sql
@@ -58,14 +57,14 @@ def test_killed_between_batches_then_resumed(world, new_laptop, tmp_path: Path):
     # The server applied the first batch; the laptop still sees those 5 as sent, the rest as pending.
     assert server_sql(world.server, "SELECT last_mutation_id FROM sync_device") == [(5,)]
     assert [e.status for e in outbox(laptop)] == ["sent"] * 5 + ["pending"] * 13
-    assert len(cs.list_cohorts(world.server)) == 6
+    assert len(ce.list_cohorts(world.server)) == 6
 
     report = engine.sync(laptop, world.server, batch_size=5)
     assert (report.duplicates, report.applied, report.conflicts, report.rejected) == (5, 13, 0, 0)
-    assert sorted(c.name for c in cs.list_cohorts(world.server)) == sorted(
+    assert sorted(c.name for c in ce.list_cohorts(world.server)) == sorted(
         ["Server cohort", *(f"Offline {i}" for i in range(8))]
     )
-    assert cs.get_cohort(world.server, world.cohort).student_count == 6
+    assert ce.get_cohort(world.server, world.cohort).student_count == 6
     counts = server_sql(world.server, "SELECT count(*), count(DISTINCT user_id) FROM cohort_enrollments")
     assert counts == [(4, 4)]
     assert sync_status(laptop).describe() == "0 changes waiting · 0 conflicts"

@@ -9,7 +9,6 @@ import pytest
 
 from cohortdesk.db import Database
 from cohortdesk.services import admin_users
-from cohortdesk.services import cohorts as cs
 from cohortdesk.services import config_edits as ce
 from cohortdesk.services.sync import engine
 from tests import factories
@@ -52,9 +51,9 @@ def test_a_super_admin_login_syncs_only_its_institution(world, new_laptop, login
         ce.update_cohort(laptop, world.cohort, {"name": "Renamed offline", "sponsor_id": sponsor.row.id})
         report = engine.sync(laptop, server)
         assert report.applied == 2 and report.conflicts == 0
-        pushed = cs.get_cohort(world.server, world.cohort)
+        pushed = ce.get_cohort(world.server, world.cohort)
         assert (pushed.name, pushed.sponsor_id) == ("Renamed offline", sponsor.row.id)
-        assert cs.get_cohort(world.server, other.cohort).name == "Server cohort"
+        assert ce.get_cohort(world.server, other.cohort).name == "Server cohort"
     finally:
         server.dispose()
 

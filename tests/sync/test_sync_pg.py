@@ -11,7 +11,6 @@ from sqlalchemy.exc import DBAPIError
 from cohortdesk.cli import main
 from cohortdesk.db import Database
 from cohortdesk.errors import SchemaError, SyncError, SyncSchemaTooOld
-from cohortdesk.services import cohorts as cs
 from cohortdesk.services import config_edits as ce
 from cohortdesk.services.sync import conflicts, engine, sync_status
 from tests.sync.helpers import assert_same_as_server, outbox, server_sql
@@ -41,14 +40,14 @@ def test_edits_to_different_fields_merge(world, new_laptop):
     _sync(a, world), _sync(b, world)
     ce.update_cohort(a, world.cohort, {"name": "Renamed on A"})
     ce.update_cohort(b, world.cohort, {"student_count": 30, "end_date": "2027-01-31"})
-    cs_row = cs.get_cohort(world.server, world.cohort)
+    cs_row = ce.get_cohort(world.server, world.cohort)
     server_sql(
         world.server, "UPDATE cohorts SET sponsor_email = 'hr@sasol.example' WHERE id = :i", i=cs_row.id
     )
     assert _sync(a, world).applied == 1
     assert _sync(b, world).applied == 1
     _sync(a, world)
-    merged = cs.get_cohort(world.server, world.cohort)
+    merged = ce.get_cohort(world.server, world.cohort)
     assert (merged.name, merged.student_count, merged.sponsor_email) == (
         "Renamed on A",
         30,
@@ -80,7 +79,7 @@ def test_same_field_conflict_keep_mine_keep_theirs_and_edit(world, new_laptop):
     conflicts.keep_mine(b, c.id)
     assert sync_status(b).describe() == "2 changes waiting · 0 conflicts"
     _sync(b, world)
-    assert cs.get_cohort(world.server, world.cohort).name == "Name from B"
+    assert ce.get_cohort(world.server, world.cohort).name == "Name from B"
     resolved = server_sql(world.server, "SELECT status, resolved_by, resolution FROM sync_conflict")
     assert resolved == [("kept_mine", "postgres", {"action": "keep_mine"})]
 
@@ -91,7 +90,7 @@ def test_same_field_conflict_keep_mine_keep_theirs_and_edit(world, new_laptop):
     [c] = conflicts.list_conflicts(a)
     conflicts.keep_theirs(a, c.id)
     _sync(a, world)
-    assert cs.get_cohort(world.server, world.cohort).name == "Server again"
+    assert ce.get_cohort(world.server, world.cohort).name == "Server again"
     ce.update_cohort(a, world.cohort, {"student_count": 99})
     server_sql(world.server, "UPDATE cohorts SET student_count = 5 WHERE id = :i", i=world.cohort)
     _sync(a, world)
@@ -99,7 +98,7 @@ def test_same_field_conflict_keep_mine_keep_theirs_and_edit(world, new_laptop):
     conflicts.edit(a, c.id, 50)
     _sync(a, world)
     _sync(b, world)
-    assert cs.get_cohort(world.server, world.cohort).student_count == 50
+    assert ce.get_cohort(world.server, world.cohort).student_count == 50
     for laptop in (a, b):
         assert_same_as_server(laptop, world.server, world.account)
     statuses = server_sql(world.server, "SELECT status FROM sync_conflict ORDER BY id")
@@ -115,11 +114,11 @@ def test_two_laptops_create_cohorts_offline_without_colliding(world, new_laptop)
     made_b = [
         ce.create_cohort(b, ce.NewCohort(world.institution, f"B{i}", "learnership")).row.id for i in range(20)
     ]
-    online = cs.create_cohort(world.server, cs.NewCohort(world.institution, "Online", "candidacy"))
+    online = ce.create_cohort(world.server, ce.NewCohort(world.institution, "Online", "candidacy")).row
     assert not set(made_a) & set(made_b) and online.id not in set(made_a) | set(made_b)
     assert _sync(a, world).applied == 20 and _sync(b, world).applied == 20
     _sync(a, world)
-    names = sorted(c.name for c in cs.list_cohorts(world.server))
+    names = sorted(c.name for c in ce.list_cohorts(world.server))
     assert len(names) == 42 and "Online" in names
     for laptop in (a, b):
         assert_same_as_server(laptop, world.server, world.account)
@@ -169,7 +168,7 @@ def test_edit_of_a_row_deleted_on_the_server(world, new_laptop):
     assert ce.list_cohorts(a) == []
     conflicts.keep_mine(a, c.id)
     _sync(a, world)
-    restored = cs.get_cohort(world.server, world.cohort)
+    restored = ce.get_cohort(world.server, world.cohort)
     assert restored.name == "Edited offline"
     assert server_sql(world.server, "SELECT deleted_at FROM cohorts WHERE id = :i", i=world.cohort) == [
         (None,)
@@ -257,7 +256,7 @@ def test_delete_against_an_edit_keeps_both(world, new_laptop):
     assert [x.name for x in ce.list_cohorts(a)] == ["Renamed online"]
     conflicts.keep_mine(a, c.id)
     _sync(a, world)
-    assert [x.name for x in cs.list_cohorts(world.server)] == []
+    assert [x.name for x in ce.list_cohorts(world.server)] == []
     assert_same_as_server(a, world.server, world.account)
 
 
@@ -286,7 +285,7 @@ def test_state_guard_rechecked_on_the_server(world, new_laptop):
     ce.update_cohort(a, world.cohort, {"required_document_types": ["id_document"]})
     conflicts.keep_mine(a, c.id)  # send the activation again
     _sync(a, world)
-    assert cs.get_cohort(world.server, world.cohort).state == "active"
+    assert ce.get_cohort(world.server, world.cohort).state == "active"
     assert_same_as_server(a, world.server, world.account)
 
 
@@ -329,7 +328,7 @@ def test_too_old_laptop_is_told_to_update_and_keeps_its_outbox(world, new_laptop
     server_sql(world.server, "UPDATE sync_schema SET min_client_schema = 1, current_client_schema = 1")
     assert _sync(a, world).applied == 1
     assert not sync_status(a).needs_update
-    assert cs.get_cohort(world.server, world.cohort).name == "Waiting"
+    assert ce.get_cohort(world.server, world.cohort).name == "Waiting"
 
 
 def test_push_is_idempotent_when_the_acknowledgement_is_lost(world, new_laptop):
@@ -347,8 +346,8 @@ def test_push_is_idempotent_when_the_acknowledgement_is_lost(world, new_laptop):
     assert [e.status for e in outbox(a)][:3] == ["sent"] * 3
     report = _sync(a, world, batch_size=3)
     assert (report.duplicates, report.applied) == (3, 5)
-    assert cs.get_cohort(world.server, world.cohort).student_count == 7
-    assert len(cs.list_cohorts(world.server)) == 2
+    assert ce.get_cohort(world.server, world.cohort).student_count == 7
+    assert len(ce.list_cohorts(world.server)) == 2
     assert_same_as_server(a, world.server, world.account)
 
 
@@ -454,7 +453,7 @@ def test_cli_sync_status_and_export(world, new_laptop, tmp_path, capsys):
     assert main(["--url", local_url, "sync"]) == 0  # the server was remembered
     captured = capsys.readouterr()
     assert "1 applied" in captured.out
-    assert cs.get_cohort(world.server, world.cohort).name == "From the terminal"
+    assert ce.get_cohort(world.server, world.cohort).name == "From the terminal"
 
 
 def test_a_server_at_an_unknown_schema_revision_is_refused(world, new_laptop, capsys):
@@ -466,7 +465,7 @@ def test_a_server_at_an_unknown_schema_revision_is_refused(world, new_laptop, ca
     with pytest.raises(SchemaError, match="0999_from_the_future"):
         _sync(a, world)
     assert [e.status for e in outbox(a)] == ["pending"]  # nothing was sent
-    assert cs.get_cohort(world.server, world.cohort).name == "Server cohort"
+    assert ce.get_cohort(world.server, world.cohort).name == "Server cohort"
     assert sync_status(a).needs_update
     local_url = a.url.render_as_string(hide_password=False)
     server_url = world.server.url.render_as_string(hide_password=False)
@@ -479,7 +478,7 @@ def test_a_server_at_an_unknown_schema_revision_is_refused(world, new_laptop, ca
 def test_a_sync_that_fails_is_shown_as_failed_not_as_zero_conflicts(world, new_laptop, capsys):
     a = new_laptop("a")
     _sync(a, world)
-    cs.create_cohort(world.server, cs.NewCohort(world.institution, "Made on the server", "learnership"))
+    ce.create_cohort(world.server, ce.NewCohort(world.institution, "Made on the server", "learnership"))
     with a.engine.begin() as conn:  # the laptop's store refuses the pulled row (as a foreign key once did)
         conn.exec_driver_sql(
             "CREATE TRIGGER refuse_pull BEFORE INSERT ON cohorts BEGIN SELECT RAISE(ABORT, 'refused'); END"

@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import QDate, Qt
 from PySide6.QtWidgets import QMessageBox
 
-from cohortdesk.services import cohorts as cs
+from cohortdesk.services import config_edits as ce
 from cohortdesk.services import configuration as config
 from cohortdesk.views.admin.admin_window import AdminWindow
 
@@ -54,7 +54,7 @@ def test_institution_form_saves_details_hosting_and_reasons(qtbot, window, sqlit
     reasons.up_button.click()
     qtbot.keyClick(form, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
 
-    saved = cs.get_institution(sqlite_db, world["institution"].id)
+    saved = ce.get_institution(sqlite_db, world["institution"].id)
     assert saved.name == "Ubuntu Skills Academy (Pty) Ltd"
     assert saved.contact_email == "office@ubuntuskills.co.za"
     assert saved.settings["hosting_location"] == "AWS af-south-1 (Cape Town)"
@@ -80,7 +80,7 @@ def test_institution_problems_are_shown_at_the_field_and_in_one_summary(window, 
     summary = form.summary.messages()
     for expected in ("Name: is required", "Contact e-mail:", "Contact phone:", "needs a code"):
         assert expected in summary
-    assert cs.get_institution(sqlite_db, world["institution"].id).name == "Ubuntu Skills Academy"
+    assert ce.get_institution(sqlite_db, world["institution"].id).name == "Ubuntu Skills Academy"
     assert form.is_dirty()  # nothing typed was lost
 
 
@@ -256,7 +256,7 @@ def test_create_cohort_then_activate_it(window, sqlite_db, world, monkeypatch):
     monkeypatch.setattr(form, "confirm", lambda box, yes: asked.append(box.text()) or True)
     form.transition_buttons[config.CohortState.ACTIVE].click()
     assert asked == ["Activate “2026 Hospitality Candidacy”?"]
-    assert cs.get_cohort(sqlite_db, cohort.id).state == "active"
+    assert ce.get_cohort(sqlite_db, cohort.id).state == "active"
     assert form.state_badge.text() == "Active"
     position = page.model.position_of(cohort.id)
     assert page.model.row_at(position).cohort.state == "active"
@@ -269,7 +269,7 @@ def test_declining_the_confirmation_changes_nothing(window, sqlite_db, world, mo
     form = page.cohort_form
     monkeypatch.setattr(form, "confirm", lambda box, yes: False)
     form.transition_buttons[config.CohortState.CANCELLED].click()
-    assert cs.get_cohort(sqlite_db, world["cohorts"]["active"].id).state == "active"
+    assert ce.get_cohort(sqlite_db, world["cohorts"]["active"].id).state == "active"
 
 
 def test_cohort_end_before_start_is_refused_at_the_field(window, sqlite_db, world):
@@ -281,7 +281,7 @@ def test_cohort_end_before_start_is_refused_at_the_field(window, sqlite_db, worl
     form.end_date.set_value(date(2026, 5, 1))
     form.save_button.click()
     assert form.findChild(type(form.heading), "end_dateError").text() == "Ends is before the start date."
-    assert cs.get_cohort(sqlite_db, world["cohorts"]["draft"].id).start_date is None
+    assert ce.get_cohort(sqlite_db, world["cohorts"]["draft"].id).start_date is None
 
 
 def test_completed_cohort_is_read_only(window, sqlite_db, world, monkeypatch):
@@ -291,7 +291,7 @@ def test_completed_cohort_is_read_only(window, sqlite_db, world, monkeypatch):
     form = page.cohort_form
     monkeypatch.setattr(form, "confirm", lambda box, yes: True)
     form.transition_buttons[config.CohortState.COMPLETED].click()
-    assert cs.get_cohort(sqlite_db, world["cohorts"]["active"].id).state == "completed"
+    assert ce.get_cohort(sqlite_db, world["cohorts"]["active"].id).state == "completed"
     assert not form.name.isEnabled() and "Nothing about it can change" in form.state_text.text()
     assert all(not b.isEnabled() for b in form.transition_buttons.values())
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from cohortdesk.db.guard import SqlOnForbiddenThread
 from cohortdesk.models import CohortEnrollment, DocumentVerification
 from cohortdesk.services import access_log, queue
-from cohortdesk.services import cohorts as cs
+from cohortdesk.services import config_edits as ce
 from cohortdesk.services.queue import DEFAULT_REJECTION_REASONS
 from cohortdesk.views.shortcuts import SHORTCUTS
 from cohortdesk.views.workstation import MainWindow
@@ -390,9 +390,9 @@ def test_new_enrollments_are_announced_not_inserted_under_the_cursor(qtbot, work
         learner = factories.user(
             workstation.db, world["account"], "Naledi", "Mokoena", email="naledi@example.co.za"
         )
-        cs.enroll(
+        ce.enroll(
             workstation.db,
-            cs.NewEnrollment(
+            ce.NewEnrollment(
                 cohort_id=world["cohorts"]["learnership"],
                 user_id=learner,
                 student_data={"city": "Polokwane"},

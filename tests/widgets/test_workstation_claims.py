@@ -20,7 +20,7 @@ from sqlalchemy import select, text
 from cohortdesk.db import Database
 from cohortdesk.models import CohortEnrollment, DocumentVerification
 from cohortdesk.services import claims
-from cohortdesk.services import cohorts as cs
+from cohortdesk.services import config_edits as ce
 from cohortdesk.services import verification as vs
 from cohortdesk.services.storage import DocumentStore
 from cohortdesk.views.runner import Runner
@@ -198,9 +198,9 @@ def test_a_new_enrollment_elsewhere_is_announced_live(qtbot, office, sql_guard):
     loaded = window.queue_model.rowCount()
     with sql_guard.paused():
         learner = user(db, world["account"], "Naledi", "Mokoena", email="naledi@example.co.za")
-        cs.enroll(
+        ce.enroll(
             db,
-            cs.NewEnrollment(
+            ce.NewEnrollment(
                 cohort_id=world["cohorts"]["learnership"],
                 user_id=learner,
                 student_data={"city": "Polokwane"},

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from cohortdesk.models import DocumentVerification
 from cohortdesk.services import access_log
-from cohortdesk.services import cohorts as cs
+from cohortdesk.services import config_edits as ce
 from tests import factories
 from tests.widgets.conftest import make_workstation, settle
 
@@ -45,9 +45,9 @@ def ws(qtbot, sqlite_db, tmp_path, cohortdesk_home, sql_guard):
         student = factories.user(
             sqlite_db, world["account"], "Nandi", "Waits", email="nandi.waits@example.co.za"
         )
-        enrollment = cs.enroll(
-            sqlite_db, cs.NewEnrollment(cohort_id=world["cohorts"]["learnership"], user_id=student)
-        )
+        enrollment = ce.enroll(
+            sqlite_db, ce.NewEnrollment(cohort_id=world["cohorts"]["learnership"], user_id=student)
+        ).row
     world["enrollments"]["Nandi Waits"] = enrollment.id
     workstation.window.refresh()
     settle(qtbot, workstation.window)
