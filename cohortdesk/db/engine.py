@@ -204,7 +204,8 @@ class _IdleRelease:
         with self._lock:
             self._timer = None
             pool = self.engine.pool
-            if pool.checkedout() or time.monotonic() - self._last_checkin < self.seconds * 0.9:
+            in_use = pool.checkedout()  # type: ignore[attr-defined]  # a QueuePool
+            if in_use or time.monotonic() - self._last_checkin < self.seconds * 0.9:
                 return
             pool.dispose()  # closes the connections sitting in the pool; the pool stays usable
 
@@ -375,7 +376,7 @@ class Database:
         _cargs, cparams = self.engine.dialect.create_connect_args(self.engine.url)
         cparams.update(_PG_CONNECT_ARGS.get(self.engine) or pg_connect_args(pooler=self.pooler))
         cparams.update(overrides)
-        return cparams
+        return dict(cparams)
 
     def listener_connection(self, **overrides: Any) -> Any:
         """The live-refresh listener's session connection: straight to the primary when the profile

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import ClassVar
 
-from sqlalchemy import BigInteger, ForeignKey, MetaData, String
+from sqlalchemy import BigInteger, ForeignKey, MetaData, String, Table
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 from cohortdesk.models.types import BigIntPK, UTCDateTime, utcnow
@@ -22,6 +23,9 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    #: Every model maps exactly one table (never a join or a select), so services may write to it
+    #: with Core ``insert``/``update``/``delete``.
+    __table__: ClassVar[Table]
 
 
 def new_uuid() -> str:
@@ -51,4 +55,4 @@ class CohortDeskTable:
     @declared_attr.directive
     @classmethod
     def __mapper_args__(cls) -> dict[str, object]:
-        return {"version_id_col": cls.__table__.c.row_version}
+        return {"version_id_col": cls.__table__.c.row_version}  # type: ignore[attr-defined]  # a mixin

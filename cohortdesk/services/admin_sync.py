@@ -405,7 +405,8 @@ def _row_lines(c: ConflictRow, names: _Names) -> tuple[ConflictLine, ...]:
             if not person(name):
                 continue
             if spec is not None and name in spec.split_json and isinstance(base[name], dict):
-                now = theirs.get(name) if isinstance(theirs.get(name), dict) else {}
+                found = theirs.get(name)
+                now: dict[str, Any] = found if isinstance(found, dict) else {}
                 for key in sorted(set(base[name]) | set(now)):
                     if base[name].get(key) != now.get(key):
                         add(f"{name}.{key}", base[name].get(key), None, names.show(now.get(key), key))
@@ -466,12 +467,12 @@ def _row_lines(c: ConflictRow, names: _Names) -> tuple[ConflictLine, ...]:
     if isinstance(record, dict):
         for name in _person_fields(c.table_name, record):
             value = _json_field(record, name)
-            current = _json_field(theirs, name) if theirs else None
-            if c.kind == "duplicate" and names.show(value, name) == names.show(current, name):
+            held = _json_field(theirs, name) if theirs else None
+            if c.kind == "duplicate" and names.show(value, name) == names.show(held, name):
                 continue
-            if value in (None, "", [], {}) and current in (None, "", [], {}):
+            if value in (None, "", [], {}) and held in (None, "", [], {}):
                 continue  # nothing on either side to choose between
-            add(name, None, value, names.show(current, name) if theirs else "—", value)
+            add(name, None, value, names.show(held, name) if theirs else "—", value)
             lines[-1] = ConflictLine(
                 lines[-1].field, lines[-1].label, "(new)", lines[-1].mine, lines[-1].theirs, None, value
             )
@@ -482,7 +483,8 @@ def _parent_of(session: Session, c: ConflictRow) -> list[tuple[str, int]]:
     """The rows ``c``'s row hangs under, from its own data or the laptop's copy of it."""
     record: dict[str, Any] = {}
     mine = c.mine if isinstance(c.mine, dict) else {}
-    record.update(mine.get("row") if isinstance(mine.get("row"), dict) else mine)
+    row = mine.get("row")
+    record.update(row if isinstance(row, dict) else mine)
     local_row = conflicts._local_row(session, c.table_name, c.row_id) if c.table_name in SPECS else None
     record.update({k: v for k, v in (local_row or {}).items() if v is not None})
     found = []

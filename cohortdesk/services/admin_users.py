@@ -326,7 +326,7 @@ def _find_user(s: Session, cmd: NewLogin, account_id: int | None) -> int:
     if cmd.user_id is not None:
         stmt = stmt.where(User.id == cmd.user_id)
     else:
-        email = validation.validate_email(cmd.email, "email")
+        email = validation.validate_email(cmd.email or "", "email")
         stmt = stmt.where(func.lower(User.email) == email.lower())
     found = s.execute(stmt).first()
     if found is None or (account_id is not None and found.account_id != account_id):
@@ -406,7 +406,7 @@ def _institution_for(s: Session, institution_id: int | None) -> Institution:
 
 
 def _create_docuseal_user(s: Session, cmd: NewLogin, account_id: int) -> int:
-    email = validation.validate_email(cmd.email, "email").lower()
+    email = validation.validate_email(cmd.email or "", "email").lower()
     user = User(
         account_id=account_id,
         email=email,

@@ -188,7 +188,7 @@ _PG_CLAIM_ONE = (
 
 
 def _sqlite_take(
-    session: Session, where: object, identity: Identity, token: str, lease: float
+    session: Session, where: ColumnElement[bool], identity: Identity, token: str, lease: float
 ) -> object | None:
     now = datetime.now(UTC)
     candidate = select(E.c.id).where(where).order_by(E.c.pending_since, E.c.id).limit(1).scalar_subquery()

@@ -738,7 +738,7 @@ class _DemoGenerator:
             if want_shared_file and "id_document" in uploaded:
                 # The same scan uploaded by two learners of one institution: identical checksum across
                 # different people (never across institutions, whose stored files are their own).
-                donor = next(
+                sharer = next(
                     (
                         p
                         for p in reversed(seen)
@@ -746,8 +746,8 @@ class _DemoGenerator:
                     ),
                     None,
                 )
-                if donor is not None and donor.student is not student:
-                    plan.shared_file_from = donor.student.index
+                if sharer is not None and sharer.student is not student:
+                    plan.shared_file_from = sharer.student.index
                     want_shared_file = False
             self.plans.append(plan)
             seen.append(plan)
@@ -829,14 +829,14 @@ class _DemoGenerator:
         for inst_index, inst in enumerate(_INSTITUTIONS):
             for programme in _PROGRAMME_DOCS:
                 title = f"{programme.capitalize()} Agreement"
-                demo_file = files.agreement_pdf(title, inst["name"], pages=3)
+                demo_file = files.agreement_pdf(title, str(inst["name"]), pages=3)
                 self.template_files[f"{inst_index}:{programme}"] = (self._put(demo_file), demo_file)
             for name in (
                 "POPIA Consent Form",
                 "Fixed-term Employment Contract (s18(2))",
                 "Learner Code of Conduct",
             ):
-                demo_file = files.agreement_pdf(name, inst["name"], pages=1)
+                demo_file = files.agreement_pdf(name, str(inst["name"]), pages=1)
                 self.template_files[f"{inst_index}:{name}"] = (self._put(demo_file), demo_file)
         done = 0
         for plan in self.plans:
@@ -977,7 +977,9 @@ class _DemoGenerator:
     def _insert_organisations(self, session: Session, on_rows: Any) -> None:
         rng = self.rng
         created = self.now - timedelta(days=540)
-        accounts, users, folders, blobs, templates, attachments = [], [], [], [], [], []
+        blobs: list[dict[str, Any]] = []
+        attachments: list[dict[str, Any]] = []
+        accounts, users, folders, templates = [], [], [], []
         institutions, sponsors, cohorts = [], [], []
         self.accounts: list[int] = []
         self.staff: list[list[int]] = []
@@ -1155,7 +1157,7 @@ class _DemoGenerator:
             (Sponsor.__table__, sponsors),
             (Cohort.__table__, cohorts),
         ):
-            self._emit(session, table, rows, on_rows)  # type: ignore[arg-type]
+            self._emit(session, table, rows, on_rows)
         self.totals.add("organisation_users", len(users))
 
     def _template(
@@ -1198,12 +1200,12 @@ class _DemoGenerator:
                 {"uuid": field_uuid, "submitter_uuid": roles[0]["uuid"], "name": document_label(doc), "type": "file",
                  "required": doc != "disability_proof", "preferences": {}, "areas": area(1, row)}
             )  # fmt: skip
-        for row, role in enumerate(roles):
+        for line, role in enumerate(roles):
             fields.append({"uuid": self._uuid(), "submitter_uuid": role["uuid"], "name": f"{role['name']} signature",
-                           "type": "signature", "required": True, "preferences": {}, "areas": area(demo_file.pages - 1, 8 + row)})  # fmt: skip
+                           "type": "signature", "required": True, "preferences": {}, "areas": area(demo_file.pages - 1, 8 + line)})  # fmt: skip
             fields.append({"uuid": self._uuid(), "submitter_uuid": role["uuid"], "name": "Date", "type": "date",
-                           "required": True, "preferences": {"format": "YYYY-MM-DD"}, "areas": area(demo_file.pages - 1, 11 + row)})  # fmt: skip
-        row = {
+                           "required": True, "preferences": {"format": "YYYY-MM-DD"}, "areas": area(demo_file.pages - 1, 11 + line)})  # fmt: skip
+        template_row = {
             "id": template_id,
             "account_id": account_id,
             "author_id": author_id,
@@ -1224,7 +1226,7 @@ class _DemoGenerator:
             "created_at": when,
             "updated_at": when,
         }
-        return {"row": row, "roles": roles, "doc_fields": doc_fields}
+        return {"row": template_row, "roles": roles, "doc_fields": doc_fields}
 
     def _pool_file(self, plan: _Plan, doc: str, version: int) -> tuple[StoredFile, files.DemoFile]:
         inst = _COHORTS[plan.cohort][0]
@@ -1247,7 +1249,7 @@ class _DemoGenerator:
             (CohortEnrollment.__table__, batch.enrollments),
             (DocumentVerification.__table__, batch.verifications),
         ):
-            self._emit(session, table, rows, on_rows)  # type: ignore[arg-type]
+            self._emit(session, table, rows, on_rows)
 
     def _decided_at(self, after: datetime, until: datetime) -> datetime:
         """A moment between ``after`` and ``until`` (at least ten minutes later), whole seconds."""
@@ -1578,4 +1580,4 @@ def iter_demo_tables() -> Iterator[Table]:
     """The tables ``load_demo`` writes, parents first (benchmarks replay rows in this order)."""
     for model in (Account, User, TemplateFolder, ActiveStorageBlob, Template, ActiveStorageAttachment,
                   Institution, Sponsor, Cohort, Submission, Submitter, CohortEnrollment, DocumentVerification):  # fmt: skip
-        yield model.__table__  # type: ignore[misc]
+        yield model.__table__

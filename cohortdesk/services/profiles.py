@@ -225,7 +225,8 @@ def validate_profile(profile: ConnectionProfile) -> ConnectionProfile:
         listen_host=listen,
         report_host=report,
         document_storage=storage,
-        **client_files,
+        sslcert=client_files["sslcert"],
+        sslkey=client_files["sslkey"],
     )
 
 

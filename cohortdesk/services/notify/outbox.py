@@ -548,7 +548,7 @@ def resend(db: Database, identity: Identity, outbox_ids: Sequence[int]) -> int:
             .where(O.c.id.in_(list(outbox_ids)), O.c.status.in_(("unknown", "failed")))
             .values(status="pending", attempts=0, next_attempt_at=None, claim_token=None, message_key=None)
         )
-        return int(result.rowcount or 0)
+        return int(getattr(result, "rowcount", 0) or 0)
 
 
 # --- reads for the application ------------------------------------------------------------------
@@ -557,7 +557,10 @@ def resend(db: Database, identity: Identity, outbox_ids: Sequence[int]) -> int:
 def summary(db: Database, limit: int = 200) -> OutboxSummary:
     """Counts per status and the most recent notifications (the super admin's outbox view)."""
     with db.read_session() as s:
-        counts = dict(s.execute(select(O.c.status, func.count()).group_by(O.c.status)).all())
+        counts: dict[str, int] = {
+            status: count
+            for status, count in s.execute(select(O.c.status, func.count()).group_by(O.c.status))
+        }
         recent = [_row(r) for r in s.execute(select(O).order_by(O.c.id.desc()).limit(limit))]
     return OutboxSummary(counts=counts, recent=recent)
 

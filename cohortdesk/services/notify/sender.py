@@ -143,8 +143,9 @@ def compose(digest: outbox.Digest, settings: NotifySettings) -> Message:
     msg["Date"] = formatdate(usegmt=True)
     msg["Message-ID"] = f"<{digest.message_key}@{domain}>"
     msg["Auto-Submitted"] = "auto-generated"
-    msg.attach(MIMEText(mail.text, "plain", _UTF8_QP))
-    msg.attach(MIMEText(f"<!DOCTYPE html><html><body>{mail.html}</body></html>", "html", _UTF8_QP))
+    # A Charset object is accepted (typeshed says str): it sets quoted-printable instead of base64.
+    msg.attach(MIMEText(mail.text, "plain", _UTF8_QP))  # type: ignore[arg-type]
+    msg.attach(MIMEText(f"<!DOCTYPE html><html><body>{mail.html}</body></html>", "html", _UTF8_QP))  # type: ignore[arg-type]
     return msg
 
 
@@ -315,7 +316,8 @@ def run_once(
     host = host or socket.gethostname()
     if run_rule:
         try:
-            report.reminders = sum(1 for r in outbox.remind(db, identity, None) if r.queued)  # type: ignore[arg-type]
+            # The scheduled rule (no enrollment ids) never consults the identity.
+            report.reminders = len([r for r in outbox.remind(db, identity, None) if r.queued])  # type: ignore[arg-type]
         except Exception as exc:  # noqa: BLE001 - the rule must not stop sending
             report.problems.append(f"The reminder rule did not run: {exc}")
     all_settings = load_all(db)

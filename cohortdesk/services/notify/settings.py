@@ -190,7 +190,7 @@ def save(db: Database, identity: Identity, settings: NotifySettings) -> NotifySe
                 s.add(row)
             for key, value in settings.payload().items():
                 setattr(row, key, value)
-            now = s.scalar(select(func.now())) if db.dialect == "postgresql" else datetime.now(UTC)
-            row.updated_at = now
+            now = s.scalar(select(func.now())) if db.dialect == "postgresql" else None
+            row.updated_at = now or datetime.now(UTC)
             row.updated_by = identity.db_role or "local"
     return load(db, settings.institution_id)

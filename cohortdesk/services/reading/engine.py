@@ -94,7 +94,7 @@ def estimate_skew(grey: Any) -> float:
         profile = turned.resize((1, turned.height), Image.Resampling.BOX)
         return ImageStat.Stat(profile).var[0]
 
-    scores = {angle: score(angle) for angle in SKEW_COARSE}
+    scores: dict[float, float] = {angle: score(angle) for angle in SKEW_COARSE}
     coarse = max(scores, key=lambda a: (scores[a], -abs(a)))
     for step in SKEW_FINE:
         scores[coarse + step] = score(coarse + step)

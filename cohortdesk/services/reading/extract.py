@@ -464,8 +464,8 @@ def extract(document_type: str, lines: Sequence[Line]) -> tuple[Field, ...]:
             if born is not None:
                 exclude.add(born.isoformat())
     if doc_type in QUALIFICATION_TYPES:
-        name = learner_name(lines)
-        if name is not None:
-            fields.append(name)
+        learner = learner_name(lines)
+        if learner is not None:
+            fields.append(learner)
     fields.extend(certification_fields(lines, exclude))
     return tuple(fields)

@@ -155,7 +155,8 @@ def _describe(session: Session, table_name: str, row_id: int, mine: Any, theirs:
     row = _local_row(session, table_name, row_id) or {}
     sources = [row, theirs if isinstance(theirs, dict) else {}]
     if isinstance(mine, dict):
-        sources.append(mine.get("row") if isinstance(mine.get("row"), dict) else mine)
+        sent = mine.get("row")
+        sources.append(sent if isinstance(sent, dict) else mine)
 
     def pick(column: str) -> Any:
         for source in sources:

@@ -173,12 +173,13 @@ def queue(
 def pending_count(session: Session) -> int:
     return int(
         session.scalar(select(func.count()).select_from(_outbox).where(_outbox.c.status != "acknowledged"))
+        or 0
     )
 
 
 def open_conflict_count(session: Session) -> int:
     return int(
-        session.scalar(select(func.count()).select_from(_conflict).where(_conflict.c.status == "open"))
+        session.scalar(select(func.count()).select_from(_conflict).where(_conflict.c.status == "open")) or 0
     )
 
 

@@ -66,7 +66,7 @@ SPECS: dict[str, TableSpec] = {
     "institutions": TableSpec(
         name="institutions",
         label="institution",
-        table=Institution.__table__,  # type: ignore[arg-type]
+        table=Institution.__table__,
         parent=None,
         refs=(),
         editable=frozenset(
@@ -78,7 +78,7 @@ SPECS: dict[str, TableSpec] = {
     "sponsors": TableSpec(
         name="sponsors",
         label="sponsor",
-        table=Sponsor.__table__,  # type: ignore[arg-type]
+        table=Sponsor.__table__,
         parent=("institution_id", "institutions"),
         refs=(),
         editable=frozenset({"company_name", "contact_email", "contact_name", "contact_phone", "tax_number"}),
@@ -87,7 +87,7 @@ SPECS: dict[str, TableSpec] = {
     "cohorts": TableSpec(
         name="cohorts",
         label="cohort",
-        table=Cohort.__table__,  # type: ignore[arg-type]
+        table=Cohort.__table__,
         parent=("institution_id", "institutions"),
         refs=(("sponsor_id", "sponsors"),),
         editable=frozenset(
@@ -112,7 +112,7 @@ SPECS: dict[str, TableSpec] = {
     "cohort_enrollments": TableSpec(
         name="cohort_enrollments",
         label="enrollment",
-        table=CohortEnrollment.__table__,  # type: ignore[arg-type]
+        table=CohortEnrollment.__table__,
         parent=("cohort_id", "cohorts"),
         refs=(),
         editable=frozenset({"state"}),
