@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The test command: install everything needed, make sure PostgreSQL is up, lint, run pytest, then
+# The test command: install everything needed, make sure PostgreSQL is up, lint, type-check, run pytest, then
 # (under CI) build the PyInstaller bundle and run its headless self-test (packaging/build.sh).
 # Under CI=true an unreachable PostgreSQL fails the run instead of skipping its tests.
 set -euo pipefail
@@ -26,6 +26,8 @@ export QT_QPA_PLATFORM="${QT_QPA_PLATFORM:-offscreen}"
 lint_paths=()
 for d in cohortdesk tests bench scripts migrations; do [ -d "$d" ] && lint_paths+=("$d"); done
 "$VENV/bin/ruff" check "${lint_paths[@]}"
+# Types of the Qt-free core (models/, db/, services/; the configuration is in pyproject.toml).
+"$VENV/bin/python" -m mypy
 "$VENV/bin/python" -m pytest "$@"
 if [ -n "$bundle_test" ]; then
   echo "test: building the PyInstaller bundle and running its --self-test"

@@ -433,7 +433,7 @@ def _holder_name() -> Any:
 
 def _row_columns(dialect: str) -> Select[Any]:
     """The columns of a ``QueueRow``, over enrollments joined to their cohort and student."""
-    return (
+    stmt: Select[*tuple[Any, ...]] = (
         select(
             CohortEnrollment.id,
             CohortEnrollment.cohort_id,
@@ -459,6 +459,7 @@ def _row_columns(dialect: str) -> Select[Any]:
         .join(Cohort, Cohort.id == CohortEnrollment.cohort_id)
         .join(User, User.id == CohortEnrollment.user_id)
     )
+    return stmt
 
 
 _REVERSAL = aliased(DocumentVerification)
@@ -790,10 +791,10 @@ def student_details(
         if unmasked and revealed:
             data.update(revealed)  # what the server revealed (a login reads masked values only)
         allowed = unmasked
-        race_code, disability_code = data.get("race"), data.get("disability")
-        race = _sensitive("race", POPULATION_GROUPS.get(race_code, race_code or ""), allowed)
+        race_code, disability_code = str(data.get("race") or ""), str(data.get("disability") or "")
+        race = _sensitive("race", POPULATION_GROUPS.get(race_code, race_code), allowed)
         disability = _sensitive(
-            "disability", DISABILITY_STATUSES.get(disability_code, disability_code or ""), allowed
+            "disability", DISABILITY_STATUSES.get(disability_code, disability_code), allowed
         )
         id_check: IdCheck | None = None
         mismatches: list[Mismatch] = []
@@ -901,9 +902,9 @@ def _documents(session: Session, enrollment: CohortEnrollment, required: Sequenc
         )
         .order_by(DocumentVerification.created_at, DocumentVerification.id)
     ).all()
-    latest: dict[str, tuple[DocumentVerification, str]] = {}
-    for decision, officer in decisions:
-        latest[canonical_document_type(decision.document_type)] = (decision, officer)
+    latest: dict[str, tuple[DocumentVerification | None, str | None]] = {}
+    for made, by in decisions:
+        latest[canonical_document_type(made.document_type)] = (made, by)
     uploaded = {canonical_document_type(k): v for k, v in (enrollment.uploaded_documents or {}).items()}
     ordered = list(dict.fromkeys([*required, *sorted(uploaded)]))
     rows: list[DocumentRow] = []

@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import Connection, func, select, text, true
 from sqlalchemy.exc import DBAPIError
 
 from cohortdesk.db import migrate
@@ -370,20 +370,20 @@ class _Pusher:
             ids = sorted(targets.get(table_name, ()))
             if not ids:
                 continue
-            table = SPECS[table_name].table
+            spec_table = SPECS[table_name].table
             locked = self.conn.execute(
                 text("SELECT cohortdesk_sync_lock(:t, CAST(:ids AS bigint[]))"), {"t": table_name, "ids": ids}
             ).scalars()
             for found in locked:
-                row = record_from_json(table, found)
+                row = record_from_json(spec_table, found)
                 if row["account_id"] == self.account_id:
                     self.rows[(table_name, row["id"])] = row
-        for table_name, ids in inserts.items():
+        for table_name, new_ids in inserts.items():
             stmt = select(_reservation).where(
-                _reservation.c.table_name == table_name, _reservation.c.id.in_(ids)
+                _reservation.c.table_name == table_name, _reservation.c.id.in_(new_ids)
             )
-            for row in self.conn.execute(stmt):
-                self.reserved[(table_name, row.id)] = row
+            for reservation in self.conn.execute(stmt):
+                self.reserved[(table_name, reservation.id)] = reservation
         row_keys = [(t, i) for t, ids in targets.items() for i in ids]
         if row_keys:
             stmt = select(_conflict).where(
@@ -392,8 +392,8 @@ class _Pusher:
                 _conflict.c.status == "open",
                 _conflict.c.row_id.in_(sorted({i for _t, i in row_keys})),
             )
-            for row in self.conn.execute(stmt):
-                self.open[(row.table_name, row.row_id)].append(dict(row._mapping))
+            for conflict in self.conn.execute(stmt):
+                self.open[(conflict.table_name, conflict.row_id)].append(dict(conflict._mapping))
         if user_ids:
             self.users = set(
                 self.conn.scalars(
@@ -686,8 +686,7 @@ class _Pusher:
         ]
         results = self._try_write(ops)
         if results is None:
-            results = [self._try_write([op_]) or [_refused_by_database()] for op_ in ops]
-            results = [r[0] for r in results]
+            results = [(self._try_write([op_]) or [_refused_by_database()])[0] for op_ in ops]
         for (m, _to_apply, outcome, row), result in zip(queued, results, strict=True):
             key = (m.table_name, m.row_id)
             if result.get("ok"):
@@ -770,7 +769,7 @@ class _Pusher:
             set_field(spec.table, merged, name, new)
         problem = self._guard(m.table_name, row, merged, to_apply)
         if problem is None and m.table_name == "cohorts":
-            changed_templates = {
+            changed_templates: dict[str, Any] = {
                 k: to_apply[k] for k in ("main_template_id", "supporting_templates") if k in to_apply
             }
             problem = self._foreign_problem("cohorts", changed_templates)
@@ -872,7 +871,7 @@ class _Pusher:
                 .where(
                     child.c[column] == m.row_id,
                     child.c.deleted_at.is_(None),
-                    child.c.id.not_in(held_ids) if child_table == "cohort_enrollments" else True,
+                    child.c.id.not_in(held_ids) if child_table == "cohort_enrollments" else true(),
                 )
             )
             if count:
