@@ -30,6 +30,7 @@ from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
 from cohortdesk.services import connectivity
 from cohortdesk.services.connectivity import ConnectionProblem
+from cohortdesk.views import theme
 from cohortdesk.views.runner import Runner
 
 log = logging.getLogger(__name__)
@@ -75,11 +76,11 @@ class ConnectionMonitor(QObject):
         self.banner.setAccessibleName("Connection state")
         self.banner.setWordWrap(True)
         self.banner.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
-        self.banner.setStyleSheet(
-            "QLabel#offlineBanner { background: #fde2e1; color: #7a1712; border: 1px solid #e7a19d; "
-            "border-radius: 4px; padding: 6px 10px; font-weight: 600; }"
-        )
         self.banner.hide()
+
+    def _show_banner(self) -> None:
+        self.banner.setStyleSheet(theme.banner_style("offlineBanner", "error", bold=True))  # the theme now
+        self.banner.show()
 
     def install(self, container: QWidget) -> None:
         """Put the banner at the top of ``container``'s vertical layout."""
@@ -119,7 +120,7 @@ class ConnectionMonitor(QObject):
                 + "CohortDesk cannot reach the database. Documents already open stay visible; decisions "
                 f"wait until the connection is back.\n{reason}"
             )
-            self.banner.show()
+            self._show_banner()
             self.online_changed.emit(False)
         if not self._timer.isActive() and not self._checking:
             self._timer.start(jittered(self._delay))
@@ -136,7 +137,7 @@ class ConnectionMonitor(QObject):
         log.warning("The database refused this login (%s); not retrying", problem.kind)
         self.banner.setText(STOPPED_TEXT + problem.message)
         self.banner.setToolTip(problem.detail)
-        self.banner.show()
+        self._show_banner()
         if was_online:
             self.online_changed.emit(False)
         self.credentials_refused.emit(problem.message)

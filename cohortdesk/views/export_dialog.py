@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 from cohortdesk.errors import CohortDeskError, OperationCancelled
 from cohortdesk.services import reports
 from cohortdesk.services.identity import SPECIAL_PI, Identity
+from cohortdesk.views import theme
 from cohortdesk.views.date_entry import TypedDateEdit
 from cohortdesk.views.errors import show_error, user_message
 from cohortdesk.views.runner import Op, Runner
@@ -480,7 +481,7 @@ class ExportDialog(QDialog):
 
     def _show_status(self, text: str, *, error: bool = False) -> None:
         self.status.setText(text)
-        self.status.setStyleSheet("color: #b00020;" if error else "")
+        self.status.setStyleSheet(f"color: {theme.colours().error};" if error else "")
 
     def _open_file(self) -> None:
         """Open the exported file in its application, or say why it could not be."""

@@ -42,6 +42,7 @@ from cohortdesk.errors import CohortDeskError, ValidationError
 from cohortdesk.services import connectivity, profiles, secrets
 from cohortdesk.services.connectivity import ConnectionProblem
 from cohortdesk.services.profiles import POOLER_LABELS, SSL_MODE_LABELS, ConnectionProfile
+from cohortdesk.views import theme
 
 NEW_PROFILE = "New connection…"
 CONNECTING = "Connecting…"
@@ -127,10 +128,7 @@ class LoginDialog(QDialog):
         self.remember_check.setEnabled(self._keyring.usable)
         self.error_label = QLabel(objectName="errorLabel", wordWrap=True)
         self.error_label.setAccessibleName("What went wrong")
-        self.error_label.setStyleSheet(
-            "QLabel#errorLabel { background: #fde2e1; color: #7a1712; border: 1px solid #e7a19d; "
-            "border-radius: 4px; padding: 6px 10px; font-weight: 600; }"
-        )
+        self.error_label.setStyleSheet(theme.banner_style("errorLabel", "error", bold=True))
         self.error_label.hide()
 
         # More settings: client certificate, pooler, live refresh and reporting servers, documents.

@@ -57,6 +57,7 @@ from cohortdesk.services.notify.templates import (
     sample_items,
     template_for,
 )
+from cohortdesk.views import theme
 from cohortdesk.views.errors import user_message
 from cohortdesk.views.runner import Runner
 
@@ -688,7 +689,7 @@ class NotifySettingsDialog(QDialog):
 
     def _set_status(self, text: str, problem: bool = False) -> None:
         self.status.setText(text)
-        self.status.setStyleSheet("color: #a0221b;" if problem else "")
+        self.status.setStyleSheet(f"color: {theme.colours().error};" if problem else "")
 
     def _on_error(self, error: BaseException) -> None:
         self._set_status(user_message(error), True)

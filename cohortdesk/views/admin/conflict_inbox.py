@@ -35,9 +35,10 @@ from cohortdesk.services import admin_sync
 from cohortdesk.services.admin_sync import ConflictEntry, ConflictLine
 from cohortdesk.services.sync import conflicts
 from cohortdesk.views.admin.form_support import page_header
-from cohortdesk.views.admin.style import colours, style_sheet
+from cohortdesk.views.admin.style import style_sheet
 from cohortdesk.views.errors import show_error
 from cohortdesk.views.runner import Runner
+from cohortdesk.views.theme import colours
 
 COLUMNS = ("Field", "When you started", "Your value", "Current value", "")
 FIELD, BASE, MINE, THEIRS, ACTIONS = range(5)

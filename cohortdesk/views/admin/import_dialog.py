@@ -37,10 +37,11 @@ from cohortdesk.errors import OperationCancelled
 from cohortdesk.services import enrollment_import as ei
 from cohortdesk.services.enrollment_import import ImportPreview, ImportResult, ImportRow, Severity
 from cohortdesk.views.admin.form_support import page_header
-from cohortdesk.views.admin.style import colours, style_sheet
+from cohortdesk.views.admin.style import style_sheet
 from cohortdesk.views.admin.table_models import HeaderedRowsModel
 from cohortdesk.views.errors import show_error, user_message
 from cohortdesk.views.runner import CancelToken, Op, Runner
+from cohortdesk.views.theme import colours
 
 _Index = QModelIndex | QPersistentModelIndex
 

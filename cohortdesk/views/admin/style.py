@@ -1,63 +1,10 @@
-"""Colours and the small style sheet the administration screens share: calm, readable, and right for the
-light and the dark theme (``views/theme.py``) alike."""
+"""The small style sheet the administration screens share: calm, readable, and right for the light and
+the dark theme alike; its colours come from the one palette (``views/theme.py``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import QApplication
-
 from cohortdesk.paths import resources_dir
-
-
-@dataclass(frozen=True)
-class Colours:
-    error: str
-    error_background: str
-    warning: str
-    warning_background: str
-    ok: str
-    muted: str
-    accent: str
-    selected: str
-    border: str
-
-
-LIGHT = Colours(
-    error="#b42318",
-    error_background="#fdecea",
-    warning="#8a5300",
-    warning_background="#fff4e0",
-    ok="#1d6b3a",
-    muted="#5f6b7a",
-    accent="#1f7a6d",
-    selected="#e1efec",
-    border="#cfd6dc",
-)
-DARK = Colours(
-    error="#f28b82",
-    error_background="#3b2321",
-    warning="#f2b45a",
-    warning_background="#3a2e1a",
-    ok="#7fd69b",
-    muted="#9aa5ad",
-    accent="#2a9d8c",
-    selected="#1f3b37",
-    border="#3b4348",
-)
-
-
-def is_dark() -> bool:
-    app = QApplication.instance()
-    if app is None:
-        return False
-    window = app.palette().color(QPalette.ColorRole.Window)  # type: ignore[attr-defined]
-    return window.lightness() < 128
-
-
-def colours() -> Colours:
-    return DARK if is_dark() else LIGHT
+from cohortdesk.views.theme import colours
 
 
 def style_sheet() -> str:

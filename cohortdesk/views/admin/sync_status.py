@@ -30,9 +30,9 @@ from cohortdesk.errors import SyncError
 from cohortdesk.services import admin_sync
 from cohortdesk.services.sync import SyncStatus, sync_status
 from cohortdesk.services.sync.engine import SyncReport
-from cohortdesk.views.admin.style import colours
 from cohortdesk.views.errors import show_error, user_message
 from cohortdesk.views.runner import Op, Runner
+from cohortdesk.views.theme import colours
 
 REFRESH_MS = 30_000
 

@@ -12,7 +12,7 @@ from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 from cohortdesk.enums import CohortState, ProgramType
 from cohortdesk.services.configuration import CohortListItem
 from cohortdesk.services.rows import SponsorRow
-from cohortdesk.views.admin.style import colours
+from cohortdesk.views.theme import colours
 
 IdRole = Qt.ItemDataRole.UserRole + 1
 SortRole = Qt.ItemDataRole.UserRole + 2

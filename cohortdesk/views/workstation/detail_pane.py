@@ -136,7 +136,7 @@ class DetailPane(QObject):
         ui.document_title.setText("Document")
         ui.document_status.setText("")
         ui.student_details.setHtml(
-            "<p style='color:#687078'>Select an enrollment in the queue to see the student's details, "
+            f"<p style='color:{style.MUTED_TEXT}'>Select an enrollment in the queue to see the student's details, "
             "their documents and the decisions made so far.</p>"
         )
         ui.history.clear()

@@ -30,6 +30,7 @@ from cohortdesk.services import claims, review
 from cohortdesk.services.identity import Identity
 from cohortdesk.services.review import ReviewOpening
 from cohortdesk.services.rows import Claim, ClaimHolder
+from cohortdesk.views import theme
 from cohortdesk.views.connection_monitor import ConnectionMonitor
 from cohortdesk.views.runner import Runner
 
@@ -228,8 +229,5 @@ class ReviewSession(QObject):
             text, kind = holder_text(self.holder, self.refusal), "held"
         self.banner.setText(text)
         self.banner.setProperty("kind", kind)
-        self.banner.setStyleSheet(
-            "QLabel#claimBanner { background: #fff4d6; color: #5c4400; border: 1px solid #e6c56f; "
-            "border-radius: 4px; padding: 6px 8px; }"
-        )
+        self.banner.setStyleSheet(theme.banner_style("claimBanner", "warning", padding="6px 8px"))
         self.banner.setVisible(bool(text))
