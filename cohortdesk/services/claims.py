@@ -33,7 +33,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, literal_column, or_, select, text, update
+from sqlalchemy import ColumnElement, and_, func, literal_column, or_, select, text, true, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -270,7 +270,7 @@ def claim_next(
             E.c.document_verification_state == VerificationState.PENDING.value,
             E.c.deleted_at.is_(None),
             or_(E.c.claim_token.is_(None), E.c.claim_expires_at < now),
-            E.c.cohort_id.in_(filters.cohort_ids) if filters.cohort_ids else True,
+            E.c.cohort_id.in_(filters.cohort_ids) if filters.cohort_ids else true(),
         )
         row = _sqlite_take(s, where, identity, token, lease_seconds)
         return None if row is None else _claim_from(row, token, lease_seconds, identity.user_id)

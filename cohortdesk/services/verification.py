@@ -475,7 +475,9 @@ def _record_local(db: Database, cmd: DecisionCommand, identity: Identity) -> Dec
         claim_after: Claim | None = None
         if cmd.claim is not None and not cmd.release_claim:
             claim_after = replace(
-                cmd.claim, row_version=enrollment.row_version, expires_at=enrollment.claim_expires_at
+                cmd.claim,
+                row_version=enrollment.row_version,
+                expires_at=enrollment.claim_expires_at or cmd.claim.expires_at,
             )
         return DecisionResult(
             verification=verification_row(verification, _user_name(s, user_id)),
