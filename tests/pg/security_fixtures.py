@@ -208,10 +208,20 @@ def secured_database(tmp_path_factory: Any) -> Iterator[Secured]:
             drop_roles(secured.created_logins)
 
 
+_DATABASE_GRANTS_TO = text(
+    "SELECT d.datname, pg_get_userbyid(a.grantor) FROM pg_database d, aclexplode(d.datacl) a "
+    "JOIN pg_roles r ON r.oid = a.grantee WHERE r.rolname = :name"
+)
+
+
 def drop_roles(names: list[str]) -> None:
+    """Drop test logins, first taking back the CONNECT a database still grants them (a login added to
+    a database that outlives it, as a test database may, could not be dropped otherwise)."""
     engine = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         for name in names:
+            for database, grantor in conn.execute(_DATABASE_GRANTS_TO, {"name": name}).all():
+                conn.execute(text(f'REVOKE ALL ON DATABASE "{database}" FROM "{name}" GRANTED BY "{grantor}"'))
             conn.execute(text(f'DROP ROLE IF EXISTS "{name}"'))
     engine.dispose()
 
