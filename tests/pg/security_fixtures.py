@@ -221,7 +221,9 @@ def drop_roles(names: list[str]) -> None:
     with engine.connect() as conn:
         for name in names:
             for database, grantor in conn.execute(_DATABASE_GRANTS_TO, {"name": name}).all():
-                conn.execute(text(f'REVOKE ALL ON DATABASE "{database}" FROM "{name}" GRANTED BY "{grantor}"'))
+                conn.execute(text(f'SET ROLE "{grantor}"'))  # only the grantor may take a grant back
+                conn.execute(text(f'REVOKE ALL ON DATABASE "{database}" FROM "{name}"'))
+                conn.execute(text("RESET ROLE"))
             conn.execute(text(f'DROP ROLE IF EXISTS "{name}"'))
     engine.dispose()
 
