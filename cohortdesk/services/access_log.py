@@ -153,7 +153,8 @@ def reveal_on_server(session: Session, enrollment_id: int, reason: str) -> dict[
 def _refusal(exc: DBAPIError) -> Exception:
     """The database's refusal of a logged access, in the service layer's own errors."""
     state = getattr(exc.orig, "sqlstate", None)
-    message = str(getattr(exc.orig, "diag", None) and exc.orig.diag.message_primary or exc.orig)
+    diag = getattr(exc.orig, "diag", None)
+    message = str((diag.message_primary if diag is not None else None) or exc.orig)
     if state == "42501":
         return PermissionDenied(message[:1].upper() + message[1:] + ".")
     if state == "P0002":

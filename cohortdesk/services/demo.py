@@ -843,15 +843,15 @@ class _DemoGenerator:
             student = plan.student
             if student.index >= self.unique_files or not plan.uploaded:
                 continue
-            inst = _COHORTS[plan.cohort][0]
+            home = _COHORTS[plan.cohort][0]
             for doc in plan.uploaded:
                 versions = (0, 1) if doc == plan.resubmitted else (0,)
                 for version in versions:
-                    key = (inst, student.index, doc, version)
+                    key = (home, student.index, doc, version)
                     if key in self.file_pool:
                         continue
                     if doc == "id_document" and plan.shared_file_from is not None and version == 0:
-                        donor = self.file_pool.get((inst, plan.shared_file_from, doc, 0))
+                        donor = self.file_pool.get((home, plan.shared_file_from, doc, 0))
                         if donor is not None:
                             self.file_pool[key] = donor
                             continue
@@ -865,20 +865,20 @@ class _DemoGenerator:
                 report(0, self.n, f"Writing documents for {done:,} students")
         # Students beyond the unique-file range reuse these files, per institution and document type.
         self.pool_by_doc: dict[tuple[int, str], list[tuple[StoredFile, files.DemoFile]]] = {}
-        for (inst, _index, doc, _version), entry in self.file_pool.items():
-            self.pool_by_doc.setdefault((inst, doc), []).append(entry)
+        for (home, _index, doc, _version), entry in self.file_pool.items():
+            self.pool_by_doc.setdefault((home, doc), []).append(entry)
         needed = {
             (_COHORTS[plan.cohort][0], doc)
             for plan in self.plans
             if plan.student.index >= self.unique_files
             for doc in plan.uploaded
         }
-        for inst, doc in sorted(needed - set(self.pool_by_doc)):
+        for home, doc in sorted(needed - set(self.pool_by_doc)):
             student = next(
-                p.student for p in self.plans if doc in p.uploaded and _COHORTS[p.cohort][0] == inst
+                p.student for p in self.plans if doc in p.uploaded and _COHORTS[p.cohort][0] == home
             )
             demo_file = self._make_file(student, doc, 0, self.now.date())
-            self.pool_by_doc[(inst, doc)] = [(self._put(demo_file), demo_file)]
+            self.pool_by_doc[(home, doc)] = [(self._put(demo_file), demo_file)]
 
     def remove_files(self) -> None:
         for stored in self.written:

@@ -133,11 +133,10 @@ def reveal_student_pi(db: Database, identity: Identity, enrollment_id: int, reas
             revealed = access_log.reveal_on_server(s, enrollment_id, cleaned)
             student_data, log_id = dict(revealed.get("values") or {}), int(revealed["log_id"])
         else:
-            student_data = s.scalar(
-                select(CohortEnrollment.student_data).where(CohortEnrollment.id == enrollment_id)
-            )
-            if student_data is None:
+            found = s.scalar(select(CohortEnrollment.student_data).where(CohortEnrollment.id == enrollment_id))
+            if found is None:
                 raise NotFoundError(f"There is no enrollment with id {enrollment_id}.")
+            student_data = dict(found)
             fields = [f for f in SPECIAL_PI_FIELDS if student_data.get(f) not in (None, "")]
             log_id = access_log.append(
                 s,
