@@ -133,7 +133,9 @@ def reveal_student_pi(db: Database, identity: Identity, enrollment_id: int, reas
             revealed = access_log.reveal_on_server(s, enrollment_id, cleaned)
             student_data, log_id = dict(revealed.get("values") or {}), int(revealed["log_id"])
         else:
-            found = s.scalar(select(CohortEnrollment.student_data).where(CohortEnrollment.id == enrollment_id))
+            found = s.scalar(
+                select(CohortEnrollment.student_data).where(CohortEnrollment.id == enrollment_id)
+            )
             if found is None:
                 raise NotFoundError(f"There is no enrollment with id {enrollment_id}.")
             student_data = dict(found)
