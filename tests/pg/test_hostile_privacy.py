@@ -32,6 +32,7 @@ ID_NUMBER = "0501014800087"  # the fixture learner's
 MASKED_ID = "050101*****87"
 SPECIAL_COLUMNS = ("student_data", "uploaded_documents")
 LETTER_KEYS: dict[int, str] = {}  # account -> its learner's disability letter's storage key
+LETTER_STORES: dict[int, DocumentStore] = {}  # account -> where that letter's bytes are
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +68,7 @@ def sec(tmp_path_factory) -> Secured:
                     )
                 )
             LETTER_KEYS[tenant.account] = letter["storage_key"]
+            LETTER_STORES[tenant.account] = store
         yield secured
 
 
@@ -265,10 +267,18 @@ def test_a_health_document_is_fetched_only_through_the_logged_gate(sec: Secured)
             errors=(pgerr.NoDataFound,),
         )
         assert _log_count(sec, "document_view") == before
+    # The workstation's path: the document list carries no key; the logged fetch gives it, then the bytes.
     db = sec.database(a.logins["officer_pi"])
-    entry = privacy.fetch_document(db, resolve_identity(db), a.enrollment, "disability_proof")
+    me = resolve_identity(db)
+    (letter,) = [d for d in queue.enrollment_detail(db, a.enrollment, me).documents if d.special_pi]
+    assert letter.uploaded and "storage_key" not in letter.upload
+    entry = privacy.fetch_document(db, me, a.enrollment, letter.document_type)
     assert entry["storage_key"] == LETTER_KEYS[a.account]
+    assert LETTER_STORES[a.account].read(entry) == b"%PDF disability letter"
     assert _log_count(sec, "document_view") == before + 1
+    officer_db = sec.database(a.logins["officer"])
+    with pytest.raises(PermissionDenied):
+        privacy.fetch_document(officer_db, resolve_identity(officer_db), a.enrollment, "disability_proof")
 
 
 def test_exports_read_special_pi_only_through_the_gate(sec: Secured, tmp_path):
