@@ -37,6 +37,7 @@ def render(screen: str, out: Path, students: int) -> None:  # noqa: PLR0915 - on
         os.environ["QT_SCALE_FACTOR"] = str(scale)
 
     from PySide6.QtCore import QEventLoop, QItemSelectionModel
+    from PySide6.QtWidgets import QScrollArea
 
     from cohortdesk.db import Database, default_url, migrate
     from cohortdesk.services import demo
@@ -89,6 +90,9 @@ def render(screen: str, out: Path, students: int) -> None:  # noqa: PLR0915 - on
     assert dashboard is not None
     pump(lambda: getattr(dashboard, "dashboard", None) is not None and not dashboard._loading)
     save("dashboard")
+    scroll = dashboard.findChild(QScrollArea)
+    scroll.verticalScrollBar().setValue(scroll.verticalScrollBar().maximum())
+    save("dashboard-stuck")
     dashboard.close()
 
     # Five learners selected, one document rejected with one reason: the confirmation.
