@@ -966,6 +966,23 @@ def commit_import(
 # --- template ----------------------------------------------------------------------------------
 
 
+def write_refused_rows(preview: ImportPreview, destination: Path | str) -> Path:
+    """Write the rows that would not be imported, as they were in the file, to a CSV (UTF-8 with BOM,
+    the import's own column headings) with a last column "Problems", so they can be corrected and
+    imported again."""
+    destination = Path(destination).expanduser()
+    if destination.suffix.lower() != ".csv":
+        destination = destination.with_suffix(".csv")
+    refused = [row for row in preview.rows if not row.importable]
+    keys = list(preview.columns) or [key for key, _header, _required in COLUMNS]
+    with atomic_output(destination) as temp, temp.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([*(HEADERS.get(key, key) for key in keys), "Problems"])
+        for row in refused:
+            writer.writerow([*(row.source.get(key, "") for key in keys), row.message])
+    return destination
+
+
 def write_template(destination: Path | str) -> Path:
     """Write the import template: ``.csv`` (header and sample row, UTF-8 with BOM) or ``.xlsx``.
 

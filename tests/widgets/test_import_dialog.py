@@ -78,7 +78,16 @@ def test_import_from_the_cohorts_page(qtbot, window, sqlite_db, world, tmp_path)
     bad = dialog.model.index(3, ImportPreviewModel.STATUS)
     assert bad.data() == "Error" and bad.data(Qt.ItemDataRole.DecorationRole) is not None
     problems = dialog.model.index(3, ImportPreviewModel.PROBLEMS).data()
-    assert problems.startswith("SA ID number: '8001015009088' is not a valid SA ID number")
+    # ID numbers are masked on screen, in the problems too.
+    assert problems.startswith("SA ID number: '800101*****88' is not a valid SA ID number")
+    assert "8001015009088" not in dialog.model.index(3, 0).data(Qt.ItemDataRole.ToolTipRole)
+    shown = {dialog.model.index(r, ImportPreviewModel.SA_ID).data() for r in range(dialog.model.rowCount())}
+    assert all("*" in number for number in shown if number)
+    # The refused rows can be saved as they were, with their problems, to fix them.
+    refused = tmp_path / "refused.csv"
+    dialog.save_refused_rows(refused)
+    lines = refused.read_text(encoding="utf-8-sig").splitlines()
+    assert len(lines) == 1 + 3 and lines[0].endswith(",Problems") and "8001015009088" in refused.read_text()
     assert "row 5, SA ID number" in dialog.model.index(3, 0).data(Qt.ItemDataRole.ToolTipRole)
     dialog.problems_only.setChecked(True)
     assert dialog.model.rowCount() == 3 and {dialog.model.row_at(i).status for i in range(3)} == {
@@ -87,8 +96,14 @@ def test_import_from_the_cohorts_page(qtbot, window, sqlite_db, world, tmp_path)
     dialog.problems_only.setChecked(False)
     assert dialog.model.rowCount() == 5
 
+    # Return does not import (the button is not the default); the button asks first.
+    assert not dialog.import_button.isDefault() and not dialog.import_button.autoDefault()
+    qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
+    box = dialog.confirm_box
+    assert box is not None and box.text() == f"Import 2 learners into {dialog.preview.cohort_name}?"
+    assert "3 rows with errors are left out" in box.informativeText()
     with qtbot.waitSignal(dialog.imported) as imported:
-        qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
+        next(b for b in box.buttons() if b.text() == "Import 2").click()
     result = imported.args[0]
     assert (result.enrolled, result.users_created, result.skipped) == (2, 2, 3)
     assert "Enrolled 2 learners" in dialog.status.text()

@@ -130,6 +130,35 @@ READY_TEXT = {
     CohortState.COMPLETED: "Ready to complete: the cohort closes and takes no new enrollments.",
     CohortState.CANCELLED: "Stops the cohort for good; it takes no new enrollments.",
 }
+
+
+def state_words(current: CohortState, enrolled: int) -> str:
+    """The cohort's state in words, for the people who run it."""
+    if current is CohortState.DRAFT:
+        if enrolled:
+            noun = "learner is" if enrolled == 1 else "learners are"
+            return (
+                f"Draft: {enrolled} {noun} on it already, waiting for it to start. Activate it so they "
+                "can sign the agreement and upload documents."
+            )
+        return "Draft: you can still change everything. Activate it to start enrolling students."
+    return "Active: students are being enrolled."
+
+
+def completing_early(target: CohortState, value: CohortEdit, today: date) -> str | None:
+    """Why completing now would be early (the cohort has not started or not ended), or None."""
+    if target is not CohortState.COMPLETED:
+        return None
+    if value.start_date is not None and value.start_date > today:
+        return (
+            f"It starts on {value.start_date:%d %b %Y}: completing it now closes it before it begins. "
+            "Cancel it instead if it will not run."
+        )
+    if value.end_date is not None and value.end_date > today:
+        return f"It runs until {value.end_date:%d %b %Y}: completing it now closes it early."
+    return None
+
+
 VERBS = {CohortState.ACTIVE: "activate", CohortState.COMPLETED: "complete", CohortState.CANCELLED: "cancel"}
 
 CONFIRMATIONS = {
@@ -174,6 +203,7 @@ class CohortForm(Form):
         self.institution_id = institution_id
         self.user_id = user_id
         self.row: CohortRow | None = None
+        self.enrolled = 0  # learners on the cohort shown (drafts with learners are worded for it)
         self._templates: tuple[TemplateChoice, ...] = ()
         self._sponsors: tuple[SponsorRow, ...] = ()
         self._custom_types: set[str] = set()
@@ -380,7 +410,12 @@ class CohortForm(Form):
 
     # --- values --------------------------------------------------------------------------------
 
-    def set_cohort(self, row: CohortRow | None) -> None:
+    def set_cohort(self, row: CohortRow | None, enrolled: int | None = None) -> None:
+        """Show ``row`` (None: a new cohort); ``enrolled`` learners are on it (None: keep the count)."""
+        if row is None or self.row is None or row.id != self.row.id:
+            self.enrolled = enrolled or 0
+        elif enrolled is not None:
+            self.enrolled = enrolled
         self.row = row
         self.heading.setText(row.name if row else "New cohort")
         self.state_badge.setText(CohortState.label_of(row.state) if row else "Not saved yet")
@@ -475,11 +510,7 @@ class CohortForm(Form):
             for target in self.transition_buttons:
                 self._show_guard(target, None, enabled=False)
             return
-        self.state_text.setText(
-            "Draft: you can still change everything. Activate it to start enrolling students."
-            if current is CohortState.DRAFT
-            else "Active: students are being enrolled."
-        )
+        self.state_text.setText(state_words(current, self.enrolled))
         value = self.value()
         for target in self.transition_buttons:
             verb = VERBS[target]
@@ -493,6 +524,8 @@ class CohortForm(Form):
                 self._show_guard(target, text, enabled=False)
             elif self.is_dirty():
                 self._show_guard(target, f"Save your changes before you {verb} the cohort.", enabled=False)
+            elif (early := completing_early(target, value, date.today())) is not None:
+                self._show_guard(target, early, enabled=True, ok=False)  # allowed, but not "ready"
             else:
                 self._show_guard(
                     target, READY_TEXT[target], enabled=True, ok=target is not CohortState.CANCELLED
@@ -616,7 +649,7 @@ class CohortsPage(MasterDetailPage):
         self.cohort_form.add_sponsor_choice(sponsor)
 
     def show_record(self, row: CohortListItem) -> None:
-        self.cohort_form.set_cohort(row.cohort)
+        self.cohort_form.set_cohort(row.cohort, row.enrolled)
         self._update_import_button()
 
     def show_new(self) -> None:

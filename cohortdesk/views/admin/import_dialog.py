@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QStyle,
@@ -36,6 +37,7 @@ from PySide6.QtWidgets import (
 from cohortdesk.errors import OperationCancelled
 from cohortdesk.services import enrollment_import as ei
 from cohortdesk.services.enrollment_import import ImportPreview, ImportResult, ImportRow, Severity
+from cohortdesk.services.queue import mask_id_number
 from cohortdesk.views.admin.form_support import page_header
 from cohortdesk.views.admin.style import style_sheet
 from cohortdesk.views.admin.table_models import HeaderedRowsModel
@@ -44,6 +46,12 @@ from cohortdesk.views.runner import CancelToken, Op, Runner
 from cohortdesk.views.theme import colours
 
 _Index = QModelIndex | QPersistentModelIndex
+
+
+def masked(text: str, row: ImportRow) -> str:
+    """``text`` with the row's SA ID number masked wherever it is quoted (problems name the value)."""
+    number = str(row.student_data.get("sa_id_number") or row.source.get("sa_id_number", "")).strip()
+    return text.replace(number, mask_id_number(number)) if len(number) > 8 else text
 
 
 class ImportPreviewModel(HeaderedRowsModel):
@@ -100,12 +108,14 @@ class ImportPreviewModel(HeaderedRowsModel):
             if column == self.NAME:
                 return row.name
             if column == self.SA_ID:
-                return row.student_data.get("sa_id_number") or row.source.get("sa_id_number", "")
-            return row.message
+                # Masked like everywhere else on screen: the date of birth part and the last two.
+                number = row.student_data.get("sa_id_number") or row.source.get("sa_id_number", "")
+                return mask_id_number(str(number)) if number else ""
+            return masked(row.message, row)
         if role == Qt.ItemDataRole.DecorationRole and column == self.STATUS:
             return self._icons.get(row.status)
         if role == Qt.ItemDataRole.ToolTipRole and row.issues:
-            return "\n".join(i.describe(row.line) for i in row.issues)
+            return masked("\n".join(i.describe(row.line) for i in row.issues), row)
         if role == Qt.ItemDataRole.BackgroundRole and row.status is not None:
             c = colours()
             return QBrush(
@@ -206,13 +216,24 @@ class ImportEnrollmentsDialog(QDialog):
 
         self.import_button = QPushButton("Import", objectName="commitImportButton")
         self.import_button.setEnabled(False)
-        self.import_button.setDefault(True)
-        self.import_button.clicked.connect(self.commit)
+        # Return never imports: the button asks first (ask_commit), naming what will happen.
+        self.import_button.setDefault(False)
+        self.import_button.setAutoDefault(False)
+        self.import_button.clicked.connect(self.ask_commit)
+        self.refused_button = QPushButton("Save refused rows…", objectName="saveRefusedButton")
+        self.refused_button.setAutoDefault(False)
+        self.refused_button.setToolTip(
+            "Save the rows that will not be imported, with their problems, to fix them"
+        )
+        self.refused_button.setEnabled(False)
+        self.refused_button.clicked.connect(self.save_refused_rows)
+        self.confirm_box: QMessageBox | None = None
         self.close_button = QPushButton("Close", objectName="closeImportButton")
         self.close_button.setAutoDefault(False)
         self.close_button.clicked.connect(self._cancel_or_close)
         buttons = QHBoxLayout()
         buttons.addWidget(self.status, 1)
+        buttons.addWidget(self.refused_button)
         buttons.addWidget(self.import_button)
         buttons.addWidget(self.close_button)
 
@@ -320,7 +341,7 @@ class ImportEnrollmentsDialog(QDialog):
             return
         items = "".join(
             f"<li style='color:{c.error if i.severity is Severity.ERROR else c.warning}'>"
-            f"{html.escape(i.describe(row.line).split(', ', 1)[-1] if i.field != 'row' else i.message)}</li>"
+            f"{html.escape(masked(i.describe(row.line).split(', ', 1)[-1] if i.field != 'row' else i.message, row))}</li>"
             for i in row.issues
         )
         self.details.setText(f"{title}<ul style='margin:2px 0 0 -20px'>{items}</ul>")
@@ -352,6 +373,62 @@ class ImportEnrollmentsDialog(QDialog):
     @property
     def running(self) -> bool:
         return self._op is not None
+
+    def ask_commit(self) -> None:
+        """Confirm before anything is written: how many learners go into which cohort, what is left out."""
+        preview = self.preview
+        if preview is None or self.running or not preview.counts["importable"]:
+            return
+        counts = preview.counts
+        n = counts["importable"]
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Import learners?",
+            f"Import {n} learner{'s' if n != 1 else ''} into {preview.cohort_name}?",
+            QMessageBox.StandardButton.Cancel,
+            self,
+        )
+        box.setObjectName("confirmImportBox")
+        details = []
+        if counts["errors"]:
+            details.append(
+                f"{counts['errors']} row{'s' if counts['errors'] != 1 else ''} with errors are left out."
+            )
+        if counts["new_users"]:
+            details.append(f"{counts['new_users']} new to DocuSeal will be added.")
+        details.append("Enrollments cannot be removed in bulk afterwards.")
+        box.setInformativeText(" ".join(details))
+        go = box.addButton(f"Import {n}", QMessageBox.ButtonRole.AcceptRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        self.confirm_box = box
+
+        def answered(_result: int) -> None:
+            self.confirm_box = None
+            box.deleteLater()
+            if box.clickedButton() is go:
+                self.commit()
+
+        box.finished.connect(answered)
+        box.open()
+
+    def save_refused_rows(self, path: Path | None = None) -> None:
+        """Write the rows left out, with their problems, to a CSV the person chooses."""
+        preview = self.preview
+        if preview is None or not preview.counts["errors"]:
+            return
+        if path is None:
+            suggested = str(
+                Path(self._documents_folder() or ".") / f"{Path(preview.source).stem}-refused.csv"
+            )
+            chosen, _ = QFileDialog.getSaveFileName(self, "Save refused rows", suggested, "CSV file (*.csv)")
+            if not chosen:
+                return
+            path = Path(chosen)
+        self.runner.io(ei.write_refused_rows, preview, path).success(
+            lambda written: self._set_status(
+                f"Saved {preview.counts['errors']} refused rows to {written.name}: fix them and import that file."
+            )
+        ).failure(lambda error: self._set_status(f"Not saved: {user_message(error)}", error=True)).start()
 
     def commit(self) -> None:
         if self.preview is None or self.running or not self.preview.counts["importable"]:
@@ -422,6 +499,8 @@ class ImportEnrollmentsDialog(QDialog):
         n = self.preview.counts["importable"] if self.preview is not None else 0
         self.import_button.setText(f"Import {n} valid row{'s' if n != 1 else ''}" if n else "Import")
         self.import_button.setEnabled(bool(n) and not self.running)
+        errors = self.preview.counts["errors"] if self.preview is not None else 0
+        self.refused_button.setEnabled(bool(errors) and not self.running)
 
     def _set_status(self, text: str, *, error: bool = False, ok: bool = False) -> None:
         c = colours()
