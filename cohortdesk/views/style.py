@@ -7,6 +7,7 @@ from __future__ import annotations
 from PySide6.QtGui import QColor, QFont, QPalette
 from PySide6.QtWidgets import QApplication
 
+from cohortdesk.paths import resources_dir
 from cohortdesk.views import theme
 
 #: Colours of each theme that are not palette roles (HTML in the student pane, badges, the decide
@@ -168,17 +169,28 @@ QPushButton#queueOutside {
     background: transparent; color: @news_text; border: 1px solid @news_border; border-radius: 9px;
     padding: 1px 10px;
 }
-QLineEdit, QPlainTextEdit, QAbstractSpinBox {
+QLineEdit, QPlainTextEdit, QAbstractSpinBox, QComboBox {
     border: 1px solid @field_border; border-radius: 3px; padding: 2px 4px; background: palette(base);
 }
-QLineEdit:focus, QPlainTextEdit:focus, QAbstractSpinBox:focus { border: 1px solid palette(highlight); }
-QLineEdit:disabled, QPlainTextEdit:disabled, QAbstractSpinBox:disabled { border-color: @border; }
+QComboBox { padding-right: 20px; }
+QAbstractSpinBox QLineEdit, QComboBox QLineEdit { border: none; padding: 0; background: transparent; }
+QLineEdit:focus, QPlainTextEdit:focus, QAbstractSpinBox:focus, QComboBox:focus {
+    border: 1px solid palette(highlight);
+}
+QLineEdit:disabled, QPlainTextEdit:disabled, QAbstractSpinBox:disabled, QComboBox:disabled {
+    border-color: @border;
+}
+QComboBox::drop-down, QDateEdit::drop-down { border: none; width: 20px; subcontrol-position: center right; }
+QComboBox::down-arrow, QDateEdit::down-arrow { image: url("@icons/chevron-down.svg"); width: 10px; height: 10px; }
+QAbstractSpinBox::up-button, QAbstractSpinBox::down-button { border: none; width: 16px; }
+QAbstractSpinBox::up-arrow { image: url("@icons/chevron-up.svg"); width: 9px; height: 9px; }
+QAbstractSpinBox::down-arrow { image: url("@icons/chevron-down.svg"); width: 9px; height: 9px; }
 """
 
 
 def stylesheet(dark: bool) -> str:
     """The workstation's stylesheet with the theme's colours filled in."""
-    colours = DARK_COLOURS if dark else LIGHT_COLOURS
+    colours = {**(DARK_COLOURS if dark else LIGHT_COLOURS), "icons": (resources_dir() / "icons").as_posix()}
     text = STYLESHEET_TEMPLATE
     for key in sorted(colours, key=len, reverse=True):
         text = text.replace(f"@{key}", colours[key])

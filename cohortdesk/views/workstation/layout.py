@@ -381,6 +381,7 @@ class WorkstationView:
         # The queue is narrower in the compact arrangement: the cohort (named in the tree above, and in
         # the student's tooltip) gives way so names and states stay whole.
         self.queue_table.setColumnHidden(QueueTableModel.COL_COHORT, compact)
+        self.queue_table.horizontalHeader().setStretchLastSection(compact)
         if focused is not None:
             focused.setFocus()
         return True
