@@ -323,15 +323,19 @@ def _required_uploaded_count(dialect: str) -> Any:
 
 
 def _awaiting_count(dialect: str) -> Any:
-    """How many uploaded documents have no decision on the file as it is now: no decision yet, the
-    latest one is not an approval or a rejection (a reversal), or it was about an earlier file."""
+    """How many uploaded documents have no decision on the file as it is now: no decision yet (undos and
+    the decisions they took back do not count, as in ``_documents``), or the latest was about an
+    earlier file."""
     upload = _uploads(dialect)
     doc_type = _canonical_key(upload.c.key)
+    undo = aliased(DocumentVerification, name="undo")
     latest_id = (
         select(DocumentVerification.id)
         .where(
             DocumentVerification.cohort_enrollment_id == CohortEnrollment.id,
             DocumentVerification.document_type == doc_type,
+            DocumentVerification.reverses_id.is_(None),
+            ~select(undo.id).where(undo.reverses_id == DocumentVerification.id).exists(),
         )
         .order_by(DocumentVerification.created_at.desc(), DocumentVerification.id.desc())
         .limit(1)

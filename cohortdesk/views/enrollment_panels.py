@@ -234,11 +234,12 @@ HISTORY_HEADERS = ("Action", "Document", "When", "Who", "Reason")
 
 
 def history_columns(row: VerificationRow) -> tuple[str, str, str, str, str]:
-    """(action, document, when, who, reason) of one history row."""
-    return (
-        VerificationAction.label_of(row.action),
-        document_label(row.document_type),
-        local_time(row.created_at),
-        row.admin_name,
-        row.reason or "",
-    )
+    """(action, document, when, who, reason) of one history row; an undone decision says so, and an
+    internal note (never sent to the learner) follows the reason."""
+    action = "Undone" if row.action == "reversal" else VerificationAction.label_of(row.action)
+    if row.action != "reversal" and row.undone:
+        action += " (undone)"
+    reason = row.reason or ""
+    if row.internal_note:
+        reason = f"{reason}  [Internal note: {row.internal_note}]".strip()
+    return (action, document_label(row.document_type), local_time(row.created_at), row.admin_name, reason)

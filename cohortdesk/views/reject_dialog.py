@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QLabel,
+    QLineEdit,
     QListWidget,
     QListWidgetItem,
     QPlainTextEdit,
@@ -38,6 +39,7 @@ class RejectDialog(QDialog):
         parent: QWidget | None = None,
         message: str = "",
         docked: bool = False,
+        note: str = "",
     ) -> None:
         super().__init__(parent)
         self.setObjectName("rejectDialog")
@@ -85,6 +87,13 @@ class RejectDialog(QDialog):
         self.message_edit.setPlainText(message)
         message_label.setBuddy(self.message_edit)
 
+        note_label = QLabel("Internal &note (for colleagues, not sent)", self)
+        self.note_edit = QLineEdit(self)
+        self.note_edit.setObjectName("rejectInternalNote")
+        self.note_edit.setAccessibleName("Internal note")
+        self.note_edit.setText(note)
+        note_label.setBuddy(self.note_edit)
+
         self.error_label = QLabel("", self)
         self.error_label.setObjectName("rejectError")
         self.error_label.setStyleSheet(f"color: {style.MISMATCH_TEXT};")
@@ -111,6 +120,8 @@ class RejectDialog(QDialog):
         layout.addWidget(self.reason_list)
         layout.addWidget(message_label)
         layout.addWidget(self.message_edit, 1)
+        layout.addWidget(note_label)
+        layout.addWidget(self.note_edit)
         layout.addWidget(self.error_label)
         layout.addWidget(self.buttons)
 
@@ -167,6 +178,10 @@ class RejectDialog(QDialog):
     @property
     def reason_text(self) -> str:
         return self.message_edit.toPlainText().strip()
+
+    @property
+    def note_text(self) -> str | None:
+        return self.note_edit.text().strip() or None
 
     @property
     def reason_code(self) -> str | None:

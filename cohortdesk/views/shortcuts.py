@@ -25,6 +25,7 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("approve", ("A",), "&Approve document", "Decide"),
     Shortcut("reject", ("R",), "&Reject document…", "Decide"),
     Shortcut("save_and_next", ("Ctrl+Shift+N",), "&Save and next", "Decide"),
+    Shortcut("undo", ("Ctrl+Z",), "&Undo the last decision", "Decide"),
     Shortcut("reveal", ("Ctrl+I",), "Re&veal special personal information…", "Decide"),
     Shortcut("next_enrollment", ("Down",), "&Next enrollment", "Move"),
     Shortcut("previous_enrollment", ("Up",), "&Previous enrollment", "Move"),

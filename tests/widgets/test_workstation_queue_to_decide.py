@@ -181,3 +181,36 @@ def test_search_says_when_matches_are_outside_the_filter(qtbot, ws):
     settle(qtbot, window)
     assert [r.student_name for r in window.queue_model.rows()] == ["Sipho Dlamini"]
     assert QApplication.instance() is not None
+
+
+def test_ctrl_z_takes_the_last_decision_back_on_the_record(qtbot, ws, sql_guard):
+    window = ws.window
+    sipho = ws.world["enrollments"]["Sipho Dlamini"]
+    window.ui.internal_note.setText("stamp faint but legible")
+    _key(qtbot, window, Qt.Key.Key_A)  # save and next: on to the matric certificate
+    assert window.current_document().document_type == "matric_certificate"
+    assert window.ui.internal_note.text() == ""  # the note went with the decision
+    with sql_guard.paused(), ws.db.read_session() as s:
+        [note] = s.scalars(
+            select(DocumentVerification.internal_note).where(
+                DocumentVerification.cohort_enrollment_id == sipho
+            )
+        )
+    assert note == "stamp faint but legible"
+    QTest.keyClick(window.ui.queue_table, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    settle(qtbot, window)
+    # Appended, not deleted: the approval and its reversal are both on the trail.
+    assert _decisions(ws, sipho, sql_guard) == [("id_document", "approved"), ("id_document", "reversal")]
+    assert window.current_document().document_type == "id_document"
+    assert window.ui.approve_button.isEnabled()
+    actions = [
+        window.ui.history.topLevelItem(i).text(0) for i in range(window.ui.history.topLevelItemCount())
+    ]
+    assert actions == ["Undone", "Approved (undone)"]
+    assert window.statusBar().currentMessage().startswith("Undone: the approval of Certified ID of Sipho")
+    assert window.ui.queue_summary.text() == "6 to decide"
+    # Only the last one, once.
+    QTest.keyClick(window.ui.queue_table, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    settle(qtbot, window)
+    assert len(_decisions(ws, sipho, sql_guard)) == 2
+    assert window.statusBar().currentMessage().startswith("Nothing to undo")

@@ -7,6 +7,8 @@ the command and reports the outcome.
 
 Signals:
     recorded(object, object): a decision was saved; a ``QueueDecision`` and the ``DocumentRow`` decided.
+    undone(object, str): the last decision was taken back (a reversal on the trail); the
+        ``QueueDecision`` and the type of the document it was about.
     stale(int, str): the database refused a decision as out of date: reopen this enrollment/document.
     controls_changed(): the decide buttons were redrawn (enabled state may differ).
     activity(str): a short word for the status bar's activity slot ("" clears it).
@@ -15,6 +17,7 @@ Signals:
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -37,6 +40,7 @@ from cohortdesk.views.workstation.review_session import ReviewSession
 
 class Decisions(QObject):
     recorded = Signal(object, object)
+    undone = Signal(object, str)
     stale = Signal(int, str)
     controls_changed = Signal()
     activity = Signal(str)
@@ -68,6 +72,8 @@ class Decisions(QObject):
         self.reject_dialog: RejectDialog | None = None
         self.change_box: QMessageBox | None = None
         self._form_target: tuple[int, str] | None = None
+        #: The last decision made here, for Ctrl+Z: (enrollment, document type, words, when).
+        self.last_decision: tuple[int, str, str, float] | None = None
         detail.document_changed.connect(self.follow_document)
         ui.approve_button.clicked.connect(self.approve)
         ui.reject_button.clicked.connect(self.reject_current)
@@ -211,12 +217,25 @@ class Decisions(QObject):
             kept = self._unsent_reason[2]
         dock = self.ui.reject_dock
         dialog = RejectDialog(
-            reasons, doc.label, detail.student.student_name, dock, message=kept, docked=True
+            reasons,
+            doc.label,
+            detail.student.student_name,
+            dock,
+            message=kept,
+            docked=True,
+            note=self.ui.internal_note.text().strip(),
         )
         enrollment_id, document_type = detail.student.enrollment_id, doc.document_type
 
         def confirmed() -> None:
-            self.decide("rejected", dialog.reason_text, dialog.reason_code, enrollment_id, document_type)
+            self.decide(
+                "rejected",
+                dialog.reason_text,
+                dialog.reason_code,
+                enrollment_id,
+                document_type,
+                note=dialog.note_text,
+            )
 
         def closed() -> None:
             self.ui.dock_reject_form(None)
@@ -255,6 +274,7 @@ class Decisions(QObject):
         reason_code: str | None = None,
         enrollment_id: int | None = None,
         document_type: str | None = None,
+        note: str | None = None,
     ) -> None:
         blocker = self.blocker(action)
         doc, detail = self.detail.current_document(), self.detail.detail
@@ -274,6 +294,7 @@ class Decisions(QObject):
             action=action,
             reason=reason,
             reason_code=reason_code,
+            internal_note=note if note is not None else (self.ui.internal_note.text().strip() or None),
             # Under a claim the claim's row_version is the condition; without one (no claims for
             # this login) the version read.
             expected_row_version=None if claim is not None else detail.student.row_version,
@@ -290,9 +311,18 @@ class Decisions(QObject):
         ).failure(lambda error: self._on_decide_failed(error, command)).start()
 
     def _on_decided(self, outcome: QueueDecision, doc: DocumentRow, command: DecisionCommand) -> None:
+        verb = "approval" if command.action == "approved" else "rejection"
+        self.last_decision = (
+            command.enrollment_id,
+            command.document_type,
+            f"the {verb} of {doc.label} of {outcome.detail.student.student_name}",
+            time.monotonic(),
+        )
         self.outbox.done(command)
         self.deciding = False
         self._unsent_reason = None
+        if command.internal_note and self.ui.internal_note.text().strip() == command.internal_note:
+            self.ui.internal_note.clear()  # it went with this decision
         self.activity.emit("")
         self.review.decided(outcome.result.claim, outcome.row.enrollment_id)
         self.recorded.emit(outcome, doc)
@@ -320,6 +350,55 @@ class Decisions(QObject):
             self.message.emit(str(error), 15000)
             self.stale.emit(command.enrollment_id, command.document_type)
         show_error(self.window, error, "Recording the decision")
+
+    # --- undo ---------------------------------------------------------------------------------
+
+    def undo(self) -> None:
+        """Ctrl+Z: take back the last decision made here, for ``verification.UNDO_WINDOW_SECONDS``;
+        recorded on the trail as a reversal (nothing is deleted)."""
+        last = self.last_decision
+        window_s = verification.UNDO_WINDOW_SECONDS
+        if last is None or time.monotonic() - last[3] > window_s:
+            self.message.emit(
+                f"Nothing to undo: a decision can be undone for {window_s // 60} minutes.", 5000
+            )
+            return
+        if self.deciding or self.identity is None:
+            self.message.emit("The previous decision is still being saved.", 5000)
+            return
+        if not self.connection.online:
+            self.message.emit("Offline — the undo waits until the connection is back.", 5000)
+            return
+        enrollment_id, document_type, words, _at = last
+        self.deciding = True
+        self.update_controls()
+        self.activity.emit("Undoing…")
+
+        def done(outcome: QueueDecision) -> None:
+            self.deciding = False
+            self.last_decision = None
+            self.activity.emit("")
+            self.review.decided(outcome.result.claim, enrollment_id)
+            self.message.emit(f"Undone: {words}. It is on the record as taken back.", 8000)
+            self.undone.emit(outcome, document_type)
+            self.update_controls()
+
+        def failed(error: BaseException) -> None:
+            self.deciding = False
+            self.activity.emit("")
+            self.update_controls()
+            if self.connection.report_error(error):
+                return
+            if isinstance(error, ConflictError):
+                self.last_decision = None
+                self.message.emit(str(error), 10000)
+                return
+            show_error(self.window, error, "Undoing the decision")
+
+        claim = self.review.claim_for(enrollment_id)
+        self.runner.db(review.undo, self.db, self.identity, enrollment_id, claim).success(done).failure(
+            failed
+        ).start()
 
     # --- the outbox after a reconnect --------------------------------------------------------
 

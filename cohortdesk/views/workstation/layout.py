@@ -249,7 +249,17 @@ class WorkstationView:
         self.save_and_next.setToolTip("After a decision, go to the next document to check (Ctrl+Shift+N)")
         self.save_and_next.setChecked(True)
         bar.addWidget(self.save_and_next)
-        bar.addStretch(1)
+        # A note for colleagues that goes with the next decision (never sent to the learner).
+        self.internal_note = QLineEdit(viewer)
+        self.internal_note.setObjectName("internalNote")
+        self.internal_note.setAccessibleName("Internal note for the next decision")
+        self.internal_note.setPlaceholderText("Internal note (optional)")
+        self.internal_note.setToolTip(
+            "Goes with the next Approve or Reject into the history, for colleagues; never sent to the learner."
+        )
+        self.internal_note.setClearButtonEnabled(True)
+        self.internal_note.setMinimumWidth(80)
+        bar.addWidget(self.internal_note, 1)
         bar.addWidget(self.reject_button)
         bar.addWidget(self.approve_button)
         viewer_layout.addLayout(bar)

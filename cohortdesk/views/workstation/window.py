@@ -243,6 +243,7 @@ class MainWindow(QMainWindow):
         handlers = {
             "approve": self.approve,
             "reject": self.reject_current,
+            "undo": lambda: self.decisions.undo(),
             "save_and_next": None,
             "reveal": self.reveal_special_pi,
             "next_enrollment": lambda: self.move_enrollment(1),
@@ -314,7 +315,7 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(a["quit"])
         review = bar.addMenu("&Review")
-        review.addActions([a["approve"], a["reject"], a["save_and_next"]])
+        review.addActions([a["approve"], a["reject"], a["undo"], a["save_and_next"]])
         review.addAction(a["reveal"])
         review.addSeparator()
         review.addActions(
@@ -417,6 +418,7 @@ class MainWindow(QMainWindow):
         dp.document_shown.connect(self.document_shown)
         dp.message.connect(self._show_message)
         dec.recorded.connect(self._on_decided)
+        dec.undone.connect(self._on_undone)
         dec.stale.connect(self._on_stale_decision)
         dec.activity.connect(self._set_activity)
         dec.message.connect(self._show_message)
@@ -627,6 +629,23 @@ class MainWindow(QMainWindow):
         else:
             self.detail_pane.show_detail(outcome.detail, doc.document_type)
             self.advance_to_next_pending()
+
+    def _on_undone(self, outcome: QueueDecision, document_type: str) -> None:
+        """A decision was taken back: redraw its row and counts and show its document again, to decide
+        afresh (going back to its learner if the officer had moved on)."""
+        enrollment_id = outcome.row.enrollment_id
+        self.queue_model.update_row(outcome.row)
+        self.tree_model.update_counts(outcome.counts)
+        detail = self.detail_pane.detail
+        if detail is not None and detail.student.enrollment_id == enrollment_id:
+            self._detail_version = max(self._detail_version, outcome.row.row_version)
+            self.detail_pane.show_detail(outcome.detail, document_type)
+            return
+        row = self.queue_model.row_of(enrollment_id)
+        if row >= 0:
+            self.queue_pane.current_id = enrollment_id  # selecting it must not open it a second time
+            self._select_row(row)
+        self._request_detail(enrollment_id, document_type)
 
     def _on_stale_decision(self, enrollment_id: int, document_type: str) -> None:
         self._request_detail(enrollment_id, document_type)
