@@ -7,7 +7,7 @@ import pytest
 from PySide6.QtGui import QPalette
 
 from cohortdesk.views import style
-from cohortdesk.views.admin import style as admin_style
+from cohortdesk.views import theme as themes
 
 TEXT, BORDER = 4.5, 3.0
 
@@ -19,7 +19,7 @@ def theme(request, qapp):
     style.apply(qapp, "light")
 
 
-def _pairs(palette: QPalette, colours: dict[str, str], admin: admin_style.Colours):
+def _pairs(palette: QPalette, colours: dict[str, str], admin: themes.Colours):
     role = QPalette.ColorRole
     base, window = palette.color(role.Base), palette.color(role.Window)
     alternate = palette.color(role.AlternateBase)
@@ -53,8 +53,8 @@ def _pairs(palette: QPalette, colours: dict[str, str], admin: admin_style.Colour
 def test_every_text_and_field_border_reaches_wcag_aa(qapp, theme):
     palette = qapp.palette()
     colours = style.DARK_COLOURS if theme == "dark" else style.LIGHT_COLOURS
-    admin = admin_style.DARK if theme == "dark" else admin_style.LIGHT
-    assert admin_style.colours() is admin
+    admin = themes.DARK if theme == "dark" else themes.LIGHT
+    assert themes.colours() is admin
     failures = [
         f"{label}: {style.contrast(fg, bg):.2f}:1 (needs {need}:1)"
         for label, fg, bg, need in _pairs(palette, colours, admin)
