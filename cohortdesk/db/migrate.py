@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 VERSION_TABLE = "cohortdesk_alembic_version"
 #: The newest revision in ``migrations/versions`` (tests/migrations keeps it equal to Alembic's head).
-HEAD_REVISION = "0017_undo_and_notifications"
+HEAD_REVISION = "0018_no_direct_writes"
 InstallMode = Literal["standalone", "attach"]
 
 

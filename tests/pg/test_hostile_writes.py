@@ -26,9 +26,17 @@ from tests.pg.security_fixtures import Secured, secured_database
 
 pytestmark = pytest.mark.pg
 
-#: Shared tables whose writes go through functions only (decisions and claims are the decision
-#: functions' business and tested with them).
-CONFIG_TABLES = ("institutions", "sponsors", "cohorts", "sync_device", "sync_conflict", "sync_id_reservation")
+#: Shared tables whose writes go through functions only.
+CONFIG_TABLES = (
+    "institutions",
+    "sponsors",
+    "cohorts",
+    "cohort_enrollments",
+    "document_verifications",
+    "sync_device",
+    "sync_conflict",
+    "sync_id_reservation",
+)
 
 
 @pytest.fixture(scope="module")
@@ -58,10 +66,15 @@ def test_a_super_admin_cannot_choose_ids_ahead_of_the_sequences(sec: Secured):
             "row_version) VALUES (999999, %s, %s, %s, 'Ahead', now(), now(), 1)",
             (str(uuid.uuid4()), a.account, a.institution),
         )
-        for table in ("institutions", "sponsors", "cohorts", "cohort_enrollments", "sync_conflict"):
+        for table in (
+            "institutions",
+            "sponsors",
+            "cohorts",
+            "cohort_enrollments",
+            "document_verifications",
+            "sync_conflict",
+        ):
             sequence = conn.execute("SELECT pg_get_serial_sequence(%s, 'id')", (table,)).fetchone()[0]
-            if table == "cohort_enrollments":
-                continue  # its INSERT grant goes with the decision functions' revocation
             _refused(conn, f"SELECT nextval('{sequence}')")
             _refused(conn, f"SELECT setval('{sequence}', 10000000)")
         # Through the function the server's sequence decides; an id the client names is ignored.
@@ -400,3 +413,33 @@ def test_a_laptop_400_days_slow_gets_the_server_clock(sec: Secured):
     for moment in stored[:3]:
         assert abs((stored[3] - moment).total_seconds()) < 120
     assert first_in_queue != new_id
+
+
+def test_no_application_login_holds_a_write_privilege_on_any_table_or_sequence(sec: Secured):
+    """Every write goes through a function: no INSERT, UPDATE, DELETE or TRUNCATE (on a table, a view or
+    any column of one) and no sequence privilege for any login of any role."""
+    logins = [login for tenant in (sec.a, sec.b) for login in tenant.logins.values()]
+    with sec.connect("postgres") as conn:
+        held = conn.execute(
+            """
+            SELECT l.login, format('%%I.%%I', n.nspname, c.relname), p.privilege
+              FROM unnest(%s::text[]) l(login)
+             CROSS JOIN pg_catalog.pg_class c
+              JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+             CROSS JOIN unnest(ARRAY['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) p(privilege)
+             WHERE n.nspname IN (current_schema(), 'cohortdesk_docuseal') AND c.relkind IN ('r', 'p', 'v', 'm')
+               AND (has_table_privilege(l.login, c.oid, p.privilege)
+                    OR (p.privilege IN ('INSERT', 'UPDATE')
+                        AND has_any_column_privilege(l.login, c.oid, p.privilege)))
+            UNION ALL
+            SELECT l.login, format('%%I.%%I', n.nspname, c.relname), p.privilege
+              FROM unnest(%s::text[]) l(login)
+             CROSS JOIN pg_catalog.pg_class c
+              JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+             CROSS JOIN unnest(ARRAY['USAGE', 'UPDATE']) p(privilege)
+             WHERE n.nspname IN (current_schema(), 'cohortdesk_docuseal') AND c.relkind = 'S'
+               AND has_sequence_privilege(l.login, c.oid, p.privilege)
+            """,
+            (logins, logins),
+        ).fetchall()
+    assert held == []
