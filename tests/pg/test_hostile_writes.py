@@ -74,7 +74,9 @@ def test_a_super_admin_cannot_choose_ids_ahead_of_the_sequences(sec: Secured):
             "document_verifications",
             "sync_conflict",
         ):
-            sequence = conn.execute("SELECT pg_get_serial_sequence(%s, 'id')", (table,)).fetchone()[0]
+            sequence = conn.execute(
+                "SELECT pg_get_serial_sequence(%s, 'id')", (f"public.{table}",)
+            ).fetchone()[0]
             _refused(conn, f"SELECT nextval('{sequence}')")
             _refused(conn, f"SELECT setval('{sequence}', 10000000)")
         # Through the function the server's sequence decides; an id the client names is ignored.
@@ -110,7 +112,7 @@ def test_no_login_can_lock_a_shared_table_in_a_blocking_mode(sec: Secured):
                 for table in CONFIG_TABLES:
                     for mode in ("ACCESS EXCLUSIVE", "EXCLUSIVE", "SHARE ROW EXCLUSIVE", "SHARE"):
                         with pytest.raises(pgerr.InsufficientPrivilege), conn.transaction():
-                            conn.execute(f"LOCK TABLE {table} IN {mode} MODE NOWAIT")
+                            conn.execute(f"LOCK TABLE public.{table} IN {mode} MODE NOWAIT")
 
 
 def test_every_login_carries_server_side_timeouts(sec: Secured):
@@ -189,9 +191,12 @@ def test_configuration_cannot_be_written_around_the_functions(sec: Secured):
     for role in ("super_admin", "officer", "report_viewer"):
         with sec.connect(a.logins[role]) as conn:
             for table in CONFIG_TABLES:
+                # The tables themselves (a login's unqualified names may reach the masked views first).
+                _refused(conn, f"UPDATE public.{table} SET account_id = account_id")
+                _refused(conn, f"DELETE FROM public.{table}")
+                _refused(conn, f"TRUNCATE public.{table}")
                 _refused(conn, f"UPDATE {table} SET account_id = account_id")
                 _refused(conn, f"DELETE FROM {table}")
-                _refused(conn, f"TRUNCATE {table}")
             _refused(conn, "UPDATE cohortdesk_users SET app_role = 'super_admin'")
     for role in ("officer", "report_viewer"):
         with sec.connect(a.logins[role]) as conn:
