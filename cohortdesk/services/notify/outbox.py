@@ -302,16 +302,16 @@ def progress(
         for f in finished
     ]
     if _pg(db):
-        with db.session() as s:
-            return s.scalar(
-                text("SELECT cohortdesk_notify_progress(CAST(:f AS jsonb), :token, :key, :host)"),
-                {
-                    "f": json.dumps(payload),
-                    "token": start.claim_token if start else None,
-                    "key": start.message_key if start else None,
-                    "host": host,
-                },
-            )
+        # One statement in autocommit: one round trip per e-mail (no BEGIN/COMMIT of its own).
+        return db.call(
+            "SELECT cohortdesk_notify_progress(CAST(:f AS jsonb), :token, :key, :host)",
+            {
+                "f": json.dumps(payload),
+                "token": start.claim_token if start else None,
+                "key": start.message_key if start else None,
+                "host": host,
+            },
+        )
     return _sqlite_progress(db, payload, start, host)
 
 
