@@ -230,3 +230,12 @@ def test_cache_keeps_one_reading_per_version(tmp_path) -> None:
     assert cache.get("key1", "sum1", "tesseract 5") == first
     assert cache.get("key1", "sum2", "tesseract 5") is None  # a re-upload is read again
     assert cache.get("key1", "sum1", "tesseract 6") is None  # so is everything after an engine update
+
+
+def test_a_masked_captured_number_is_compared_on_its_visible_digits_only() -> None:
+    masked = compare.Captured("Thandiwe", "Mokoena", "990915*****87")
+    same = by_key(compare.compare_document(reading(field("sa_id_number", "9909151135087")), masked, TODAY))
+    assert same["sa_id_number"].status == compare.UNSURE  # never a match: five digits are hidden
+    assert "visible digits" in same["sa_id_number"].message
+    other = by_key(compare.compare_document(reading(field("sa_id_number", "8001015009087")), masked, TODAY))
+    assert other["sa_id_number"].status == compare.MISMATCH
