@@ -4,6 +4,7 @@ database holds any institution yet (an empty embedded store is offered the demo 
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,6 +39,11 @@ def open_database(db: Database) -> StartupInfo:
         install_mode=status.mode,
         database=db.short_name(),
     )
+
+
+def demo_available() -> bool:
+    """Whether this build has the demo data loader, without importing it (it is large: start-up)."""
+    return importlib.util.find_spec("cohortdesk.services.demo") is not None
 
 
 def demo_loader() -> Callable[..., Any] | None:

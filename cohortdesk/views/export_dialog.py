@@ -36,12 +36,24 @@ from PySide6.QtWidgets import (
 )
 
 from cohortdesk.errors import CohortDeskError, OperationCancelled
-from cohortdesk.services import reports
 from cohortdesk.services.identity import SPECIAL_PI, Identity
 from cohortdesk.views import theme
 from cohortdesk.views.date_entry import TypedDateEdit
 from cohortdesk.views.errors import show_error, user_message
 from cohortdesk.views.runner import Op, Runner
+
+
+class _Reports:
+    """``cohortdesk.services.reports``, imported on first use: the export action is installed at
+    start-up, the report builders are needed only once the dialog opens (they cost start-up time)."""
+
+    def __getattr__(self, name: str) -> Any:
+        from cohortdesk.services import reports as module
+
+        return getattr(module, name)
+
+
+reports: Any = _Reports()
 
 _REPORT_HINTS = {
     "roster": "The cohort roster the SETA asks for: one row per learner, with e-mail, ID number and states.",

@@ -9,6 +9,7 @@ milliseconds on a thumbnail). Nothing leaves the machine.
 
 from __future__ import annotations
 
+import importlib.util
 import threading
 import time
 from pathlib import Path
@@ -37,9 +38,9 @@ def tessdata_dir() -> Path:
 
 
 def available() -> bool:
-    try:
-        import tesserocr  # noqa: F401
-    except ImportError:
+    """Whether the engine and its model are installed, without importing the engine (the GUI asks
+    at start-up; the engine itself loads only in the reading worker)."""
+    if importlib.util.find_spec("tesserocr") is None:
         return False
     return (tessdata_dir() / "eng.traineddata").is_file()
 

@@ -451,7 +451,7 @@ class MainWindow(QMainWindow):
         self.status_database.setToolTip(
             f"{info.database}\nSchema {info.schema_revision} ({info.install_mode})"
         )
-        has_demo = startup.demo_loader() is not None
+        has_demo = startup.demo_available()
         self.actions["load_demo"].setEnabled(info.empty and has_demo)
         self._set_activity("")
         self.opened.emit(info)
