@@ -234,6 +234,7 @@ def test_internal_helpers_are_not_callable(sec: Secured, role: str):
             f"SELECT cohortdesk_release_other_claims(NULL, {a.user_ids[role]})",
             "SELECT cohortdesk_acting_user(NULL)",
             f"SELECT cohortdesk_claim_json({a.enrollment}, 1)",
+            f"SELECT cohortdesk_decision_state({a.enrollment}, NULL, NULL)",
         ):
             with pytest.raises(pgerr.InsufficientPrivilege), conn.transaction():
                 conn.execute(call)
