@@ -66,8 +66,16 @@ class ReadingProcess:
                 return reader.failed(document_type, "Reading this document took too long or failed.")
 
     def close(self) -> None:
-        with self._lock:
-            self._stop()
+        """Stop the process without waiting for a read in progress (that read then fails quietly)."""
+        if self._lock.acquire(blocking=False):
+            try:
+                self._stop()
+            finally:
+                self._lock.release()
+            return
+        process = self._process
+        if process is not None:
+            process.kill()
 
     # --- process ---------------------------------------------------------------------------------
 

@@ -93,9 +93,13 @@ class DocumentReader(QObject):
         if missing and not self._planning:
             self._planning = True
             self._asked.update(missing)
-            self.runner.db(service.reading_plan, self.db, missing).success(self._on_plan).failure(
-                self._on_plan_failed
-            ).start()
+            try:
+                self.runner.db(service.reading_plan, self.db, missing).success(self._on_plan).failure(
+                    self._on_plan_failed
+                ).start()
+            except RuntimeError:  # the runner was shut down: the window is closing
+                self.shutdown()
+                return
         self._requeue()
 
     def _on_plan(self, plans: list[service.PlannedEnrollment]) -> None:
@@ -136,6 +140,13 @@ class DocumentReader(QObject):
             return
         document = self._queue.pop(0)
         self._busy = True
+        try:
+            self._submit(document)
+        except RuntimeError:  # the runner was shut down: the window is closing
+            self._busy = False
+            self.shutdown()
+
+    def _submit(self, document: service.PlannedDocument) -> None:
         self.runner.io(
             service.read_document, self.store, self.cache, self._reader(), document, self.engine_name
         ).success(lambda reading: self._on_read(document, reading)).failure(
@@ -213,8 +224,9 @@ class DocumentReader(QObject):
     def shutdown(self) -> None:
         self._closed = True
         self._queue.clear()
-        if self._process is not None:
-            self._process.close()
+        process, self._process = self._process, None
+        if process is not None:
+            process.close()
 
 
 def checks_html(checks: list[Check], pending: list[str], available: bool, planned: bool) -> str:
@@ -444,4 +456,5 @@ def install_reading(
     app = QApplication.instance()
     if app is not None:
         app.aboutToQuit.connect(reader.shutdown)
+    window.destroyed.connect(lambda *_args: reader.shutdown())  # e.g. File → Switch connection
     return presenter
