@@ -230,14 +230,17 @@ class _WarmConnection:
         self.lock = threading.RLock()
         self._conn: Connection | None = None
         self._timer: threading.Timer | None = None
+        self._last_call = 0.0
 
     def run(self, sql: str, params: dict[str, Any]) -> Any:
         with self.lock:
-            self._cancel_timer()
             try:
                 return self._execute(sql, params)
             finally:
-                self._start_timer()
+                self._last_call = time.monotonic()
+                # One timer at a time, not one per call (starting a thread costs more than the call).
+                if self._conn is not None and self._timer is None:
+                    self._start_timer(WARM_SECONDS)
 
     def _execute(self, sql: str, params: dict[str, Any]) -> Any:
         if self._conn is None:
@@ -261,11 +264,21 @@ class _WarmConnection:
             self._timer.cancel()
             self._timer = None
 
-    def _start_timer(self) -> None:
-        if self._conn is not None:
-            self._timer = threading.Timer(WARM_SECONDS, self.close)
-            self._timer.daemon = True
-            self._timer.start()
+    def _start_timer(self, seconds: float) -> None:
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _expire(self) -> None:
+        """Give the connection back once no call came for ``WARM_SECONDS``; else look again later."""
+        with self.lock:
+            self._timer = None
+            idle = time.monotonic() - self._last_call
+            if idle < WARM_SECONDS:
+                if self._conn is not None:
+                    self._start_timer(WARM_SECONDS - idle)
+                return
+            self._drop()
 
     def close(self) -> None:
         with self.lock:
