@@ -67,8 +67,7 @@ SURNAMES = (
 
 
 def corpus(count: int, seed: int) -> list[dict]:
-    from cohortdesk.services import demo_files as files
-    from cohortdesk.services.demo import sa_id_number
+    from cohortdesk.services.demo import files, sa_id_number
 
     rng = random.Random(seed)
     documents = []

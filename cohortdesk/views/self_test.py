@@ -84,7 +84,7 @@ def _ocr_reads() -> str:
     """The OCR engine and its English model are in the build and read an ID number off a page."""
     from PIL import Image, ImageDraw
 
-    from cohortdesk.services.demo_files import _font
+    from cohortdesk.services.demo.files import _font
     from cohortdesk.services.reading import engine
 
     if not engine.available():

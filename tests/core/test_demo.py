@@ -27,6 +27,7 @@ from cohortdesk.models import (
     User,
 )
 from cohortdesk.services import demo, validation
+from cohortdesk.services.demo import tables
 from cohortdesk.services.storage import DocumentStore, md5_base64
 from cohortdesk.services.verification import compute_state, latest_decisions, required_documents
 from tests.conftest import drop_pg_database
@@ -302,7 +303,7 @@ def test_a_failed_load_leaves_no_rows_and_no_files(fresh_db: Database, store: Do
     def boom(*_args, **_kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(demo._DemoGenerator, "_insert_students", boom)
+    monkeypatch.setattr(demo.DemoGenerator, "_insert_students", boom)
     with pytest.raises(RuntimeError):
         demo.load_demo(db, students=20, store=store, now=NOW)
     with db.read_session() as s:
@@ -359,5 +360,5 @@ def test_bulk_timestamps_bind_as_sqlalchemy_binds_them():
     ]
     for type_ in (UTCDateTime(), NaiveUTCDateTime()):
         expected = type_.dialect_impl(dialect).bind_processor(dialect)
-        fast = demo._bind_converter(type_, dialect)
+        fast = tables.bind_converter(type_, dialect)
         assert [fast(v) for v in values] == [expected(v) for v in values]

@@ -9,7 +9,7 @@ from PySide6.QtCore import QSize
 from PySide6.QtGui import QImage, QImageReader
 from PySide6.QtPdf import QPdfDocument
 
-from cohortdesk.services import demo_files as files
+from cohortdesk.services.demo import files
 
 PERSON = files.Person("Zoë", "O'Neill", "0501014800087", date(2005, 1, 1), "F", "Gqeberha")
 

@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 from PIL import Image
 
-from cohortdesk.services import demo_files
+from cohortdesk.services.demo import files as demo_files
 from cohortdesk.services.reading import compare, engine
 from cohortdesk.services.reading.model import SOURCE_NONE, SOURCE_OCR, SOURCE_TEXT
 from cohortdesk.views.preview.reading_client import ReadingProcess
