@@ -34,8 +34,8 @@ import xlsxwriter  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
 from cohortdesk.db import Database, migrate  # noqa: E402
-from cohortdesk.services import config_edits as ce  # noqa: E402
-from cohortdesk.services import enrollment_import as ei  # noqa: E402
+from cohortdesk.services.configuration import edits as ce  # noqa: E402
+from cohortdesk.services.configuration import enrollment_import as ei  # noqa: E402
 from cohortdesk.services.validation import luhn_valid  # noqa: E402
 from tests import factories  # noqa: E402
 

@@ -64,7 +64,7 @@ def _peak_mib() -> float:
 def _identity(db: Database):
     """The identity the application resolves for this connection: the local super admin of the first
     institution, which ``_fill`` made the home of every cohort (an export covers one institution)."""
-    from cohortdesk.services.identity import resolve_identity
+    from cohortdesk.services.access.identity import resolve_identity
 
     return resolve_identity(db)
 
@@ -171,7 +171,7 @@ def _fill(url: str, students: int, storage: Path) -> None:
     """Load the demo, then make the first institution the home of every cohort: an export covers the
     exporting user's institution, and the roster asked for is 100,000 enrollments of one institution."""
     from cohortdesk.services.demo import load_demo
-    from cohortdesk.services.storage import DocumentStore
+    from cohortdesk.services.documents.storage import DocumentStore
 
     db = Database(url)
     migrate.upgrade(db)

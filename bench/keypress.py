@@ -67,8 +67,8 @@ def run(backend: str, presses: int, students: int) -> tuple[list[float], list[fl
     from cohortdesk.db import Database, default_url, migrate
     from cohortdesk.models import CohortEnrollment, Institution, User
     from cohortdesk.services import demo
-    from cohortdesk.services.identity import ROLE_CAPABILITIES, Identity
-    from cohortdesk.services.storage import DocumentStore
+    from cohortdesk.services.access.identity import ROLE_CAPABILITIES, Identity
+    from cohortdesk.services.documents.storage import DocumentStore
     from cohortdesk.views.runner import Runner
     from cohortdesk.views.workstation import MainWindow
 

@@ -48,10 +48,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from cohortdesk.db import Database, migrate
 from cohortdesk.models import Cohort, CohortEnrollment, DocumentVerification, NotificationOutbox
 from cohortdesk.services import demo
-from cohortdesk.services.identity import resolve_identity
+from cohortdesk.services.access.identity import resolve_identity
+from cohortdesk.services.documents.storage import DocumentStore
 from cohortdesk.services.notify import outbox, sender
 from cohortdesk.services.notify import settings as ns
-from cohortdesk.services.storage import DocumentStore
 
 ADMIN_URL = os.environ.get("COHORTDESK_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 

@@ -49,10 +49,11 @@ from sqlalchemy import create_engine, event, make_url, text
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cohortdesk.db import Database, migrate
-from cohortdesk.services import claims, demo
-from cohortdesk.services import verification as vs
-from cohortdesk.services.identity import ROLE_CAPABILITIES, Identity
-from cohortdesk.services.storage import DocumentStore
+from cohortdesk.services import demo
+from cohortdesk.services.access.identity import ROLE_CAPABILITIES, Identity
+from cohortdesk.services.documents.storage import DocumentStore
+from cohortdesk.services.review import claims
+from cohortdesk.services.review import decisions as vs
 
 ADMIN_URL = os.environ.get("COHORTDESK_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REASON = "Certification older than three months"

@@ -45,8 +45,8 @@ from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.dialects import postgresql
 
 from cohortdesk.db import Database, migrate
-from cohortdesk.services import queue
-from cohortdesk.services.queue import QueueFilter, QueueSort
+from cohortdesk.services.review import queue
+from cohortdesk.services.review.queue import QueueFilter, QueueSort
 from cohortdesk.views.queue_table_model import QueueTableModel
 from cohortdesk.views.runner import Runner
 

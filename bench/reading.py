@@ -100,7 +100,7 @@ def decode(data: bytes):
 
 
 def accuracy_and_speed(documents: list[dict]) -> dict:
-    from cohortdesk.services.reading import compare, engine, reader
+    from cohortdesk.services.documents.reading import compare, engine, reader
 
     today = date(2026, 12, 1)
     results = {"clean": [0, 0], "degraded": [0, 0], "false_matches": 0, "mismatches": 0, "caught": 0}
@@ -139,7 +139,7 @@ def accuracy_and_speed(documents: list[dict]) -> dict:
 
 
 def through_worker(documents: list[dict]) -> tuple[float, float]:
-    from cohortdesk.services.reading import engine
+    from cohortdesk.services.documents.reading import engine
     from cohortdesk.views.preview.reading_client import ReadingProcess
 
     process = ReadingProcess()
@@ -163,9 +163,9 @@ def responsiveness(students: int, seed: int, enrollments: int = 12) -> tuple[flo
 
     from cohortdesk.db import Database, migrate
     from cohortdesk.services import demo
-    from cohortdesk.services.identity import resolve_identity
-    from cohortdesk.services.reading.cache import ReadingCache
-    from cohortdesk.services.storage import DocumentStore
+    from cohortdesk.services.access.identity import resolve_identity
+    from cohortdesk.services.documents.reading.cache import ReadingCache
+    from cohortdesk.services.documents.storage import DocumentStore
     from cohortdesk.views.app import application, settle_heap
     from cohortdesk.views.runner import Runner
     from cohortdesk.views.workstation import MainWindow
@@ -258,7 +258,7 @@ def responsiveness(students: int, seed: int, enrollments: int = 12) -> tuple[flo
             f"os.nice({READING_NICENESS})\n"
             f"sys.path.insert(0, {str(ROOT)!r})\n"
             "from PIL import Image, ImageDraw\n"
-            "from cohortdesk.services.reading import engine\n"
+            "from cohortdesk.services.documents.reading import engine\n"
             "page = Image.new('L', (1240, 1754), 255)\n"
             "ImageDraw.Draw(page).text((100, 100), 'Identity number 8001015009087 ' * 3, fill=0)\n"
             f"end = time.monotonic() + {span}\n"
@@ -291,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-gui", action="store_true")
     args = parser.parse_args(argv)
 
-    from cohortdesk.services.reading import engine
+    from cohortdesk.services.documents.reading import engine
 
     if not engine.available():
         print("The OCR engine (tesserocr + resources/tessdata) is not installed: nothing to measure.")

@@ -35,7 +35,7 @@ BUDGET_MS = 100.0
 def prepare(cache: Path, students: int) -> tuple[str, Path]:
     from cohortdesk.db import Database, migrate
     from cohortdesk.services import demo
-    from cohortdesk.services.storage import DocumentStore
+    from cohortdesk.services.documents.storage import DocumentStore
 
     cache.mkdir(parents=True, exist_ok=True)
     path = cache / f"demo-{students}.sqlite3"
@@ -71,8 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QRadioButton
 
     from cohortdesk.db import Database
-    from cohortdesk.services.identity import resolve_identity
-    from cohortdesk.services.storage import DocumentStore
+    from cohortdesk.services.access.identity import resolve_identity
+    from cohortdesk.services.documents.storage import DocumentStore
     from cohortdesk.views.app import application, settle_heap
     from cohortdesk.views.export_dialog import ExportDialog
     from cohortdesk.views.runner import Runner

@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cohortdesk.db import Database, migrate  # noqa: E402
 from cohortdesk.services import demo  # noqa: E402
-from cohortdesk.services.storage import DocumentStore  # noqa: E402
+from cohortdesk.services.documents.storage import DocumentStore  # noqa: E402
 
 ADMIN_URL = os.environ.get("COHORTDESK_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 

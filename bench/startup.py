@@ -61,7 +61,7 @@ def prepare(home: Path, students: int) -> None:
     if not marker.exists():
         from cohortdesk.db import Database, migrate
         from cohortdesk.services import demo
-        from cohortdesk.services.storage import DocumentStore
+        from cohortdesk.services.documents.storage import DocumentStore
 
         paths.default_sqlite_path().unlink(missing_ok=True)
         db = Database(f"sqlite:///{paths.default_sqlite_path()}")

@@ -58,7 +58,7 @@ from sqlalchemy import create_engine, make_url, select, text
 
 from cohortdesk.db import Database, migrate
 from cohortdesk.models import Account, User
-from cohortdesk.services import config_edits as ce
+from cohortdesk.services.configuration import edits as ce
 from cohortdesk.services.sync import engine
 from cohortdesk.services.sync.spec import SPECS
 
@@ -201,7 +201,7 @@ def bench_import(
     server: Database, institution: int, account: int, rows: int, workdir: Path
 ) -> tuple[float, float]:
     """(paired seconds, unpaired seconds) for preview + commit of ``rows`` learners from a CSV."""
-    from cohortdesk.services import enrollment_import as ei
+    from cohortdesk.services.configuration import enrollment_import as ei
 
     with server.engine.begin() as conn:
         conn.execute(

@@ -16,13 +16,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
 
 from cohortdesk.db import Database, migrate  # noqa: E402
-from cohortdesk.services.identity import resolve_identity  # noqa: E402
+from cohortdesk.services.access.identity import resolve_identity  # noqa: E402
 from cohortdesk.views.runner import Runner  # noqa: E402
 
 
 def seed(db: Database, folder: Path) -> None:
     from cohortdesk.services.demo import load_demo
-    from cohortdesk.services.storage import DocumentStore
+    from cohortdesk.services.documents.storage import DocumentStore
 
     load_demo(db, students=120, store=DocumentStore(folder / "storage"))
 
@@ -31,7 +31,7 @@ def write_import_sample(db: Database, window: QWidget, path: Path) -> None:
     """A learner list as offices send them: mostly fine, a few typical mistakes."""
     import xlsxwriter
 
-    from cohortdesk.services import config_edits as ce
+    from cohortdesk.services.configuration import edits as ce
     from cohortdesk.services.validation import luhn_valid
 
     def sa_id(first12: str) -> str:

@@ -40,7 +40,7 @@ def collect(folder: Path) -> dict[str, dict[str, object]]:
     """Ask the real server each question once; returns per state the profile and the answer."""
     import psycopg
 
-    from cohortdesk.services.profiles import ConnectionProfile
+    from cohortdesk.services.connection.profiles import ConnectionProfile
     from cohortdesk.views.login_dialog import check_login
     from tests.pg.tls_server import PASSWORD, start_tls_server
 
@@ -150,9 +150,9 @@ def render(answers_file: Path, screen: str, out: Path) -> None:
     from PySide6.QtCore import QEventLoop, QPoint, QTimer
     from PySide6.QtGui import QColor, QPainter, QPixmap
 
-    from cohortdesk.services import profiles
-    from cohortdesk.services.connectivity import ConnectionProblem
-    from cohortdesk.services.profiles import ConnectionProfile
+    from cohortdesk.services.connection import profiles
+    from cohortdesk.services.connection.connectivity import ConnectionProblem
+    from cohortdesk.services.connection.profiles import ConnectionProfile
     from cohortdesk.views.app import application
     from cohortdesk.views.login_dialog import LoginDialog
     from tests.memory_keyring import MemoryKeyring, using_keyring

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from cohortdesk.db import Database, migrate  # noqa: E402
-from cohortdesk.services import config_edits as ce  # noqa: E402
+from cohortdesk.services.configuration import edits as ce  # noqa: E402
 from cohortdesk.services.sync import engine  # noqa: E402
 from cohortdesk.views.runner import Runner  # noqa: E402
 

@@ -41,8 +41,8 @@ def render(screen: str, out: Path, students: int) -> None:  # noqa: PLR0915 - on
 
     from cohortdesk.db import Database, default_url, migrate
     from cohortdesk.services import demo
-    from cohortdesk.services.identity import resolve_identity
-    from cohortdesk.services.storage import DocumentStore
+    from cohortdesk.services.access.identity import resolve_identity
+    from cohortdesk.services.documents.storage import DocumentStore
     from cohortdesk.views.app import application
     from cohortdesk.views.learner_tools import install_learner_tools
     from cohortdesk.views.runner import Runner

@@ -40,8 +40,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from cohortdesk.db import Database, default_url, migrate
     from cohortdesk.services import demo
-    from cohortdesk.services.identity import resolve_identity
-    from cohortdesk.services.storage import DocumentStore
+    from cohortdesk.services.access.identity import resolve_identity
+    from cohortdesk.services.documents.storage import DocumentStore
     from cohortdesk.views.app import application
     from cohortdesk.views.runner import Runner
     from cohortdesk.views.workstation import MainWindow

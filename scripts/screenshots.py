@@ -53,9 +53,10 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QWidget
 
     from cohortdesk.db import Database, default_url, migrate
-    from cohortdesk.services import demo, queue
-    from cohortdesk.services.identity import resolve_identity
-    from cohortdesk.services.storage import DocumentStore
+    from cohortdesk.services import demo
+    from cohortdesk.services.access.identity import resolve_identity
+    from cohortdesk.services.documents.storage import DocumentStore
+    from cohortdesk.services.review import queue
     from cohortdesk.views.app import application
     from cohortdesk.views.runner import Runner
     from cohortdesk.views.workstation import MainWindow
@@ -175,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         window.statusBar().clearMessage()
 
     # Start-up screens, the dark theme and the administration window.
-    from cohortdesk.services import profiles
+    from cohortdesk.services.connection import profiles
     from cohortdesk.views import style
     from cohortdesk.views.admin.admin_window import AdminWindow
     from cohortdesk.views.login_dialog import LoginDialog
@@ -245,8 +246,8 @@ def _claim_for_another_officer(db, identity, window) -> None:  # noqa: ANN001
 
     from cohortdesk.errors import NotFoundError
     from cohortdesk.models import User
-    from cohortdesk.services import claims
-    from cohortdesk.services.identity import ROLE_CAPABILITIES, Identity
+    from cohortdesk.services.access.identity import ROLE_CAPABILITIES, Identity
+    from cohortdesk.services.review import claims
 
     with db.session() as s:
         other = s.scalars(

@@ -95,8 +95,8 @@ def shoot(name: str, out: Path, students: int) -> int:
 
     from cohortdesk.db import Database, default_url, migrate
     from cohortdesk.services import demo
-    from cohortdesk.services.identity import resolve_identity
-    from cohortdesk.services.storage import DocumentStore
+    from cohortdesk.services.access.identity import resolve_identity
+    from cohortdesk.services.documents.storage import DocumentStore
     from cohortdesk.views import style
     from cohortdesk.views.app import application
     from cohortdesk.views.runner import Runner

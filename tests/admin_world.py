@@ -9,7 +9,7 @@ from sqlalchemy import insert
 
 from cohortdesk.db import Database
 from cohortdesk.models import SyncConflict, Template
-from cohortdesk.services import config_edits as ce
+from cohortdesk.services.configuration import edits as ce
 from tests import factories
 
 

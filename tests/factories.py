@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from cohortdesk.db import Database
 from cohortdesk.models import Account, Submission, Submitter, Template, TemplateFolder, User
-from cohortdesk.services import config_edits as ce
-from cohortdesk.services.storage import DocumentStore
+from cohortdesk.services.configuration import edits as ce
+from cohortdesk.services.documents.storage import DocumentStore
 
 
 def account(db: Database, name: str = "Acme Training") -> int:

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 from cohortdesk.db import Database
 from cohortdesk.models import Cohort, CohortEnrollment, DocumentVerification
-from cohortdesk.services import config_edits as ce
-from cohortdesk.services import verification as vs
-from cohortdesk.services.identity import ROLE_CAPABILITIES, Identity
-from cohortdesk.services.storage import DocumentStore
+from cohortdesk.services.access.identity import ROLE_CAPABILITIES, Identity
+from cohortdesk.services.configuration import edits as ce
+from cohortdesk.services.documents.storage import DocumentStore
+from cohortdesk.services.review import decisions as vs
 from tests import factories as f
 from tests import review_factories
 

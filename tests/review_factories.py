@@ -6,9 +6,9 @@ from sqlalchemy import select
 
 from cohortdesk.db import Database
 from cohortdesk.models import Institution, User
-from cohortdesk.services import config_edits as ce
-from cohortdesk.services.identity import ROLE_CAPABILITIES, Identity
-from cohortdesk.services.storage import DocumentStore
+from cohortdesk.services.access.identity import ROLE_CAPABILITIES, Identity
+from cohortdesk.services.configuration import edits as ce
+from cohortdesk.services.documents.storage import DocumentStore
 from tests.factories import setup_cohort, upload, user
 
 

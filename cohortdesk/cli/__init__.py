@@ -2,7 +2,7 @@
 
 Each sub-command lives in its own module with a ``register(subparsers)`` function, listed in
 ``COMMAND_MODULES``. Exit codes: 0 done; 2 an error in plain words (bad input, a refused login, a
-certificate or TLS problem, an unreachable or full server: ``services.connectivity`` words it); 1 an
+certificate or TLS problem, an unreachable or full server: ``services.connection.connectivity`` words it); 1 an
 error CohortDesk did not expect (one line; ``--verbose`` adds the traceback); 130 interrupted.
 """
 
@@ -128,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("cohortdesk: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - a person gets words, never a traceback
-        from cohortdesk.services.connectivity import classify_connection_error
+        from cohortdesk.services.connection.connectivity import classify_connection_error
 
         problem = classify_connection_error(exc)
         if problem is not None:

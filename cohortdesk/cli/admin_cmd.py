@@ -16,7 +16,7 @@ from typing import Any
 from cohortdesk.cli.common import open_database
 from cohortdesk.errors import ValidationError
 from cohortdesk.models import AppRole
-from cohortdesk.services import admin_users
+from cohortdesk.services.access import logins as admin_users
 
 ROLE_CHOICES = [role.value for role in AppRole]
 

@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from cohortdesk.db import Database, default_url
 from cohortdesk.errors import NotFoundError
-from cohortdesk.services import connectivity
+from cohortdesk.services.connection import connectivity
 
 PASSWORD_TRIES = 3
 NO_TERMINAL_HINT = (
@@ -46,7 +46,7 @@ def ask_password(prompt: str) -> str:
 def _build(args: argparse.Namespace, password: str | None) -> tuple[Database, str]:
     name = getattr(args, "profile", None)
     if name:
-        from cohortdesk.services import profiles, secrets
+        from cohortdesk.services.connection import profiles, secrets
 
         profile = next((p for p in profiles.load_profiles() if p.name == name), None)
         if profile is None:

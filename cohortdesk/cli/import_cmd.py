@@ -36,7 +36,7 @@ def register(subparsers: Any) -> None:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from cohortdesk.services import enrollment_import as ei
+    from cohortdesk.services.configuration import enrollment_import as ei
 
     db = open_database(args)
     try:
@@ -59,7 +59,7 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _template(args: argparse.Namespace) -> int:
-    from cohortdesk.services import enrollment_import as ei
+    from cohortdesk.services.configuration import enrollment_import as ei
 
     path = ei.write_template(args.output)
     print(f"wrote {path}")

@@ -51,7 +51,7 @@ def register(subparsers: Any) -> None:
 
 
 def _notify(args: argparse.Namespace) -> int:
-    from cohortdesk.services.identity import resolve_identity
+    from cohortdesk.services.access.identity import resolve_identity
     from cohortdesk.services.notify import outbox, sender
     from cohortdesk.services.notify import settings as ns
 

@@ -21,7 +21,7 @@ JSON shapes (validated by ``cohortdesk.services.validation``):
 ``document_verifications.metadata``
     free-form decision context, e.g. ``{"reason_code": "not_certified", "checksum": "..."}``.
 
-Review claims (``0006_review_claims``, ``cohortdesk.services.claims``): an enrollment under review
+Review claims (``0006_review_claims``, ``cohortdesk.services.review.claims``): an enrollment under review
 carries a lease: ``claimed_by`` is the PostgreSQL login role that took it (``session_user``, the
 identity the database itself vouches for; ``"local"`` on the embedded SQLite store),
 ``claimed_by_user_id`` the DocuSeal user behind that login (for "held by <name>"), ``claim_token`` a

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from cohortdesk.paths import resources_dir
-from cohortdesk.services.system_info import DatabaseFacts, application_versions
+from cohortdesk.services.connection.system_info import DatabaseFacts, application_versions
 
 
 def version_lines(facts: DatabaseFacts | None) -> list[tuple[str, str]]:

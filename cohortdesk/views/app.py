@@ -11,7 +11,7 @@ Which database:
   login dialog with that profile preselected.
 
 The password of a server login goes from the login dialog straight into the engine's ``connect_args``
-(``services.profiles.open_database``); it is never written to the settings, the profiles file or a log.
+(``services.connection.profiles.open_database``); it is never written to the settings, the profiles file or a log.
 The profile also says where the uploaded documents are stored, whether a pooler is in front, and
 which standby serves reports. When the server later refuses the password (it was changed, the login
 was removed), the window stops retrying and the login dialog asks again, saying why.
@@ -38,10 +38,10 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 from cohortdesk import logs, paths
 from cohortdesk.db import Database, default_url
-from cohortdesk.services import profiles
-from cohortdesk.services.profiles import ConnectionProfile
-from cohortdesk.services.startup import StartupInfo
-from cohortdesk.services.storage import DocumentStore
+from cohortdesk.services.connection import profiles
+from cohortdesk.services.connection.profiles import ConnectionProfile
+from cohortdesk.services.connection.startup import StartupInfo
+from cohortdesk.services.documents.storage import DocumentStore
 from cohortdesk.settings import THEMES, AppSettings, load_settings, save_settings
 from cohortdesk.views import style
 from cohortdesk.views.runner import Runner

@@ -40,9 +40,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cohortdesk.services import bulk_decisions
-from cohortdesk.services.bulk_decisions import BulkChoices, BulkOutcome, BulkRequest
-from cohortdesk.services.identity import Identity
+from cohortdesk.services.access.identity import Identity
+from cohortdesk.services.review import bulk as bulk_decisions
+from cohortdesk.services.review.bulk import BulkChoices, BulkOutcome, BulkRequest
 from cohortdesk.views.errors import user_message
 from cohortdesk.views.runner import Op, Runner
 

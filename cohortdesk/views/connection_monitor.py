@@ -2,7 +2,7 @@
 when the database is back.
 
 Any database call that fails for a connection reason is reported here (``report_error``), and the
-one classifier (``services.connectivity.classify_connection_error``) says which:
+one classifier (``services.connection.connectivity.classify_connection_error``) says which:
 
 * an outage (network, server restart): "Offline — reconnecting…"; decisions are blocked (what is
   loaded stays readable) and ``check_connection`` runs on the runner's db lane after about 1, 2, 4 …
@@ -28,8 +28,8 @@ import random
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
-from cohortdesk.services import connectivity
-from cohortdesk.services.connectivity import ConnectionProblem
+from cohortdesk.services.connection import connectivity
+from cohortdesk.services.connection.connectivity import ConnectionProblem
 from cohortdesk.views import theme
 from cohortdesk.views.runner import Runner
 

@@ -8,7 +8,7 @@ import traceback
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from cohortdesk.errors import CohortDeskError
-from cohortdesk.services.connectivity import classify_connection_error
+from cohortdesk.services.connection.connectivity import classify_connection_error
 
 log = logging.getLogger(__name__)
 

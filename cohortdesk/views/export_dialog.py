@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from cohortdesk.errors import CohortDeskError, OperationCancelled
-from cohortdesk.services.identity import SPECIAL_PI, Identity
+from cohortdesk.services.access.identity import SPECIAL_PI, Identity
 from cohortdesk.views import theme
 from cohortdesk.views.date_entry import TypedDateEdit
 from cohortdesk.views.errors import show_error, user_message

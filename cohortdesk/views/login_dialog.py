@@ -1,6 +1,6 @@
 """The login screen: pick (or add, edit, delete) a connection profile, give the password, connect.
 
-Profiles come from ``services.profiles`` (no passwords in them); the password comes from the keyring
+Profiles come from ``services.connection.profiles`` (no passwords in them); the password comes from the keyring
 when one is usable and the person asked to remember it, otherwise it is typed each session and kept
 in memory only. The dialog returns a ``LoginResult`` (URL without password, password, profile) to the
 composition root, which builds the database from it.
@@ -39,9 +39,9 @@ from PySide6.QtWidgets import (
 )
 
 from cohortdesk.errors import CohortDeskError, ValidationError
-from cohortdesk.services import connectivity, profiles, secrets
-from cohortdesk.services.connectivity import ConnectionProblem
-from cohortdesk.services.profiles import POOLER_LABELS, SSL_MODE_LABELS, ConnectionProfile
+from cohortdesk.services.connection import connectivity, profiles, secrets
+from cohortdesk.services.connection.connectivity import ConnectionProblem
+from cohortdesk.services.connection.profiles import POOLER_LABELS, SSL_MODE_LABELS, ConnectionProfile
 from cohortdesk.views import theme
 
 NEW_PROFILE = "New connection…"

@@ -45,7 +45,7 @@ from PySide6.QtWidgets import (
 )
 
 from cohortdesk.errors import ValidationError
-from cohortdesk.services.identity import Identity
+from cohortdesk.services.access.identity import Identity
 from cohortdesk.services.notify import outbox, sender
 from cohortdesk.services.notify import settings as ns
 from cohortdesk.services.notify.settings import SECURITY_CHOICES, NotifySettings

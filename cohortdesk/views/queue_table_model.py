@@ -29,8 +29,8 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 
 from cohortdesk.enums import EnrollmentState, ProgramType, VerificationState
-from cohortdesk.services.queue import SORT_KEYS, QueueFilter, QueuePage, QueueRow, QueueSort
-from cohortdesk.services.reading.compare import PRECHECK_LABELS
+from cohortdesk.services.documents.reading.compare import PRECHECK_LABELS
+from cohortdesk.services.review.queue import SORT_KEYS, QueueFilter, QueuePage, QueueRow, QueueSort
 from cohortdesk.views.runner import Op, Runner
 
 Index = QModelIndex | QPersistentModelIndex

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cohortdesk.services.identity import Identity
+from cohortdesk.services.access.identity import Identity
 from cohortdesk.services.notify import outbox
 from cohortdesk.services.notify.outbox import ReminderOutcome
 from cohortdesk.services.validation import document_label

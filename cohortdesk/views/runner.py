@@ -1,7 +1,7 @@
 """The background runner: every database call runs on one worker thread, files and CPU work on a
 second lane, and results come back to the GUI thread as queued signals.
 
-    runner.db(services.verification.history, db, enrollment_id).success(show).failure(handle).start()
+    runner.db(services.review.decisions.history, db, enrollment_id).success(show).failure(handle).start()
 
 * ``db`` ops run one at a time on a single long-lived thread (SQLite connections must not wander
   between threads, and PostgreSQL work stays ordered).

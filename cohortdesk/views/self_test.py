@@ -67,7 +67,7 @@ def _dynamic_imports() -> str:
         import psycopg
         from PySide6 import QtPdf  # noqa: F401
 
-        from cohortdesk.services import secrets
+        from cohortdesk.services.connection import secrets
 
         status = secrets.keyring_status()
         libpq = psycopg.pq.version()
@@ -85,7 +85,7 @@ def _ocr_reads() -> str:
     from PIL import Image, ImageDraw
 
     from cohortdesk.services.demo.files import _font
-    from cohortdesk.services.reading import engine
+    from cohortdesk.services.documents.reading import engine
 
     if not engine.available():
         raise SelfTestFailed(f"the OCR engine or its model ({engine.tessdata_dir()}) is missing")

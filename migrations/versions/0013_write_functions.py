@@ -196,7 +196,7 @@ LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
   SELECT jsonb_build_object('ok', false, 'code', p_code, 'error', p_error)
 $$;
 
--- Why a cohort cannot take the state p_target (NULL: it can); the same guards as services.states.
+-- Why a cohort cannot take the state p_target (NULL: it can); the same guards as services.configuration.states.
 CREATE FUNCTION @s.cohortdesk_cohort_blocker(p_old jsonb, p_new jsonb) RETURNS text
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE

@@ -11,10 +11,9 @@ from sqlalchemy import func, select
 from cohortdesk.db import Database
 from cohortdesk.errors import ValidationError
 from cohortdesk.models import CohortEnrollment, DocumentVerification
-from cohortdesk.services import bulk_decisions as bulk
-from cohortdesk.services import claims
+from cohortdesk.services.documents.storage import DocumentStore
 from cohortdesk.services.notify import outbox
-from cohortdesk.services.storage import DocumentStore
+from cohortdesk.services.review import bulk, claims
 from tests import review_factories
 from tests.factories import user
 

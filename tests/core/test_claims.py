@@ -12,10 +12,10 @@ from sqlalchemy import func, select, update
 from cohortdesk.db import Database
 from cohortdesk.errors import ClaimConflict, ConflictError, PermissionDenied, ValidationError
 from cohortdesk.models import CohortEnrollment, DocumentVerification
-from cohortdesk.services import claims
-from cohortdesk.services import config_edits as ce
-from cohortdesk.services import verification as vs
-from cohortdesk.services.storage import DocumentStore
+from cohortdesk.services.configuration import edits as ce
+from cohortdesk.services.documents.storage import DocumentStore
+from cohortdesk.services.review import claims
+from cohortdesk.services.review import decisions as vs
 from tests import review_factories
 
 

@@ -8,9 +8,14 @@ from datetime import date
 import pytest
 
 from cohortdesk.errors import ConflictError, InvalidTransition, ValidationError
-from cohortdesk.services import configuration as config
-from cohortdesk.services import queue
-from cohortdesk.services.configuration import CohortEdit, InstitutionEdit, RejectionReason, SponsorEdit
+from cohortdesk.services.configuration import screens as config
+from cohortdesk.services.configuration.screens import (
+    CohortEdit,
+    InstitutionEdit,
+    RejectionReason,
+    SponsorEdit,
+)
+from cohortdesk.services.review import queue
 from tests.admin_world import admin_world
 
 

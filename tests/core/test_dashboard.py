@@ -12,10 +12,10 @@ from cohortdesk.db import Database
 from cohortdesk.errors import NotFoundError
 from cohortdesk.models import CohortEnrollment
 from cohortdesk.models.docuseal import Submission, Submitter
-from cohortdesk.services import config_edits as ce
-from cohortdesk.services import dashboard
-from cohortdesk.services import verification as vs
-from cohortdesk.services.storage import DocumentStore
+from cohortdesk.services.configuration import edits as ce
+from cohortdesk.services.documents.storage import DocumentStore
+from cohortdesk.services.reports import dashboard
+from cohortdesk.services.review import decisions as vs
 from tests import review_factories
 from tests.factories import account, template, upload, user
 

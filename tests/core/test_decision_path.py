@@ -11,9 +11,9 @@ from sqlalchemy import func, select, update
 from cohortdesk.db import Database
 from cohortdesk.errors import ConflictError, PermissionDenied, ValidationError
 from cohortdesk.models import DocumentVerification, InstallSetting
-from cohortdesk.services import claims, queue
-from cohortdesk.services import verification as vs
-from cohortdesk.services.storage import DocumentStore
+from cohortdesk.services.documents.storage import DocumentStore
+from cohortdesk.services.review import claims, queue
+from cohortdesk.services.review import decisions as vs
 from tests import review_factories
 
 

@@ -28,8 +28,8 @@ from cohortdesk.models import (
 )
 from cohortdesk.services import demo, validation
 from cohortdesk.services.demo import tables
-from cohortdesk.services.storage import DocumentStore, md5_base64
-from cohortdesk.services.verification import compute_state, latest_decisions, required_documents
+from cohortdesk.services.documents.storage import DocumentStore, md5_base64
+from cohortdesk.services.review.decisions import compute_state, latest_decisions, required_documents
 from tests.conftest import drop_pg_database
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)

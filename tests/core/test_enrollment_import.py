@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 from cohortdesk.db import Database
 from cohortdesk.errors import OperationCancelled, SyncError, ValidationError
 from cohortdesk.models import CohortEnrollment, SyncOutbox, User
-from cohortdesk.services import config_edits as ce
-from cohortdesk.services import enrollment_import as ei
-from cohortdesk.services.enrollment_import import ImportFileError, Severity
+from cohortdesk.services.configuration import edits as ce
+from cohortdesk.services.configuration import enrollment_import as ei
+from cohortdesk.services.configuration.enrollment_import import ImportFileError, Severity
 from cohortdesk.services.sync import local
 from cohortdesk.services.validation import luhn_valid
 from tests import factories

@@ -9,7 +9,7 @@ import openpyxl
 
 from cohortdesk.cli import main
 from cohortdesk.db import Database
-from cohortdesk.services.storage import DocumentStore
+from cohortdesk.services.documents.storage import DocumentStore
 from tests import report_data
 from tests.conftest import MigratedDatabases
 

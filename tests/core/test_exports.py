@@ -29,11 +29,12 @@ from cohortdesk.errors import (
     ValidationError,
 )
 from cohortdesk.models import CohortEnrollment, DocumentVerification
-from cohortdesk.services import access_log, reports
+from cohortdesk.services import reports
+from cohortdesk.services.access import log as access_log
+from cohortdesk.services.documents.storage import DocumentStore
 from cohortdesk.services.reports import ExportRequest, export_report
 from cohortdesk.services.reports import export as report_export
 from cohortdesk.services.reports.common import Ticker
-from cohortdesk.services.storage import DocumentStore
 from tests import report_data
 from tests.conftest import drop_pg_database
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from cohortdesk.db import Database
-from cohortdesk.services import config_edits as ce
-from cohortdesk.services import enrollment_import as ei
-from cohortdesk.services.enrollment_import import ImportFileError
+from cohortdesk.services.configuration import edits as ce
+from cohortdesk.services.configuration import enrollment_import as ei
+from cohortdesk.services.configuration.enrollment_import import ImportFileError
 from tests import factories
 from tests.core import hostile_files
 from tests.core.test_enrollment_import import TODAY, issues, write_xlsx

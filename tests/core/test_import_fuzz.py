@@ -16,9 +16,9 @@ from sqlalchemy import func, select
 from cohortdesk.db import Database
 from cohortdesk.errors import ValidationError
 from cohortdesk.models import CohortEnrollment, User
-from cohortdesk.services import config_edits as ce
-from cohortdesk.services import enrollment_import as ei
-from cohortdesk.services.enrollment_import import ImportFileError
+from cohortdesk.services.configuration import edits as ce
+from cohortdesk.services.configuration import enrollment_import as ei
+from cohortdesk.services.configuration.enrollment_import import ImportFileError
 from tests import factories
 from tests.core import hostile_files
 

@@ -11,11 +11,11 @@ from sqlalchemy import text
 from cohortdesk.db import Database
 from cohortdesk.errors import PermissionDenied, ValidationError
 from cohortdesk.models import Cohort
-from cohortdesk.services import verification as vs
+from cohortdesk.services.documents.storage import DocumentStore
 from cohortdesk.services.notify import outbox, sender
 from cohortdesk.services.notify import settings as ns
 from cohortdesk.services.notify.templates import DEFAULTS, check_templates, render, sample_items
-from cohortdesk.services.storage import DocumentStore
+from cohortdesk.services.review import decisions as vs
 from tests import review_factories
 from tests.smtp_server import DroppingServer, Handler, SmtpServer, free_port
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 
 from cohortdesk.errors import PermissionDenied, ValidationError
-from cohortdesk.services import access_log, privacy
-from cohortdesk.services.identity import ROLE_CAPABILITIES, SPECIAL_PI, Identity, resolve_identity
-from cohortdesk.services.storage import DocumentStore
+from cohortdesk.services.access import log as access_log
+from cohortdesk.services.access import privacy
+from cohortdesk.services.access.identity import ROLE_CAPABILITIES, SPECIAL_PI, Identity, resolve_identity
+from cohortdesk.services.documents.storage import DocumentStore
 from tests import factories
 
 

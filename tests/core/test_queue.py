@@ -10,11 +10,11 @@ import pytest
 
 from cohortdesk.errors import NotFoundError, PermissionDenied, ValidationError
 from cohortdesk.models import CohortEnrollment
-from cohortdesk.services import queue as q
-from cohortdesk.services import review
-from cohortdesk.services import verification as vs
-from cohortdesk.services.identity import ROLE_CAPABILITIES, Identity
-from cohortdesk.services.storage import DocumentStore
+from cohortdesk.services.access.identity import ROLE_CAPABILITIES, Identity
+from cohortdesk.services.documents.storage import DocumentStore
+from cohortdesk.services.review import decisions as vs
+from cohortdesk.services.review import queue as q
+from cohortdesk.services.review import workstation as review
 from tests import review_factories
 from tests.factories import queue_world
 

@@ -16,10 +16,10 @@ import pytest
 
 from cohortdesk.db import Database
 from cohortdesk.models import Cohort
-from cohortdesk.services import config_edits as ce
+from cohortdesk.services.configuration import edits as ce
+from cohortdesk.services.documents.storage import DocumentStore
 from cohortdesk.services.notify import outbox, sender
 from cohortdesk.services.notify import settings as ns
-from cohortdesk.services.storage import DocumentStore
 from tests import review_factories
 from tests.smtp_server import SmtpServer
 

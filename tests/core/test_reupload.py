@@ -6,10 +6,10 @@ import pytest
 
 from cohortdesk.db import Database
 from cohortdesk.models import CohortEnrollment
-from cohortdesk.services import queue
-from cohortdesk.services import verification as vs
+from cohortdesk.services.documents.storage import DocumentStore
 from cohortdesk.services.notify import outbox
-from cohortdesk.services.storage import DocumentStore
+from cohortdesk.services.review import decisions as vs
+from cohortdesk.services.review import queue
 from tests import review_factories
 from tests.factories import upload
 

@@ -13,8 +13,8 @@ from sqlalchemy import make_url
 from cohortdesk import paths
 from cohortdesk.db import Database
 from cohortdesk.errors import ValidationError
-from cohortdesk.services import profiles, secrets
-from cohortdesk.services.profiles import ConnectionProfile
+from cohortdesk.services.connection import profiles, secrets
+from cohortdesk.services.connection.profiles import ConnectionProfile
 from tests.memory_keyring import MemoryKeyring, using_keyring
 
 posix_only = pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
@@ -193,7 +193,10 @@ def test_production_fields_round_trip_and_shape_the_database(cohortdesk_home, tm
         params = db.connect_params()
         assert params["host"] == "db1.example,db2.example" and params["port"] == "5432,5433"
         assert params["prepare_threshold"] is None and "options" not in params  # behind a pooler
-        assert db.live_refresh_mode == "listen" and db.listen_overrides == {"host": "db1.example", "port": 5432}
+        assert db.live_refresh_mode == "listen" and db.listen_overrides == {
+            "host": "db1.example",
+            "port": 5432,
+        }
         assert db.report_database() is db.reports and db.reports is not None
         assert db.document_storage == str(storage)
         assert db.short_name() == "Head office" and "secret" not in db.describe()
@@ -217,7 +220,9 @@ def test_production_fields_are_checked(cohortdesk_home, tmp_path):
 
 
 def test_status_bar_name_never_shows_a_url_or_file(cohortdesk_home):
-    db = Database("postgresql+psycopg://u@db.example:5432/docuseal?sslmode=verify-full&sslrootcert=/etc/ca.pem")
+    db = Database(
+        "postgresql+psycopg://u@db.example:5432/docuseal?sslmode=verify-full&sslrootcert=/etc/ca.pem"
+    )
     try:
         assert db.short_name() == "db.example/docuseal"
     finally:

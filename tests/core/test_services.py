@@ -8,9 +8,9 @@ from sqlalchemy import func, select, text
 from cohortdesk.db import Database
 from cohortdesk.errors import ConflictError, InvalidTransition, NotFoundError, StorageError, ValidationError
 from cohortdesk.models import DocumentVerification
-from cohortdesk.services import config_edits as ce
-from cohortdesk.services import verification as vs
-from cohortdesk.services.storage import DocumentStore
+from cohortdesk.services.configuration import edits as ce
+from cohortdesk.services.documents.storage import DocumentStore
+from cohortdesk.services.review import decisions as vs
 from tests import factories, review_factories
 
 

@@ -13,8 +13,8 @@ from sqlalchemy import inspect, text
 from cohortdesk.db import Database, migrate
 from cohortdesk.errors import SchemaError
 from cohortdesk.models import DOCUSEAL_TABLES, NEW_TABLES, Base
-from cohortdesk.services import config_edits as ce
-from cohortdesk.services.identity import local_identity
+from cohortdesk.services.access.identity import local_identity
+from cohortdesk.services.configuration import edits as ce
 from tests import factories
 
 #: DocuSeal tables CohortDesk never maps: they must come through untouched as well.

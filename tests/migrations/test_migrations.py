@@ -15,7 +15,7 @@ from cohortdesk.db import Database, migrate
 from cohortdesk.errors import SchemaError
 from cohortdesk.models import DOCUSEAL_TABLES, NEW_TABLES, Base, DocumentVerification
 from cohortdesk.models.cohorts import SERVER_ONLY_FOREIGN_KEYS
-from cohortdesk.services.storage import DocumentStore
+from cohortdesk.services.documents.storage import DocumentStore
 from tests import factories
 
 OWN_TABLES = {name for name in Base.metadata.tables if name not in DOCUSEAL_TABLES}

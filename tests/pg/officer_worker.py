@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from cohortdesk.db import Database
-from cohortdesk.services import claims
-from cohortdesk.services import verification as vs
-from cohortdesk.services.identity import ROLE_CAPABILITIES, Identity
+from cohortdesk.services.access.identity import ROLE_CAPABILITIES, Identity
+from cohortdesk.services.review import claims
+from cohortdesk.services.review import decisions as vs
 
 
 def work_the_queue(url: str, account_id: int, user_id: int) -> list[int]:

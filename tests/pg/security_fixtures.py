@@ -19,10 +19,12 @@ from sqlalchemy import URL, create_engine, text
 
 from cohortdesk.db import Database, migrate
 from cohortdesk.models import ActiveStorageAttachment, ActiveStorageBlob, Submission, Submitter
-from cohortdesk.services import access_log, admin_users, verification
-from cohortdesk.services import config_edits as ce
-from cohortdesk.services.identity import ROLE_CAPABILITIES, Identity
-from cohortdesk.services.storage import DocumentStore
+from cohortdesk.services.access import log as access_log
+from cohortdesk.services.access import logins as admin_users
+from cohortdesk.services.access.identity import ROLE_CAPABILITIES, Identity
+from cohortdesk.services.configuration import edits as ce
+from cohortdesk.services.documents.storage import DocumentStore
+from cohortdesk.services.review import decisions as verification
 from tests import factories
 from tests.conftest import _pg_admin_url, create_pg_database, drop_pg_database
 

@@ -10,7 +10,7 @@ import pytest
 
 from cohortdesk.cli import main
 from cohortdesk.db import Database
-from cohortdesk.services import config_edits as ce
+from cohortdesk.services.configuration import edits as ce
 from tests import factories
 from tests.pg.security_fixtures import drop_roles
 

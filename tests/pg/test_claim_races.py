@@ -13,10 +13,10 @@ from sqlalchemy import func, select
 from cohortdesk.db import Database
 from cohortdesk.errors import ClaimConflict
 from cohortdesk.models import DocumentVerification
-from cohortdesk.services import claims
-from cohortdesk.services import verification as vs
+from cohortdesk.services.documents.storage import DocumentStore
+from cohortdesk.services.review import claims
+from cohortdesk.services.review import decisions as vs
 from cohortdesk.services.rows import Claim
-from cohortdesk.services.storage import DocumentStore
 from tests import factories, review_factories
 from tests.pg.officer_worker import work_the_queue
 

@@ -12,7 +12,7 @@ import pytest
 from cohortdesk.cli import common as cli_common
 from cohortdesk.cli import main
 from cohortdesk.db import Database
-from cohortdesk.services import connectivity as c
+from cohortdesk.services.connection import connectivity as c
 from tests.pg.tls_server import PASSWORD, TlsServer, start_tls_server
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from cohortdesk.errors import NotFoundError
-from cohortdesk.services import dashboard
+from cohortdesk.services.reports import dashboard
 from tests.pg.security_fixtures import Secured, secured_database
 
 pytestmark = pytest.mark.pg

@@ -18,9 +18,10 @@ from sqlalchemy import URL, func, select
 
 from cohortdesk.db import Database, migrate
 from cohortdesk.models import DocumentVerification
-from cohortdesk.services import claims, connectivity
-from cohortdesk.services import verification as vs
-from cohortdesk.services.storage import DocumentStore
+from cohortdesk.services.connection import connectivity
+from cohortdesk.services.documents.storage import DocumentStore
+from cohortdesk.services.review import claims
+from cohortdesk.services.review import decisions as vs
 from tests import review_factories
 
 pytestmark = pytest.mark.pg

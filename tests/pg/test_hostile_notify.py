@@ -11,9 +11,9 @@ import psycopg
 import pytest
 from psycopg import errors as pgerr
 
-from cohortdesk.services import claims, queue
-from cohortdesk.services.identity import resolve_identity
-from cohortdesk.services.listener import CHANNEL, QueueListener, parse_payload, queue_channels
+from cohortdesk.services.access.identity import resolve_identity
+from cohortdesk.services.review import claims, queue
+from cohortdesk.services.review.listener import CHANNEL, QueueListener, parse_payload, queue_channels
 from tests.pg.security_fixtures import Secured, secured_database
 
 pytestmark = pytest.mark.pg

@@ -18,10 +18,13 @@ from sqlalchemy import text
 
 from cohortdesk.errors import PermissionDenied
 from cohortdesk.models import ActiveStorageAttachment, ActiveStorageBlob
-from cohortdesk.services import access_log, privacy, queue, reports
-from cohortdesk.services.identity import resolve_identity
-from cohortdesk.services.queue import MASK
-from cohortdesk.services.storage import DocumentStore
+from cohortdesk.services import reports
+from cohortdesk.services.access import log as access_log
+from cohortdesk.services.access import privacy
+from cohortdesk.services.access.identity import resolve_identity
+from cohortdesk.services.documents.storage import DocumentStore
+from cohortdesk.services.review import queue
+from cohortdesk.services.review.queue import MASK
 from tests import factories
 from tests.pg.security_fixtures import Secured, secured_database
 

@@ -20,7 +20,7 @@ from psycopg import errors as pgerr
 from sqlalchemy import text
 
 from cohortdesk.errors import ValidationError
-from cohortdesk.services import admin_users
+from cohortdesk.services.access import logins as admin_users
 from tests import factories
 from tests.pg.security_fixtures import TENANT_TABLES, Secured, secured_database
 

@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import text
 
 from cohortdesk.db import Database
-from cohortdesk.services import claims
-from cohortdesk.services import verification as vs
-from cohortdesk.services.listener import QueueEvent, QueueListener, parse_payload, queue_channels
-from cohortdesk.services.storage import DocumentStore
+from cohortdesk.services.documents.storage import DocumentStore
+from cohortdesk.services.review import claims
+from cohortdesk.services.review import decisions as vs
+from cohortdesk.services.review.listener import QueueEvent, QueueListener, parse_payload, queue_channels
 from tests import review_factories
 
 pytestmark = pytest.mark.pg

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from cohortdesk.services import connectivity as c
-from cohortdesk.services import profiles
-from cohortdesk.services.profiles import ConnectionProfile
+from cohortdesk.services.connection import connectivity as c
+from cohortdesk.services.connection import profiles
+from cohortdesk.services.connection.profiles import ConnectionProfile
 from cohortdesk.views.login_dialog import LoginDialog
 from tests.memory_keyring import MemoryKeyring, using_keyring
 from tests.pg.tls_server import PASSWORD, TlsServer, start_tls_server

@@ -10,10 +10,10 @@ import pytest
 from psycopg import errors as pgerr
 
 from cohortdesk.errors import PermissionDenied
-from cohortdesk.services import verification
-from cohortdesk.services.identity import resolve_identity
+from cohortdesk.services.access.identity import resolve_identity
 from cohortdesk.services.notify import outbox
 from cohortdesk.services.notify import settings as ns
+from cohortdesk.services.review import decisions as verification
 from tests.pg.security_fixtures import Secured, secured_database
 
 pytestmark = pytest.mark.pg

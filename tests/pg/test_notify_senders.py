@@ -15,10 +15,10 @@ import pytest
 from sqlalchemy import text
 
 from cohortdesk.db import Database
-from cohortdesk.services import verification as vs
+from cohortdesk.services.documents.storage import DocumentStore
 from cohortdesk.services.notify import outbox, sender
 from cohortdesk.services.notify import settings as ns
-from cohortdesk.services.storage import DocumentStore
+from cohortdesk.services.review import decisions as vs
 from tests import review_factories
 from tests.smtp_server import Handler, SmtpServer
 

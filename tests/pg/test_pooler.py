@@ -18,19 +18,20 @@ import pytest
 from sqlalchemy import text
 
 from cohortdesk.db import Database
-from cohortdesk.services import claims, connectivity, profiles
-from cohortdesk.services import queue as q
-from cohortdesk.services.identity import ROLE_CAPABILITIES, Identity
-from cohortdesk.services.listener import DEAF, QueueListener
-from cohortdesk.services.profiles import ConnectionProfile
+from cohortdesk.services.access.identity import ROLE_CAPABILITIES, Identity
+from cohortdesk.services.connection import connectivity, profiles
+from cohortdesk.services.connection.profiles import ConnectionProfile
+from cohortdesk.services.review import claims
+from cohortdesk.services.review import queue as q
+from cohortdesk.services.review.listener import DEAF, QueueListener
 from tests.conftest import require_pg
 from tests.pg.pgbouncer import PgBouncer
 from tests.pg.private_server import PrivatePostgres
 
 try:
-    from cohortdesk.services.review import decisions as vs  # type: ignore[attr-defined]
+    from cohortdesk.services.review.workstation import decisions as vs  # type: ignore[attr-defined]
 except ImportError:
-    from cohortdesk.services import verification as vs  # type: ignore[no-redef]
+    from cohortdesk.services.review import decisions as vs  # type: ignore[no-redef]
 
 DATABASE = "cohortdesk_pooled"
 

@@ -16,10 +16,11 @@ from sqlalchemy import func, select, text
 
 from cohortdesk.db import Database, migrate
 from cohortdesk.models import AccessLogEntry
-from cohortdesk.services import demo, profiles, reports
-from cohortdesk.services.profiles import ConnectionProfile
+from cohortdesk.services import demo, reports
+from cohortdesk.services.connection import profiles
+from cohortdesk.services.connection.profiles import ConnectionProfile
+from cohortdesk.services.documents.storage import DocumentStore
 from cohortdesk.services.reports import ExportRequest
-from cohortdesk.services.storage import DocumentStore
 from tests.conftest import require_pg
 from tests.pg.private_server import PrivatePostgres
 

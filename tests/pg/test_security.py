@@ -15,9 +15,11 @@ from psycopg import errors as pgerr
 
 from cohortdesk.errors import NotFoundError, PermissionDenied, ValidationError
 from cohortdesk.models import DOCUSEAL_TABLES, Base
-from cohortdesk.services import access_log, admin_users, verification
-from cohortdesk.services import config_edits as ce
-from cohortdesk.services.identity import SPECIAL_PI, resolve_identity
+from cohortdesk.services.access import log as access_log
+from cohortdesk.services.access import logins as admin_users
+from cohortdesk.services.access.identity import SPECIAL_PI, resolve_identity
+from cohortdesk.services.configuration import edits as ce
+from cohortdesk.services.review import decisions as verification
 from tests.pg.security_fixtures import TENANT_TABLES, VIEWS, Secured, secured_database
 
 pytestmark = pytest.mark.pg
@@ -646,7 +648,7 @@ def test_security_definer_functions_pin_search_path_and_are_not_public(sec: Secu
 def test_claims_and_decisions_work_under_the_officer_login(sec: Secured):
     """The review workflow end to end as the people who use it: a super admin enrolls, an officer
     claims, decides and releases; another institution's pack cannot be claimed."""
-    from cohortdesk.services import claims
+    from cohortdesk.services.review import claims
 
     a, b = sec.a, sec.b
     admin_db = sec.database(a.logins["super_admin"])

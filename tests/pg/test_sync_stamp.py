@@ -23,7 +23,7 @@ INSERT = (
 
 @pytest.fixture
 def tenant(pg_db: Database, migrated_pg_url: URL):
-    from cohortdesk.services import config_edits as ce
+    from cohortdesk.services.configuration import edits as ce
 
     account = factories.account(pg_db)
     institution = ce.create_institution(pg_db, ce.NewInstitution(account_id=account, name="Acme")).row

@@ -9,9 +9,9 @@ from functools import partial
 import pytest
 from PySide6.QtCore import QModelIndex, Qt
 
-from cohortdesk.services import queue
-from cohortdesk.services import verification as vs
-from cohortdesk.services.storage import DocumentStore
+from cohortdesk.services.documents.storage import DocumentStore
+from cohortdesk.services.review import decisions as vs
+from cohortdesk.services.review import queue
 from cohortdesk.views.cohort_tree_model import CohortTreeModel
 from cohortdesk.views.delegates import BADGE_TEXT_ROLE, SUBTITLE_ROLE
 from cohortdesk.views.queue_table_model import QueueTableModel, waiting_text
@@ -127,7 +127,9 @@ def test_cohort_tree_model(qtmodeltester, sqlite_db, world):
     assert learnership.data() == "Q1 2026 Learnership"
     assert learnership.data(SUBTITLE_ROLE) == "Learnership · Active · 4 / 20 enrolled"
     assert learnership.data(BADGE_TEXT_ROLE) == "4"
-    counts = {world["cohorts"]["learnership"]: queue.CohortCounts(enrolled=4, pending=1, verified=3, to_decide=1)}
+    counts = {
+        world["cohorts"]["learnership"]: queue.CohortCounts(enrolled=4, pending=1, verified=3, to_decide=1)
+    }
     model.update_counts(counts)
     assert learnership.data(BADGE_TEXT_ROLE) == "1"
     assert model.index(0, 0).data(BADGE_TEXT_ROLE) == "3"  # 1 + the internship's 2
@@ -139,7 +141,7 @@ def test_admin_list_models(qapp, qtmodeltester, sqlite_db):
     reset, upsert and marks."""
     from dataclasses import replace
 
-    from cohortdesk.services import configuration as config
+    from cohortdesk.services.configuration import screens as config
     from cohortdesk.views.admin.table_models import CohortTableModel, SponsorTableModel
     from tests.admin_world import admin_world
 

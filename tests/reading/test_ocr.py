@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 
 from cohortdesk.services.demo import files as demo_files
-from cohortdesk.services.reading import compare, engine
-from cohortdesk.services.reading.model import SOURCE_NONE, SOURCE_OCR, SOURCE_TEXT
+from cohortdesk.services.documents.reading import compare, engine
+from cohortdesk.services.documents.reading.model import SOURCE_NONE, SOURCE_OCR, SOURCE_TEXT
 from cohortdesk.views.preview.reading_client import ReadingProcess
 from cohortdesk.views.preview.render_worker import Renderer
 

@@ -6,9 +6,16 @@ from datetime import date
 
 import pytest
 
-from cohortdesk.services.reading import compare, extract
-from cohortdesk.services.reading.cache import ReadingCache
-from cohortdesk.services.reading.model import SOURCE_NONE, SOURCE_OCR, DocumentReading, Field, Line, Word
+from cohortdesk.services.documents.reading import compare, extract
+from cohortdesk.services.documents.reading.cache import ReadingCache
+from cohortdesk.services.documents.reading.model import (
+    SOURCE_NONE,
+    SOURCE_OCR,
+    DocumentReading,
+    Field,
+    Line,
+    Word,
+)
 
 TODAY = date(2025, 6, 1)
 

@@ -12,10 +12,10 @@ from PySide6.QtWidgets import QApplication
 
 from cohortdesk.db import Database, migrate
 from cohortdesk.services import demo
-from cohortdesk.services.identity import resolve_identity
-from cohortdesk.services.reading import engine
-from cohortdesk.services.reading.cache import ReadingCache
-from cohortdesk.services.storage import DocumentStore
+from cohortdesk.services.access.identity import resolve_identity
+from cohortdesk.services.documents.reading import engine
+from cohortdesk.services.documents.reading.cache import ReadingCache
+from cohortdesk.services.documents.storage import DocumentStore
 from cohortdesk.views.queue_table_model import QueueTableModel
 from cohortdesk.views.runner import Runner
 from cohortdesk.views.workstation import MainWindow

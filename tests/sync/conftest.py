@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import URL
 
 from cohortdesk.db import Database
-from cohortdesk.services import config_edits as ce
+from cohortdesk.services.configuration import edits as ce
 from tests import factories
 from tests.conftest import MigratedDatabases, drop_pg_database
 

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import text
 
 from cohortdesk.db import Database
-from cohortdesk.services import config_edits as ce
 from cohortdesk.services import demo
-from cohortdesk.services.storage import DocumentStore
+from cohortdesk.services.configuration import edits as ce
+from cohortdesk.services.documents.storage import DocumentStore
 from cohortdesk.services.sync import engine, sync_status
 from tests import factories
 from tests.sync.helpers import assert_same_as_server, server_sql

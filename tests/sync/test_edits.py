@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from cohortdesk.db import Database
 from cohortdesk.errors import InvalidTransition, NotFoundError, SyncError, ValidationError
 from cohortdesk.models import SyncOutbox
-from cohortdesk.services import config_edits as ce
+from cohortdesk.services.configuration import edits as ce
 from cohortdesk.services.sync import local, sync_status
 from tests import factories
 

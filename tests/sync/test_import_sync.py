@@ -7,8 +7,8 @@ from sqlalchemy import select
 
 from cohortdesk.errors import SyncError
 from cohortdesk.models import User
-from cohortdesk.services import config_edits as ce
-from cohortdesk.services import enrollment_import as ei
+from cohortdesk.services.configuration import edits as ce
+from cohortdesk.services.configuration import enrollment_import as ei
 from cohortdesk.services.sync import engine, local, sync_status
 from tests.sync.helpers import assert_same_as_server, server_sql
 

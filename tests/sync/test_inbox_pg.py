@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from cohortdesk.services import admin_sync
-from cohortdesk.services import config_edits as ce
+from cohortdesk.services.configuration import edits as ce
+from cohortdesk.services.configuration import sync_actions as admin_sync
 from cohortdesk.services.sync import conflicts, engine, sync_status
 from tests.sync.helpers import assert_same_as_server, server_sql
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cohortdesk.services import config_edits as ce
+from cohortdesk.services.configuration import edits as ce
 from cohortdesk.services.sync import engine, sync_status
 from tests.sync.helpers import assert_same_as_server, outbox, server_sql
 

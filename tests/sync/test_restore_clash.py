@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from cohortdesk.errors import ConflictError
-from cohortdesk.services import config_edits as ce
+from cohortdesk.services.configuration import edits as ce
 from cohortdesk.services.sync import conflicts, engine, sync_status
 from tests.sync.helpers import assert_same_as_server
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from cohortdesk.services import config_edits as ce
+from cohortdesk.services.configuration import edits as ce
 from cohortdesk.services.sync import conflicts, engine
 
 pytestmark = pytest.mark.pg

@@ -40,8 +40,8 @@ from sqlalchemy import select, text
 from cohortdesk.db import Database
 from cohortdesk.errors import CohortDeskError
 from cohortdesk.models import SyncConflict, SyncOutbox
-from cohortdesk.services import admin_sync
-from cohortdesk.services import config_edits as ce
+from cohortdesk.services.configuration import edits as ce
+from cohortdesk.services.configuration import sync_actions as admin_sync
 from cohortdesk.services.sync import conflicts, engine, local, sync_status
 from cohortdesk.services.sync.spec import SPECS, get_field, same
 from tests import factories

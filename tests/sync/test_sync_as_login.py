@@ -8,8 +8,8 @@ import uuid
 import pytest
 
 from cohortdesk.db import Database
-from cohortdesk.services import admin_users
-from cohortdesk.services import config_edits as ce
+from cohortdesk.services.access import logins as admin_users
+from cohortdesk.services.configuration import edits as ce
 from cohortdesk.services.sync import engine
 from tests import factories
 from tests.pg.security_fixtures import drop_roles

@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from cohortdesk.cli import main
 from cohortdesk.db import Database
 from cohortdesk.errors import SchemaError, SyncError, SyncSchemaTooOld
-from cohortdesk.services import config_edits as ce
+from cohortdesk.services.configuration import edits as ce
 from cohortdesk.services.sync import conflicts, engine, sync_status
 from tests.sync.helpers import assert_same_as_server, outbox, server_sql
 

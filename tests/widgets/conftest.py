@@ -20,8 +20,8 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from cohortdesk.db import Database
 from cohortdesk.db.guard import ThreadGuard
-from cohortdesk.services.identity import ROLE_CAPABILITIES, Identity, resolve_identity
-from cohortdesk.services.storage import DocumentStore
+from cohortdesk.services.access.identity import ROLE_CAPABILITIES, Identity, resolve_identity
+from cohortdesk.services.documents.storage import DocumentStore
 from cohortdesk.views.admin import form_support
 from cohortdesk.views.runner import Runner
 from cohortdesk.views.workstation import MainWindow

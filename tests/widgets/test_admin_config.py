@@ -9,8 +9,8 @@ import pytest
 from PySide6.QtCore import QDate, Qt
 from PySide6.QtWidgets import QMessageBox
 
-from cohortdesk.services import config_edits as ce
-from cohortdesk.services import configuration as config
+from cohortdesk.services.configuration import edits as ce
+from cohortdesk.services.configuration import screens as config
 from cohortdesk.views.admin.admin_window import AdminWindow
 
 
@@ -312,7 +312,7 @@ def test_form_edits_queue_outbox_entries_on_a_paired_laptop(qtbot, runner, sqlit
     from sqlalchemy import select
 
     from cohortdesk.models import SyncOutbox
-    from cohortdesk.services.identity import resolve_identity
+    from cohortdesk.services.access.identity import resolve_identity
     from cohortdesk.services.sync import sync_status
     from tests.widgets.conftest import pair_store
 
@@ -344,7 +344,7 @@ def test_an_empty_database_offers_demo_data_or_a_server(qtbot, runner, sqlite_db
     from PySide6.QtGui import QAction
     from PySide6.QtWidgets import QMainWindow, QPushButton
 
-    from cohortdesk.services.identity import resolve_identity
+    from cohortdesk.services.access.identity import resolve_identity
 
     main = QMainWindow()
     qtbot.addWidget(main)

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from cohortdesk.models import SyncConflict, SyncOutbox
-from cohortdesk.services import admin_sync
-from cohortdesk.services import config_edits as ce
+from cohortdesk.services.configuration import edits as ce
+from cohortdesk.services.configuration import sync_actions as admin_sync
 from cohortdesk.services.sync import conflicts, sync_status
 from cohortdesk.views.admin.conflict_inbox import ConflictInboxDialog
 from cohortdesk.views.admin.sync_status import SyncStatusIndicator, relative_time
@@ -126,7 +126,7 @@ def test_relative_times():
 def test_admin_window_marks_rows_and_opens_the_inbox(qtbot, runner, sqlite_db, world, seeded, answers):
     from PySide6.QtCore import Qt
 
-    from cohortdesk.services.identity import resolve_identity
+    from cohortdesk.services.access.identity import resolve_identity
     from cohortdesk.views.admin.admin_window import AdminWindow
 
     window = AdminWindow(runner, sqlite_db, resolve_identity(sqlite_db))

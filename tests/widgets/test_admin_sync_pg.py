@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cohortdesk.services import admin_sync
-from cohortdesk.services import config_edits as ce
+from cohortdesk.services.configuration import edits as ce
+from cohortdesk.services.configuration import sync_actions as admin_sync
 from cohortdesk.services.sync import engine
 from cohortdesk.views.admin.conflict_inbox import ConflictInboxDialog
 from cohortdesk.views.admin.sync_status import SyncStatusIndicator

@@ -11,7 +11,7 @@ from PySide6.QtCore import QRect, Qt, QTimer
 from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import QApplication
 
-from cohortdesk.services.profiles import ConnectionProfile, connection_url
+from cohortdesk.services.connection.profiles import ConnectionProfile, connection_url
 from cohortdesk.settings import AppSettings, load_settings, save_settings, settings_path
 from cohortdesk.views import screens
 from cohortdesk.views.app import EMBEDDED, Desktop, Target, build_window, choose_target, embedded_url
@@ -105,7 +105,7 @@ def test_build_window_passes_the_password_to_the_driver_only(qtbot, cohortdesk_h
 
 
 def test_login_dialog_preselects_the_remembered_profile(qtbot, cohortdesk_home):
-    from cohortdesk.services import profiles
+    from cohortdesk.services.connection import profiles
 
     for name in ("Branch", "Head office"):
         profiles.save_profile(

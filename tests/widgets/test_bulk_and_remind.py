@@ -10,8 +10,8 @@ from PySide6.QtCore import QItemSelectionModel, Qt
 from sqlalchemy import func, select
 
 from cohortdesk.models import DocumentVerification
-from cohortdesk.services import claims
 from cohortdesk.services.notify import outbox
+from cohortdesk.services.review import claims
 from cohortdesk.views.bulk_dialog import BulkDialog
 from cohortdesk.views.learner_tools import install_learner_tools
 from cohortdesk.views.reminders import RemindDialog

@@ -7,7 +7,7 @@ from datetime import date
 
 from cohortdesk.models.enums import CohortState
 
-from cohortdesk.services.configuration import CohortEdit
+from cohortdesk.services.configuration.screens import CohortEdit
 from cohortdesk.views.admin.cohorts_view import completing_early, state_words
 
 TODAY = date(2026, 12, 7)

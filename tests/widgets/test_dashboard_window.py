@@ -6,8 +6,8 @@ from __future__ import annotations
 from PySide6.QtGui import QColor
 
 from cohortdesk.models import Cohort
-from cohortdesk.services import dashboard
 from cohortdesk.services.notify import outbox
+from cohortdesk.services.reports import dashboard
 from cohortdesk.views.dashboard import DashboardWindow
 from cohortdesk.views.learner_tools import install_learner_tools
 from cohortdesk.views.reminders import RemindDialog

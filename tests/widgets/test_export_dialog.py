@@ -14,8 +14,8 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QLineEdit, QMainWindow
 
 from cohortdesk.services import reports
+from cohortdesk.services.documents.storage import DocumentStore
 from cohortdesk.services.reports.common import Ticker
-from cohortdesk.services.storage import DocumentStore
 from cohortdesk.views.export_dialog import ExportDialog, export_action
 from cohortdesk.views.runner import Runner
 from tests import report_data

@@ -7,7 +7,7 @@ import logging
 from PySide6.QtCore import Qt
 
 from cohortdesk import logs
-from cohortdesk.services.system_info import DatabaseFacts
+from cohortdesk.services.connection.system_info import DatabaseFacts
 from cohortdesk.settings import AppSettings, load_settings, save_settings
 from cohortdesk.views.about_dialog import AboutDialog
 from cohortdesk.views.log_view import LogViewDialog

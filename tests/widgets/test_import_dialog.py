@@ -9,9 +9,9 @@ import pytest
 import xlsxwriter
 from PySide6.QtCore import Qt
 
-from cohortdesk.services import config_edits as ce
-from cohortdesk.services import configuration as config
-from cohortdesk.services.enrollment_import import Severity
+from cohortdesk.services.configuration import edits as ce
+from cohortdesk.services.configuration import screens as config
+from cohortdesk.services.configuration.enrollment_import import Severity
 from cohortdesk.services.validation import luhn_valid
 from cohortdesk.views.admin.admin_window import AdminWindow
 from cohortdesk.views.admin.import_dialog import ImportEnrollmentsDialog, ImportPreviewModel

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QWidget
 
-from cohortdesk.services.listener import DEAF
+from cohortdesk.services.review.listener import DEAF
 from cohortdesk.views.cohort_tree_model import CohortTreeModel
 from cohortdesk.views.connection_monitor import ConnectionMonitor
 from cohortdesk.views.queue_table_model import QueueTableModel

@@ -9,8 +9,8 @@ import pytest
 from keyring.backends import fail
 from PySide6.QtCore import Qt
 
-from cohortdesk.services import profiles, secrets
-from cohortdesk.services.profiles import ConnectionProfile
+from cohortdesk.services.connection import profiles, secrets
+from cohortdesk.services.connection.profiles import ConnectionProfile
 from cohortdesk.views.login_dialog import NEW_PROFILE, LoginDialog
 from tests.memory_keyring import MemoryKeyring, using_keyring
 

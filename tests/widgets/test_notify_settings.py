@@ -7,10 +7,10 @@ from __future__ import annotations
 from PySide6.QtCore import QItemSelectionModel
 from sqlalchemy import text
 
-from cohortdesk.services import verification as vs
+from cohortdesk.services.connection.secrets import SERVICE_NAME
 from cohortdesk.services.notify import outbox, sender
 from cohortdesk.services.notify import settings as ns
-from cohortdesk.services.secrets import SERVICE_NAME
+from cohortdesk.services.review import decisions as vs
 from cohortdesk.views.learner_tools import install_learner_tools
 from cohortdesk.views.notify_settings import NotifySettingsDialog
 from tests import review_factories

@@ -12,9 +12,10 @@ from sqlalchemy import select
 
 from cohortdesk.db.guard import SqlOnForbiddenThread
 from cohortdesk.models import CohortEnrollment, DocumentVerification
-from cohortdesk.services import access_log, queue
-from cohortdesk.services import config_edits as ce
-from cohortdesk.services.queue import DEFAULT_REJECTION_REASONS
+from cohortdesk.services.access import log as access_log
+from cohortdesk.services.configuration import edits as ce
+from cohortdesk.services.review import queue
+from cohortdesk.services.review.queue import DEFAULT_REJECTION_REASONS
 from cohortdesk.views.shortcuts import SHORTCUTS
 from cohortdesk.views.workstation import MainWindow
 from tests import factories

@@ -19,10 +19,10 @@ from sqlalchemy import select, text
 
 from cohortdesk.db import Database
 from cohortdesk.models import CohortEnrollment, DocumentVerification
-from cohortdesk.services import claims
-from cohortdesk.services import config_edits as ce
-from cohortdesk.services import verification as vs
-from cohortdesk.services.storage import DocumentStore
+from cohortdesk.services.configuration import edits as ce
+from cohortdesk.services.documents.storage import DocumentStore
+from cohortdesk.services.review import claims
+from cohortdesk.services.review import decisions as vs
 from cohortdesk.views.runner import Runner
 from cohortdesk.views.workstation import MainWindow
 from tests.factories import queue_world, upload, user

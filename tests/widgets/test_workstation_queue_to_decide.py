@@ -10,8 +10,8 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from sqlalchemy import select
 
 from cohortdesk.models import DocumentVerification
-from cohortdesk.services import access_log
-from cohortdesk.services import config_edits as ce
+from cohortdesk.services.access import log as access_log
+from cohortdesk.services.configuration import edits as ce
 from tests import factories
 from tests.widgets.conftest import make_workstation, settle
 

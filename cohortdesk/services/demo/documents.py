@@ -16,7 +16,7 @@ from cohortdesk.services.demo.reference import (
     PROGRAMME_DOCS,
     sa_id_number,
 )
-from cohortdesk.services.storage import StoredFile
+from cohortdesk.services.documents.storage import StoredFile
 
 
 class FileWriter(Planner):

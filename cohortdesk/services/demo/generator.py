@@ -45,7 +45,7 @@ from cohortdesk.services.demo.planning import DemoCancelled, ProgressFn
 from cohortdesk.services.demo.reference import DEMO_ACCOUNT_UUIDS
 from cohortdesk.services.demo.students import StudentWriter
 from cohortdesk.services.demo.tables import IdBlocks, RowsHook
-from cohortdesk.services.storage import DocumentStore
+from cohortdesk.services.documents.storage import DocumentStore
 
 BATCH_STUDENTS = 2000
 

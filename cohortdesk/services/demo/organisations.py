@@ -33,8 +33,8 @@ from cohortdesk.services.demo.reference import (
     ascii_fold,
 )
 from cohortdesk.services.demo.tables import IdBlocks, bulk_insert
-from cohortdesk.services.queue import DEFAULT_REJECTION_REASONS
-from cohortdesk.services.storage import StoredFile
+from cohortdesk.services.documents.storage import StoredFile
+from cohortdesk.services.review.queue import DEFAULT_REJECTION_REASONS
 from cohortdesk.services.validation import document_label
 
 

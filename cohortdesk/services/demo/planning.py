@@ -26,7 +26,7 @@ from cohortdesk.services.demo.reference import (
     sa_id_number,
     weighted,
 )
-from cohortdesk.services.storage import DocumentStore, StoredFile
+from cohortdesk.services.documents.storage import DocumentStore, StoredFile
 
 ProgressFn = Callable[..., None]
 

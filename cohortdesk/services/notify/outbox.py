@@ -34,7 +34,7 @@ from cohortdesk.models import (
     NotificationSettings,
     User,
 )
-from cohortdesk.services.identity import Identity
+from cohortdesk.services.access.identity import Identity
 
 O = NotificationOutbox.__table__  # noqa: E741 - the table, as in the SQL
 A = NotificationAttempt.__table__

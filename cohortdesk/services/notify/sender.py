@@ -40,7 +40,7 @@ from email.mime.text import MIMEText
 from email.utils import formataddr, formatdate
 
 from cohortdesk.db import Database
-from cohortdesk.services.identity import Identity
+from cohortdesk.services.access.identity import Identity
 from cohortdesk.services.notify import outbox
 from cohortdesk.services.notify.settings import NotifySettings, load_all, smtp_password
 from cohortdesk.services.notify.templates import DigestItem, RenderedEmail, render

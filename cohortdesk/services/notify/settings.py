@@ -19,8 +19,8 @@ from sqlalchemy import func, select, text
 from cohortdesk.db import Database
 from cohortdesk.errors import PermissionDenied, ValidationError
 from cohortdesk.models import Institution, NotificationSettings
-from cohortdesk.services import secrets
-from cohortdesk.services.identity import Identity
+from cohortdesk.services.access.identity import Identity
+from cohortdesk.services.connection import secrets
 from cohortdesk.services.notify.templates import check_templates
 
 SECURITY_CHOICES = {

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from cohortdesk.db import Database
 from cohortdesk.enums import EnrollmentState, VerificationAction, VerificationState
 from cohortdesk.errors import EmptyReportError, OperationCancelled, PermissionDenied, ValidationError
-from cohortdesk.services.identity import Identity
+from cohortdesk.services.access.identity import Identity
 from cohortdesk.services.reports import queries as q
 from cohortdesk.services.reports.request import REPORTS, ExportRequest, special_pi_allowed
 from cohortdesk.services.reports.spreadsheet import XLSX_MAX_ROWS, Column, Table, report_zone

@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session
 from cohortdesk import __version__
 from cohortdesk.db import Database
 from cohortdesk.errors import EmptyReportError
-from cohortdesk.services import access_log
-from cohortdesk.services.identity import SPECIAL_PI, Identity, resolve_identity
+from cohortdesk.services.access import log as access_log
+from cohortdesk.services.access.identity import SPECIAL_PI, Identity, resolve_identity
 from cohortdesk.services.reports import audit, demographics, progress, roster, verification
 from cohortdesk.services.reports import queries as q
 from cohortdesk.services.reports.common import ReportContext, ReportPlan, empty_message, make_context
@@ -163,7 +163,7 @@ def _log_export(
     file_name: str,
 ) -> bool:
     """Record the export in the access log (who, what, purpose, columns, filters, row count) through
-    ``services/access_log.log_export``.
+    ``services/access/log.log_export``.
 
     Logging happens before the file is renamed into place, so an export that cannot be logged leaves
     no file. Only ids, codes, column headers and counts go into the log, never names or ID numbers.

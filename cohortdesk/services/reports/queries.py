@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, aliased
 from cohortdesk.enums import ProgramType
 from cohortdesk.errors import NotFoundError
 from cohortdesk.models import Cohort, CohortEnrollment, DocumentVerification, Institution, Sponsor, User
-from cohortdesk.services.identity import Identity
+from cohortdesk.services.access.identity import Identity
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from cohortdesk.errors import PermissionDenied, ValidationError
-from cohortdesk.services.identity import SPECIAL_PI, Identity
+from cohortdesk.services.access.identity import SPECIAL_PI, Identity
 from cohortdesk.services.reports.spreadsheet import report_zone
 
 REPORTS = {

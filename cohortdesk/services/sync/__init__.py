@@ -3,7 +3,7 @@
 Modules: ``spec`` (what syncs, value codec, shared validation), ``local`` (sync_state, outbox, id
 pools, status counts, export), ``server`` (device registration, id reservation, push, pull reads),
 ``engine`` (``sync()``: push, top up ids, pull), ``conflicts`` (the inbox and its resolutions). The
-write path is ``cohortdesk.services.config_edits``.
+write path is ``cohortdesk.services.configuration.edits``.
 
 Design choices (the whole design: ``docs/claims-sync-security.md``, Sync):
 
@@ -24,7 +24,7 @@ Design choices (the whole design: ``docs/claims-sync-security.md``, Sync):
   out of order; the counter row's lock makes values visible in commit order.
 * **Push runs as Python in one server transaction** (SQLAlchemy Core on the server connection), not
   as a PL/pgSQL ``sync_push``: the three-way merge needs the same validation and state-machine guards
-  the laptop and the online services run (``spec.validate_record``, ``services.states``), and
+  the laptop and the online services run (``spec.validate_record``, ``services.configuration.states``), and
   duplicating them in PL/pgSQL would let the two drift. It stays correct under row-level security
   because every statement runs as the login itself (``session_user``): RLS and grants confine a push
   exactly as they confine any other write of that login, the device row must belong to that login,

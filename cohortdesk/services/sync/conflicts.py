@@ -38,9 +38,9 @@ from cohortdesk.db import Database
 from cohortdesk.enums import CohortState
 from cohortdesk.errors import ConflictError, InvalidTransition, NotFoundError, ValidationError
 from cohortdesk.models import SyncConflict, User
-from cohortdesk.services import config_edits as ce
+from cohortdesk.services.configuration import edits as ce
+from cohortdesk.services.configuration.states import cohort_blockers
 from cohortdesk.services.rows import Changes
-from cohortdesk.services.states import cohort_blockers
 from cohortdesk.services.sync import local
 from cohortdesk.services.sync.spec import SPECS, record_from_json, split_field
 

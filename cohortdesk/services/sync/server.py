@@ -57,8 +57,8 @@ from cohortdesk.models import (
     TenantClock,
     User,
 )
+from cohortdesk.services.configuration.states import cohort_blockers, enrollment_blockers
 from cohortdesk.services.rows import cohort_row
-from cohortdesk.services.states import cohort_blockers, enrollment_blockers
 from cohortdesk.services.sync.spec import (
     SPECS,
     SYNC_SCHEMA_VERSION,

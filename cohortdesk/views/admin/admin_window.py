@@ -19,9 +19,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cohortdesk.services import configuration as config
-from cohortdesk.services.configuration import AdminSnapshot
-from cohortdesk.services.identity import Identity
+from cohortdesk.services.access.identity import Identity
+from cohortdesk.services.configuration import screens as config
+from cohortdesk.services.configuration.screens import AdminSnapshot
 from cohortdesk.views import screens
 from cohortdesk.views.admin import form_support
 from cohortdesk.views.admin.cohorts_view import CohortsPage

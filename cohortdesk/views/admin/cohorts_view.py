@@ -29,9 +29,9 @@ from PySide6.QtWidgets import (
 
 from cohortdesk.enums import CohortState, ProgramType
 from cohortdesk.errors import ValidationError
-from cohortdesk.services import configuration as config
 from cohortdesk.services import validation
-from cohortdesk.services.configuration import CohortEdit, CohortListItem, FieldProblem, TemplateChoice
+from cohortdesk.services.configuration import screens as config
+from cohortdesk.services.configuration.screens import CohortEdit, CohortListItem, FieldProblem, TemplateChoice
 from cohortdesk.services.rows import CohortRow, SponsorRow
 from cohortdesk.views.admin.form_support import Form, form_layout
 from cohortdesk.views.admin.import_dialog import ImportEnrollmentsDialog

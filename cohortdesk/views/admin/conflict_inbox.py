@@ -31,8 +31,8 @@ from PySide6.QtWidgets import (
 )
 
 from cohortdesk.errors import ValidationError
-from cohortdesk.services import admin_sync
-from cohortdesk.services.admin_sync import ConflictEntry, ConflictLine
+from cohortdesk.services.configuration import sync_actions as admin_sync
+from cohortdesk.services.configuration.sync_actions import ConflictEntry, ConflictLine
 from cohortdesk.services.sync import conflicts
 from cohortdesk.views.admin.form_support import page_header
 from cohortdesk.views.admin.style import style_sheet

@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from cohortdesk.errors import ValidationError
-from cohortdesk.services.configuration import FieldProblem
+from cohortdesk.services.configuration.screens import FieldProblem
 from cohortdesk.views.errors import show_error
 from cohortdesk.views.runner import Runner
 

@@ -35,9 +35,14 @@ from PySide6.QtWidgets import (
 )
 
 from cohortdesk.errors import OperationCancelled
-from cohortdesk.services import enrollment_import as ei
-from cohortdesk.services.enrollment_import import ImportPreview, ImportResult, ImportRow, Severity
-from cohortdesk.services.queue import mask_id_number
+from cohortdesk.services.configuration import enrollment_import as ei
+from cohortdesk.services.configuration.enrollment_import import (
+    ImportPreview,
+    ImportResult,
+    ImportRow,
+    Severity,
+)
+from cohortdesk.services.review.queue import mask_id_number
 from cohortdesk.views.admin.form_support import page_header
 from cohortdesk.views.admin.style import style_sheet
 from cohortdesk.views.admin.table_models import HeaderedRowsModel

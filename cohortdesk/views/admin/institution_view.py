@@ -22,8 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cohortdesk.services import configuration as config
-from cohortdesk.services.configuration import FieldProblem, InstitutionEdit, RejectionReason
+from cohortdesk.services.configuration import screens as config
+from cohortdesk.services.configuration.screens import FieldProblem, InstitutionEdit, RejectionReason
 from cohortdesk.services.rows import InstitutionRow
 from cohortdesk.views.admin.form_support import Form, form_layout, page_header
 from cohortdesk.views.runner import Runner

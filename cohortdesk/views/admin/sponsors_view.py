@@ -7,8 +7,8 @@ from typing import Any
 
 from PySide6.QtWidgets import QGroupBox, QLabel, QLineEdit, QVBoxLayout, QWidget
 
-from cohortdesk.services import configuration as config
-from cohortdesk.services.configuration import FieldProblem, SponsorEdit
+from cohortdesk.services.configuration import screens as config
+from cohortdesk.services.configuration.screens import FieldProblem, SponsorEdit
 from cohortdesk.services.rows import SponsorRow
 from cohortdesk.views.admin.form_support import Form, form_layout
 from cohortdesk.views.admin.master_detail import MasterDetailPage

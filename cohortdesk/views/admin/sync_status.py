@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from cohortdesk.errors import SyncError
-from cohortdesk.services import admin_sync
+from cohortdesk.services.configuration import sync_actions as admin_sync
 from cohortdesk.services.sync import SyncStatus, sync_status
 from cohortdesk.services.sync.engine import SyncReport
 from cohortdesk.views.errors import show_error, user_message

@@ -10,7 +10,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 
 from cohortdesk.enums import CohortState, ProgramType
-from cohortdesk.services.configuration import CohortListItem
+from cohortdesk.services.configuration.screens import CohortListItem
 from cohortdesk.services.rows import SponsorRow
 from cohortdesk.views.theme import colours
 

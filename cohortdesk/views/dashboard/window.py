@@ -1,6 +1,6 @@
 """The cohort dashboard window of one institution (or one of its cohorts): figures in tiles, where the
 active learners are (a bar per stage), where they are stuck by document (stacked bars and a table with
-how long), read by ``services.dashboard`` on the background runner. Opened from the cohort tree's
+how long), read by ``services.reports.dashboard`` on the background runner. Opened from the cohort tree's
 context menu or Tools → Cohort dashboard…; several can be open at once, one per institution."""
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cohortdesk.services import dashboard
-from cohortdesk.services.dashboard import Dashboard, Waiting
+from cohortdesk.services.reports import dashboard
+from cohortdesk.services.reports.dashboard import Dashboard, Waiting
 from cohortdesk.views.dashboard.chart import Bar, BarChart, Series
 from cohortdesk.views.errors import user_message
 from cohortdesk.views.runner import Runner

@@ -16,8 +16,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from cohortdesk.services.reading import reader
-from cohortdesk.services.reading.model import DocumentReading
+from cohortdesk.services.documents.reading import reader
+from cohortdesk.services.documents.reading.model import DocumentReading
 from cohortdesk.views.preview import protocol
 from cohortdesk.views.preview.client import worker_command
 from cohortdesk.views.preview.render_worker import NICE_ENV

@@ -10,7 +10,7 @@ on stdin and answers each on stdout, one at a time, holding only the current doc
 
 * ``open``   {token, kind} + document bytes -> {pages, sizes, unit} or {error, ...}
 * ``render`` {token, page, width, height, rotation} -> {width, height, bpl, format} + RGB32 pixels
-* ``read``   {token, document_type} -> {reading} (``services.reading``): a PDF page's own text where
+* ``read``   {token, document_type} -> {reading} (``services.documents.reading``): a PDF page's own text where
   it has one, else OCR of the page rendered at ``READ_DPI``; images are OCRed as decoded.
 
 Documents never touch the disk: they arrive and leave through the pipe.
@@ -241,18 +241,18 @@ class Renderer:
     # -- read ------------------------------------------------------------------------------------
 
     def read(self, document_type: str) -> Any:
-        """What the current document says (``services.reading.model.DocumentReading``)."""
+        """What the current document says (``services.documents.reading.model.DocumentReading``)."""
         import time
 
-        from cohortdesk.services.reading import reader
-        from cohortdesk.services.reading.model import SOURCE_OCR, SOURCE_TEXT
+        from cohortdesk.services.documents.reading import reader
+        from cohortdesk.services.documents.reading.model import SOURCE_OCR, SOURCE_TEXT
 
         started = time.perf_counter()
         if self.kind != "pdf":
             frames = min(_frame_count(self._image), reader.MAX_PAGES)
             images = (self._decode(frame, READ_EDGE, READ_EDGE) for frame in range(frames))
             return reader.read_images(document_type, images)
-        from cohortdesk.services.reading import engine
+        from cohortdesk.services.documents.reading import engine
 
         lines: list[Any] = []
         sources: list[str] = []
@@ -280,8 +280,8 @@ class Renderer:
         """The page's text layer as lines of words with boxes, or None when it has (almost) none."""
         import re
 
-        from cohortdesk.services.reading import reader
-        from cohortdesk.services.reading.model import Line, Word
+        from cohortdesk.services.documents.reading import reader
+        from cohortdesk.services.documents.reading.model import Line, Word
 
         text = self._pdf.getAllText(page).text()
         if not reader.text_is_usable(text):

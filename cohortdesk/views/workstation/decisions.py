@@ -2,7 +2,7 @@
 form with the institution's numbered reasons, and the outbox that keeps a decision whose answer was
 lost until it is replayed with its idempotency key.
 
-Every decision goes through the one service call (``services.review.decide``); this part only builds
+Every decision goes through the one service call (``services.review.workstation.decide``); this part only builds
 the command and reports the outcome.
 
 Signals:
@@ -25,10 +25,13 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from cohortdesk.errors import ClaimConflict, ConflictError
-from cohortdesk.services import connectivity, queue, review, verification
-from cohortdesk.services.identity import Identity
-from cohortdesk.services.queue import DocumentRow, QueueDecision, RejectionReason
-from cohortdesk.services.verification import DecisionCommand
+from cohortdesk.services.access.identity import Identity
+from cohortdesk.services.connection import connectivity
+from cohortdesk.services.review import decisions as verification
+from cohortdesk.services.review import queue
+from cohortdesk.services.review import workstation as review
+from cohortdesk.services.review.decisions import DecisionCommand
+from cohortdesk.services.review.queue import DocumentRow, QueueDecision, RejectionReason
 from cohortdesk.views.connection_monitor import ConnectionMonitor
 from cohortdesk.views.errors import show_error
 from cohortdesk.views.reject_dialog import RejectDialog

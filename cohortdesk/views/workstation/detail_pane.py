@@ -22,10 +22,11 @@ from PySide6.QtWidgets import QListWidgetItem, QTreeWidgetItem, QWidget
 
 from cohortdesk.enums import VerificationAction
 from cohortdesk.errors import StorageError
-from cohortdesk.services import access_log, privacy
-from cohortdesk.services.identity import SPECIAL_PI, Identity
-from cohortdesk.services.queue import DocumentRow, EnrollmentDetail, StudentDetails
-from cohortdesk.services.storage import DocumentStore
+from cohortdesk.services.access import log as access_log
+from cohortdesk.services.access import privacy
+from cohortdesk.services.access.identity import SPECIAL_PI, Identity
+from cohortdesk.services.documents.storage import DocumentStore
+from cohortdesk.services.review.queue import DocumentRow, EnrollmentDetail, StudentDetails
 from cohortdesk.views import enrollment_panels as panels
 from cohortdesk.views import style
 from cohortdesk.views.delegates import BADGE_STATE_ROLE, BADGE_TEXT_ROLE, SUBTITLE_ROLE

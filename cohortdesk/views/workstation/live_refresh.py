@@ -1,6 +1,6 @@
 """Live refresh of the workstation: what other officers did shows up within a second.
 
-On PostgreSQL one ``services.listener.QueueListener`` per window waits on its own dedicated connection
+On PostgreSQL one ``services.review.listener.QueueListener`` per window waits on its own dedicated connection
 (its own thread); each notification is handed to the GUI thread by a queued Qt signal. Notifications
 arriving close together are gathered for ``debounce_ms`` and redrawn with one call on the db lane:
 the affected rows that are loaded (``QueueTableModel.update_row``) and the counts of their cohorts.
@@ -28,10 +28,10 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QWidget
 
-from cohortdesk.services import review
-from cohortdesk.services.identity import Identity
-from cohortdesk.services.listener import DEAF, QueueEvent, QueueListener
-from cohortdesk.services.review import LiveRows
+from cohortdesk.services.access.identity import Identity
+from cohortdesk.services.review import workstation as review
+from cohortdesk.services.review.listener import DEAF, QueueEvent, QueueListener
+from cohortdesk.services.review.workstation import LiveRows
 from cohortdesk.views.cohort_tree_model import CohortTreeModel
 from cohortdesk.views.connection_monitor import ConnectionMonitor
 from cohortdesk.views.queue_table_model import QueueTableModel

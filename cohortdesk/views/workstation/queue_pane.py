@@ -21,9 +21,9 @@ from PySide6.QtCore import QModelIndex, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QHeaderView, QMenu, QWidget
 
 from cohortdesk.enums import VerificationState
-from cohortdesk.services import queue
-from cohortdesk.services.identity import Identity
-from cohortdesk.services.queue import QueueFilter
+from cohortdesk.services.access.identity import Identity
+from cohortdesk.services.review import queue
+from cohortdesk.services.review.queue import QueueFilter
 from cohortdesk.views.cohort_tree_model import CohortTreeModel, Scope
 from cohortdesk.views.delegates import StateBadgeDelegate
 from cohortdesk.views.queue_table_model import QueueTableModel

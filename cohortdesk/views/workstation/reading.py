@@ -4,7 +4,7 @@ comparison shown in the student pane with the value outlined on the page when it
 ``DocumentReader`` reads the shown enrollment's documents first, then those of the next enrollments
 in the queue, one document at a time on the runner's io lane; the OCR itself runs in a separate
 worker process (``views/preview/reading_client.py``), so the GUI thread only receives results.
-Results are cached per document version (``services.reading.cache``).
+Results are cached per document version (``services.documents.reading.cache``).
 
 ``install_reading(window)`` wires it into a ``MainWindow``: the "On the documents" section of the
 student pane, hover highlights in the preview, the queue's Pre-check column and filter.
@@ -23,12 +23,12 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, QUrl, Signal
 from PySide6.QtWidgets import QApplication, QBoxLayout, QComboBox, QStyledItemDelegate, QWidget
 
-from cohortdesk.services.queue import QueueFilter, StudentDetails, mask_id_number
-from cohortdesk.services.reading import compare, engine, service
-from cohortdesk.services.reading.cache import ReadingCache
-from cohortdesk.services.reading.compare import Check
-from cohortdesk.services.reading.model import DocumentReading
-from cohortdesk.services.storage import DocumentStore
+from cohortdesk.services.documents.reading import compare, engine, service
+from cohortdesk.services.documents.reading.cache import ReadingCache
+from cohortdesk.services.documents.reading.compare import Check
+from cohortdesk.services.documents.reading.model import DocumentReading
+from cohortdesk.services.documents.storage import DocumentStore
+from cohortdesk.services.review.queue import QueueFilter, StudentDetails, mask_id_number
 from cohortdesk.services.validation import document_label
 from cohortdesk.views import style
 from cohortdesk.views.delegates import StateBadgeDelegate
@@ -179,7 +179,7 @@ class DocumentReader(QObject):
         log.warning(
             "Reading %s of enrollment %s failed: %r", document.document_type, document.enrollment_id, error
         )
-        from cohortdesk.services.reading import reader
+        from cohortdesk.services.documents.reading import reader
 
         self._on_read(document, reader.failed(document.document_type, "Reading this document failed."))
 

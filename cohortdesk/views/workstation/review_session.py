@@ -1,6 +1,6 @@
 """The workstation's review claim: the one enrollment this window holds, kept alive while it is open.
 
-The workstation window opens each enrollment it shows through ``services.review.open_for_review`` (claim, then
+The workstation window opens each enrollment it shows through ``services.review.workstation.open_for_review`` (claim, then
 read) and hands the outcome to ``ReviewSession.opened``. The session then
 
 * renews the lease on a ``QTimer`` every third of the lease (on the runner's db lane), keeping the
@@ -26,9 +26,10 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
 from cohortdesk.errors import ClaimConflict
-from cohortdesk.services import claims, review
-from cohortdesk.services.identity import Identity
-from cohortdesk.services.review import ReviewOpening
+from cohortdesk.services.access.identity import Identity
+from cohortdesk.services.review import claims
+from cohortdesk.services.review import workstation as review
+from cohortdesk.services.review.workstation import ReviewOpening
 from cohortdesk.services.rows import Claim, ClaimHolder
 from cohortdesk.views import theme
 from cohortdesk.views.connection_monitor import ConnectionMonitor

@@ -3,7 +3,7 @@ owns what spans them (actions and menus, the status bar, opening the database, c
 as it is opened, live changes and going offline and back).
 
 The parts talk by signals: ``QueuePane`` (cohort tree and queue) says which enrollment is chosen; the
-window claims and reads it (``services.review.open_for_review``) and hands it to ``DetailPane``
+window claims and reads it (``services.review.workstation.open_for_review``) and hands it to ``DetailPane``
 (documents, preview, student, history); ``Decisions`` records Approve/Reject and says what was
 recorded; ``WindowState`` remembers the layout. ``ReviewSession`` keeps the claim alive,
 ``LiveRefresh`` redraws what other officers do, ``ConnectionMonitor`` goes offline and back.
@@ -41,10 +41,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cohortdesk.services import claims, queue, review, startup
-from cohortdesk.services.identity import SPECIAL_PI, Identity
-from cohortdesk.services.queue import DocumentRow, EnrollmentDetail, QueueDecision, QueueFilter
-from cohortdesk.services.storage import DocumentStore
+from cohortdesk.services.access.identity import SPECIAL_PI, Identity
+from cohortdesk.services.connection import startup
+from cohortdesk.services.documents.storage import DocumentStore
+from cohortdesk.services.review import claims, queue
+from cohortdesk.services.review import workstation as review
+from cohortdesk.services.review.queue import DocumentRow, EnrollmentDetail, QueueDecision, QueueFilter
 from cohortdesk.views.cohort_tree_model import CohortTreeModel
 from cohortdesk.views.connection_monitor import ConnectionMonitor
 from cohortdesk.views.errors import show_error, user_message
@@ -849,7 +851,7 @@ class MainWindow(QMainWindow):
         self.shortcut_sheet.open()
 
     def show_about(self) -> None:
-        from cohortdesk.services.system_info import database_facts
+        from cohortdesk.services.connection.system_info import database_facts
         from cohortdesk.views.about_dialog import AboutDialog
 
         def show(facts: Any) -> None:

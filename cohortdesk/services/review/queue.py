@@ -22,7 +22,8 @@ from cohortdesk.db import Database
 from cohortdesk.enums import VerificationState
 from cohortdesk.errors import NotFoundError, PermissionDenied, ValidationError
 from cohortdesk.models import Cohort, CohortEnrollment, DocumentVerification, Institution, User
-from cohortdesk.services.identity import SPECIAL_PI, Identity
+from cohortdesk.services.access.identity import SPECIAL_PI, Identity
+from cohortdesk.services.review.decisions import history
 from cohortdesk.services.rows import DecisionResult, VerificationRow
 from cohortdesk.services.validation import (
     DISABILITY_STATUSES,
@@ -36,7 +37,6 @@ from cohortdesk.services.validation import (
     decode_sa_id,
     document_label,
 )
-from cohortdesk.services.verification import history
 
 DEFAULT_PAGE_SIZE = 200
 
@@ -238,7 +238,7 @@ class QueueRow:
     documents_required: int
     waiting_since: datetime | None
     row_version: int
-    # Who holds the pack for review (``services.claims``); the lease may have lapsed: see ``holder_at``.
+    # Who holds the pack for review (``services.review.claims``); the lease may have lapsed: see ``holder_at``.
     claimed_by_user_id: int | None = None
     claim_holder: str | None = None
     claim_expires_at: datetime | None = None

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from difflib import SequenceMatcher
 
-from cohortdesk.services.reading.model import Box, Field, Line, Word, union
+from cohortdesk.services.documents.reading.model import Box, Field, Line, Word, union
 from cohortdesk.services.validation import canonical_document_type, decode_sa_id, luhn_valid
 
 #: Characters OCR confuses with digits, read as the digit inside a mostly-numeric token.

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from cohortdesk.db import Database, migrate
 from cohortdesk.models import Institution
-from cohortdesk.services.identity import Identity, resolve_identity
+from cohortdesk.services.access.identity import Identity, resolve_identity
 
 
 @dataclass(frozen=True)

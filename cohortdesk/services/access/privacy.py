@@ -30,9 +30,9 @@ from sqlalchemy import select
 from cohortdesk.db import Database
 from cohortdesk.errors import NotFoundError, PermissionDenied, ValidationError
 from cohortdesk.models import AccessKind, CohortEnrollment
-from cohortdesk.services import access_log
-from cohortdesk.services.identity import SPECIAL_PI, Identity
-from cohortdesk.services.queue import MASK, StudentDetails, mask_id_number, student_details
+from cohortdesk.services.access import log as access_log
+from cohortdesk.services.access.identity import SPECIAL_PI, Identity
+from cohortdesk.services.review.queue import MASK, StudentDetails, mask_id_number, student_details
 from cohortdesk.services.validation import DISABILITY_STATUSES, POPULATION_GROUPS, canonical_document_type
 
 #: ``student_data`` keys holding special personal information (or identifying numbers masked with it).

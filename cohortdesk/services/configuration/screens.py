@@ -3,7 +3,7 @@
 The screens (``views/admin/``) call only this module. Reads gather what a screen shows; ``check_*``
 functions are pure (no database) and list *every* problem of a form at once, each naming its field, so
 a form can mark all of them; the ``save_*`` functions run the same checks, then write through the one
-configuration write path, ``services.config_edits`` (local row + outbox entry in one transaction), so an
+configuration write path, ``services.configuration.edits`` (local row + outbox entry in one transaction), so an
 edit made here syncs like any other.
 """
 
@@ -20,13 +20,13 @@ from cohortdesk.db import Database
 from cohortdesk.enums import CohortState, ProgramType
 from cohortdesk.errors import NotFoundError, ValidationError
 from cohortdesk.models import Cohort, CohortEnrollment
-from cohortdesk.services import config_edits as edits
 from cohortdesk.services import validation
-from cohortdesk.services.config_edits import TemplateChoice
-from cohortdesk.services.queue import DEFAULT_REJECTION_REASONS, RejectionReason
-from cohortdesk.services.queue import _parse_reasons as parse_reasons
+from cohortdesk.services.configuration import edits
+from cohortdesk.services.configuration.edits import TemplateChoice
+from cohortdesk.services.configuration.states import cohort_blockers
+from cohortdesk.services.review.queue import DEFAULT_REJECTION_REASONS, RejectionReason
+from cohortdesk.services.review.queue import _parse_reasons as parse_reasons
 from cohortdesk.services.rows import CohortRow, InstitutionRow, SponsorRow
-from cohortdesk.services.states import cohort_blockers
 from cohortdesk.services.sync import rows_in_conflict, rows_waiting
 
 # --- values the screens exchange with the core ---------------------------------------------------

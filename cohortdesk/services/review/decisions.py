@@ -47,8 +47,9 @@ from cohortdesk.errors import (
     ValidationError,
 )
 from cohortdesk.models import Cohort, CohortEnrollment, DocumentVerification, InstallSetting, User
-from cohortdesk.services import claims, connectivity
-from cohortdesk.services.identity import Identity
+from cohortdesk.services.access.identity import Identity
+from cohortdesk.services.connection import connectivity
+from cohortdesk.services.review import claims
 from cohortdesk.services.rows import (
     Changes,
     Claim,

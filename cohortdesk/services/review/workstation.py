@@ -18,11 +18,19 @@ from dataclasses import dataclass
 
 from cohortdesk.db import Database
 from cohortdesk.errors import ClaimConflict, NotFoundError
-from cohortdesk.services import claims, connectivity, queue, verification
-from cohortdesk.services.identity import Identity
-from cohortdesk.services.queue import CohortCounts, EnrollmentDetail, QueueDecision, QueueFilter, QueueRow
+from cohortdesk.services.access.identity import Identity
+from cohortdesk.services.connection import connectivity
+from cohortdesk.services.review import claims, queue
+from cohortdesk.services.review import decisions as verification
+from cohortdesk.services.review.decisions import DecisionCommand
+from cohortdesk.services.review.queue import (
+    CohortCounts,
+    EnrollmentDetail,
+    QueueDecision,
+    QueueFilter,
+    QueueRow,
+)
 from cohortdesk.services.rows import Claim, ClaimHolder
-from cohortdesk.services.verification import DecisionCommand
 
 log = logging.getLogger(__name__)
 

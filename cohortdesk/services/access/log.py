@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from cohortdesk.db import Database
 from cohortdesk.errors import NotFoundError, PermissionDenied, ValidationError
 from cohortdesk.models import AccessKind, AccessLogEntry, User
-from cohortdesk.services.identity import Identity
+from cohortdesk.services.access.identity import Identity
 
 #: The purposes an export may declare (docs/domain.md §6); free text is accepted too.
 EXPORT_PURPOSES = ("seta_submission", "sponsor_report", "ee_report", "internal_use")

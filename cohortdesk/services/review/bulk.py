@@ -23,11 +23,11 @@ from sqlalchemy import select
 from cohortdesk.db import Database
 from cohortdesk.errors import ClaimConflict, CohortDeskError, NotFoundError, PermissionDenied, ValidationError
 from cohortdesk.models import Cohort, CohortEnrollment
-from cohortdesk.services import claims, queue
-from cohortdesk.services.identity import Identity
+from cohortdesk.services.access.identity import Identity
+from cohortdesk.services.review import claims, queue
+from cohortdesk.services.review.decisions import DecisionCommand, record_decision
 from cohortdesk.services.rows import Claim
 from cohortdesk.services.validation import canonical_document_type, document_label
-from cohortdesk.services.verification import DecisionCommand, record_decision
 
 ACTIONS = {"approved": "Approve", "rejected": "Reject"}
 

@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 
 from cohortdesk import paths
-from cohortdesk.services.reading.model import DocumentReading
+from cohortdesk.services.documents.reading.model import DocumentReading
 
 #: Bump when extraction rules change, so old readings are not trusted.
 RULES_VERSION = "1"

@@ -45,7 +45,8 @@ from cohortdesk.db import Database
 from cohortdesk.enums import CohortState
 from cohortdesk.errors import CohortDeskError, ValidationError
 from cohortdesk.models import Cohort, CohortEnrollment
-from cohortdesk.services import config_edits, validation
+from cohortdesk.services import validation
+from cohortdesk.services.configuration import edits as config_edits
 from cohortdesk.services.reports.spreadsheet import atomic_output
 from cohortdesk.services.rows import Changes
 from cohortdesk.services.sync import local
@@ -930,7 +931,9 @@ def commit_import(
         config_edits.NewLearner(r.email, r.first_name, r.last_name, dict(r.student_data)) for r in rows
     ]
     if preview.paired:
-        from cohortdesk.services import admin_sync  # the sync machinery, only for a paired laptop
+        from cohortdesk.services.configuration import (
+            sync_actions as admin_sync,  # the sync machinery, only for a paired laptop
+        )
 
         if progress is not None:
             progress(0, 0, "Reserving ids for the new enrollments")

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from cohortdesk.services.reading.model import SOURCE_NONE, DocumentReading, Field
+from cohortdesk.services.documents.reading.model import SOURCE_NONE, DocumentReading, Field
 from cohortdesk.services.validation import decode_sa_id
 
 MATCH = "match"

@@ -32,7 +32,7 @@ return frozen rows; errors are ``ValidationError`` naming the field, ``NotFoundE
     update_cohort(db, id, {field: value}, expected_row_version=None)
         # fields: name, program_type, sponsor_id, sponsor_email, student_count, main_template_id,
         # supporting_templates, required_document_types, start_date, end_date (dates or ISO strings)
-    change_cohort_state(db, id, target, expected_row_version=None)   # guards from services.states
+    change_cohort_state(db, id, target, expected_row_version=None)   # guards from services.configuration.states
     delete_cohort(db, id, expected_row_version=None)             # tombstones its enrollments too
     enroll(db, NewEnrollment) -> Edit[EnrollmentRow]
     enroll_many(db, [NewEnrollment, ...]) -> BulkEdit[EnrollmentRow]   # one transaction
@@ -83,6 +83,7 @@ from cohortdesk.errors import (
 )
 from cohortdesk.models import Template, User
 from cohortdesk.services import validation
+from cohortdesk.services.configuration.states import cohort_blockers, enrollment_blockers
 from cohortdesk.services.rows import (
     Changes,
     CohortRow,
@@ -94,7 +95,6 @@ from cohortdesk.services.rows import (
     institution_row,
     sponsor_row,
 )
-from cohortdesk.services.states import cohort_blockers, enrollment_blockers
 from cohortdesk.services.sync import local
 from cohortdesk.services.sync.spec import (
     SPECS,

@@ -2,7 +2,7 @@
 
 Profiles live in ``connections.json`` in the platformdirs config folder (``paths.config_dir()``),
 readable by the user only. They **never** hold a password: passwords go to the keyring
-(``services.secrets``) under the profile's ``keyring_account``, or are asked for each session. A
+(``services.connection.secrets``) under the profile's ``keyring_account``, or are asked for each session. A
 password-like key found in a hand-edited file is ignored and dropped on the next save.
 
 TLS: ``sslmode`` is one of libpq's modes; ``verify-full`` (the default for a new profile) checks the

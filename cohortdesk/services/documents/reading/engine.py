@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from cohortdesk import paths
-from cohortdesk.services.reading.model import Line, Word
+from cohortdesk.services.documents.reading.model import Line, Word
 
 #: Pages are recognised with their long edge near this many pixels (smaller ones are enlarged).
 TARGET_LONG_EDGE = 1800

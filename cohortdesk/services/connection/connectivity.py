@@ -10,7 +10,7 @@
   window goes offline) and which are worth retrying at all (also a lock or statement timeout, a
   server still starting up). Everything else is a real error and is never retried.
 * ``call_with_retry`` re-runs one service call with backoff. It is only safe for calls that are
-  idempotent; ``services.verification.record_decision`` makes a decision so by giving it an
+  idempotent; ``services.review.decisions.record_decision`` makes a decision so by giving it an
   idempotency key once and keeping it for every attempt, so a retry after a lost reply records it
   exactly once.
 * ``ConnectionTracker`` holds online/offline and tells listeners when it flips (Qt-free; the GUI

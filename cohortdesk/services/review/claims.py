@@ -18,7 +18,7 @@ The design (``docs/claims-sync-security.md``, Claims), applied to ``cohort_enrol
 * ``renew`` extends the lease (the GUI calls it every third of a lease) and does not move
   ``row_version``; ``claim`` and ``release`` do, so other screens see who holds what.
 * A decision presents its ``Claim`` (token and the row_version it was looking at): see
-  ``services.verification.record_decision``, which uses ``check_claim`` below. A lost claim or a
+  ``services.review.decisions.record_decision``, which uses ``check_claim`` below. A lost claim or a
   changed pack raises ``ClaimConflict`` whose message says what changed and by whom.
 
 On the embedded SQLite store there is a single user; the same calls work there (plain statements,
@@ -41,8 +41,8 @@ from cohortdesk.db import Database
 from cohortdesk.enums import VerificationState
 from cohortdesk.errors import ClaimConflict, NotFoundError, PermissionDenied
 from cohortdesk.models import CohortEnrollment, DocumentVerification, User
-from cohortdesk.services import connectivity
-from cohortdesk.services.identity import Identity
+from cohortdesk.services.access.identity import Identity
+from cohortdesk.services.connection import connectivity
 from cohortdesk.services.rows import Claim, ClaimHolder
 from cohortdesk.services.validation import document_label
 

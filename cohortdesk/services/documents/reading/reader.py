@@ -11,8 +11,14 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from cohortdesk.services.reading import engine, extract
-from cohortdesk.services.reading.model import SOURCE_NONE, SOURCE_OCR, SOURCE_TEXT, DocumentReading, Line
+from cohortdesk.services.documents.reading import engine, extract
+from cohortdesk.services.documents.reading.model import (
+    SOURCE_NONE,
+    SOURCE_OCR,
+    SOURCE_TEXT,
+    DocumentReading,
+    Line,
+)
 
 MAX_PAGES = 3
 #: A PDF page with fewer letters and digits than this in its text layer is a scan: it is OCRed.

@@ -17,11 +17,11 @@ from sqlalchemy import select
 from cohortdesk.errors import StorageError
 from cohortdesk.models.cohorts import CohortEnrollment
 from cohortdesk.models.docuseal import User
-from cohortdesk.services.reading import reader
-from cohortdesk.services.reading.cache import ReadingCache
-from cohortdesk.services.reading.compare import Captured
-from cohortdesk.services.reading.model import DocumentReading
-from cohortdesk.services.storage import DocumentStore
+from cohortdesk.services.documents.reading import reader
+from cohortdesk.services.documents.reading.cache import ReadingCache
+from cohortdesk.services.documents.reading.compare import Captured
+from cohortdesk.services.documents.reading.model import DocumentReading
+from cohortdesk.services.documents.storage import DocumentStore
 from cohortdesk.services.validation import canonical_document_type
 
 #: The documents whose content is compared (in the order they are read).
