@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from cohortdesk.models.enums import CohortState
-
+from cohortdesk.enums import CohortState
 from cohortdesk.services.configuration.screens import CohortEdit
 from cohortdesk.views.admin.cohorts_view import completing_early, state_words
 
