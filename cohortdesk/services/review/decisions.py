@@ -621,14 +621,8 @@ def _next_pending(s: Session, enrollment: CohortEnrollment, now: datetime) -> in
     )
 
 
-def _officer_name() -> Any:
-    """SQL for a user's display name: first and last name, else the e-mail address."""
-    full = func.trim(func.coalesce(User.first_name, "") + " " + func.coalesce(User.last_name, ""))
-    return func.coalesce(func.nullif(full, ""), User.email)
-
-
 def _user_name(session: Session, user_id: int) -> str:
-    name = session.scalar(select(_officer_name()).where(User.id == user_id))
+    name = session.scalar(select(User.display_name).where(User.id == user_id))
     return name or f"user {user_id}"
 
 
@@ -641,7 +635,7 @@ def history(db: Database, enrollment_id: int) -> list[VerificationRow]:
     reversal = aliased(DocumentVerification)
     with db.read_session() as s:
         rows = s.execute(
-            select(DocumentVerification, _officer_name(), reversal.id)
+            select(DocumentVerification, User.display_name, reversal.id)
             .join(User, User.id == DocumentVerification.admin_id)
             .outerjoin(reversal, reversal.reverses_id == DocumentVerification.id)
             .where(DocumentVerification.cohort_enrollment_id == enrollment_id)

@@ -430,9 +430,9 @@ def _order_by(sort: QueueSort, dialect: str) -> list[Any]:
 def _holder_name() -> Any:
     """The name of the officer holding the pack's review lease (a correlated lookup, page rows only)."""
     holder = aliased(User)
-    full = func.trim(func.coalesce(holder.first_name, "") + " " + func.coalesce(holder.last_name, ""))
-    name = func.coalesce(func.nullif(full, ""), holder.email)
-    return select(name).where(holder.id == CohortEnrollment.claimed_by_user_id).scalar_subquery()
+    return (
+        select(holder.display_name).where(holder.id == CohortEnrollment.claimed_by_user_id).scalar_subquery()
+    )
 
 
 def _row_columns(dialect: str) -> Select[Any]:
@@ -888,16 +888,11 @@ class DocumentRow:
         return self.document_type == "disability_proof"
 
 
-def _officer_name() -> ColumnElement[str]:
-    full = func.trim(func.coalesce(User.first_name, "") + " " + func.coalesce(User.last_name, ""))
-    return func.coalesce(func.nullif(full, ""), User.email)
-
-
 def _documents(session: Session, enrollment: CohortEnrollment, required: Sequence[str]) -> list[DocumentRow]:
     reversal = aliased(DocumentVerification)
     # Undos (reversal rows) and the decisions they took back do not count.
     decisions = session.execute(
-        select(DocumentVerification, _officer_name())
+        select(DocumentVerification, User.display_name)
         .join(User, User.id == DocumentVerification.admin_id)
         .where(
             DocumentVerification.cohort_enrollment_id == enrollment.id,
