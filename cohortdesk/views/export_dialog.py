@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QRadioButton,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -81,6 +82,7 @@ def _date_field(value: QDate, name: str) -> TypedDateEdit:
     """A date typed whole ("01 Feb 2027") or picked from the calendar (F4)."""
     field = TypedDateEdit()
     field.setObjectName(name)
+    field.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
     field.setDate(value)
     return field
 

@@ -258,7 +258,7 @@ class WorkstationView:
             "Goes with the next Approve or Reject into the history, for colleagues; never sent to the learner."
         )
         self.internal_note.setClearButtonEnabled(True)
-        self.internal_note.setMinimumWidth(80)
+        self.internal_note.setMinimumWidth(130)
         bar.addWidget(self.internal_note, 1)
         bar.addWidget(self.reject_button)
         bar.addWidget(self.approve_button)

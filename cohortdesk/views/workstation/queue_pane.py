@@ -204,6 +204,11 @@ class QueuePane(QObject):
             return
         self._pending_move = 0
         self._pending_advance = False
+        # One verification state in view: every row would say the same, so its column gives its room
+        # to the names (it comes back for "All states" and whenever a search looks in every state).
+        self.ui.queue_table.setColumnHidden(
+            QueueTableModel.COL_VERIFICATION, flt.verification_state is not None
+        )
         self.queue_model.set_query(flt)
         self._update_scope_label()
 
