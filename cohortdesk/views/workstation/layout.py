@@ -105,7 +105,10 @@ def combo(
     box.setAccessibleName(accessible)
     for text, value in choices:
         box.addItem(text, value)
-    box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+    # Room for about six characters at least; wider when there is room (a laptop at 125 % has little).
+    box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    box.setMinimumContentsLength(6)
+    box.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
     return box
 
 
@@ -258,7 +261,7 @@ class WorkstationView:
             "Goes with the next Approve or Reject into the history, for colleagues; never sent to the learner."
         )
         self.internal_note.setClearButtonEnabled(True)
-        self.internal_note.setMinimumWidth(130)
+        self.internal_note.setMinimumWidth(60)
         bar.addWidget(self.internal_note, 1)
         bar.addWidget(self.reject_button)
         bar.addWidget(self.approve_button)
