@@ -114,8 +114,10 @@ class _MessagePanel(QWidget):
         self.text.setWordWrap(True)
         self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         # A fixed-width column: word-wrapped labels centred by a layout otherwise get a wrong height.
+        # Starts narrow (resizeEvent widens it to the panel, up to 400 px): a fixed 400 here would make
+        # 430 px the preview's least width, too much for a laptop at 125 %.
         column = QWidget(self)
-        column.setFixedWidth(400)
+        column.setFixedWidth(120)
         column_layout = QVBoxLayout(column)
         column_layout.setContentsMargins(0, 0, 0, 0)
         column_layout.setSpacing(6)

@@ -275,7 +275,7 @@ class WorkstationView:
         self.reject_dock = QFrame(viewer)
         self.reject_dock.setObjectName("rejectDock")
         self.reject_dock.setFrameShape(QFrame.Shape.StyledPanel)
-        self.reject_dock.setMinimumWidth(300)
+        self.reject_dock.setMinimumWidth(240)
         self.reject_dock.setMaximumWidth(420)
         self.reject_dock.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
         dock_layout = QVBoxLayout(self.reject_dock)
@@ -337,6 +337,7 @@ class WorkstationView:
         self.side_tabs.setObjectName("sideTabs")
         self.side_tabs.setAccessibleName("Documents, student and history")
         self.side_tabs.setDocumentMode(True)
+        self.side_tabs.setUsesScrollButtons(True)  # the tab row never sets the pane's least width
         self.compact = False
         self._stretch_wide()
 
