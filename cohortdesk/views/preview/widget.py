@@ -438,13 +438,14 @@ class DocumentPreview(QWidget):
 
     @Slot()
     def next_page(self) -> None:
-        """PgDn: the rest of a zoomed page a screenful at a time, then the next page."""
-        if self.state == "document" and not self.view.page_down(1):
+        """PgDn: the rest of a zoomed-in page a screenful at a time, then the next page (a fitted page:
+        the next page at once)."""
+        if self.state == "document" and not (self._zoom_mode == CUSTOM and self.view.page_down(1)):
             self.view.scroll_to_page(self.view.current_page + 1)
 
     @Slot()
     def previous_page(self) -> None:
-        if self.state == "document" and not self.view.page_down(-1):
+        if self.state == "document" and not (self._zoom_mode == CUSTOM and self.view.page_down(-1)):
             self.view.scroll_to_page(self.view.current_page - 1)
 
     def can_pan(self, key: int) -> bool:
