@@ -344,6 +344,9 @@ _CHANGED_WORDS = (
 # --- the embedded store: the same rules in Python ----------------------------------------------
 
 _LOCAL_LOCK = threading.Lock()  # one writer at a time: an idempotency check and its insert stay together
+#: The decision that undid another, built once: a fresh ``aliased()`` per call cost milliseconds of
+#: Python (its columns are adapted lazily, per alias) on every keypress.
+_REVERSAL = aliased(DocumentVerification, name="reversal")
 
 
 def required_documents(cohort: Cohort | None, uploaded: dict[str, Any]) -> list[str]:
@@ -361,7 +364,7 @@ def _is_current(decision: DocumentVerification, uploaded: dict[str, Any]) -> boo
 
 def latest_decisions(session: Session, enrollment_id: int) -> dict[str, DocumentVerification]:
     """Per document, the latest approval or rejection that was not undone."""
-    reversal = aliased(DocumentVerification)
+    reversal = _REVERSAL
     rows = session.scalars(
         select(DocumentVerification)
         .where(
@@ -500,7 +503,7 @@ def _undo_target(
     if cmd.undo_id is not None:
         stmt = stmt.where(DocumentVerification.id == cmd.undo_id)
     else:
-        reversal = aliased(DocumentVerification)
+        reversal = _REVERSAL
         stmt = stmt.where(
             DocumentVerification.admin_id == user_id,
             DocumentVerification.login == login,
@@ -632,7 +635,7 @@ def _user_name(session: Session, user_id: int) -> str:
 def history(db: Database, enrollment_id: int) -> list[VerificationRow]:
     """Every decision on an enrollment, newest first, with the officer's name, the login that made it,
     any review note, and for each undone decision the reversal that took it back."""
-    reversal = aliased(DocumentVerification)
+    reversal = _REVERSAL
     with db.read_session() as s:
         rows = s.execute(
             select(DocumentVerification, User.display_name, reversal.id)

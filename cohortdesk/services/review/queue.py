@@ -900,7 +900,7 @@ class DocumentRow:
 
 
 def _documents(session: Session, enrollment: CohortEnrollment, required: Sequence[str]) -> list[DocumentRow]:
-    reversal = aliased(DocumentVerification)
+    reversal = _REVERSAL
     # Undos (reversal rows) and the decisions they took back do not count.
     decisions = session.execute(
         select(DocumentVerification, User.display_name)
