@@ -101,6 +101,7 @@ class DetailPane(QObject):
         self._preview_op: Op | None = None
         self.reveal_dialog: RevealDialog | None = None
         self.revealed: StudentDetails | None = None  # a logged reveal of the enrollment on show
+        self._student_html: str | None = None  # what the student pane shows now (None: something else)
         self._reveal_purpose: str | None = None  # the purpose given last, offered first next time
         #: What the documents say, as a section of the student page (set by ``install_reading``).
         self.document_section: Callable[[StudentDetails], str] | None = None
@@ -136,6 +137,7 @@ class DetailPane(QObject):
         ui.document_list.blockSignals(False)
         ui.document_title.setText("Document")
         ui.document_status.setText("")
+        self._student_html = None
         ui.student_details.setHtml(
             f"<p style='color:{style.MUTED_TEXT}'>Select an enrollment in the queue to see the student's details, "
             "their documents and the decisions made so far.</p>"
@@ -155,6 +157,7 @@ class DetailPane(QObject):
             and self.detail.student.enrollment_id != requested
         ):
             self.detail = None
+        self._student_html = None
         self.ui.student_details.setHtml(f"<p>{user_message(error)}</p>")
 
     def show_detail(self, detail: EnrollmentDetail, prefer_document: str | None = None) -> None:
@@ -310,7 +313,11 @@ class DetailPane(QObject):
         bar = self.ui.student_details.verticalScrollBar()
         position = bar.value()
         section = self.document_section(student) if self.document_section is not None else ""
-        self.ui.student_details.setHtml(panels.student_details_html(student, section))
+        html = panels.student_details_html(student, section)
+        if html == self._student_html:
+            return  # unchanged (a decision on one of its documents): laying it out again took ~10 ms
+        self._student_html = html
+        self.ui.student_details.setHtml(html)
         bar.setValue(position)
 
     def _on_details_link(self, url: QUrl) -> None:
