@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cohortdesk.services.review.queue import RejectionReason
+from cohortdesk.services.configuration.rejection_reasons import RejectionReason
 from cohortdesk.views import style
 
 

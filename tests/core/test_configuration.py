@@ -8,6 +8,7 @@ from datetime import date
 import pytest
 
 from cohortdesk.errors import ConflictError, InvalidTransition, ValidationError
+from cohortdesk.services.configuration import rejection_reasons as canned
 from cohortdesk.services.configuration import screens as config
 from cohortdesk.services.configuration.screens import (
     CohortEdit,
@@ -15,7 +16,6 @@ from cohortdesk.services.configuration.screens import (
     RejectionReason,
     SponsorEdit,
 )
-from cohortdesk.services.review import queue
 from tests.admin_world import admin_world
 
 
@@ -87,6 +87,28 @@ def test_load_admin_reads_everything_and_skips_archived_templates(db, world):
     assert config.rejection_reasons(snapshot.institution) == config.DEFAULT_REJECTION_REASONS
 
 
+def test_rejection_reasons_default_and_per_institution(db, world):
+    institution_id = world["institution"].id
+    defaults = canned.rejection_reasons(db, institution_id)
+    assert defaults[0].code == "not_certified" and len(defaults) == 9
+    assert {r.code for r in defaults} >= {"illegible", "smart_id_one_side_missing", "pages_missing"}
+    from cohortdesk.models import Institution
+
+    # settings written by something other than CohortDesk's forms: a malformed reason is skipped
+    with db.session() as s:
+        inst = s.get(Institution, institution_id)
+        inst.settings = {
+            "rejection_reasons": [
+                {"code": "blurry", "label": "Blurry", "message": "Please rescan."},
+                {"code": "", "label": "broken"},
+            ]
+        }
+    assert canned.rejection_reasons(db, institution_id) == [
+        canned.RejectionReason("blurry", "Blurry", "Please rescan.")
+    ]
+    assert canned.rejection_reasons(db, None) == list(canned.DEFAULT_REJECTION_REASONS)
+
+
 def test_save_institution_keeps_other_settings_and_checks_the_version(db, world):
     inst = world["institution"]
     edit = replace(
@@ -99,7 +121,7 @@ def test_save_institution_keeps_other_settings_and_checks_the_version(db, world)
     assert saved.settings["hosting_location"] == "Own server, Polokwane office"
     assert config.rejection_reasons(saved) == (RejectionReason("blurry", "Blurry", "Please rescan."),)
     # ... and they are what the officer's reject dialog offers for this institution's learners
-    assert queue.rejection_reasons(db, inst.id) == [RejectionReason("blurry", "Blurry", "Please rescan.")]
+    assert canned.rejection_reasons(db, inst.id) == [RejectionReason("blurry", "Blurry", "Please rescan.")]
     # a row pulled at another version than the form was opened on is not overwritten
     with pytest.raises(ConflictError, match="changed since you opened it"):
         config.save_institution(db, inst.id, edit, saved.row_version + 1)

@@ -259,26 +259,6 @@ def test_detail_bundle_hides_health_documents_without_capability(db, world, tmp_
     assert officer.history == ()
 
 
-def test_rejection_reasons_default_and_per_institution(db, world):
-    defaults = q.rejection_reasons(db, world["institution"])
-    assert defaults[0].code == "not_certified" and len(defaults) == 9
-    assert {r.code for r in defaults} >= {"illegible", "smart_id_one_side_missing", "pages_missing"}
-    from cohortdesk.models import Institution
-
-    with db.session() as s:
-        inst = s.get(Institution, world["institution"])
-        inst.settings = {
-            "rejection_reasons": [
-                {"code": "blurry", "label": "Blurry", "message": "Please rescan."},
-                {"code": "", "label": "broken"},
-            ]
-        }
-    assert q.rejection_reasons(db, world["institution"]) == [
-        q.RejectionReason("blurry", "Blurry", "Please rescan.")
-    ]
-    assert q.rejection_reasons(db, None) == list(q.DEFAULT_REJECTION_REASONS)
-
-
 def test_compare_with_id_accepts_age_true_at_capture():
     dob = date(2000, 6, 15)
     captured = date(2026, 6, 1)  # 25 then, 26 by the 15th

@@ -14,8 +14,8 @@ from cohortdesk.db.guard import SqlOnForbiddenThread
 from cohortdesk.models import CohortEnrollment, DocumentVerification
 from cohortdesk.services.access import log as access_log
 from cohortdesk.services.configuration import edits as ce
+from cohortdesk.services.configuration.rejection_reasons import DEFAULT_REJECTION_REASONS
 from cohortdesk.services.review import queue
-from cohortdesk.services.review.queue import DEFAULT_REJECTION_REASONS
 from cohortdesk.views.shortcuts import SHORTCUTS
 from cohortdesk.views.workstation import MainWindow
 from tests import factories

@@ -22,10 +22,13 @@ from cohortdesk.errors import NotFoundError, ValidationError
 from cohortdesk.models import Cohort, CohortEnrollment
 from cohortdesk.services import validation
 from cohortdesk.services.configuration import edits
+from cohortdesk.services.configuration import rejection_reasons as canned
 from cohortdesk.services.configuration.edits import TemplateChoice
+from cohortdesk.services.configuration.rejection_reasons import (
+    DEFAULT_REJECTION_REASONS as DEFAULT_REJECTION_REASONS,  # the screens' door names these too
+)
+from cohortdesk.services.configuration.rejection_reasons import RejectionReason as RejectionReason
 from cohortdesk.services.configuration.states import cohort_blockers
-from cohortdesk.services.review.queue import DEFAULT_REJECTION_REASONS, RejectionReason
-from cohortdesk.services.review.queue import _parse_reasons as parse_reasons
 from cohortdesk.services.rows import CohortRow, InstitutionRow, SponsorRow
 from cohortdesk.services.sync import rows_in_conflict, rows_waiting
 
@@ -99,7 +102,7 @@ class AdminSnapshot:
 
 def rejection_reasons(institution: InstitutionRow) -> tuple[RejectionReason, ...]:
     """The canned reasons officers see: the institution's own, else the suggested ones."""
-    return tuple(parse_reasons(institution.settings.get("rejection_reasons")) or DEFAULT_REJECTION_REASONS)
+    return canned.offered(institution.settings)
 
 
 def hosting_location(institution: InstitutionRow) -> str:
@@ -146,7 +149,6 @@ def cohort_edit_of(cohort: CohortRow) -> CohortEdit:
 # --- pure checks ---------------------------------------------------------------------------------
 
 _PHONE_CHARS = re.compile(r"^\+?[0-9 ()\-]+$")
-_REASON_CODE = re.compile(r"^[a-z][a-z0-9_]*$")
 _SLUG_CHARS = re.compile(r"[^a-z0-9]+")
 
 
@@ -198,7 +200,7 @@ def check_rejection_reasons(reasons: tuple[RejectionReason, ...]) -> list[FieldP
         code = reason.code.strip()
         if not code:
             problems.append(FieldProblem(f"{where}.code", f"reason {index} needs a code"))
-        elif not _REASON_CODE.match(code):
+        elif not canned.CODE_PATTERN.match(code):
             problems.append(
                 FieldProblem(
                     f"{where}.code",
@@ -208,24 +210,30 @@ def check_rejection_reasons(reasons: tuple[RejectionReason, ...]) -> list[FieldP
         elif code in seen:
             problems.append(FieldProblem(f"{where}.code", f"reason {index}: code {code!r} is used twice"))
         seen.add(code)
-        if len(code) > 64:
+        if len(code) > canned.CODE_MAX:
             problems.append(
-                FieldProblem(f"{where}.code", f"reason {index}: the code is longer than 64 characters")
+                FieldProblem(
+                    f"{where}.code", f"reason {index}: the code is longer than {canned.CODE_MAX} characters"
+                )
             )
         if not reason.label.strip():
             problems.append(FieldProblem(f"{where}.label", f"reason {index} needs a label"))
-        elif len(reason.label.strip()) > 100:
+        elif len(reason.label.strip()) > canned.LABEL_MAX:
             problems.append(
-                FieldProblem(f"{where}.label", f"reason {index}: the label is longer than 100 characters")
+                FieldProblem(
+                    f"{where}.label",
+                    f"reason {index}: the label is longer than {canned.LABEL_MAX} characters",
+                )
             )
         if not reason.message.strip():
             problems.append(
                 FieldProblem(f"{where}.message", f"reason {index} needs the message the learner reads")
             )
-        elif len(reason.message.strip()) > 1000:
+        elif len(reason.message.strip()) > canned.MESSAGE_MAX:
             problems.append(
                 FieldProblem(
-                    f"{where}.message", f"reason {index}: the message is longer than 1000 characters"
+                    f"{where}.message",
+                    f"reason {index}: the message is longer than {canned.MESSAGE_MAX} characters",
                 )
             )
     return problems

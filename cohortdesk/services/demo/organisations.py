@@ -22,6 +22,7 @@ from cohortdesk.models import (
     TemplateFolder,
     User,
 )
+from cohortdesk.services.configuration.rejection_reasons import DEFAULT_REJECTION_REASONS
 from cohortdesk.services.demo import files
 from cohortdesk.services.demo.documents import FileWriter
 from cohortdesk.services.demo.reference import (
@@ -34,7 +35,6 @@ from cohortdesk.services.demo.reference import (
 )
 from cohortdesk.services.demo.tables import IdBlocks, bulk_insert
 from cohortdesk.services.documents.storage import StoredFile
-from cohortdesk.services.review.queue import DEFAULT_REJECTION_REASONS
 from cohortdesk.services.validation import document_label
 
 

@@ -12,7 +12,7 @@ import unicodedata
 from datetime import date
 from typing import Any
 
-from cohortdesk.services.review.queue import DEFAULT_REJECTION_REASONS
+from cohortdesk.services.configuration.rejection_reasons import DEFAULT_REJECTION_REASONS
 from cohortdesk.services.validation import luhn_valid
 
 #: The demo accounts' uuids are fixed whatever the seed: they mark a database that holds the demo.

@@ -1,7 +1,7 @@
 """What the verification officer's work needs: where each part is.
 
 * ``queue``: the reads of the workstation (cohort tree with live counts, queue pages, an enrollment's
-  details, documents and history, rejection reasons);
+  details, documents and history);
 * ``claims``: who is reviewing which enrollment, as a lease in the row (claim, renew, release);
 * ``decisions``: the one path a decision is recorded on (and its history);
 * ``workstation``: the window's calls on the background runner, put together from the three above;

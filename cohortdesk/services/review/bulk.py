@@ -24,6 +24,7 @@ from cohortdesk.db import Database
 from cohortdesk.errors import ClaimConflict, CohortDeskError, NotFoundError, PermissionDenied, ValidationError
 from cohortdesk.models import Cohort, CohortEnrollment
 from cohortdesk.services.access.identity import Identity
+from cohortdesk.services.configuration.rejection_reasons import RejectionReason, rejection_reasons
 from cohortdesk.services.review import claims, queue
 from cohortdesk.services.review.decisions import DecisionCommand, record_decision
 from cohortdesk.services.rows import Claim
@@ -221,7 +222,7 @@ class BulkChoices:
 
     enrollment_ids: tuple[int, ...]
     documents: tuple[tuple[str, str], ...]  # (document type, label)
-    reasons: tuple[queue.RejectionReason, ...]
+    reasons: tuple[RejectionReason, ...]
     institution_id: int | None
 
 
@@ -242,6 +243,6 @@ def choices(db: Database, enrollment_ids: Sequence[int]) -> BulkChoices:
     return BulkChoices(
         tuple(enrollment_ids),
         tuple((d, document_label(d)) for d in documents),
-        tuple(queue.rejection_reasons(db, institution_id)),
+        tuple(rejection_reasons(db, institution_id)),
         institution_id,
     )

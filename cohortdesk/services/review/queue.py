@@ -1,6 +1,7 @@
 """What the verification officer's workstation reads: the cohort tree with live counts, the enrollment
 queue (filtered, searched, sorted and paged in SQL), one enrollment's student details with its SA ID
-decoded and compared, its documents, and the institution's canned rejection reasons.
+decoded and compared, and its documents. (The canned rejection reasons are configuration:
+``services.configuration.rejection_reasons``.)
 
 Everything here only reads and returns frozen rows. Special personal information (race, disability,
 the full SA ID number) leaves this module masked; a masked value says so explicitly
@@ -24,6 +25,8 @@ from cohortdesk.enums import VerificationState
 from cohortdesk.errors import NotFoundError, PermissionDenied, ValidationError
 from cohortdesk.models import Cohort, CohortEnrollment, DocumentVerification, Institution, User
 from cohortdesk.services.access.identity import SPECIAL_PI, Identity
+from cohortdesk.services.configuration.rejection_reasons import RejectionReason as RejectionReason
+from cohortdesk.services.configuration.rejection_reasons import rejection_reasons as rejection_reasons
 from cohortdesk.services.review.decisions import history
 from cohortdesk.services.rows import DecisionResult, VerificationRow
 from cohortdesk.services.validation import (
@@ -40,6 +43,11 @@ from cohortdesk.services.validation import (
 )
 
 DEFAULT_PAGE_SIZE = 200
+
+# ``RejectionReason`` and ``rejection_reasons`` above are re-exported only for
+# ``views/workstation/decisions.py``, which still names them through this module while another change
+# reshapes it; everything else imports them from ``services.configuration.rejection_reasons``. Remove
+# the import once that view does too.
 
 # --- the cohort tree ----------------------------------------------------------------------------
 
@@ -959,96 +967,6 @@ def documents(db: Database, enrollment_id: int) -> list[DocumentRow]:
             raise NotFoundError(f"There is no enrollment with id {enrollment_id}.")
         enrollment, required = found
         return _documents(s, enrollment, [canonical_document_type(d) for d in (required or [])])
-
-
-# --- canned rejection reasons -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RejectionReason:
-    code: str
-    label: str
-    message: str  # learner-visible text that pre-fills the editable reason
-
-
-DEFAULT_REJECTION_REASONS: tuple[RejectionReason, ...] = (
-    RejectionReason(
-        "not_certified",
-        "Not certified",
-        "This copy is not certified. Please upload a copy certified by a commissioner of oaths, "
-        "with their stamp, signature, name and date.",
-    ),
-    RejectionReason(
-        "certification_too_old",
-        "Certification too old",
-        "The certification on this copy is older than this programme accepts. Please upload a "
-        "recently certified copy.",
-    ),
-    RejectionReason(
-        "illegible",
-        "Illegible",
-        "We cannot read this document clearly. Please upload a sharper scan or photo of the whole page.",
-    ),
-    RejectionReason(
-        "smart_id_one_side_missing",
-        "Smart ID: one side missing",
-        "Only one side of your smart ID card was uploaded. Please upload both sides, certified.",
-    ),
-    RejectionReason(
-        "name_mismatch",
-        "Name does not match",
-        "The name on this document does not match the name you registered with. Please upload the "
-        "correct document or contact us to correct your details.",
-    ),
-    RejectionReason(
-        "wrong_document",
-        "Wrong document",
-        "This is not the document we asked for here. Please upload the correct document.",
-    ),
-    RejectionReason(
-        "pages_missing",
-        "Pages missing",
-        "Some pages of this document are missing. Please upload every page in one file.",
-    ),
-    RejectionReason(
-        "foreign_qualification_needs_saqa",
-        "Foreign qualification needs SAQA evaluation",
-        "Foreign qualifications need a SAQA evaluation certificate. Please upload it with your "
-        "qualification.",
-    ),
-    RejectionReason(
-        "disability_letter_incomplete",
-        "Disability letter incomplete",
-        "The letter must come from a medical practitioner and show their name, practice number, "
-        "signature and date. Please upload a complete letter.",
-    ),
-)
-
-
-def _parse_reasons(raw: Any) -> list[RejectionReason]:
-    reasons: list[RejectionReason] = []
-    if not isinstance(raw, list):
-        return reasons
-    for item in raw:
-        if not isinstance(item, dict):
-            continue
-        code = str(item.get("code") or "").strip()
-        label = str(item.get("label") or "").strip() or code.replace("_", " ").capitalize()
-        message = str(item.get("message") or "").strip()
-        if code and message:
-            reasons.append(RejectionReason(code, label, message))
-    return reasons
-
-
-def rejection_reasons(db: Database, institution_id: int | None) -> list[RejectionReason]:
-    """The institution's canned reasons (``settings["rejection_reasons"]``), else the defaults (``docs/domain.md`` §8)."""
-    if institution_id is not None:
-        with db.read_session() as s:
-            settings = s.scalar(select(Institution.settings).where(Institution.id == institution_id))
-        parsed = _parse_reasons((settings or {}).get("rejection_reasons"))
-        if parsed:
-            return parsed
-    return list(DEFAULT_REJECTION_REASONS)
 
 
 # --- everything the detail panes show, in one round trip ---------------------------------------

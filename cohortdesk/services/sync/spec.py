@@ -15,7 +15,6 @@ equal to the one written.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -27,6 +26,7 @@ from cohortdesk.errors import ValidationError
 from cohortdesk.models import Cohort, CohortEnrollment, Institution, Sponsor
 from cohortdesk.models.types import UTCDateTime
 from cohortdesk.services import validation
+from cohortdesk.services.configuration import rejection_reasons as canned
 
 #: Version of the sync payload shapes. Travels with every push; the server's ``sync_schema`` says
 #: which versions it accepts. Bump it when a payload shape changes, and add an upcaster below.
@@ -203,8 +203,6 @@ def record_from_json(table: Table, payload: dict[str, Any]) -> dict[str, Any]:
 
 # --- validation -----------------------------------------------------------------------------------
 
-_CODE = re.compile(r"^[a-z][a-z0-9_]*$")
-
 
 def _text(value: Any, field: str, max_len: int | None = 255, required: bool = False) -> str | None:
     if value is None:
@@ -277,14 +275,14 @@ def validate_rejection_reasons(
         where = f"{field}[{index}]"
         if not isinstance(reason, dict):
             raise ValidationError(where, "must have a code, a label and a message")
-        code = _text(reason.get("code"), f"{where}.code", 64, required=True) or ""
-        if not _CODE.match(code):
+        code = _text(reason.get("code"), f"{where}.code", canned.CODE_MAX, required=True) or ""
+        if not canned.CODE_PATTERN.match(code):
             raise ValidationError(f"{where}.code", f"{code!r} must be lower-case letters, digits and _")
         if code in seen:
             raise ValidationError(f"{where}.code", f"{code!r} is used twice")
         seen.add(code)
-        label = _text(reason.get("label"), f"{where}.label", 100, required=True) or ""
-        message = _text(reason.get("message"), f"{where}.message", 1000) or ""
+        label = _text(reason.get("label"), f"{where}.label", canned.LABEL_MAX, required=True) or ""
+        message = _text(reason.get("message"), f"{where}.message", canned.MESSAGE_MAX) or ""
         cleaned.append({"code": code, "label": label, "message": message})
     return cleaned
 
