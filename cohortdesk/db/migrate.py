@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 VERSION_TABLE = "cohortdesk_alembic_version"
 #: The newest revision in ``migrations/versions`` (tests/migrations keeps it equal to Alembic's head).
-HEAD_REVISION = "0019_leaner_decision_calls"
+HEAD_REVISION = "0020_cohort_certification_age"
 InstallMode = Literal["standalone", "attach"]
 
 

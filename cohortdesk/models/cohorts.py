@@ -108,6 +108,10 @@ class Cohort(SyncedColumns, CohortDeskTable, Base):
         CheckConstraint(check_in("state", CohortState), name="state"),
         CheckConstraint("student_count >= 0", name="student_count"),
         CheckConstraint("end_date IS NULL OR start_date IS NULL OR end_date >= start_date", name="dates"),
+        CheckConstraint(
+            "certification_max_age_days IS NULL OR certification_max_age_days BETWEEN 0 AND 3650",
+            name="certification_max_age_days",
+        ),
         Index("ix_cohorts_account_id", "account_id"),
         Index("ix_cohorts_institution_id_state", "institution_id", "state"),
         Index("ix_cohorts_account_id_change_seq", "account_id", "change_seq"),
@@ -131,6 +135,8 @@ class Cohort(SyncedColumns, CohortDeskTable, Base):
     start_date: Mapped[datetime | None] = mapped_column(UTCDateTime)
     end_date: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_by_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id"))
+    #: How old a certified copy may be, in days: NULL the default (90), 0 no limit (migration 0020).
+    certification_max_age_days: Mapped[int | None] = mapped_column(Integer)
 
 
 class CohortEnrollment(SyncedColumns, CohortDeskTable, Base):

@@ -60,6 +60,8 @@ class CohortRow:
     start_date: datetime | None
     end_date: datetime | None
     row_version: int
+    #: How old a certified copy may be, in days: None the default (90), 0 no limit.
+    certification_max_age_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -248,6 +250,7 @@ def cohort_row(obj: Any) -> CohortRow:
         start_date=obj.start_date,
         end_date=obj.end_date,
         row_version=obj.row_version,
+        certification_max_age_days=obj.certification_max_age_days,
     )
 
 

@@ -318,3 +318,66 @@ def validate_document_types(types: list[str], field: str = "required_document_ty
         if key not in out:
             out.append(key)
     return out
+
+
+#: How old a certified copy may be when a cohort does not say (``cohorts.certification_max_age_days``
+#: NULL): three months, what most SETAs and sponsors ask for.
+DEFAULT_CERTIFICATION_MAX_AGE_DAYS = 90
+#: The longest limit a cohort may set (ten years); 0 means no limit at all.
+MAX_CERTIFICATION_MAX_AGE_DAYS = 3650
+
+
+def validate_certification_max_age(value: Any, field: str = "certification_max_age_days") -> int | None:
+    """A cohort's certification age limit: None (the default, 90 days), 0 (no limit) or 1 to 3650
+    days. Whole numbers only; ``"90"`` is accepted from a form or a file."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool):
+        raise ValidationError(field, "must be a number of days")
+    if isinstance(value, str):
+        text = value.strip()
+        if not text.isdigit():
+            raise ValidationError(field, f"{text!r} is not a number of days (e.g. 90)")
+        value = int(text)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int):
+        raise ValidationError(field, "must be a whole number of days")
+    if value < 0:
+        raise ValidationError(field, "cannot be negative; 0 means certifications of any age are accepted")
+    if value > MAX_CERTIFICATION_MAX_AGE_DAYS:
+        raise ValidationError(
+            field, f"is at most {MAX_CERTIFICATION_MAX_AGE_DAYS} days (ten years); 0 means no limit"
+        )
+    return value
+
+
+def describe_days(days: int) -> str:
+    """A span in the words an officer uses: "3 months" for 90 days, "1 year" for 365, else days."""
+    if days >= 365 and days % 365 == 0:
+        years = days // 365
+        return f"{years} year{'s' if years != 1 else ''}"
+    if days >= 28 and days % 30 == 0:
+        months = days // 30
+        return f"{months} month{'s' if months != 1 else ''}"
+    return f"{days} day{'s' if days != 1 else ''}"
+
+
+def describe_age(days: int) -> str:
+    """How long ago something happened, rounded as people say it: "12 days", "4 months", "2 years"."""
+    if days < 60:
+        return f"{days} day{'s' if days != 1 else ''}"
+    months = int(days / 30.44)
+    if months < 24:
+        return f"{months} months"
+    years = int(days / 365.25)
+    return f"{years} years"
+
+
+def describe_certification_limit(days: int | None) -> str:
+    """A cohort's certification age limit in words, for forms and messages."""
+    if days is None:
+        return f"the default, {describe_days(DEFAULT_CERTIFICATION_MAX_AGE_DAYS)}"
+    if days == 0:
+        return "no limit"
+    return describe_days(days)

@@ -170,3 +170,33 @@ def test_save_cohort_validates_links_and_final_states(db, world):
         config.save_cohort(db, inst.id, draft.id, good)
     with pytest.raises(InvalidTransition):
         config.change_cohort_state(db, draft.id, "active")
+
+
+@pytest.mark.parametrize(
+    ("days", "words"),
+    [
+        (-1, "cannot be negative; 0 means certifications of any age are accepted"),
+        (3651, "is at most 3650 days (ten years); 0 means no limit"),
+    ],
+)
+def test_a_certification_age_limit_out_of_range_is_explained(days, words):
+    problems = config.check_cohort(
+        CohortEdit(name="Learnership", program_type="learnership", certification_max_age_days=days)
+    )
+    assert [(p.field, p.message) for p in problems] == [("certification_max_age_days", words)]
+
+
+def test_save_cohort_keeps_the_certification_age_limit(db, world):
+    institution = world["institution"].id
+    edit = CohortEdit(name="Certified lately", program_type="learnership", certification_max_age_days=30)
+    made = config.save_cohort(db, institution, None, edit)
+    assert made.certification_max_age_days == 30
+    assert config.cohort_edit_of(made).certification_max_age_days == 30
+    saved = config.save_cohort(
+        db, institution, made.id, replace(edit, certification_max_age_days=0), made.row_version
+    )
+    assert saved.certification_max_age_days == 0
+    with pytest.raises(ValidationError, match="at most 3650 days"):
+        config.save_cohort(db, institution, made.id, replace(edit, certification_max_age_days=9999))
+    back = config.save_cohort(db, institution, made.id, replace(edit, certification_max_age_days=None))
+    assert back.certification_max_age_days is None

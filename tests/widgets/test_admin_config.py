@@ -361,3 +361,39 @@ def test_an_empty_database_offers_demo_data_or_a_server(qtbot, runner, sqlite_db
     assert demo is not None and server is not None and demo.text() == "Load demo data…"
     demo.click()
     assert triggered == ["action_load_demo"] and not admin.isVisible()
+
+
+def test_the_certification_age_limit_is_chosen_checked_and_saved(window, sqlite_db, world):
+    window.show_page("cohorts")
+    page = window.cohorts_page
+    _select(page, "Retail Graduate Internship")
+    form = page.cohort_form
+    age = form.certification_age
+    cohort_id = world["cohorts"]["draft"].id
+    assert age.value() is None and not age.days.isEnabled()  # the default, three months
+    assert "3 months (the default)" in age.mode.currentText()
+
+    age.mode.setCurrentIndex(age.mode.findData(age.DAYS))
+    assert age.days.isEnabled() and form.is_dirty()
+    age.days.setValue(5000)
+    form.save_button.click()
+    error = form.findChild(type(form.heading), "certification_max_age_daysError")
+    assert error.text() == "Certification age is at most 3650 days (ten years); 0 means no limit."
+    assert "Certification age: is at most 3650 days" in form.summary.messages()
+    assert ce.get_cohort(sqlite_db, cohort_id).certification_max_age_days is None
+
+    age.days.setValue(45)
+    form.save_button.click()
+    assert not error.isVisible() and not form.is_dirty()
+    assert ce.get_cohort(sqlite_db, cohort_id).certification_max_age_days == 45
+
+    age.mode.setCurrentIndex(age.mode.findData(age.ANY_AGE))
+    form.save_button.click()
+    assert ce.get_cohort(sqlite_db, cohort_id).certification_max_age_days == 0
+    _select(page, "2026 Mining Learnership")
+    _select(page, "Retail Graduate Internship")
+    assert form.certification_age.value() == 0 and "no limit" in age.mode.currentText()
+
+    age.mode.setCurrentIndex(age.mode.findData(age.DEFAULT))
+    form.save_button.click()
+    assert ce.get_cohort(sqlite_db, cohort_id).certification_max_age_days is None

@@ -31,7 +31,8 @@ return frozen rows; errors are ``ValidationError`` naming the field, ``NotFoundE
     create_cohort(db, NewCohort)
     update_cohort(db, id, {field: value}, expected_row_version=None)
         # fields: name, program_type, sponsor_id, sponsor_email, student_count, main_template_id,
-        # supporting_templates, required_document_types, start_date, end_date (dates or ISO strings)
+        # supporting_templates, required_document_types, start_date, end_date (dates or ISO strings),
+        # certification_max_age_days (None: the default 90 days; 0: no limit; else 1 to 3650 days)
     change_cohort_state(db, id, target, expected_row_version=None)   # guards from services.configuration.states
     delete_cohort(db, id, expected_row_version=None)             # tombstones its enrollments too
     enroll(db, NewEnrollment) -> Edit[EnrollmentRow]
@@ -166,6 +167,7 @@ class NewCohort:
     start_date: datetime | None = None
     end_date: datetime | None = None
     created_by_id: int | None = None
+    certification_max_age_days: int | None = None  # None: the default (90 days); 0: no limit
 
 
 @dataclass(frozen=True)
@@ -699,6 +701,7 @@ def create_cohort(db: Database, cmd: NewCohort) -> Edit[CohortRow]:
         "required_document_types": field("required_document_types", list(cmd.required_document_types)),
         "start_date": cmd.start_date and datetime.fromisoformat(field("start_date", cmd.start_date)),
         "end_date": cmd.end_date and datetime.fromisoformat(field("end_date", cmd.end_date)),
+        "certification_max_age_days": field("certification_max_age_days", cmd.certification_max_age_days),
         "state": CohortState.DRAFT.value,
         "admin_signed_at": None,
         "created_by_id": cmd.created_by_id,

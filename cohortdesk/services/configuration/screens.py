@@ -74,6 +74,8 @@ class CohortEdit:
     main_template_id: int | None = None
     supporting_templates: tuple[int, ...] = ()
     required_document_types: tuple[str, ...] = ()
+    #: How old a certified copy may be, in days: None the default (90), 0 no limit, else 1 to 3650.
+    certification_max_age_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -143,6 +145,7 @@ def cohort_edit_of(cohort: CohortRow) -> CohortEdit:
         main_template_id=cohort.main_template_id,
         supporting_templates=tuple(cohort.supporting_templates),
         required_document_types=tuple(cohort.required_document_types),
+        certification_max_age_days=cohort.certification_max_age_days,
     )
 
 
@@ -275,6 +278,10 @@ def check_cohort(edit: CohortEdit) -> list[FieldProblem]:
         validation.validate_document_types(list(edit.required_document_types))
     except ValidationError as exc:
         problems.append(FieldProblem("required_document_types", exc.message))
+    try:
+        validation.validate_certification_max_age(edit.certification_max_age_days)
+    except ValidationError as exc:
+        problems.append(FieldProblem("certification_max_age_days", exc.message))
     if edit.main_template_id is not None and edit.main_template_id in edit.supporting_templates:
         problems.append(
             FieldProblem(
@@ -479,6 +486,7 @@ def save_cohort(
                 start_date=_as_datetime(edit.start_date),
                 end_date=_as_datetime(edit.end_date),
                 created_by_id=created_by_id,
+                certification_max_age_days=edit.certification_max_age_days,
             ),
         ).row
     current = edits.get_cohort(db, cohort_id)
@@ -499,6 +507,7 @@ def save_cohort(
         "required_document_types": list(edit.required_document_types),
         "start_date": _as_datetime(edit.start_date),
         "end_date": _as_datetime(edit.end_date),
+        "certification_max_age_days": edit.certification_max_age_days,
     }
     if edit.sponsor_id != current.sponsor_id:
         changes["sponsor_email"] = (

@@ -99,6 +99,7 @@ FIELD_LABELS = {
     "required_document_types": "Required documents",
     "start_date": "Starts",
     "end_date": "Ends",
+    "certification_max_age_days": "Certification age limit",
     "state": "State",
     "company_name": "Company name",
     "contact_name": "Contact name",
@@ -171,6 +172,8 @@ def local_time(value: datetime) -> str:
 
 def show_value(value: Any, name: str = "") -> str:
     """A stored (JSON) value as a person reads it; empty shows as a dash, moments in local time."""
+    if name == "certification_max_age_days" and (value is None or isinstance(value, int)):
+        return validation.describe_certification_limit(value).capitalize()
     if value is None or value == "" or value == [] or value == {}:
         return "—"
     if isinstance(value, bool):

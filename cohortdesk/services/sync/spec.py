@@ -104,6 +104,7 @@ SPECS: dict[str, TableSpec] = {
                 "end_date",
                 "state",
                 "admin_signed_at",
+                "certification_max_age_days",
             }
         ),
         first_wins=frozenset({"admin_signed_at"}),
@@ -349,6 +350,8 @@ def normalise_field(table_name: str, name: str, value: Any) -> Any:
             return to_json(_moment(value, column))
         if column == "state":
             return _enum(value, column, CohortState)
+        if column == "certification_max_age_days":
+            return validation.validate_certification_max_age(value, column)
     elif table_name == "cohort_enrollments":
         if column == "student_data" and key:
             return _student_value(key, value)
@@ -379,6 +382,7 @@ def validate_record(table_name: str, record: dict[str, Any]) -> None:
         )
         if start and end and end < start:
             raise ValidationError("end_date", "is before the start date")
+        validation.validate_certification_max_age(record.get("certification_max_age_days"))
     elif table_name == "cohort_enrollments":
         validation.validate_student_data(dict(record.get("student_data") or {}))
         _enum(record.get("state"), "state", EnrollmentState)

@@ -1,5 +1,5 @@
 """The cohorts page: each cohort's configuration (programme, sponsor, dates, expected students, agreement
-templates, required documents) and its state changes, with their guards shown in words before the user
+templates, required documents and how old their certification may be) and its state changes, with their guards shown in words before the user
 commits and a confirmation for each change that cannot be undone."""
 
 from __future__ import annotations
@@ -84,6 +84,61 @@ class OptionalDateEdit(TypedDateEdit):
 
     def set_value(self, value: date | None) -> None:
         self.setDate(NOT_SET if value is None else QDate(value.year, value.month, value.day))
+
+
+class CertificationAgeEdit(QWidget):
+    """How old a certified copy may be: the default (three months), a number of days, or any age.
+    ``value()`` is what ``cohorts.certification_max_age_days`` stores: None, the days, or 0."""
+
+    DEFAULT, DAYS, ANY_AGE = "default", "days", "any"
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        default_words = validation.describe_days(validation.DEFAULT_CERTIFICATION_MAX_AGE_DAYS)
+        self.mode = QComboBox()
+        self.mode.setObjectName("certificationAgeMode")
+        self.mode.setAccessibleName("How old a certification may be")
+        self.mode.addItem(f"Certified in the last {default_words} (the default)", self.DEFAULT)
+        self.mode.addItem("Certified in the last … days", self.DAYS)
+        self.mode.addItem("Certified at any time (no limit)", self.ANY_AGE)
+        self.mode.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.days = QSpinBox()
+        self.days.setObjectName("certificationAgeDays")
+        self.days.setAccessibleName("Days since certification")
+        # Wider than the allowed range on purpose: a number typed past it is explained in words when
+        # saving (the form's check), not silently cut short by the spin box.
+        self.days.setRange(0, 99_999)
+        self.days.setValue(validation.DEFAULT_CERTIFICATION_MAX_AGE_DAYS)
+        self.days.setSuffix(" days")
+        self.days.setAlignment(Qt.AlignmentFlag.AlignRight)
+        self.days.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.days.setMaximumWidth(120)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.mode.setMaximumWidth(360)
+        layout.addWidget(self.mode, 1)
+        layout.addWidget(self.days)
+        layout.addStretch(0)
+        self.setFocusProxy(self.mode)
+        self.mode.currentIndexChanged.connect(lambda _index: self._sync_days())
+        self._sync_days()
+
+    def _sync_days(self) -> None:
+        self.days.setEnabled(self.mode.currentData() == self.DAYS)
+
+    def value(self) -> int | None:
+        mode = self.mode.currentData()
+        if mode == self.ANY_AGE:
+            return 0
+        if mode == self.DAYS:
+            return self.days.value()
+        return None
+
+    def set_value(self, days: int | None) -> None:
+        mode = self.DEFAULT if days is None else self.ANY_AGE if days == 0 else self.DAYS
+        self.mode.setCurrentIndex(self.mode.findData(mode))
+        self.days.setValue(days if days else validation.DEFAULT_CERTIFICATION_MAX_AGE_DAYS)
+        self._sync_days()
 
 
 def _checkable_list(object_name: str) -> QListWidget:
@@ -300,6 +355,19 @@ class CohortForm(Form):
             "required_document_types", "Required documents", self.document_types, documents_error
         )
         self.register_field("custom_document_type", "Another document", self.custom_type, documents_error)
+        self.certification_age = CertificationAgeEdit()
+        certification_form = form_layout()
+        self.add_field(
+            certification_form,
+            "certification_max_age_days",
+            "Certi&fication age",
+            self.certification_age,
+            "Reading the uploads flags an ID or qualification certified longer ago than this "
+            "(90 days is three months).",
+        )
+        self.watch(self.certification_age.mode)
+        self.watch(self.certification_age.days)
+        documents_layout.addLayout(certification_form)
 
         # state
         self.state_group = QGroupBox("State")
@@ -451,6 +519,7 @@ class CohortForm(Form):
             main_template_id=self.main_template.currentData(),
             supporting_templates=tuple(int(t) for t in _checked_data(self.supporting_templates)),
             required_document_types=tuple(str(t) for t in _checked_data(self.document_types)),
+            certification_max_age_days=self.certification_age.value(),
         )
 
     def show_value(self, value: CohortEdit) -> None:
@@ -474,6 +543,7 @@ class CohortForm(Form):
             for k in keys
         ]
         _fill_checkable(self.document_types, entries, set(value.required_document_types))
+        self.certification_age.set_value(value.certification_max_age_days)
 
     @staticmethod
     def _select_data(combo: QComboBox, data: Any, missing_text: str) -> None:
