@@ -367,10 +367,10 @@ def describe_age(days: int) -> str:
     """How long ago something happened, rounded as people say it: "12 days", "4 months", "2 years"."""
     if days < 60:
         return f"{days} day{'s' if days != 1 else ''}"
-    months = int(days / 30.44)
+    months = round(days / 30.44)
     if months < 24:
         return f"{months} months"
-    years = int(days / 365.25)
+    years = round(days / 365.25)
     return f"{years} years"
 
 

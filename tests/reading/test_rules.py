@@ -204,18 +204,55 @@ def test_names_compare_without_accents_and_case() -> None:
     assert other["surname"].message == "On the document: NAIDOO — captured as Naudé."
 
 
-def test_old_certification_is_flagged() -> None:
-    found = reading(field("certification_stamp", "TRUE COPY"), field("certification_date", "2024-11-20"))
-    checks = by_key(compare.compare_document(found, CAPTURED, TODAY, certification_limit_months=3))
-    assert checks["certification_date"].status == compare.FLAGGED
-    assert "older than the cohort's 3-month limit" in checks["certification_date"].message
-    recent = reading(field("certification_stamp", "TRUE COPY"), field("certification_date", "2025-05-02"))
-    assert (
-        by_key(compare.compare_document(recent, CAPTURED, TODAY))["certification_date"].status
-        == compare.MATCH
+def certified_on(day: str) -> DocumentReading:
+    return reading(field("certification_stamp", "TRUE COPY"), field("certification_date", day))
+
+
+def certification(found: DocumentReading, max_age_days: int | None) -> compare.Check:
+    checks = compare.compare_document(found, CAPTURED, TODAY, certification_max_age_days=max_age_days)
+    return by_key(checks)["certification_date"]
+
+
+def test_old_certification_is_flagged_by_the_cohorts_limit_in_words() -> None:
+    old = certified_on("2025-02-01")  # 120 days before 1 June 2025
+    flagged = certification(old, None)  # the default: 90 days
+    assert flagged.status == compare.FLAGGED
+    assert flagged.message == "Certified on 1 February 2025, 4 months ago; this cohort accepts 3 months."
+    assert compare.precheck([flagged]) == compare.PRECHECK_MISMATCH
+    assert certification(old, 180).status == compare.MATCH
+    assert certification(old, 180).message == (
+        "Certified on 1 February 2025, 4 months ago ✓ (this cohort accepts 6 months)"
     )
-    off = by_key(compare.compare_document(found, CAPTURED, TODAY, certification_limit_months=None))
-    assert off["certification_date"].status == compare.MATCH
+    longer = certification(certified_on("2024-11-20"), 90)
+    assert longer.message == "Certified on 20 November 2024, 6 months ago; this cohort accepts 3 months."
+    assert certification(certified_on("2025-05-02"), None).status == compare.MATCH
+    in_days = certification(certified_on("2025-05-02"), 14)
+    assert in_days.message == "Certified on 2 May 2025, 30 days ago; this cohort accepts 14 days."
+    a_year = certification(certified_on("2023-06-01"), 365)
+    assert a_year.message == "Certified on 1 June 2023, 2 years ago; this cohort accepts 1 year."
+
+
+def test_just_past_the_limit_is_said_in_days() -> None:
+    # 95 days: "3 months ago; accepts 3 months" would read as no problem at all.
+    flagged = certification(certified_on("2025-02-26"), 90)
+    assert flagged.status == compare.FLAGGED
+    assert flagged.message == (
+        "Certified on 26 February 2025, 95 days ago; this cohort accepts 3 months (90 days)."
+    )
+    assert certification(certified_on("2025-03-03"), 90).status == compare.MATCH  # exactly 90 days
+    a_year = certification(certified_on("2024-05-17"), 365)  # 380 days: "12 months" is "1 year"
+    assert a_year.message == "Certified on 17 May 2024, 380 days ago; this cohort accepts 1 year (365 days)."
+
+
+def test_a_cohort_without_a_limit_accepts_any_age_and_says_so() -> None:
+    check = certification(certified_on("2019-06-01"), 0)
+    assert check.status == compare.INFO
+    assert (
+        check.message
+        == "Certified on 1 June 2019, 6 years ago; this cohort accepts a certification of any age."
+    )
+    assert compare.precheck([check]) != compare.PRECHECK_MISMATCH
+    assert certification(certified_on("2025-07-01"), 0).status == compare.FLAGGED  # the future still is
 
 
 def test_precheck_results() -> None:

@@ -190,13 +190,9 @@ class DocumentReader(QObject):
 
     # --- results ----------------------------------------------------------------------------------
 
-    def checks(
-        self,
-        enrollment_id: int,
-        *,
-        reveal: bool,
-        limit_months: int | None = compare.DEFAULT_CERTIFICATION_MONTHS,
-    ) -> list[Check]:
+    def checks(self, enrollment_id: int, *, reveal: bool) -> list[Check]:
+        """What the enrollment's documents say against its captured details, certification ages
+        judged by its cohort's limit."""
         plan = self.plans.get(enrollment_id)
         if plan is None:
             return []
@@ -206,7 +202,11 @@ class DocumentReader(QObject):
         for reading in self.readings.get(enrollment_id, {}).values():
             out.extend(
                 compare.compare_document(
-                    reading, plan.captured, today, mask=mask, certification_limit_months=limit_months
+                    reading,
+                    plan.captured,
+                    today,
+                    mask=mask,
+                    certification_max_age_days=plan.certification_max_age_days,
                 )
             )
         return out

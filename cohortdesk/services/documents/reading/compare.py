@@ -2,7 +2,8 @@
 
 ``compare_document`` gives one ``Check`` per field: *match* only when the value was read with
 confidence and equals the captured one; a value read with low confidence is *unsure*, never a
-match; a certification older than the cohort's limit is *flagged*. ``precheck`` sums an
+match; a certification older than the cohort's limit is *flagged*, the limit said in words
+("certified 4 months ago; this cohort accepts 3 months"). ``precheck`` sums an
 enrollment's checks into the queue's pre-check result. Pre-checks inform; officers decide.
 """
 
@@ -13,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 
+from cohortdesk.services import validation
 from cohortdesk.services.documents.reading.model import SOURCE_NONE, DocumentReading, Field
 from cohortdesk.services.validation import decode_sa_id
 
@@ -33,7 +35,8 @@ PRECHECK_LABELS = {
     PRECHECK_UNREADABLE: "Unreadable",
     "": "",
 }
-DEFAULT_CERTIFICATION_MONTHS = 3
+#: A cohort without its own limit (``cohorts.certification_max_age_days`` NULL) accepts 90 days.
+DEFAULT_CERTIFICATION_DAYS = validation.DEFAULT_CERTIFICATION_MAX_AGE_DAYS
 CERTIFIED_TYPES = {"id_document", "matric_certificate", "tertiary_qualification", "international_certificate"}
 
 
@@ -66,10 +69,6 @@ def fold(text: str) -> str:
     plain = unicodedata.normalize("NFKD", text)
     plain = "".join(c for c in plain if not unicodedata.combining(c))
     return " ".join("".join(c if c.isalpha() else " " for c in plain.upper()).split())
-
-
-def _months_between(earlier: date, later: date) -> float:
-    return (later - earlier).days / 30.44
 
 
 def _human_date(value: date) -> str:
@@ -221,7 +220,9 @@ def _dob_check(document_type: str, found: Field | None, captured: Captured) -> C
     )
 
 
-def _certification_checks(reading: DocumentReading, today: date, limit_months: int | None) -> list[Check]:
+def _certification_checks(reading: DocumentReading, today: date, max_age_days: int | None) -> list[Check]:
+    """The stamp and its date; ``max_age_days`` is the cohort's limit as stored (None: the default,
+    0: no limit)."""
     document_type = reading.document_type
     stamp = reading.get("certification_stamp")
     checks: list[Check] = []
@@ -269,6 +270,8 @@ def _certification_checks(reading: DocumentReading, today: date, limit_months: i
         checks.append(_unsure(document_type, "certification_date", "Certified on", shown, certified))
         return checks
     age_days = (today - when).days
+    limit = DEFAULT_CERTIFICATION_DAYS if max_age_days is None else max_age_days
+    ago = "today" if age_days == 0 else f"{validation.describe_age(age_days)} ago"
     if age_days < 0:
         checks.append(
             Check(
@@ -280,14 +283,31 @@ def _certification_checks(reading: DocumentReading, today: date, limit_months: i
                 certified,
             )
         )
-    elif limit_months is not None and _months_between(when, today) > limit_months:
+    elif limit and age_days > limit:
+        accepts = validation.describe_days(limit)
+        rounded = validation.describe_age(age_days)
+        if rounded in (accepts, validation.describe_age(limit)):
+            # Just past the limit: in days, so "3 months ago" never meets "accepts 3 months".
+            ago = f"{age_days} days ago"
+            accepts += "" if accepts.endswith("days") else f" ({limit} days)"
         checks.append(
             Check(
                 document_type,
                 "certification_date",
                 "Certified on",
                 FLAGGED,
-                f"Certified on {shown}, {age_days} days ago: older than the cohort's {limit_months}-month limit.",
+                f"Certified on {shown}, {ago}; this cohort accepts {accepts}.",
+                certified,
+            )
+        )
+    elif limit:
+        checks.append(
+            Check(
+                document_type,
+                "certification_date",
+                "Certified on",
+                MATCH,
+                f"Certified on {shown}, {ago} ✓ (this cohort accepts {validation.describe_days(limit)})",
                 certified,
             )
         )
@@ -297,8 +317,8 @@ def _certification_checks(reading: DocumentReading, today: date, limit_months: i
                 document_type,
                 "certification_date",
                 "Certified on",
-                MATCH,
-                f"Certified on {shown} ({age_days} days ago) ✓",
+                INFO,
+                f"Certified on {shown}, {ago}; this cohort accepts a certification of any age.",
                 certified,
             )
         )
@@ -311,9 +331,11 @@ def compare_document(
     today: date,
     *,
     mask: Callable[[str], str] = lambda value: value,
-    certification_limit_months: int | None = DEFAULT_CERTIFICATION_MONTHS,
+    certification_max_age_days: int | None = None,
 ) -> list[Check]:
-    """The checks one document's reading supports; ``mask`` hides ID numbers the viewer may not see."""
+    """The checks one document's reading supports; ``mask`` hides ID numbers the viewer may not see;
+    ``certification_max_age_days`` is the cohort's limit as stored (None: the default, 90 days; 0: no
+    limit)."""
     document_type = reading.document_type
     if reading.source == SOURCE_NONE:
         return [
@@ -346,7 +368,7 @@ def compare_document(
         check = _name_check(document_type, "learner_name", "Learner", learner, full)
         if check is not None:
             checks.append(check)
-    checks.extend(_certification_checks(reading, today, certification_limit_months))
+    checks.extend(_certification_checks(reading, today, certification_max_age_days))
     return checks
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 
 from cohortdesk.errors import StorageError
-from cohortdesk.models.cohorts import CohortEnrollment
+from cohortdesk.models.cohorts import Cohort, CohortEnrollment
 from cohortdesk.models.docuseal import User
 from cohortdesk.services.documents.reading import reader
 from cohortdesk.services.documents.reading.cache import ReadingCache
@@ -44,10 +44,13 @@ class PlannedEnrollment:
     enrollment_id: int
     captured: Captured
     documents: tuple[PlannedDocument, ...]
+    #: The cohort's certification age limit as stored: None the default (90 days), 0 no limit.
+    certification_max_age_days: int | None = None
 
 
 def reading_plan(db: Any, enrollment_ids: Sequence[int]) -> list[PlannedEnrollment]:
-    """The readable documents and captured details of these enrollments, in the order given."""
+    """The readable documents and captured details of these enrollments, and their cohort's
+    certification age limit, in the order given."""
     if not enrollment_ids:
         return []
     with db.read_session() as session:
@@ -58,12 +61,14 @@ def reading_plan(db: Any, enrollment_ids: Sequence[int]) -> list[PlannedEnrollme
                 CohortEnrollment.uploaded_documents,
                 User.first_name,
                 User.last_name,
+                Cohort.certification_max_age_days,
             )
             .join(User, User.id == CohortEnrollment.user_id)
+            .join(Cohort, Cohort.id == CohortEnrollment.cohort_id)
             .where(CohortEnrollment.id.in_(list(enrollment_ids)))
         ).all()
     found: dict[int, PlannedEnrollment] = {}
-    for enrollment_id, student_data, uploaded, first, last in rows:
+    for enrollment_id, student_data, uploaded, first, last, max_age_days in rows:
         data = dict(student_data or {})
         captured = Captured(
             first_name=first or "",
@@ -77,7 +82,7 @@ def reading_plan(db: Any, enrollment_ids: Sequence[int]) -> list[PlannedEnrollme
             for doc_type in READ_TYPES
             if doc_type in uploads and uploads[doc_type].get("storage_key")
         )
-        found[enrollment_id] = PlannedEnrollment(enrollment_id, captured, documents)
+        found[enrollment_id] = PlannedEnrollment(enrollment_id, captured, documents, max_age_days)
     return [found[i] for i in enrollment_ids if i in found]
 
 
