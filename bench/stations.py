@@ -53,13 +53,9 @@ from sqlalchemy import URL, create_engine, text
 from cohortdesk.db import Database
 from cohortdesk.services.access.identity import ROLE_CAPABILITIES, Identity
 from cohortdesk.services.review import claims
+from cohortdesk.services.review import decisions as vs
 from cohortdesk.services.review import queue as q
 from cohortdesk.services.review.listener import QueueListener
-
-try:  # after the services move
-    from cohortdesk.services.review.workstation import decisions as vs  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - before it
-    from cohortdesk.services.review import decisions as vs  # type: ignore[no-redef]
 
 REASON = "Certification older than three months"
 DOCUMENT = "id_document"
