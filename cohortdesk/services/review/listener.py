@@ -232,6 +232,10 @@ class QueueListener:
 
     def _open(self) -> None:
         conn = self._connect()
+        # Its probe repeats one statement: psycopg would prepare it on the server after a few runs,
+        # which a transaction-mode pooler breaks ("prepared statement … does not exist") before the
+        # probe can show that notifications are lost.
+        conn.prepare_threshold = None
         try:
             if getattr(conn.info, "server_version", 0) >= 140000:
                 conn.execute("SET idle_session_timeout = 0")
