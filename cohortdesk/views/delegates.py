@@ -7,7 +7,7 @@ from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
 from PySide6.QtGui import QFont, QFontMetrics, QPainter, QPalette
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
-from cohortdesk.views import style
+from cohortdesk.views import style, theme
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -31,7 +31,7 @@ def draw_pill(painter: QPainter, rect: QRect, text: str, state: str, font: QFont
     height = metrics.height() + 4
     left = rect.right() - width + 1 if align_right else rect.left()
     pill = QRect(left, rect.center().y() - height // 2 + 1, width, height)
-    fg, bg = style.badge_colors(state)
+    fg, bg = theme.badge_colours(state)
     painter.save()
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
     painter.setPen(Qt.PenStyle.NoPen)

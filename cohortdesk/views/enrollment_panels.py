@@ -12,7 +12,7 @@ from cohortdesk.enums import EnrollmentState, VerificationAction, VerificationSt
 from cohortdesk.services.review.queue import DocumentRow, SensitiveValue, StudentDetails
 from cohortdesk.services.rows import VerificationRow
 from cohortdesk.services.validation import document_label
-from cohortdesk.views import style
+from cohortdesk.views import theme
 from cohortdesk.views.display_text import visible_name
 
 CITIZENSHIP_LABELS = {
@@ -52,22 +52,23 @@ def breakable_address(address: str) -> str:
 
 
 def _sensitive(value: SensitiveValue | None) -> str:
+    c = theme.colours()
     if value is None or not value.display:
-        return f"<span style='color:{style.MUTED_TEXT}'>not captured</span>"
+        return f"<span style='color:{c.muted}'>not captured</span>"
     if value.masked:
-        return f"<span style='color:{style.MUTED_TEXT}'>{escape(value.display)}</span>"
+        return f"<span style='color:{c.muted}'>{escape(value.display)}</span>"
     return escape(value.display)
 
 
 def _plain(value: object) -> str:
     if value in (None, ""):
-        return f"<span style='color:{style.MUTED_TEXT}'>not captured</span>"
+        return f"<span style='color:{theme.colours().muted}'>not captured</span>"
     return escape(str(value))
 
 
 def _special_pi_notice(details: StudentDetails) -> str:
     """One line on what is hidden and, for those who may, the way to reveal it (or hide it again)."""
-    muted = f"color:{style.MUTED_TEXT}"
+    muted = f"color:{theme.colours().muted}"
     if details.special_pi_masked and details.can_reveal:
         return (
             f"<p style='margin-top:8px; {muted}'>Race, disability and the full ID number are hidden. "
@@ -89,10 +90,11 @@ def _special_pi_notice(details: StudentDetails) -> str:
 def student_details_html(details: StudentDetails, document_section: str = "") -> str:
     """The student data panel's page: identity, what the documents say (``document_section``, from
     ``views/workstation/reading.py``), the ID comparison table, other captured details."""
+    c = theme.colours()
     mismatched = {m.field for m in details.mismatches}
     parts: list[str] = [
         f"<p style='margin:0'><span style='font-size:large; font-weight:600'>{escape(details.student_name)}</span><br>"
-        f"<span style='color:{style.MUTED_TEXT}'>{breakable_address(details.email)}"
+        f"<span style='color:{c.muted}'>{breakable_address(details.email)}"
         + (f"<br>{escape(details.phone).replace(' ', '&nbsp;')}" if details.phone else "")
         + "</span></p>"
     ]
@@ -100,8 +102,8 @@ def student_details_html(details: StudentDetails, document_section: str = "") ->
         items = "".join(f"<li>{escape(m.message)}</li>" for m in details.mismatches)
         count = len(details.mismatches)
         parts.append(
-            f"<table width='100%' cellpadding='6' style='margin-top:8px; background:{style.MISMATCH_BACKGROUND}'>"
-            f"<tr><td style='color:{style.MISMATCH_TEXT}'><b>{count} difference{'s' if count != 1 else ''} "
+            f"<table width='100%' cellpadding='6' style='margin-top:8px; background:{c.error_background}'>"
+            f"<tr><td style='color:{c.error}'><b>{count} difference{'s' if count != 1 else ''} "
             f"from the ID number</b><ul style='margin:2px 0 0 -20px'>{items}</ul></td></tr></table>"
         )
     parts.append(_special_pi_notice(details))
@@ -117,37 +119,35 @@ def student_details_html(details: StudentDetails, document_section: str = "") ->
 
         def row(label: str, key: str, captured: str, from_id: str) -> str:
             bad = key in mismatched
-            cell = (
-                f" style='background:{style.MISMATCH_BACKGROUND}; color:{style.MISMATCH_TEXT}'" if bad else ""
-            )
+            cell = f" style='background:{c.error_background}; color:{c.error}'" if bad else ""
             mark = " ✗" if bad else ""
             return (
-                f"<tr><td style='color:{style.MUTED_TEXT}'>{label}</td>"
+                f"<tr><td style='color:{c.muted}'>{label}</td>"
                 f"<td{cell}>{captured}{mark}</td><td{cell}>{escape(from_id)}</td></tr>"
             )
 
         check_text = (
-            f"<span style='color:{style.OK_TEXT}'>✓ valid</span>"
+            f"<span style='color:{c.ok}'>✓ valid</span>"
             if check.checksum_valid
-            else f"<span style='color:{style.MISMATCH_TEXT}'><b>✗ does not match</b></span>"
+            else f"<span style='color:{c.error}'><b>✗ does not match</b></span>"
         )
         parts.append(
             "<p style='margin-top:12px; margin-bottom:2px'><b>SA ID number</b> "
             f"<span style='font-family:monospace'>{_sensitive(check.number)}</span></p>"
-            f"<table cellspacing='0' cellpadding='4' width='100%' style='border-color:{style.BORDER}'>"
-            f"<tr><th align='left'></th><th align='left' style='color:{style.MUTED_TEXT}'>Captured</th>"
-            f"<th align='left' style='color:{style.MUTED_TEXT}'>From ID number</th></tr>"
+            f"<table cellspacing='0' cellpadding='4' width='100%' style='border-color:{c.border}'>"
+            f"<tr><th align='left'></th><th align='left' style='color:{c.muted}'>Captured</th>"
+            f"<th align='left' style='color:{c.muted}'>From ID number</th></tr>"
             + row("Date of birth", "date_of_birth", _plain(details.date_of_birth), dob_from_id)
             + row("Age", "age", _plain(details.age), age_from_id or "—")
             + row("Gender", "gender", _plain(details.gender), SEX_LABELS.get(check.sex, "—"))
-            + f"<tr><td style='color:{style.MUTED_TEXT}'>Citizenship</td><td></td>"
+            + f"<tr><td style='color:{c.muted}'>Citizenship</td><td></td>"
             f"<td>{escape(CITIZENSHIP_LABELS.get(check.citizenship, check.citizenship))}</td></tr>"
-            f"<tr><td style='color:{style.MUTED_TEXT}'>Check digit</td><td></td><td>{check_text}</td></tr>"
+            f"<tr><td style='color:{c.muted}'>Check digit</td><td></td><td>{check_text}</td></tr>"
             "</table>"
         )
         notes = [*check.problems, *check.warnings]
         if notes:
-            color = style.MISMATCH_TEXT if check.problems else style.MUTED_TEXT
+            color = c.error if check.problems else c.muted
             parts.append(
                 f"<p style='color:{color}; margin-top:4px'>"
                 + "<br>".join(escape(n[0].upper() + n[1:]) for n in notes)
@@ -155,7 +155,7 @@ def student_details_html(details: StudentDetails, document_section: str = "") ->
             )
     else:
         parts.append(
-            f"<p style='margin-top:12px; color:{style.MUTED_TEXT}'>No SA ID number was captured"
+            f"<p style='margin-top:12px; color:{c.muted}'>No SA ID number was captured"
             + (f"; {_sensitive(details.alternate_id)}" if details.alternate_id else "")
             + ".</p>"
         )
@@ -179,7 +179,7 @@ def student_details_html(details: StudentDetails, document_section: str = "") ->
         "<p style='margin-top:12px; margin-bottom:2px'><b>Captured details</b></p>"
         "<table cellspacing='0' cellpadding='3'>"
         + "".join(
-            f"<tr><td style='color:{style.MUTED_TEXT}; padding-right:12px'>{label}</td><td>{value}</td></tr>"
+            f"<tr><td style='color:{c.muted}; padding-right:12px'>{label}</td><td>{value}</td></tr>"
             for label, value in rows
         )
         + "</table>"

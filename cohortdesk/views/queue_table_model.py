@@ -31,6 +31,7 @@ from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 from cohortdesk.enums import EnrollmentState, ProgramType, VerificationState
 from cohortdesk.services.documents.reading.compare import PRECHECK_LABELS
 from cohortdesk.services.review.queue import SORT_KEYS, QueueFilter, QueuePage, QueueRow, QueueSort
+from cohortdesk.views import theme
 from cohortdesk.views.runner import Op, Runner
 
 Index = QModelIndex | QPersistentModelIndex
@@ -38,7 +39,7 @@ Index = QModelIndex | QPersistentModelIndex
 PageFetcher = Callable[[QueueFilter, QueueSort, int, int], QueuePage]
 Counter = Callable[[QueueFilter], int]
 
-#: Pre-check result -> badge colours (style.BADGES key).
+#: Pre-check result -> badge colours (``theme.Colours.badges`` key).
 PRECHECK_BADGES = {"matches": "verified", "mismatch": "rejected", "unreadable": "missing"}
 
 
@@ -57,17 +58,19 @@ def waiting_text(since: datetime | None, now: datetime | None = None) -> str:
     return f"{minutes} min" if minutes else "just now"
 
 
-_HOLDER_ICONS: dict[bool, QIcon] = {}
+_HOLDER_ICONS: dict[str, QIcon] = {}  # by colour
 
 
 def holder_icon(mine: bool) -> QIcon:
     """A small padlock: amber for an enrollment another officer is reviewing, blue for one's own."""
-    if mine not in _HOLDER_ICONS:
+    c = theme.colours()
+    name = c.claim_mine if mine else c.claim_other
+    if name not in _HOLDER_ICONS:
         pixmap = QPixmap(16, 16)
         pixmap.fill(Qt.GlobalColor.transparent)
         painter = QPainter(pixmap)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        colour = QColor("#2f6fb2" if mine else "#c98a00")
+        colour = QColor(name)
         pen = painter.pen()
         pen.setColor(colour)
         pen.setWidthF(1.8)
@@ -80,8 +83,8 @@ def holder_icon(mine: bool) -> QIcon:
         painter.setBrush(colour)
         painter.drawRoundedRect(2, 7, 12, 8, 2, 2)
         painter.end()
-        _HOLDER_ICONS[mine] = QIcon(pixmap)
-    return _HOLDER_ICONS[mine]
+        _HOLDER_ICONS[name] = QIcon(pixmap)
+    return _HOLDER_ICONS[name]
 
 
 def documents_count(row: QueueRow) -> str:

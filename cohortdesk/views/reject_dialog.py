@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from cohortdesk.services.configuration.rejection_reasons import RejectionReason
-from cohortdesk.views import style
+from cohortdesk.views import theme
 
 
 class RejectDialog(QDialog):
@@ -96,7 +96,7 @@ class RejectDialog(QDialog):
 
         self.error_label = QLabel("", self)
         self.error_label.setObjectName("rejectError")
-        self.error_label.setStyleSheet(f"color: {style.MISMATCH_TEXT};")
+        self.error_label.setStyleSheet(f"color: {theme.colours().error};")
         self.error_label.setWordWrap(True)
         self.error_label.hide()
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QComboBox, QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
 
-from cohortdesk.views import style
+from cohortdesk.views import theme
 
 
 class RevealDialog(QDialog):
@@ -51,7 +51,7 @@ class RevealDialog(QDialog):
 
         self.error_label = QLabel("", self)
         self.error_label.setObjectName("revealError")
-        self.error_label.setStyleSheet(f"color: {style.MISMATCH_TEXT};")
+        self.error_label.setStyleSheet(f"color: {theme.colours().error};")
         self.error_label.setWordWrap(True)
         self.error_label.hide()
 

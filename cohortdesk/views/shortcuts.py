@@ -12,6 +12,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QTextBrowser, QVBoxLayout, QWidget
 
+from cohortdesk.views import theme
+
 
 @dataclass(frozen=True)
 class Shortcut:
@@ -62,12 +64,13 @@ def key_text(shortcut: Shortcut) -> str:
 
 
 def _keys_html(keys: tuple[str, ...] | list[str]) -> str:
+    c = theme.colours()
     chips = []
     for key in keys:
         text = QKeySequence(key).toString(QKeySequence.SequenceFormat.NativeText) or key
         text = text.replace("&", "&amp;").replace("<", "&lt;").replace(" ", "&nbsp;")
         chips.append(
-            "<span style='background-color:#eef1f4; color:#1d2327; font-family:monospace; "
+            f"<span style='background-color:{c.key_background}; color:{c.key_text}; font-family:monospace; "
             f"font-weight:600'>&nbsp;{text}&nbsp;</span>"
         )
     return "&nbsp;".join(chips)
@@ -79,7 +82,7 @@ def _group_html(title: str, rows: list[tuple[str, str]]) -> str:
         for keys, text in rows
     )
     return (
-        f"<p style='margin:12px 0 4px 0; font-weight:600; color:#2d6a62'>{title}</p>"
+        f"<p style='margin:12px 0 4px 0; font-weight:600; color:{theme.colours().accent}'>{title}</p>"
         f"<table cellspacing='0' cellpadding='0'>{body}</table>"
     )
 
@@ -112,7 +115,7 @@ def sheet_html() -> str:
         "<table width='100%' cellspacing='0' cellpadding='0'><tr>"
         f"<td width='50%' valign='top' style='padding-right:18px'>{left}</td>"
         f"<td width='50%' valign='top'>{right}</td></tr></table>"
-        "<p style='color:#6b747b; margin-top:14px'>Single-letter keys act while the queue, the document "
+        f"<p style='color:{theme.colours().muted}; margin-top:14px'>Single-letter keys act while the queue, the document "
         "list or the preview has focus; in a text field they type. Up/Down and Left/Right keep their "
         "usual meaning in the cohort browser, the history and text fields. Alt opens the menus, where "
         "every action is listed as well.</p>"

@@ -1,6 +1,6 @@
 """The workstation's look on top of the shared theme (``views/theme.py``: Fusion with a Light or Dark
-palette): a small stylesheet written only in palette roles, so it follows either theme, plus the
-state badge colours and font helpers. Screens ask here instead of hard-coding colours."""
+palette): a small style sheet written in palette roles and the theme's named colours (``@name`` below
+is ``theme.Colours.name``), so it follows either theme, plus badge and font helpers."""
 
 from __future__ import annotations
 
@@ -9,108 +9,6 @@ from PySide6.QtWidgets import QApplication
 
 from cohortdesk.paths import resources_dir
 from cohortdesk.views import theme
-
-#: Colours of each theme that are not palette roles (HTML in the student pane, badges, the decide
-#: buttons, field borders). Every text colour reaches WCAG AA (4.5:1) on the background it is drawn on
-#: and field borders 3:1 (``tests/widgets/test_contrast.py`` computes it from these values).
-LIGHT_COLOURS: dict[str, str] = {
-    "muted_text": "#5f6870",
-    "border": "#d3d8dc",
-    "field_border": "#858f96",
-    "mismatch_text": "#a0221b",
-    "mismatch_background": "#fdecea",
-    "ok_text": "#176b36",
-    "reject_text": "#a3241c",
-    "reject_border": "#c98b86",
-    "reject_hover": "#fbe0de",
-    "news_text": "#1d4f9c",
-    "news_background": "#e0eafb",
-    "news_border": "#b9cdf0",
-    "news_hover": "#cfdef8",
-}
-DARK_COLOURS: dict[str, str] = {
-    "muted_text": "#a3adb4",
-    "border": "#3b4348",
-    "field_border": "#7b868d",
-    "mismatch_text": "#f4a29b",
-    "mismatch_background": "#3b2321",
-    "ok_text": "#86d9a2",
-    "reject_text": "#f4a29b",
-    "reject_border": "#a8544d",
-    "reject_hover": "#3b2321",
-    "news_text": "#b4cffa",
-    "news_background": "#1d2f4a",
-    "news_border": "#37507a",
-    "news_hover": "#243a5c",
-}
-#: state key → (text colour, background colour) of a badge, per theme.
-LIGHT_BADGES: dict[str, tuple[str, str]] = {
-    "pending": ("#8a5300", "#fdf0d5"),
-    "verified": ("#176b36", "#dcf3e3"),
-    "approved": ("#176b36", "#dcf3e3"),
-    "rejected": ("#a0221b", "#fbe0de"),
-    "missing": ("#515a62", "#eceef1"),
-    "waiting": ("#515a62", "#eceef1"),
-    "in_progress": ("#1d4f9c", "#e0eafb"),
-    "complete": ("#176b36", "#dcf3e3"),
-    "stale": ("#6b4fa0", "#ece6f7"),
-}
-DARK_BADGES: dict[str, tuple[str, str]] = {
-    "pending": ("#f5c875", "#3a2e1a"),
-    "verified": ("#86d9a2", "#1b3325"),
-    "approved": ("#86d9a2", "#1b3325"),
-    "rejected": ("#f4a29b", "#3b2321"),
-    "missing": ("#c2c9ce", "#2c3236"),
-    "waiting": ("#c2c9ce", "#2c3236"),
-    "in_progress": ("#b4cffa", "#1d2f4a"),
-    "complete": ("#86d9a2", "#1b3325"),
-    "stale": ("#cdb8f2", "#2e2640"),
-}
-
-#: The current theme's colours (``apply`` switches them; HTML is rendered with what is current).
-COLOURS: dict[str, str] = dict(LIGHT_COLOURS)
-BADGES: dict[str, tuple[str, str]] = dict(LIGHT_BADGES)
-MUTED_TEXT = COLOURS["muted_text"]
-BORDER = COLOURS["border"]
-MISMATCH_TEXT = COLOURS["mismatch_text"]
-MISMATCH_BACKGROUND = COLOURS["mismatch_background"]
-OK_TEXT = COLOURS["ok_text"]
-
-
-def _use_colours(dark: bool) -> None:
-    global MUTED_TEXT, BORDER, MISMATCH_TEXT, MISMATCH_BACKGROUND, OK_TEXT
-    COLOURS.clear()
-    COLOURS.update(DARK_COLOURS if dark else LIGHT_COLOURS)
-    BADGES.clear()
-    BADGES.update(DARK_BADGES if dark else LIGHT_BADGES)
-    MUTED_TEXT = COLOURS["muted_text"]
-    BORDER = COLOURS["border"]
-    MISMATCH_TEXT = COLOURS["mismatch_text"]
-    MISMATCH_BACKGROUND = COLOURS["mismatch_background"]
-    OK_TEXT = COLOURS["ok_text"]
-
-
-def badge_colors(state: str) -> tuple[QColor, QColor]:
-    fg, bg = BADGES.get(state, BADGES["missing"])
-    return QColor(fg), QColor(bg)
-
-
-def relative_luminance(colour: QColor) -> float:
-    """WCAG 2 relative luminance of an opaque colour."""
-
-    def channel(value: float) -> float:
-        return value / 12.92 if value <= 0.03928 else ((value + 0.055) / 1.055) ** 2.4
-
-    return (
-        0.2126 * channel(colour.redF()) + 0.7152 * channel(colour.greenF()) + 0.0722 * channel(colour.blueF())
-    )
-
-
-def contrast(first: QColor | str, second: QColor | str) -> float:
-    """WCAG 2 contrast ratio of two colours (1 to 21)."""
-    a, b = relative_luminance(QColor(first)), relative_luminance(QColor(second))
-    light, dark = max(a, b), min(a, b)
-    return (light + 0.05) / (dark + 0.05)
 
 
 def muted(palette: QPalette) -> QColor:
@@ -143,20 +41,22 @@ QHeaderView::section {
     border-bottom: 1px solid palette(midlight); padding: 4px 6px; font-weight: 600;
 }
 QPushButton#approveButton, QPushButton#rejectButton { padding: 5px 16px; font-weight: 600; border-radius: 5px; }
-QPushButton#approveButton { background: #1f7a3f; color: white; border: 1px solid #1a6a36; }
-QPushButton#approveButton:hover { background: #1a6a36; }
+QPushButton#approveButton { background: @approve; color: white; border: 1px solid @approve_hover; }
+QPushButton#approveButton:hover { background: @approve_hover; }
 QPushButton#approveButton:focus { border: 2px solid palette(highlight); }
-QPushButton#approveButton:disabled { background: #a9cdb6; border-color: #a9cdb6; color: #eef6f0; }
-QPushButton#rejectButton { background: palette(base); color: @reject_text; border: 1px solid @reject_border; }
+QPushButton#approveButton:disabled {
+    background: @approve_disabled; border-color: @approve_disabled; color: @approve_disabled_text;
+}
+QPushButton#rejectButton { background: palette(base); color: @error; border: 1px solid @reject_border; }
 QPushButton#rejectButton:hover { background: @reject_hover; }
 QPushButton#rejectButton:focus { border: 2px solid palette(highlight); }
-QPushButton#rejectButton:disabled { color: #d9a9a5; border-color: #eed7d5; }
+QPushButton#rejectButton:disabled { color: @reject_disabled_text; border-color: @reject_disabled_border; }
 QListWidget#rejectReasons::item { padding: 4px 6px; }
 QPushButton#confirmRejectButton {
-    background: #b0271f; color: white; border: 1px solid #9a211a; border-radius: 5px;
+    background: @confirm_reject; color: white; border: 1px solid @confirm_reject_hover; border-radius: 5px;
     padding: 5px 16px; font-weight: 600;
 }
-QPushButton#confirmRejectButton:hover { background: #9a211a; }
+QPushButton#confirmRejectButton:hover { background: @confirm_reject_hover; }
 QPushButton#confirmRejectButton:focus { border: 2px solid palette(highlight); }
 QStatusBar QLabel { color: palette(placeholder-text); padding: 0 6px; }
 QPushButton#queueNews {
@@ -190,19 +90,15 @@ QAbstractSpinBox::down-arrow { image: url("@icons/chevron-down.svg"); width: 9px
 
 def stylesheet(dark: bool) -> str:
     """The workstation's stylesheet with the theme's colours filled in."""
-    colours = {**(DARK_COLOURS if dark else LIGHT_COLOURS), "icons": (resources_dir() / "icons").as_posix()}
+    colours = {**(theme.DARK if dark else theme.LIGHT).css(), "icons": (resources_dir() / "icons").as_posix()}
     text = STYLESHEET_TEMPLATE
     for key in sorted(colours, key=len, reverse=True):
         text = text.replace(f"@{key}", colours[key])
     return text
 
 
-STYLESHEET = stylesheet(False)
-
-
 def apply(app: QApplication, choice: str = "system") -> str:
     """The shared theme (``system``, ``light`` or ``dark``) and the workstation's stylesheet."""
     shown = theme.apply_theme(app, choice)
-    _use_colours(shown == "dark")
     app.setStyleSheet(stylesheet(shown == "dark"))
     return shown

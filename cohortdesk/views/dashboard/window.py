@@ -32,19 +32,20 @@ from cohortdesk.services.reports.dashboard import Dashboard, Waiting
 from cohortdesk.views.dashboard.chart import Bar, BarChart, Series
 from cohortdesk.views.errors import user_message
 from cohortdesk.views.runner import Runner
+from cohortdesk.views.theme import CHART
 
 STAGE_COLORS = {
-    "reupload": "#c0392b",
-    "uploads": "#7f8c8d",
-    "check": "#d68910",
-    "learner_signature": "#2e86c1",
-    "sponsor": "#8e44ad",
-    "institution": "#16a085",
+    "reupload": CHART["rejected"],
+    "uploads": CHART["not_uploaded"],
+    "check": CHART["check"],
+    "learner_signature": CHART["learner_signature"],
+    "sponsor": CHART["sponsor"],
+    "institution": CHART["institution"],
 }
 STUCK_SERIES = (
-    Series("Not uploaded", "#8a949b"),
-    Series("Rejected, no new upload", "#c0392b"),
-    Series("Waiting for a check", "#d68910"),
+    Series("Not uploaded", CHART["not_uploaded"]),
+    Series("Rejected, no new upload", CHART["rejected"]),
+    Series("Waiting for a check", CHART["check"]),
 )
 
 
@@ -168,7 +169,7 @@ class DashboardWindow(QDialog):
             tiles.addWidget(tile, 0, column)
         content.addLayout(tiles)
 
-        self.stage_chart = BarChart([Series("Learners", "#2e86c1")], body, legend=False)
+        self.stage_chart = BarChart([Series("Learners", CHART["learners"])], body, legend=False)
         self.stage_chart.setObjectName("stageChart")
         self.stage_chart.setAccessibleName("Where the active learners are")
         self.stage_chart.empty_text = "No active learners."
@@ -286,7 +287,7 @@ class DashboardWindow(QDialog):
                 f"enrolment to verified and signed, over {data.completion_sample:,}",
             )
         self.stage_chart.series = tuple(
-            Series(stage.label, STAGE_COLORS.get(stage.key, "#2e86c1")) for stage in data.stages
+            Series(stage.label, STAGE_COLORS.get(stage.key, CHART["learners"])) for stage in data.stages
         )
         bars = []
         for index, stage in enumerate(data.stages):

@@ -28,7 +28,7 @@ from cohortdesk.services.access.identity import SPECIAL_PI, Identity
 from cohortdesk.services.documents.storage import DocumentStore
 from cohortdesk.services.review.queue import DocumentRow, EnrollmentDetail, StudentDetails
 from cohortdesk.views import enrollment_panels as panels
-from cohortdesk.views import style
+from cohortdesk.views import theme
 from cohortdesk.views.delegates import BADGE_STATE_ROLE, BADGE_TEXT_ROLE, SUBTITLE_ROLE
 from cohortdesk.views.display_text import visible_name
 from cohortdesk.views.errors import show_error, user_message
@@ -139,7 +139,7 @@ class DetailPane(QObject):
         ui.document_status.setText("")
         self._student_html = None
         ui.student_details.setHtml(
-            f"<p style='color:{style.MUTED_TEXT}'>Select an enrollment in the queue to see the student's details, "
+            f"<p style='color:{theme.colours().muted}'>Select an enrollment in the queue to see the student's details, "
             "their documents and the decisions made so far.</p>"
         )
         ui.history.clear()
@@ -183,7 +183,7 @@ class DetailPane(QObject):
         for row in detail.history:
             columns = panels.history_columns(row)
             item = QTreeWidgetItem(list(columns))
-            item.setForeground(0, style.badge_colors(row.action)[0])
+            item.setForeground(0, theme.badge_colours(row.action)[0])
             summary = f"{columns[0]}: {columns[1]}, {columns[2]}, {columns[3]}" + (
                 f". {columns[4]}" if columns[4] else ""
             )

@@ -30,7 +30,7 @@ from cohortdesk.services.documents.reading.model import DocumentReading
 from cohortdesk.services.documents.storage import DocumentStore
 from cohortdesk.services.review.queue import QueueFilter, StudentDetails, mask_id_number
 from cohortdesk.services.validation import document_label
-from cohortdesk.views import style
+from cohortdesk.views import theme
 from cohortdesk.views.delegates import StateBadgeDelegate
 from cohortdesk.views.queue_table_model import QueueTableModel
 from cohortdesk.views.runner import Runner
@@ -40,12 +40,16 @@ log = logging.getLogger(__name__)
 #: How many enrollments after the shown one are read ahead.
 READ_AHEAD = 5
 FIELD_LINK = "cohortdesk:field/"
-STATUS_COLOURS = {
-    compare.MATCH: style.OK_TEXT,
-    compare.MISMATCH: style.MISMATCH_TEXT,
-    compare.FLAGGED: style.MISMATCH_TEXT,
-    compare.UNSURE: "#8a5300",
-}
+
+
+def status_colour(c: theme.Colours, status: str) -> str:
+    """The colour a check's line is drawn in, in the theme ``c``."""
+    return {
+        compare.MATCH: c.ok,
+        compare.MISMATCH: c.error,
+        compare.FLAGGED: c.error,
+        compare.UNSURE: c.warning,
+    }.get(status, c.muted)
 
 
 class DocumentReader(QObject):
@@ -231,7 +235,8 @@ class DocumentReader(QObject):
 
 def checks_html(checks: list[Check], pending: list[str], available: bool, planned: bool) -> str:
     """The student pane's "On the documents" section."""
-    muted = f"color:{style.MUTED_TEXT}"
+    c = theme.colours()
+    muted = f"color:{c.muted}"
     head = (
         "<p style='margin-top:10px; margin-bottom:2px'><b>On the documents</b> "
         f"<span style='{muted}'>· read on this computer; hover a line to see it on the page</span></p>"
@@ -250,7 +255,7 @@ def checks_html(checks: list[Check], pending: list[str], available: bool, planne
             rows.append(
                 f"<tr><td colspan='2' style='{muted}; padding-top:4px'>{escape(document_label(current))}</td></tr>"
             )
-        colour = STATUS_COLOURS.get(check.status, style.MUTED_TEXT)
+        colour = status_colour(c, check.status)
         text = escape(check.message)
         if check.status == compare.UNSURE:
             text = "<i>Unsure:</i> " + text
