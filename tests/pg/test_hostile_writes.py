@@ -18,7 +18,7 @@ import pytest
 from psycopg import errors as pgerr
 
 from cohortdesk.db import Database, migrate
-from cohortdesk.services.sync import server
+from cohortdesk.services.sync import push, server
 from cohortdesk.services.sync.spec import SPECS, record_to_json
 from tests import factories
 from tests.conftest import create_pg_database, drop_pg_database
@@ -397,11 +397,11 @@ def test_a_laptop_400_days_slow_gets_the_server_clock(sec: Secured):
         updated_at=long_ago,
     )
     with db.engine.begin() as conn:
-        result = server.push(
+        result = push.apply_batch(
             conn,
             hs,
             [
-                server.Mutation(
+                push.Mutation(
                     1, "cohort_enrollments", new_id, "insert", record_to_json(row), created_at=long_ago
                 )
             ],

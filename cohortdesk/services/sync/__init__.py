@@ -1,7 +1,8 @@
 """Offline-first sync of configuration between a laptop's SQLite store and the shared PostgreSQL.
 
 Modules: ``spec`` (what syncs, value codec, shared validation), ``local`` (sync_state, outbox, id
-pools, status counts, export), ``server`` (device registration, id reservation, push, pull reads),
+pools, status counts, export), ``server`` (device registration, id reservation, the write function,
+pull reads), ``push`` (a pushed batch applied on the server: its package docstring maps the parts),
 ``engine`` (``sync()``: push, top up ids, pull), ``conflicts`` (the inbox and its resolutions). The
 write path is ``cohortdesk.services.configuration.edits``.
 

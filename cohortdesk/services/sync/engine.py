@@ -2,7 +2,7 @@
 
     report = sync(local_db, server_db, progress=None, cancelled=None)
 
-* **Push** in batches, each one server transaction (``server.push``); the local outbox entries of a
+* **Push** in batches, each one server transaction (``push.apply_batch``); the local outbox entries of a
   batch are acknowledged only after the server committed. A crash or a dropped connection anywhere
   is resumed by syncing again: the server recognises mutation ids it already applied, so nothing is
   applied twice and nothing is lost. A server that accepts only newer laptops raises
@@ -41,7 +41,7 @@ from cohortdesk import __version__
 from cohortdesk.db import Database
 from cohortdesk.errors import CohortDeskError, OfflineError, SyncError
 from cohortdesk.models import SyncConflict, SyncOutbox
-from cohortdesk.services.sync import local, server
+from cohortdesk.services.sync import local, push, server
 from cohortdesk.services.sync.spec import SPECS, SYNC_SCHEMA_VERSION, upcast
 
 log = logging.getLogger(__name__)
@@ -321,9 +321,9 @@ class _Sync:
                 raise SyncError(f"The server stopped the sync: {result.error}. Your changes are kept.")
 
     @staticmethod
-    def _mutation(row: Any) -> server.Mutation:
+    def _mutation(row: Any) -> push.Mutation:
         entry = upcast(dict(row._mapping))
-        return server.Mutation(
+        return push.Mutation(
             mutation_id=entry["mutation_id"],
             table_name=entry["table_name"],
             row_id=entry["row_id"],
@@ -334,11 +334,11 @@ class _Sync:
             created_at=entry["created_at"],
         )
 
-    def _push_batch(self, hs: server.Handshake, mutations: list[server.Mutation]) -> server.PushResult:
+    def _push_batch(self, hs: server.Handshake, mutations: list[push.Mutation]) -> push.PushResult:
         for attempt in range(3):
             try:
                 with self.server_db.engine.begin() as conn:
-                    return server.push(conn, hs, mutations, app_version=__version__)
+                    return push.apply_batch(conn, hs, mutations, app_version=__version__)
             except DBAPIError as exc:
                 if isinstance(exc.orig, _TRANSIENT) and attempt < 2:
                     log.info("push batch retried after %s", type(exc.orig).__name__)
@@ -346,7 +346,7 @@ class _Sync:
                 raise
         raise AssertionError("unreachable")
 
-    def _acknowledge(self, result: server.PushResult) -> None:
+    def _acknowledge(self, result: push.PushResult) -> None:
         now = _now()
         with self.local_db.session() as s:
             if result.results:
