@@ -79,12 +79,14 @@ class AppRole(LabelledEnum):
 
 
 class AccessKind(StrEnum):
-    """What an access-log entry records (POPIA: views, reveals, exports and permission changes)."""
+    """What an access-log entry records (POPIA: views, reveals, exports, permission changes, and the
+    server's comparisons of an ID number read off a document with the hidden captured one)."""
 
     DOCUMENT_VIEW = "document_view"
     SPECIAL_PI_REVEAL = "special_pi_reveal"
     EXPORT = "export"
     PERMISSION_CHANGE = "permission_change"
+    ID_NUMBER_CHECK = "id_number_check"
 
 
 def check_in(column: str, enum: type[StrEnum]) -> str:

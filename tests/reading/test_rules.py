@@ -283,3 +283,59 @@ def test_a_masked_captured_number_is_compared_on_its_visible_digits_only() -> No
     assert "visible digits" in same["sa_id_number"].message
     other = by_key(compare.compare_document(reading(field("sa_id_number", "8001015009087")), masked, TODAY))
     assert other["sa_id_number"].status == compare.MISMATCH
+
+
+def test_the_servers_answer_finishes_a_masked_comparison_without_showing_digits() -> None:
+    masked = compare.Captured("Thandiwe", "Mokoena", "990915*****87")
+    read = reading(field("sa_id_number", "9909151135087"))
+    hidden_mask = lambda value: value[:6] + "*****" + value[11:]  # noqa: E731 - as the queue masks
+
+    def id_check(answer: compare.ServerAnswer | None) -> compare.Check:
+        answers = {"9909151135087": answer} if answer is not None else None
+        checks = compare.compare_document(read, masked, TODAY, mask=hidden_mask, server_answers=answers)
+        return by_key(checks)["sa_id_number"]
+
+    yes = id_check(compare.ServerAnswer(matches=True))
+    assert yes.status == compare.MATCH
+    assert (
+        yes.message
+        == "On the document: 990915*****87 — matches captured ✓ (the hidden digits compared by the server)"
+    )
+    assert compare.precheck([yes]) == compare.PRECHECK_MATCHES
+    no = id_check(compare.ServerAnswer(matches=False))
+    assert no.status == compare.MISMATCH
+    assert no.message == (
+        "On the document: 990915*****87 — differs from captured 990915*****87 in the hidden digits "
+        "(compared by the server)."
+    )
+    assert compare.precheck([no]) == compare.PRECHECK_MISMATCH
+    waiting = id_check(compare.ServerAnswer(pending=True))
+    assert waiting.status == compare.UNSURE and waiting.message.endswith(
+        "the server is comparing the hidden digits…"
+    )
+    refused = id_check(compare.ServerAnswer(refusal="You have compared 3 different numbers."))
+    assert refused.status == compare.UNSURE
+    assert refused.message.endswith(
+        "the server did not compare the hidden digits: You have compared 3 different numbers."
+    )
+    for check in (yes, no, waiting, refused):
+        assert "1135" not in check.message  # the hidden digits never show
+    # An answer about another number read is not this number's answer.
+    other = compare.compare_document(
+        read,
+        masked,
+        TODAY,
+        mask=hidden_mask,
+        server_answers={"9909155135083": compare.ServerAnswer(matches=True)},
+    )
+    assert by_key(other)["sa_id_number"].status == compare.UNSURE
+
+
+def test_only_a_clear_reading_agreeing_with_the_visible_digits_goes_to_the_server() -> None:
+    masked = compare.Captured("Thandiwe", "Mokoena", "990915*****87")
+    assert compare.needs_server(field("sa_id_number", "9909151135087"), masked)
+    assert not compare.needs_server(field("sa_id_number", "9909151135087", 0.5), masked)  # unsure
+    assert not compare.needs_server(field("sa_id_number", "8001015009087"), masked)  # visible digits differ
+    assert not compare.needs_server(field("sa_id_number", "9909151135087"), CAPTURED)  # nothing hidden
+    assert not compare.needs_server(None, masked)
+    assert not compare.needs_server(field("sa_id_number", "9909151135087"), compare.Captured("A", "B", ""))

@@ -4,7 +4,10 @@ comparison shown in the student pane with the value outlined on the page when it
 ``DocumentReader`` reads the shown enrollment's documents first, then those of the next enrollments
 in the queue, one document at a time on the runner's io lane; the OCR itself runs in a separate
 worker process (``views/preview/reading_client.py``), so the GUI thread only receives results.
-Results are cached per document version (``services.documents.reading.cache``).
+Results are cached per document version (``services.documents.reading.cache``). Where the captured ID
+number reaches this login masked (PostgreSQL), a number read clearly that agrees with its visible digits
+is compared by the server (``services.access.id_check``, on the runner's database lane): "matches
+captured ✓" or a mismatch, in words, instead of "unsure".
 
 ``install_reading(window)`` wires it into a ``MainWindow``: the "On the documents" section of the
 student pane, hover highlights in the preview, the queue's Pre-check column and filter.
@@ -23,9 +26,11 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, QUrl, Signal
 from PySide6.QtWidgets import QApplication, QBoxLayout, QComboBox, QStyledItemDelegate, QWidget
 
+from cohortdesk.errors import CohortDeskError
+from cohortdesk.services.access import id_check
 from cohortdesk.services.documents.reading import compare, engine, service
 from cohortdesk.services.documents.reading.cache import ReadingCache
-from cohortdesk.services.documents.reading.compare import Check
+from cohortdesk.services.documents.reading.compare import Check, ServerAnswer
 from cohortdesk.services.documents.reading.model import DocumentReading
 from cohortdesk.services.documents.storage import DocumentStore
 from cohortdesk.services.review.queue import QueueFilter, StudentDetails, mask_id_number
@@ -66,11 +71,17 @@ class DocumentReader(QObject):
         read_bytes: Callable[[bytes, str], DocumentReading] | None = None,
         cache: ReadingCache | None = None,
         parent: QObject | None = None,
+        check_id: Callable[[int, str], bool] | None = None,
     ) -> None:
         super().__init__(parent)
         self.runner = runner
         self.db = db
         self.store = store
+        #: Asks the server whether a number read is the hidden captured one (runs on the db lane).
+        self.check_id = check_id or (
+            lambda enrollment_id, number: id_check.check_id_number(db, enrollment_id, number)
+        )
+        self.answers: dict[int, dict[str, ServerAnswer]] = {}
         self.cache = cache or ReadingCache()
         self._process: Any = None
         self._read_bytes = read_bytes
@@ -127,6 +138,10 @@ class DocumentReader(QObject):
         self.plans.pop(enrollment_id, None)
         self.readings.pop(enrollment_id, None)
         self._asked.discard(enrollment_id)
+        # Answers stay (they hold per number read); a question the server did not answer is asked again.
+        answers = self.answers.get(enrollment_id, {})
+        for number in [n for n, a in answers.items() if a.refusal]:
+            del answers[number]
 
     def _requeue(self) -> None:
         queue: list[service.PlannedDocument] = []
@@ -175,9 +190,50 @@ class DocumentReader(QObject):
             return  # planned again meanwhile: this reading is of an older version
         readings = self.readings.setdefault(document.enrollment_id, {})
         readings[document.document_type] = reading
+        found = reading.get("sa_id_number")
+        if compare.needs_server(found, plan.captured) and found is not None:
+            self._ask_server(document.enrollment_id, found.value)
         self.document_read.emit(document.enrollment_id, document.document_type)
-        if all(d.document_type in readings for d in plan.documents):
-            self._finish(document.enrollment_id)
+        self._finish_when_done(document.enrollment_id)
+
+    def _finish_when_done(self, enrollment_id: int) -> None:
+        """The pre-check once every document is read and no server answer is still awaited."""
+        plan = self.plans.get(enrollment_id)
+        readings = self.readings.get(enrollment_id, {})
+        if plan is None or not all(d.document_type in readings for d in plan.documents):
+            return
+        if any(a.pending for a in self.answers.get(enrollment_id, {}).values()):
+            return
+        self._finish(enrollment_id)
+
+    # --- the server's comparison of a number read with the hidden captured one ---------------------
+
+    def _ask_server(self, enrollment_id: int, number: str) -> None:
+        answers = self.answers.setdefault(enrollment_id, {})
+        if number in answers:
+            return  # asked already (each ask is logged and counted by the server)
+        answers[number] = ServerAnswer(pending=True)
+        try:
+            self.runner.db(self.check_id, enrollment_id, number).success(
+                lambda matches: self._answered(enrollment_id, number, ServerAnswer(matches=bool(matches)))
+            ).failure(lambda error: self._not_answered(enrollment_id, number, error)).start()
+        except RuntimeError:  # the runner was shut down: the window is closing
+            answers.pop(number, None)
+
+    def _not_answered(self, enrollment_id: int, number: str, error: BaseException) -> None:
+        if isinstance(error, CohortDeskError):
+            said = str(error)
+        else:
+            log.warning("Comparing an ID number on the server failed: %r", error)
+            said = "the server could not be asked just now"
+        self._answered(enrollment_id, number, ServerAnswer(refusal=said))
+
+    def _answered(self, enrollment_id: int, number: str, answer: ServerAnswer) -> None:
+        if self._closed:
+            return
+        self.answers.setdefault(enrollment_id, {})[number] = answer
+        self.document_read.emit(enrollment_id, "id_document")
+        self._finish_when_done(enrollment_id)
 
     def _on_read_failed(self, document: service.PlannedDocument, error: BaseException) -> None:
         log.warning(
@@ -211,6 +267,7 @@ class DocumentReader(QObject):
                     today,
                     mask=mask,
                     certification_max_age_days=plan.certification_max_age_days,
+                    server_answers=self.answers.get(enrollment_id),
                 )
             )
         return out

@@ -2,7 +2,9 @@
 
 ``compare_document`` gives one ``Check`` per field: *match* only when the value was read with
 confidence and equals the captured one; a value read with low confidence is *unsure*, never a
-match; a certification older than the cohort's limit is *flagged*, the limit said in words
+match (on PostgreSQL, where the captured number reaches the officer masked, a clear reading agreeing
+with its visible digits matches only when the server says so: ``needs_server``, ``ServerAnswer``);
+a certification older than the cohort's limit is *flagged*, the limit said in words
 ("certified 4 months ago; this cohort accepts 3 months"). ``precheck`` sums an
 enrollment's checks into the queue's pre-check result. Pre-checks inform; officers decide.
 """
@@ -10,7 +12,7 @@ enrollment's checks into the queue's pre-check result. Pre-checks inform; office
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -48,6 +50,17 @@ class Captured:
     last_name: str = ""
     sa_id_number: str = ""
     date_of_birth: str = ""  # YYYY-MM-DD
+
+
+@dataclass(frozen=True)
+class ServerAnswer:
+    """The server's comparison of a number read off a document with the hidden captured one
+    (``services.access.id_check``): ``matches`` True or False, or None while asked (``pending``) or
+    when the server would not answer (``refusal`` says why, in words)."""
+
+    matches: bool | None = None
+    pending: bool = False
+    refusal: str = ""
 
 
 @dataclass(frozen=True)
@@ -94,8 +107,25 @@ def _describe_id_difference(document: str, captured: str) -> str:
     return f"{words} ({', '.join(differ)})" if differ else words
 
 
+def needs_server(found: Field | None, captured: Captured) -> bool:
+    """True when only the server can finish the ID comparison: the number was read clearly (13
+    digits, sure, its check digit right) and agrees with every digit of the captured number the
+    viewer may see, the rest being masked."""
+    if found is None or not found.sure or found.note.startswith("the "):
+        return False
+    number, seen = found.value, captured.sa_id_number
+    if not (len(number) == 13 and number.isdigit() and len(seen) == 13) or seen.isdigit():
+        return False
+    visible = [(a, b) for a, b in zip(number, seen, strict=True) if b.isdigit()]
+    return bool(visible) and all(a == b for a, b in visible)
+
+
 def _id_check(
-    document_type: str, found: Field | None, captured: Captured, mask: Callable[[str], str]
+    document_type: str,
+    found: Field | None,
+    captured: Captured,
+    mask: Callable[[str], str],
+    server: ServerAnswer | None = None,
 ) -> Check:
     label = "ID number"
     if found is None:
@@ -123,15 +153,33 @@ def _id_check(
         # The captured number reached us masked: only its visible digits can be compared.
         visible = [(a, b) for a, b in zip(found.value, captured.sa_id_number, strict=False) if b.isdigit()]
         if len(captured.sa_id_number) == 13 and visible and all(a == b for a, b in visible):
-            return Check(
-                document_type,
-                "sa_id_number",
-                label,
-                UNSURE,
-                f"On the document: {shown} — agrees with the visible digits of the captured number; "
-                "the rest is hidden from your role.",
-                found,
-            )
+            if server is not None and server.matches is True:
+                return Check(
+                    document_type,
+                    "sa_id_number",
+                    label,
+                    MATCH,
+                    f"On the document: {shown} — matches captured ✓ (the hidden digits compared by the server)",
+                    found,
+                )
+            if server is not None and server.matches is False:
+                return Check(
+                    document_type,
+                    "sa_id_number",
+                    label,
+                    MISMATCH,
+                    f"On the document: {shown} — differs from captured {captured.sa_id_number} in the hidden "
+                    "digits (compared by the server).",
+                    found,
+                )
+            agrees = f"On the document: {shown} — agrees with the visible digits of the captured number; "
+            if server is not None and server.pending:
+                rest = "the server is comparing the hidden digits…"
+            elif server is not None and server.refusal:
+                rest = f"the server did not compare the hidden digits: {server.refusal.rstrip('.')}."
+            else:
+                rest = "the rest is hidden from your role."
+            return Check(document_type, "sa_id_number", label, UNSURE, agrees + rest, found)
         if len(captured.sa_id_number) == 13 and visible:
             return Check(
                 document_type,
@@ -332,10 +380,12 @@ def compare_document(
     *,
     mask: Callable[[str], str] = lambda value: value,
     certification_max_age_days: int | None = None,
+    server_answers: Mapping[str, ServerAnswer] | None = None,
 ) -> list[Check]:
     """The checks one document's reading supports; ``mask`` hides ID numbers the viewer may not see;
     ``certification_max_age_days`` is the cohort's limit as stored (None: the default, 90 days; 0: no
-    limit)."""
+    limit); ``server_answers`` are the server's comparisons of numbers read here with the hidden
+    captured one, by number read."""
     document_type = reading.document_type
     if reading.source == SOURCE_NONE:
         return [
@@ -350,7 +400,8 @@ def compare_document(
     checks: list[Check] = []
     found_id = reading.get("sa_id_number")
     if document_type == "id_document" or found_id is not None:
-        checks.append(_id_check(document_type, found_id, captured, mask))
+        answer = (server_answers or {}).get(found_id.value) if found_id is not None else None
+        checks.append(_id_check(document_type, found_id, captured, mask, answer))
     if document_type == "id_document":
         for key, label, value in (
             ("surname", "Surname", captured.last_name),
