@@ -19,7 +19,7 @@ same run. Goal: at most 1 connection per idle station; p95 at N = 200 within 2x 
 machine's load average is printed with each row: on a shared machine the ratios mean little when
 it is far above the number of cores.
 
-    python bench/stations.py [--stations 1,25,100,200] [--modes direct,pooler] [--seconds 20]
+    python bench/stations.py [--stations 1,25,100,200] [--modes direct,pooler] [--seconds 45]
 
 Everything runs on a private PostgreSQL cluster (and PgBouncer) on free loopback ports, in a
 temporary folder, removed at the end; never the shared server. Bounded: ``--seconds`` of work per N
@@ -123,6 +123,10 @@ def station(
         idle.wait()
         while not work.is_set() and not stop.is_set():
             time.sleep(0.2)
+        if not probe:
+            # Steady state, not a starting gun: people already at work are spread over a think time,
+            # so the N - 1 others do not all claim and reload in the same second.
+            stop.wait(rng.uniform(0, think))
         while not stop.is_set():
             if listener is None and time.monotonic() - last_poll >= POLL_SECONDS:
                 q.queue_count(db, flt)  # the poll of a window that cannot listen
@@ -299,7 +303,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stations", default="1,25,100,200")
     parser.add_argument("--modes", default="direct,pooler")
-    parser.add_argument("--seconds", type=float, default=20.0, help="work phase per N")
+    parser.add_argument("--seconds", type=float, default=45.0, help="work phase per N")
     parser.add_argument("--idle", type=float, default=13.0, help="idle wait before counting connections")
     parser.add_argument("--think", type=float, default=15.0, help="mean seconds a person looks at a document")
     parser.add_argument("--items", type=int, default=4000)
