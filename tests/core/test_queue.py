@@ -174,6 +174,21 @@ def test_queue_row_after_a_decision(db, world):
         q.queue_row(db, 999_999)
 
 
+def test_documents_awaiting_counts_each_enrollments_own_decisions(db, world):
+    # A decision on one learner's document must not stand for another's: the lookup of the latest
+    # decision once ran over every enrollment, so only the newest decision in the store counted.
+    lerato, sipho = world["enrollments"]["Lerato Mokoena"], world["enrollments"]["Sipho Dlamini"]
+    for enrollment in (lerato, sipho):
+        vs.record_decision(db, vs.DecisionCommand(enrollment, "id_document", "approved"), _officer(db, world))
+    rows = {r.enrollment_id: r for r in q.queue_rows(db, [lerato, sipho])}
+    for enrollment in (lerato, sipho):
+        assert rows[enrollment].documents_uploaded == 2
+        assert rows[enrollment].documents_awaiting == 1
+    vs.record_decision(db, vs.DecisionCommand(lerato, "matric_certificate", "approved"), _officer(db, world))
+    assert q.queue_row(db, lerato).documents_awaiting == 0
+    assert q.queue_row(db, sipho).documents_awaiting == 1
+
+
 def test_student_details_decode_and_compare(db, world):
     e = world["enrollments"]["Sipho Dlamini"]
     details = q.student_details(db, e, ADMIN, today=date(2026, 6, 1), unmasked=True)

@@ -350,11 +350,16 @@ def _awaiting_count(dialect: str) -> Any:
         .where(
             DocumentVerification.cohort_enrollment_id == CohortEnrollment.id,
             DocumentVerification.document_type == doc_type,
-            DocumentVerification.reverses_id.is_(None),
+            # Not a reversal (the CHECK constraint ties action and reverses_id). Said with the action:
+            # "reverses_id IS NULL" led SQLite to walk that index over every decision, per upload.
+            DocumentVerification.action.in_(("approved", "rejected")),
             ~select(undo.id).where(undo.reverses_id == DocumentVerification.id).exists(),
         )
         .order_by(DocumentVerification.created_at.desc(), DocumentVerification.id.desc())
         .limit(1)
+        # Two levels down from the enrollment and its upload: SQL's automatic correlation reaches only
+        # the SELECT just around this one, so without this the lookup ran over every enrollment.
+        .correlate(CohortEnrollment, upload)
         .scalar_subquery()
     )
     latest = aliased(DocumentVerification, name="latest_decision")
