@@ -91,8 +91,12 @@ def settle_heap() -> None:
     The start-up leaves some hundred thousand long-lived objects (Qt wrappers, SQLAlchemy's mappers and
     caches, modules); each full collection walked all of them, 70–150 ms with the GIL held, and a
     background export triggers one every few seconds, freezing the window (bench/responsiveness.py).
-    Frozen objects are never scanned again, so full collections only walk what came later."""
+    Frozen objects are never scanned again, so full collections only walk what came later.
+
+    ``cli.main`` turns collection off while the window starts (it found only a few hundred cyclic
+    garbage objects among them, which stay frozen); this turns it back on."""
     gc.freeze()
+    gc.enable()
 
 
 # --- which database -------------------------------------------------------------------------------

@@ -85,7 +85,6 @@ class DocumentReader(QObject):
         self.cache = cache or ReadingCache()
         self._process: Any = None
         self._read_bytes = read_bytes
-        self.engine_name = engine.engine_name()
         self.available = read_bytes is not None or engine.available()
         self.readings: dict[int, dict[str, DocumentReading]] = {}
         self.plans: dict[int, service.PlannedEnrollment] = {}
@@ -166,11 +165,9 @@ class DocumentReader(QObject):
             self.shutdown()
 
     def _submit(self, document: service.PlannedDocument) -> None:
-        self.runner.io(
-            service.read_document, self.store, self.cache, self._reader(), document, self.engine_name
-        ).success(lambda reading: self._on_read(document, reading)).failure(
-            lambda error: self._on_read_failed(document, error)
-        ).finally_(self._done).start()
+        self.runner.io(service.read_document, self.store, self.cache, self._reader(), document).success(
+            lambda reading: self._on_read(document, reading)
+        ).failure(lambda error: self._on_read_failed(document, error)).finally_(self._done).start()
 
     def _reader(self) -> Callable[[bytes, str], DocumentReading]:
         if self._read_bytes is None:

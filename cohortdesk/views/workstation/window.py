@@ -517,8 +517,10 @@ class MainWindow(QMainWindow):
     # --- loading the cohort tree and the queue ------------------------------------------------
 
     def start(self) -> None:
-        self.queue_pane.load_tree()
+        # The queue's first page first (the database lane runs in order): the officer's work is there;
+        # the tree with its counts over every enrollment follows a moment later.
         self.queue_pane.apply_filters()
+        self.queue_pane.load_tree()
         self.live.start()
 
     def refresh(self) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import threading
 import time
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,10 @@ def _engine() -> Any:
     return _api
 
 
+@cache
 def engine_name() -> str:
+    """``tesseract 5.3.0``: names the engine in readings and the cache (imports the engine: call it
+    off the GUI thread)."""
     try:
         import tesserocr
 

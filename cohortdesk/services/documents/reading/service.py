@@ -17,7 +17,7 @@ from sqlalchemy import select
 from cohortdesk.errors import StorageError
 from cohortdesk.models.cohorts import Cohort, CohortEnrollment
 from cohortdesk.models.docuseal import User
-from cohortdesk.services.documents.reading import reader
+from cohortdesk.services.documents.reading import engine, reader
 from cohortdesk.services.documents.reading.cache import ReadingCache
 from cohortdesk.services.documents.reading.compare import Captured
 from cohortdesk.services.documents.reading.model import DocumentReading
@@ -91,10 +91,12 @@ def read_document(
     cache: ReadingCache,
     read_bytes: Callable[[bytes, str], DocumentReading],
     document: PlannedDocument,
-    engine_name: str,
+    engine_name: str | None = None,
 ) -> DocumentReading:
-    """The document's reading from the cache, else read now (and kept unless reading failed)."""
+    """The document's reading from the cache, else read now (and kept unless reading failed).
+    ``engine_name`` (the cache key's engine) defaults to this installation's OCR engine."""
     key, checksum = document.version
+    engine_name = engine_name or engine.engine_name()
     cached = cache.get(key, checksum, engine_name)
     if cached is not None:
         return cached
