@@ -8,7 +8,9 @@ enrollment (``claims.claim_next``), looks at it for ``--think`` seconds (mean; 1
 renews the claim now and then (``claims.renew``), decides (``record_decision`` under the claim,
 releasing it) and now and then reloads the queue page. One station (the probe) works without
 pauses and reloads the page every time: the latencies are what a person sees while the N - 1
-others work at a person's pace; at N = 1 the probe is alone, the baseline. Stations are threads,
+others work at a person's pace; at N = 1 the probe is alone, the baseline. Each station logs in as
+its own officer (a login per person, as deployed: row-level security applies, and PgBouncer keeps
+one pool per login). Stations are threads,
 spread over a few worker processes (one database, one pool and one listener each, like one window).
 
 For N in ``--stations`` (default 1, 25, 100, 200) and each mode (``direct``: straight to the server;
@@ -51,6 +53,7 @@ from typing import Any
 from sqlalchemy import URL, create_engine, text
 
 from cohortdesk.db import Database
+from cohortdesk.services.access import logins
 from cohortdesk.services.access.identity import ROLE_CAPABILITIES, Identity
 from cohortdesk.services.review import claims
 from cohortdesk.services.review import decisions as vs
@@ -64,6 +67,50 @@ WORKERS = 4
 PAGE_SIZE = 200  # the window's default queue page
 PAGE_RELOAD = 0.25  # share of decisions after which the person reloads the page
 PROBE_THINK = 0.3  # the measuring station works without pause
+STATION_LOGIN = "station_{}"  # a station's login, by its officer's user id
+
+
+def station_logins(url: URL, world: Any) -> tuple[list[str], list[Identity]]:
+    """One login per station, made the way a database administrator adds a person
+    (``cohortdesk admin add-user``: ``logins.add_user`` on a privileged connection)."""
+    db = Database(url)
+    try:
+        with db.read_session() as s:
+            institution_id = s.execute(
+                text(
+                    "SELECT c.institution_id FROM cohort_enrollments e JOIN cohorts c ON c.id = e.cohort_id "
+                    "WHERE e.user_id = (SELECT min(user_id) FROM cohort_enrollments "
+                    "WHERE account_id = :a AND document_verification_state = 'pending')"
+                ),
+                {"a": world.account_id},
+            ).scalar_one()
+        rows = [
+            logins.add_user(
+                db,
+                logins.NewLogin(
+                    login=STATION_LOGIN.format(user_id),
+                    role="officer",
+                    user_id=user_id,
+                    institution_id=institution_id,
+                ),
+                None,
+            )
+            for user_id in world.officer_ids
+        ]
+    finally:
+        db.dispose()
+    identities = [
+        Identity(
+            user_id=row.user_id,
+            display_name=row.display_name,
+            account_id=row.account_id,
+            institution_id=row.institution_id,
+            role=row.role,
+            capabilities=ROLE_CAPABILITIES[row.role],
+        )
+        for row in rows
+    ]
+    return [row.login for row in rows], identities
 
 
 def _officers_module() -> Any:
@@ -89,7 +136,7 @@ class StationFigures:
 
 
 def station(
-    url: str,
+    url: URL,
     pooler: str,
     identity: Identity,
     idle: threading.Event,
@@ -103,7 +150,7 @@ def station(
     rng = random.Random()
     reload_share = 1.0 if probe else PAGE_RELOAD
     think = PROBE_THINK if probe else think
-    db = Database(url, pooler=pooler)
+    db = Database(url.set(username=STATION_LOGIN.format(identity.user_id)), pooler=pooler)
     listener: QueueListener | None = None
 
     def on_event(_event: Any) -> None:
@@ -166,7 +213,7 @@ def station(
 
 
 def worker(
-    url: str,
+    url: URL,
     pooler: str,
     identities: list[Identity],
     think: float,
@@ -254,7 +301,7 @@ class Figures:
 def run(
     mode: str,
     n: int,
-    url: str,
+    url: URL,
     pooler: str,
     admin: URL,
     database: str,
@@ -266,6 +313,8 @@ def run(
     ready, out = ctx.Queue(), ctx.Queue()
     who = officer_identities[:n]
     shares = [who[i::WORKERS] for i in range(min(WORKERS, n))]
+    # Every station logs in as its own person, as workstations do: row-level security, the person's
+    # own pool behind the pooler (PgBouncer pools per database and login).
     processes = [
         ctx.Process(
             target=worker,
@@ -325,23 +374,13 @@ def main() -> int:
         server.start()
         database = "cdbench_stations"
         server.psql(f"CREATE DATABASE {database}")
-        url = server.url(database).render_as_string(hide_password=False)
+        url = server.url(database)
         officers = _officers_module()
-        world = officers.seed(url, args.items, max(counts))
-        identities = [
-            Identity(
-                user_id=user_id,
-                display_name=f"Officer {user_id}",
-                account_id=world.account_id,
-                institution_id=None,
-                role="officer",
-                capabilities=ROLE_CAPABILITIES["officer"],
-            )
-            for user_id in world.officer_ids
-        ]
+        world = officers.seed(url.render_as_string(hide_password=False), args.items, max(counts))
+        logins, identities = station_logins(url, world)
         admin = server.url("postgres")
         if "pooler" in modes:
-            found, why = PgBouncer.find(server, pool_size=20)
+            found, why = PgBouncer.find(server, pool_size=20, users=("postgres", *logins))
             if found is None:
                 print(f"stations: pooler runs skipped ({why})")
                 modes = [m for m in modes if m != "pooler"]
@@ -353,7 +392,7 @@ def main() -> int:
             f"{'decide p95':>10} {'x N=1':>6} {'pages':>6} {'decisions':>9} {'load':>5} errors"
         )
         for mode in modes:
-            target = url if mode == "direct" else bouncer.url(database).render_as_string(False)  # type: ignore[union-attr]
+            target = url if mode == "direct" else bouncer.url(database)  # type: ignore[union-attr]
             pooler = "none" if mode == "direct" else "transaction"
             base: Figures | None = None
             for n in counts:
