@@ -361,10 +361,6 @@ def _awaiting_count(dialect: str) -> Any:
         # the SELECT just around this one, so without this the lookup ran over every enrollment.
         .correlate(CohortEnrollment, upload)
         .scalar_subquery()
-        # The enrollment and the upload belong to the enclosing queries, two levels up: SQLAlchemy
-        # correlates automatically only with the SELECT directly around it, and would otherwise give
-        # this lookup its own enrollments and uploads (one "latest decision" for every row).
-        .correlate_except(DocumentVerification, undo)
     )
     latest = aliased(DocumentVerification, name="latest_decision")
     decided_checksum = _json_text(dialect, latest.verification_metadata, "checksum")
