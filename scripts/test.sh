@@ -4,8 +4,9 @@
 # Under CI=true an unreachable PostgreSQL fails the run instead of skipping its tests.
 set -euo pipefail
 source "$(dirname "$0")/bootstrap.sh"
-# Validators for the Linux desktop files, checked by tests/packaging; PgBouncer for the pooler tests.
-export COHORTDESK_EXTRA_APT="desktop-file-utils appstream pgbouncer ${COHORTDESK_EXTRA_APT:-}"
+# Validators for the Linux desktop files, checked by tests/packaging; PgBouncer for the pooler tests;
+# Xvfb for the screen-size check under a real X server (tests/widgets/test_screen_sizes.py).
+export COHORTDESK_EXTRA_APT="desktop-file-utils appstream pgbouncer xvfb xauth ${COHORTDESK_EXTRA_APT:-}"
 # Under CI (or COHORTDESK_BUNDLE_TEST=1) the PyInstaller bundle is built and smoke-tested after pytest.
 bundle_test=""
 if [ "${CI:-}" = "true" ] || [ "${COHORTDESK_BUNDLE_TEST:-}" = "1" ]; then bundle_test=1; fi

@@ -3,7 +3,10 @@ size and scale, and prints (as JSON) every way they do not fit: a window outside
 a word broken across lines in a label or a rich-text pane, Save or the sync status off screen.
 
 Run by ``test_screen_sizes.py`` in a child process per size (the scale factor is fixed when Qt
-starts):  python -m tests.widgets.fit_check WIDTH HEIGHT SCALE
+starts):  python -m tests.widgets.fit_check WIDTH HEIGHT SCALE [--x11]
+
+Without ``--x11`` the screen is Qt's offscreen one; with it, the X server of ``DISPLAY`` (a screen of
+WIDTHxHEIGHT started by ``xvfb-run``), where a window is held to its least size when it is shown.
 """
 
 from __future__ import annotations
@@ -167,7 +170,10 @@ def main() -> int:
     os.environ["COHORTDESK_HOME"] = str(home)
     os.environ.pop("COHORTDESK_DATABASE_URL", None)
     os.environ["QT_SCALE_FACTOR"] = str(scale)
-    _screen(home, width, height)
+    if "--x11" in sys.argv[4:]:
+        os.environ["QT_QPA_PLATFORM"] = "xcb"
+    else:
+        _screen(home, width, height)
     sys.stdout.write("FIT " + json.dumps(check(width, height)) + "\n")
     return 0
 

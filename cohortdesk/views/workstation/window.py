@@ -27,7 +27,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeyEvent, QKeySequence, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -99,7 +99,9 @@ class MainWindow(QMainWindow):
         self.identity = identity
         self.startup_info: startup.StartupInfo | None = None
         self.settings = settings if settings is not None else window_settings()
-        self.preview = preview if preview is not None else DocumentPreview()
+        # The preview's render worker (a process of its own) waits for the first queue page to be shown
+        # (``_start_render_worker``): started here it took the CPU from the start-up on a small machine.
+        self.preview = preview if preview is not None else DocumentPreview(start_worker=False)
         self.preview.setObjectName("documentPreview")
         self.ui = WorkstationView(self, self.preview)
 
@@ -147,6 +149,8 @@ class MainWindow(QMainWindow):
         self._apply_identity()
         self._update_decision_controls()
         QApplication.instance().installEventFilter(self)  # arrow keys: see eventFilter
+        if preview is None:
+            self.queue_model.page_loaded.connect(self._start_render_worker)
 
     # --- the parts, as the rest of the application and the tests reach them ----------------
 
@@ -513,6 +517,14 @@ class MainWindow(QMainWindow):
         self.runner.db(startup.load_demo_data, self.db, students).progress(on_progress).success(
             loaded
         ).finally_(finished).start()
+
+    def _start_render_worker(self, first: int, _count: int) -> None:
+        """Start the preview's render worker once the first queue page is on screen, ahead of the first
+        document (a document asked for sooner starts it at once)."""
+        if first != 0:
+            return
+        self.queue_model.page_loaded.disconnect(self._start_render_worker)
+        QTimer.singleShot(0, self.preview.client.start)  # after the rows are painted
 
     # --- loading the cohort tree and the queue ------------------------------------------------
 

@@ -93,6 +93,13 @@ class WindowState:
             self.window.setWindowState(self.window.windowState() | Qt.WindowState.WindowMaximized)
 
     def restore(self, reset_sort: Any) -> None:
+        self._restore(reset_sort)
+        # Arrange for the width the window opens at now, before it is shown: moving widgets about in a
+        # shown window restyles every one moved (~100 ms of the start where it opens compact, as on a
+        # 1366x768 laptop); ``shown`` adapts again should the opened size differ.
+        self.adapt()
+
+    def _restore(self, reset_sort: Any) -> None:
         s = self.settings
         window = self.window
         if s.value("version") is None:
