@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from html import escape
 
-from PySide6.QtCore import QEvent, QObject, Qt
-from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut, QShowEvent
+from PySide6.QtCore import QEvent, QObject, QSize, Qt
+from PySide6.QtGui import QKeyEvent, QKeySequence, QResizeEvent, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -22,12 +22,27 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QPlainTextEdit,
     QPushButton,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
 
 from cohortdesk.services.configuration.rejection_reasons import RejectionReason
 from cohortdesk.views import theme
+
+
+class _ReasonList(QListWidget):
+    """The canned reasons: as tall as all of them (``full_height``) where there is room, shorter and
+    scrolling where the form is short."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.full_height = 0
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        hint = super().sizeHint()
+        return QSize(hint.width(), self.full_height or hint.height())
 
 
 class RejectDialog(QDialog):
@@ -62,7 +77,7 @@ class RejectDialog(QDialog):
         hint.setWordWrap(True)
 
         reasons_label = QLabel("&Reason", self)
-        self.reason_list = QListWidget(self)
+        self.reason_list = _ReasonList(self)
         self.reason_list.setObjectName("rejectReasons")
         self.reason_list.setAccessibleName("Canned rejection reasons")
         for number, reason in enumerate(self._reasons, start=1):
@@ -70,12 +85,12 @@ class RejectDialog(QDialog):
             item = QListWidgetItem(text, self.reason_list)
             item.setData(Qt.ItemDataRole.UserRole, reason.code)
             item.setToolTip(reason.message)
-        self.reason_list.setFixedHeight(self._list_height())
         self.reason_list.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.reason_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         reasons_label.setBuddy(self.reason_list)
 
         message_label = QLabel("&Message to the student (required)", self)
+        message_label.setWordWrap(True)
         self.message_edit = QPlainTextEdit(self)
         self.message_edit.setObjectName("rejectReason")
         self.message_edit.setAccessibleName("Rejection reason")
@@ -88,6 +103,7 @@ class RejectDialog(QDialog):
         message_label.setBuddy(self.message_edit)
 
         note_label = QLabel("Internal &note (for colleagues, not sent)", self)
+        note_label.setWordWrap(True)
         self.note_edit = QLineEdit(self)
         self.note_edit.setObjectName("rejectInternalNote")
         self.note_edit.setAccessibleName("Internal note")
@@ -162,16 +178,42 @@ class RejectDialog(QDialog):
             return True
         return super().eventFilter(watched, event)
 
-    def _list_height(self) -> int:
-        """Tall enough for every reason (up to ten) without scrolling."""
-        rows = min(max(self.reason_list.count(), 3), 10)
+    def _list_height(self, rows: int | None = None) -> int:
+        """Tall enough for every reason (up to ten) without scrolling, or for ``rows`` of them."""
+        if rows is None:
+            rows = min(max(self.reason_list.count(), 3), 10)
         row_height = self.reason_list.sizeHintForRow(0) if self.reason_list.count() else 24
         row_height = max(row_height, self.reason_list.fontMetrics().height() + 8)
         return rows * row_height + 2 * self.reason_list.frameWidth() + 4
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
-        self.reason_list.setFixedHeight(self._list_height())  # row heights are known once styled
+        self._fit()  # row heights are known once styled
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        """Docked beside the page on a small screen (1366x768 at 125 %) the form is narrow and short:
+        the two buttons stack rather than cut their words, and the reasons list gives up rows (it
+        scrolls; ``_ReasonList``) rather than the labels below it being drawn over it."""
+        layout = self.layout()
+        if layout is None:
+            return
+        margins = layout.contentsMargins()
+        buttons = self.buttons.buttons()
+        side_by_side = sum(b.sizeHint().width() for b in buttons) + 8 * max(len(buttons) - 1, 0)
+        room = self.width() - margins.left() - margins.right()
+        orientation = Qt.Orientation.Horizontal if side_by_side <= room else Qt.Orientation.Vertical
+        if self.buttons.orientation() != orientation:
+            self.buttons.setOrientation(orientation)
+        full = self._list_height()
+        if self.reason_list.full_height != full:
+            self.reason_list.full_height = full
+            self.reason_list.setMinimumHeight(self._list_height(min(3, self.reason_list.count() or 3)))
+            self.reason_list.setMaximumHeight(full)
+            self.reason_list.updateGeometry()
 
     # --- results -----------------------------------------------------------------------------
 
