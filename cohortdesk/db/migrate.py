@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 VERSION_TABLE = "cohortdesk_alembic_version"
 #: The newest revision in ``migrations/versions`` (tests/migrations keeps it equal to Alembic's head).
-HEAD_REVISION = "0021_id_number_check"
+HEAD_REVISION = "0022_enrollment_view_plans"
 InstallMode = Literal["standalone", "attach"]
 
 

@@ -140,6 +140,36 @@ def test_the_table_refuses_the_special_columns_to_every_login(sec: Secured, role
 
 
 @pytest.mark.parametrize("role", ROLES)
+def test_a_failing_condition_sees_neither_another_account_nor_a_stored_value(sec: Secured, role: str):
+    # The enrollments view is planned through (no security barrier; migration 0022): a login's own
+    # condition, here one that fails with the value in its error message, may run inside the view, but
+    # only on rows the table's row-level security already let through, and on masked columns.
+    a = sec.a
+    for relation in ("cohort_enrollments", "cohortdesk_docuseal.cohort_enrollments"):
+        with sec.connect(a.logins[role]) as conn:
+            leaked = conn.execute(
+                f"SELECT count(*) FROM {relation} "
+                "WHERE CASE WHEN account_id <> %s THEN (id::text || ' of another account')::int ELSE 0 END = 1",
+                (a.account,),
+            ).fetchone()[0]
+            assert leaked == 0
+            with pytest.raises(pgerr.InvalidTextRepresentation) as raised:
+                conn.execute(
+                    f"SELECT count(*) FROM {relation} WHERE id = %s AND (student_data ->> 'sa_id_number')::bigint = 0",
+                    (a.enrollment,),
+                )
+            assert MASKED_ID in str(raised.value) and ID_NUMBER not in str(raised.value)
+            conn.rollback()
+            # The same through a join and a sort, where the planner is freest to move conditions.
+            leaked = conn.execute(
+                f"SELECT count(*) FROM {relation} e JOIN cohorts c ON c.id = e.cohort_id "
+                "WHERE CASE WHEN e.account_id <> %s THEN (e.student_data::text)::int ELSE 0 END = 1",
+                (a.account,),
+            ).fetchone()[0]
+            assert leaked == 0
+
+
+@pytest.mark.parametrize("role", ROLES)
 def test_every_view_shows_special_pi_masked(sec: Secured, role: str):
     a = sec.a
     with sec.connect(a.logins[role]) as conn:

@@ -17,7 +17,20 @@ from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, text
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    ColumnElement,
+    Select,
+    and_,
+    any_,
+    case,
+    cast,
+    func,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.orm import Session, aliased
 
 from cohortdesk.db import Database
@@ -546,6 +559,13 @@ def queue_statement(dialect: str, flt: QueueFilter, sort: QueueSort, offset: int
         ids = _where(ids, flt, dialect)
     order = _order_by(sort, dialect)
     page = ids.order_by(*order).offset(offset).limit(limit).subquery("page")
+    if dialect == "postgresql":
+        # A login reads enrollments through a security-barrier view that masks special PI per row, and
+        # PostgreSQL cannot push a join into such a view: joined to the page, it built the masked JSON
+        # of every enrollment of the account (2.4 s for a page at 20,000). An array of the page's ids
+        # is a plain value the view takes as an index condition, so only the page's rows are read.
+        page_ids = cast(select(func.array_agg(page.c.id)).scalar_subquery(), ARRAY(BigInteger))
+        return _row_columns(dialect).where(CohortEnrollment.id == any_(page_ids)).order_by(*order)
     return _row_columns(dialect).join(page, page.c.id == CohortEnrollment.id).order_by(*order)
 
 
