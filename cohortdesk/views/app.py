@@ -123,6 +123,7 @@ def embedded_url() -> str:
 
 
 def _ask_welcome(parent: QWidget | None) -> str | None:
+    gc.enable()  # a dialog waits for a person: collect again (cli.main paused it for the start)
     dialog = WelcomeDialog(parent)
     dialog.exec()
     return dialog.choice
@@ -131,6 +132,7 @@ def _ask_welcome(parent: QWidget | None) -> str | None:
 def _ask_login(parent: QWidget | None, profile: str | None, message: str | None = None) -> LoginResult | None:
     from cohortdesk.views.login_dialog import choose_connection  # the keyring: only when asked
 
+    gc.enable()  # a dialog waits for a person: collect again (cli.main paused it for the start)
     return choose_connection(parent, allow_local=True, profile=profile, message=message)
 
 
