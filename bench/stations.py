@@ -367,7 +367,9 @@ def main() -> int:
     if server is None:
         print(f"stations: cannot run a private PostgreSQL server here ({why})")
         return 0
-    server.max_connections = max(counts) * 2 + 40
+    # A working station holds its listener and a query connection; the rest is headroom for the admin,
+    # the pooler and connections a closing pool is still giving back.
+    server.max_connections = max(counts) * 3 + 40
     bouncer = None
     try:
         server.init()
