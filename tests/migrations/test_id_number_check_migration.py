@@ -13,7 +13,12 @@ from tests import factories
 from tests.migrations.test_attach import docuseal_db  # noqa: F401 - the attached database fixture
 
 BEFORE = "0020_cohort_certification_age"
-FUNCTIONS = ("cohortdesk_id_number_check", "cohortdesk_id_number_check_result", "cohortdesk_id_check_setting")
+FUNCTIONS = (
+    "cohortdesk_id_number_check",
+    "cohortdesk_id_number_check_result",
+    "cohortdesk_id_check_setting",
+    "cohortdesk_id_check_settled",  # 0023's, for the access log's policy
+)
 TABLES = ("cohortdesk_id_checks", "cohortdesk_id_check_logins")
 
 
