@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -150,37 +150,47 @@ def _live_in_scope(scope: Scope) -> ColumnElement[bool]:
     return and_(CohortEnrollment.cohort_id.in_(scope.ids), CohortEnrollment.deleted_at.is_(None))
 
 
-def _stream(session: Session, stmt: Select[Any], chunk_size: int) -> Iterator[Any]:
-    result = session.execute(stmt, execution_options={"yield_per": chunk_size})
-    if session.get_bind().dialect.name == "postgresql":
-        return _prefetched(result)
-    return _plain(result)
+def _stream(session: Session, statements: Sequence[Select[Any]], chunk_size: int) -> Iterator[Any]:
+    """The rows of ``statements``, one after the other, each read in chunks of ``chunk_size`` (Core
+    execution: plain rows, no ORM bookkeeping per row). A statement runs only when the one before it
+    is read to its end."""
+    connection = session.connection()
+    options = {"yield_per": chunk_size}
+    results = (connection.execute(stmt, execution_options=options) for stmt in statements)
+    if connection.dialect.name == "postgresql":
+        return _prefetched(results)
+    return _plain(results)
 
 
-def _plain(result: Result[Any]) -> Iterator[Any]:
-    try:
-        yield from result
-    finally:
-        result.close()
+def _plain(results: Iterator[Result[Any]]) -> Iterator[Any]:
+    for result in results:
+        try:
+            yield from result
+        finally:
+            result.close()
 
 
 _END = object()
 
 
-def _prefetched(result: Result[Any], depth: int = 2) -> Iterator[Any]:
-    """The rows of ``result``, the next chunk fetched on a helper thread while the caller writes this
-    one: the server's work and the network then overlap the writing of the file instead of adding to
-    it. Only the helper touches ``result`` until it has finished; an error it meets is raised here,
-    and a caller that stops early (cancel, error) stops it before the result is closed."""
+def _prefetched(results: Iterator[Result[Any]], depth: int = 2) -> Iterator[Any]:
+    """The rows of ``results``, the next chunk fetched (and the next statement run) on a helper thread
+    while the caller writes this one: the server's work and the network then overlap the writing of
+    the file instead of adding to it. Only the helper touches the connection until it has finished; an
+    error it meets is raised here, and a caller that stops early (cancel, error) stops it first."""
     chunks: queue.Queue[Any] = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
     def fetch() -> None:
         try:
-            for chunk in result.partitions():
-                if stop.is_set():
-                    return
-                chunks.put(chunk)
+            for result in results:
+                try:
+                    for chunk in result.partitions():
+                        if stop.is_set():
+                            return
+                        chunks.put(chunk)
+                finally:
+                    result.close()
             chunks.put(_END)
         except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread, raised there
             chunks.put(exc)
@@ -200,49 +210,81 @@ def _prefetched(result: Result[Any], depth: int = 2) -> Iterator[Any]:
             except queue.Empty:
                 pass
         helper.join()
-        result.close()
+
+
+def cohort_groups(scope: Scope, counts: Mapping[int, int], rows: int) -> list[list[int]]:
+    """The scope's cohorts cut, in their order, into runs of at least ``rows`` live enrollments (the
+    last may hold fewer). A report ordered by cohort reads one run per statement: the server then sorts
+    a run at a time, and the first rows arrive after sorting the first run, not the whole scope."""
+    groups: list[list[int]] = []
+    current: list[int] = []
+    held = 0
+    for cohort in scope.cohorts:
+        current.append(cohort.id)
+        held += counts.get(cohort.id, 0)
+        if held >= rows:
+            groups.append(current)
+            current, held = [], 0
+    if current:
+        groups.append(current)
+    return groups
 
 
 # --- enrollments --------------------------------------------------------------------------------
 
 
-def count_enrollments(session: Session, scope: Scope) -> int:
+def enrollment_counts(session: Session, scope: Scope) -> dict[int, int]:
+    """Live enrollments per cohort of the scope (cohorts without any left out)."""
     if not scope.cohorts:
-        return 0
-    return (
-        session.scalar(select(func.count()).select_from(CohortEnrollment).where(_live_in_scope(scope))) or 0
+        return {}
+    stmt = (
+        select(CohortEnrollment.cohort_id, func.count())
+        .where(_live_in_scope(scope))
+        .group_by(CohortEnrollment.cohort_id)
     )
+    return {cohort_id: count for cohort_id, count in session.execute(stmt)}
+
+
+def count_enrollments(session: Session, scope: Scope) -> int:
+    return sum(enrollment_counts(session, scope).values())
 
 
 _data = CohortEnrollment.student_data
 
 
-def roster_rows(session: Session, scope: Scope, chunk_size: int = 2000) -> Iterator[Any]:
+def roster_rows(
+    session: Session, scope: Scope, chunk_size: int = 2000, counts: Mapping[int, int] | None = None
+) -> Iterator[Any]:
     """One row per enrollment, ordered by cohort, surname, first name:
     ``(enrollment_id, cohort_id, first_name, last_name, email, race, gender, disability, city,
-    sa_id_number, date_of_birth, state, verification_state)``."""
-    stmt = (
-        select(
-            CohortEnrollment.id,
-            CohortEnrollment.cohort_id,
-            User.first_name,
-            User.last_name,
-            User.email,
-            _data["race"].as_string(),
-            _data["gender"].as_string(),
-            _data["disability"].as_string(),
-            _data["city"].as_string(),
-            _data["sa_id_number"].as_string(),
-            _data["date_of_birth"].as_string(),
-            CohortEnrollment.state,
-            CohortEnrollment.document_verification_state,
+    sa_id_number, date_of_birth, state, verification_state)``. With the live enrollments per cohort
+    (``counts``) the cohorts are read a run at a time (``cohort_groups``), in the same order."""
+
+    def statement(cohort_ids: list[int]) -> Select[Any]:
+        return (
+            select(
+                CohortEnrollment.id,
+                CohortEnrollment.cohort_id,
+                User.first_name,
+                User.last_name,
+                User.email,
+                _data["race"].as_string(),
+                _data["gender"].as_string(),
+                _data["disability"].as_string(),
+                _data["city"].as_string(),
+                _data["sa_id_number"].as_string(),
+                _data["date_of_birth"].as_string(),
+                CohortEnrollment.state,
+                CohortEnrollment.document_verification_state,
+            )
+            .join(User, User.id == CohortEnrollment.user_id)
+            .join(Cohort, Cohort.id == CohortEnrollment.cohort_id)
+            .where(CohortEnrollment.cohort_id.in_(cohort_ids), CohortEnrollment.deleted_at.is_(None))
+            .order_by(Cohort.name, Cohort.id, User.last_name, User.first_name, CohortEnrollment.id)
         )
-        .join(User, User.id == CohortEnrollment.user_id)
-        .join(Cohort, Cohort.id == CohortEnrollment.cohort_id)
-        .where(_live_in_scope(scope))
-        .order_by(Cohort.name, Cohort.id, User.last_name, User.first_name, CohortEnrollment.id)
-    )
-    return _stream(session, stmt, chunk_size)
+
+    groups = [scope.ids] if counts is None else cohort_groups(scope, counts, chunk_size)
+    return _stream(session, [statement(ids) for ids in groups], chunk_size)
 
 
 def demographic_rows(session: Session, scope: Scope, chunk_size: int = 5000) -> Iterator[Any]:
@@ -257,7 +299,7 @@ def demographic_rows(session: Session, scope: Scope, chunk_size: int = 5000) -> 
         _data["sa_id_number"].as_string(),
         _data["date_of_birth"].as_string(),
     ).where(_live_in_scope(scope))
-    return _stream(session, stmt, chunk_size)
+    return _stream(session, [stmt], chunk_size)
 
 
 _REVERSAL = aliased(DocumentVerification, name="reversal")
@@ -323,7 +365,7 @@ def verification_rows(session: Session, scope: Scope, chunk_size: int = 2000) ->
             ranked.c.document_type,
         )
     )
-    return _stream(session, stmt, chunk_size)
+    return _stream(session, [stmt], chunk_size)
 
 
 # --- decisions ----------------------------------------------------------------------------------
@@ -387,7 +429,7 @@ def audit_rows(
         .where(_audit_filter(scope, start, end, officer_id))
         .order_by(DocumentVerification.created_at, DocumentVerification.id)
     )
-    return _stream(session, stmt, chunk_size)
+    return _stream(session, [stmt], chunk_size)
 
 
 def officer_name(session: Session, user_id: int) -> str:

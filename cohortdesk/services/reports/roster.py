@@ -41,13 +41,16 @@ ROSTER_COLUMNS = (
 
 
 def build(session: Session, scope: q.Scope, ctx: ReportContext) -> ReportPlan:
-    total = q.count_enrollments(session, scope)
+    counts = q.enrollment_counts(session, scope)
+    total = sum(counts.values())
     require_rows(total, ctx.request, scope, ctx)
     ctx.ticker.total = total
     ctx.notes.append(("Ages as at", ctx.as_at))
     columns, pick = keep_columns(ROSTER_COLUMNS, ctx)
-    cohorts = scope.by_id()
+    # What a row takes from its cohort, looked up once per cohort rather than per row.
+    cohorts = {c.id: (c.name, c.program_label, c.sponsor_name) for c in scope.cohorts}
     as_at, today = ctx.as_at, ctx.generated_at.astimezone(ctx.zone).date()
+    age_on, birth_date = q.age_on, q.birth_date
     races, genders, disabilities = POPULATION_GROUPS, GENDERS, DISABILITY_STATUSES
     special = special_values(ctx, scope, columns)
     states, verification_states = ENROLLMENT_STATE_LABELS, VERIFICATION_STATE_LABELS
@@ -67,19 +70,19 @@ def build(session: Session, scope: q.Scope, ctx: ReportContext) -> ReportPlan:
             born,
             state,
             verification,
-        ) in ctx.ticker.wrap(q.roster_rows(session, scope, ctx.request.chunk_size)):
+        ) in ctx.ticker.wrap(q.roster_rows(session, scope, ctx.request.chunk_size, counts)):
             if special is not None:
                 race, disability, sa_id, _alternate = special.get(enrollment_id, (None, None, None, None))
-            cohort = cohorts[cohort_id]
+            cohort_name, program_label, sponsor_name = cohorts[cohort_id]
             row = (
-                cohort.name,
+                cohort_name,
                 first,
                 last,
-                q.age_on(q.birth_date(born, sa_id, today), as_at),
+                age_on(birth_date(born, sa_id, today), as_at),
                 races.get(race, race) if race else None,
                 city,
-                cohort.program_label,
-                cohort.sponsor_name,
+                program_label,
+                sponsor_name,
                 disabilities.get(disability, disability) if disability else None,
                 genders.get(gender, gender) if gender else None,
                 email,
