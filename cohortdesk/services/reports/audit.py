@@ -15,7 +15,7 @@ from cohortdesk.services.reports.common import (
     ReportContext,
     ReportPlan,
     as_moment,
-    require_rows,
+    expect_rows,
 )
 from cohortdesk.services.reports.spreadsheet import Column, Kind, Table
 from cohortdesk.services.validation import canonical_document_type, document_label
@@ -43,9 +43,7 @@ def build(session: Session, scope: q.Scope, ctx: ReportContext) -> ReportPlan:
     start = _day_start(request.date_from, ctx.zone) if request.date_from else None
     end = _day_start(request.date_to + timedelta(days=1), ctx.zone) if request.date_to else None
     officer = q.officer_name(session, request.officer_id) if request.officer_id is not None else None
-    total = q.count_decisions(session, scope, start, end, request.officer_id)
-    require_rows(total, request, scope, ctx)
-    ctx.ticker.total = total
+    expect_rows(q.count_decisions(session, scope, start, end, request.officer_id), scope, ctx)
     if not ctx.special_pi:
         ctx.omitted.append("decisions on disability and medical documents")
     span = f"decided from {request.date_from or 'the first decision'} to {request.date_to or 'today'} (inclusive)"

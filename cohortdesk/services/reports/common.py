@@ -166,11 +166,15 @@ def special_values(
     return {row[0]: (row[1], row[2], row[3], row[4]) for row in rows}
 
 
-def require_rows(count: int, request: ExportRequest, scope: q.Scope, ctx: ReportContext) -> None:
+def expect_rows(count: int, scope: q.Scope, ctx: ReportContext) -> None:
+    """A report is about to write ``count`` rows (or records): refused in words when there are none or
+    more than one Excel sheet holds; otherwise ``count`` is the progress total."""
+    request = ctx.request
     if count == 0:
         raise EmptyReportError(empty_message(request, scope, ctx))
     if request.format == "xlsx" and count >= XLSX_MAX_ROWS:
         raise ValidationError("format", f"{count:,} rows are more than one Excel sheet holds; export as CSV")
+    ctx.ticker.total = count
 
 
 def empty_message(request: ExportRequest, scope: q.Scope, ctx: ReportContext) -> str:

@@ -16,7 +16,7 @@ from cohortdesk.services.reports.common import (
     NOT_RECORDED,
     ReportContext,
     ReportPlan,
-    require_rows,
+    expect_rows,
     special_values,
 )
 from cohortdesk.services.reports.request import age_band_labels, age_band_of
@@ -106,9 +106,7 @@ def suppress_small_cells(
 
 
 def build(session: Session, scope: q.Scope, ctx: ReportContext) -> ReportPlan:
-    total = q.count_enrollments(session, scope)
-    require_rows(total, ctx.request, scope, ctx)
-    ctx.ticker.total = total
+    expect_rows(q.count_enrollments(session, scope), scope, ctx)
     breakdowns = [b for b in _breakdowns(ctx) if ctx.special_pi or not b.special_pi]
     if not ctx.special_pi:
         ctx.omitted.extend(f"the {b.sheet} sheet" for b in _breakdowns(ctx) if b.special_pi)

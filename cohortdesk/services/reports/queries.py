@@ -150,7 +150,11 @@ def _live_in_scope(scope: Scope) -> ColumnElement[bool]:
     return and_(CohortEnrollment.cohort_id.in_(scope.ids), CohortEnrollment.deleted_at.is_(None))
 
 
-def _stream(session: Session, statements: Sequence[Select[Any]], chunk_size: int) -> Iterator[Any]:
+#: A select of any columns (a report's row).
+AnySelect = Select[*tuple[Any, ...]]
+
+
+def _stream(session: Session, statements: Sequence[AnySelect], chunk_size: int) -> Iterator[Any]:
     """The rows of ``statements``, one after the other, each read in chunks of ``chunk_size`` (Core
     execution: plain rows, no ORM bookkeeping per row). A statement runs only when the one before it
     is read to its end."""
@@ -249,7 +253,15 @@ def count_enrollments(session: Session, scope: Scope) -> int:
     return sum(enrollment_counts(session, scope).values())
 
 
-_data = CohortEnrollment.student_data
+#: Whom an enrollment's row is about: ``(enrollment_id, cohort_id, first_name, last_name, email)``.
+_LEARNER = (CohortEnrollment.id, CohortEnrollment.cohort_id, User.first_name, User.last_name, User.email)
+#: Reports list learners by cohort (name, then id: the scope's order), then surname and first name.
+_BY_COHORT_AND_NAME = (Cohort.name, Cohort.id, User.last_name, User.first_name, CohortEnrollment.id)
+
+
+def _student_data(*keys: str) -> list[ColumnElement[str]]:
+    """Captured student data fields (``student_data ->> key``), as text."""
+    return [CohortEnrollment.student_data[key].as_string() for key in keys]
 
 
 def roster_rows(
@@ -260,27 +272,18 @@ def roster_rows(
     sa_id_number, date_of_birth, state, verification_state)``. With the live enrollments per cohort
     (``counts``) the cohorts are read a run at a time (``cohort_groups``), in the same order."""
 
-    def statement(cohort_ids: list[int]) -> Select[Any]:
+    def statement(cohort_ids: list[int]) -> AnySelect:
         return (
             select(
-                CohortEnrollment.id,
-                CohortEnrollment.cohort_id,
-                User.first_name,
-                User.last_name,
-                User.email,
-                _data["race"].as_string(),
-                _data["gender"].as_string(),
-                _data["disability"].as_string(),
-                _data["city"].as_string(),
-                _data["sa_id_number"].as_string(),
-                _data["date_of_birth"].as_string(),
+                *_LEARNER,
+                *_student_data("race", "gender", "disability", "city", "sa_id_number", "date_of_birth"),
                 CohortEnrollment.state,
                 CohortEnrollment.document_verification_state,
             )
             .join(User, User.id == CohortEnrollment.user_id)
             .join(Cohort, Cohort.id == CohortEnrollment.cohort_id)
             .where(CohortEnrollment.cohort_id.in_(cohort_ids), CohortEnrollment.deleted_at.is_(None))
-            .order_by(Cohort.name, Cohort.id, User.last_name, User.first_name, CohortEnrollment.id)
+            .order_by(*_BY_COHORT_AND_NAME)
         )
 
     groups = [scope.ids] if counts is None else cohort_groups(scope, counts, chunk_size)
@@ -293,11 +296,7 @@ def demographic_rows(session: Session, scope: Scope, chunk_size: int = 5000) -> 
     stmt = select(
         CohortEnrollment.id,
         CohortEnrollment.cohort_id,
-        _data["race"].as_string(),
-        _data["gender"].as_string(),
-        _data["disability"].as_string(),
-        _data["sa_id_number"].as_string(),
-        _data["date_of_birth"].as_string(),
+        *_student_data("race", "gender", "disability", "sa_id_number", "date_of_birth"),
     ).where(_live_in_scope(scope))
     return _stream(session, [stmt], chunk_size)
 
@@ -338,11 +337,7 @@ def verification_rows(session: Session, scope: Scope, chunk_size: int = 2000) ->
     officer = aliased(User, name="officer")
     stmt = (
         select(
-            CohortEnrollment.id,
-            CohortEnrollment.cohort_id,
-            User.first_name,
-            User.last_name,
-            User.email,
+            *_LEARNER,
             CohortEnrollment.document_verification_state,
             CohortEnrollment.uploaded_documents,
             ranked.c.document_type,
@@ -356,14 +351,7 @@ def verification_rows(session: Session, scope: Scope, chunk_size: int = 2000) ->
         .outerjoin(ranked, and_(ranked.c.cohort_enrollment_id == CohortEnrollment.id, ranked.c.rank == 1))
         .outerjoin(officer, officer.id == ranked.c.admin_id)
         .where(_live_in_scope(scope))
-        .order_by(
-            Cohort.name,
-            Cohort.id,
-            User.last_name,
-            User.first_name,
-            CohortEnrollment.id,
-            ranked.c.document_type,
-        )
+        .order_by(*_BY_COHORT_AND_NAME, ranked.c.document_type)
     )
     return _stream(session, [stmt], chunk_size)
 

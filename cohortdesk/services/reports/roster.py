@@ -15,8 +15,8 @@ from cohortdesk.services.reports.common import (
     VERIFICATION_STATE_LABELS,
     ReportContext,
     ReportPlan,
+    expect_rows,
     keep_columns,
-    require_rows,
     special_values,
 )
 from cohortdesk.services.reports.spreadsheet import Column, Kind, Table
@@ -42,9 +42,7 @@ ROSTER_COLUMNS = (
 
 def build(session: Session, scope: q.Scope, ctx: ReportContext) -> ReportPlan:
     counts = q.enrollment_counts(session, scope)
-    total = sum(counts.values())
-    require_rows(total, ctx.request, scope, ctx)
-    ctx.ticker.total = total
+    expect_rows(sum(counts.values()), scope, ctx)
     ctx.notes.append(("Ages as at", ctx.as_at))
     columns, pick = keep_columns(ROSTER_COLUMNS, ctx)
     # What a row takes from its cohort, looked up once per cohort rather than per row.

@@ -20,7 +20,7 @@ from cohortdesk.services.reports.common import (
     ReportContext,
     ReportPlan,
     as_moment,
-    require_rows,
+    expect_rows,
 )
 from cohortdesk.services.reports.spreadsheet import Column, Kind, Table
 from cohortdesk.services.validation import canonical_document_type, document_label
@@ -45,9 +45,7 @@ VERIFICATION_COLUMNS = (
 
 
 def build(session: Session, scope: q.Scope, ctx: ReportContext) -> ReportPlan:
-    total = q.count_enrollments(session, scope)
-    require_rows(total, ctx.request, scope, ctx)
-    ctx.ticker.total = total
+    expect_rows(q.count_enrollments(session, scope), scope, ctx)
     if not ctx.special_pi:
         ctx.omitted.append("rows for disability and medical documents")
     cohorts = scope.by_id()
