@@ -132,6 +132,7 @@ class StationFigures:
     pages: list[float] = field(default_factory=list)
     decisions: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    retries: list[str] = field(default_factory=list)
     events: int = 0
 
 
@@ -185,7 +186,8 @@ def station(
             claim = claims.claim_next(db, identity)
             if claim is None:
                 break
-            stop.wait(rng.uniform(0.5, 1.5) * think)  # a person looks at the document
+            if stop.wait(rng.uniform(0.5, 1.5) * think):  # a person looks at the document
+                break  # the end of the run, not a decision: all N at once would measure the harness
             if rng.random() < 0.3:
                 claim = claims.renew(db, claim)
             began = time.perf_counter()
@@ -200,6 +202,7 @@ def station(
                     release_claim=True,
                 ).with_key(),
                 identity,
+                on_retry=lambda _n, error: out.retries.append(type(error).__name__),
             )
             out.decisions.append(time.perf_counter() - began)
             stop.wait(rng.uniform(0.1, 0.3) * think)
@@ -255,6 +258,7 @@ def worker(
             [x for f in figures for x in f.pages],
             [x for f in figures for x in f.decisions],
             [e for f in figures for e in f.errors],
+            [r for f in figures for r in f.retries],
         )
     )
 
@@ -280,6 +284,44 @@ def server_connections(admin_url: URL, database: str) -> int:
         engine.dispose()
 
 
+class WaitSampler(threading.Thread):
+    """What the busy server sessions wait on during the work phase (``pg_stat_activity`` every 50 ms):
+    where a p95 goes when it grows with N, e.g. a row lock every writer of one account queues on."""
+
+    def __init__(self, admin_url: URL, database: str) -> None:
+        super().__init__(daemon=True)
+        self.engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        self.database = database
+        self.counts: dict[str, int] = {}
+        self.samples = 0
+        self._stop = threading.Event()
+
+    def run(self) -> None:
+        with self.engine.connect() as conn:
+            while not self._stop.wait(0.05):
+                self.samples += 1
+                for kind, event, count in conn.execute(
+                    text(
+                        "SELECT coalesce(wait_event_type, 'CPU'), coalesce(wait_event, 'running'), count(*) "
+                        "FROM pg_stat_activity WHERE datname = :d AND state = 'active' "
+                        "AND pid <> pg_backend_pid() GROUP BY 1, 2"
+                    ),
+                    {"d": self.database},
+                ):
+                    key = f"{kind}:{event}"
+                    self.counts[key] = self.counts.get(key, 0) + int(count)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.join(timeout=5)
+        self.engine.dispose()
+
+    def top(self, k: int) -> list[tuple[str, int]]:
+        """The ``k`` commonest waits, as the mean number of sessions in each per sample (x100)."""
+        ranked = sorted(self.counts.items(), key=lambda item: -item[1])[:k]
+        return [(key, round(100 * count / max(self.samples, 1))) for key, count in ranked]
+
+
 def p95(values: list[float]) -> float:
     if len(values) < 2:
         return values[0] if values else float("nan")
@@ -296,6 +338,8 @@ class Figures:
     pages: int
     decisions: int
     errors: list[str]
+    waits: list[tuple[str, int]] = field(default_factory=list)
+    retries: list[str] = field(default_factory=list)
 
 
 def run(
@@ -331,21 +375,28 @@ def run(
     time.sleep(args.idle)  # every station has its page; pools give idle connections back (10 s)
     held = server_connections(admin, database)
     work_evt.set()
+    waits = WaitSampler(admin, database)
+    waits.start()
     time.sleep(args.seconds)
+    waits.stop()
     stop_evt.set()
     pages: list[float] = []
     decisions: list[float] = []
     errors: list[str] = []
+    retries: list[str] = []
     for _ in processes:
-        p, d, e = out.get(timeout=300)
+        p, d, e, r = out.get(timeout=300)
         pages += p
         decisions += d
         errors += e
+        retries += r
     for process in processes:
         process.join(timeout=30)
         if process.is_alive():
             process.kill()
-    return Figures(mode, n, held, p95(pages), p95(decisions), len(pages), len(decisions), errors)
+    return Figures(
+        mode, n, held, p95(pages), p95(decisions), len(pages), len(decisions), errors, waits.top(3), retries
+    )
 
 
 def main() -> int:
@@ -405,7 +456,9 @@ def main() -> int:
                     f"{figures.page_p95 * 1000:>7.1f}ms {figures.page_p95 / base.page_p95:>6.2f} "
                     f"{figures.decision_p95 * 1000:>8.1f}ms {figures.decision_p95 / base.decision_p95:>6.2f} "
                     f"{figures.pages:>6} {figures.decisions:>9} {os.getloadavg()[0]:>5.1f} {len(figures.errors)}"
-                    + (f" e.g. {figures.errors[0]}" if figures.errors else ""),
+                    + (f" e.g. {figures.errors[0]}" if figures.errors else "")
+                    + (f"   retried {len(figures.retries)} ({', '.join(sorted(set(figures.retries)))})" if figures.retries else "")
+                    + ("   active sessions: " + ", ".join(f"{w} {c / 100:.2f}" for w, c in figures.waits)),
                     flush=True,
                 )
     finally:
