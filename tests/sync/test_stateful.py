@@ -171,6 +171,17 @@ def _in_inbox(entry: Any, field: str | None, value: Any, waiting: list[dict[str,
     return False
 
 
+def _delete_waits_in(conflict: dict[str, Any], key: tuple[str, int]) -> bool:
+    """Whether a ``delete_vs_edit`` conflict holds the delete of ``key``: its own, or (a cohort's delete)
+    among the enrollments deleted with it (``mine["children"]``), which wait with the cohort."""
+    if conflict["kind"] != "delete_vs_edit":
+        return False
+    if (conflict["table_name"], conflict["row_id"]) == key:
+        return True
+    children = (conflict["mine"] or {}).get("children") or {}
+    return key[1] in children.get(key[0], [])
+
+
 def _check_nothing_dropped(
     server: Database, entries: list[Any], waiting: list[dict[str, Any]], device_id: str
 ) -> None:
@@ -184,9 +195,7 @@ def _check_nothing_dropped(
         if e.op == "delete":
             row = _server_row(server, *key)
             if key not in deleted_later:
-                held = any(
-                    (c["table_name"], c["row_id"], c["kind"]) == (*key, "delete_vs_edit") for c in waiting
-                )
+                held = any(_delete_waits_in(c, key) for c in waiting)
                 assert row is None or row["deleted_at"] is not None or held, (
                     f"delete of {key} neither applied nor in the inbox"
                 )
