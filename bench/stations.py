@@ -10,8 +10,9 @@ releasing it) and now and then reloads the queue page. One station (the probe) w
 pauses and reloads the page every time: the latencies are what a person sees while the N - 1
 others work at a person's pace; at N = 1 the probe is alone, the baseline. Each station logs in as
 its own officer (a login per person, as deployed: row-level security applies, and PgBouncer keeps
-one pool per login). Stations are threads,
-spread over a few worker processes (one database, one pool and one listener each, like one window).
+one pool per login). The other stations are threads spread over a few worker processes (one
+database, one pool and one listener each, like one window); the probe has a process of its own.
+The ``pages``/``decisions`` columns count the probe's.
 
 For N in ``--stations`` (default 1, 25, 100, 200) and each mode (``direct``: straight to the server;
 ``pooler``: PgBouncer in transaction mode, as docs/deployment.md recommends, with polling), it
@@ -255,8 +256,9 @@ def worker(
         thread.join(timeout=30)
     out.put(
         (
-            [x for f in figures for x in f.pages],
-            [x for f in figures for x in f.decisions],
+            # What the person at the probe waited for; the others only make the load.
+            [x for f in figures[:1] for x in f.pages] if probe else [],
+            [x for f in figures[:1] for x in f.decisions] if probe else [],
             [e for f in figures for e in f.errors],
             [r for f in figures for r in f.retries],
         )
@@ -356,7 +358,10 @@ def run(
     idle_evt, work_evt, stop_evt = ctx.Event(), ctx.Event(), ctx.Event()
     ready, out = ctx.Queue(), ctx.Queue()
     who = officer_identities[:n]
-    shares = [who[i::WORKERS] for i in range(min(WORKERS, n))]
+    # The probe has a process of its own, as a workstation has its own computer: the others' Python
+    # threads do not queue it for the interpreter lock.
+    others = who[1:]
+    shares = [who[:1], *(others[i::WORKERS] for i in range(min(WORKERS, len(others))))]
     # Every station logs in as its own person, as workstations do: row-level security, the person's
     # own pool behind the pooler (PgBouncer pools per database and login).
     processes = [
@@ -407,6 +412,12 @@ def main() -> int:
     parser.add_argument("--idle", type=float, default=13.0, help="idle wait before counting connections")
     parser.add_argument("--think", type=float, default=15.0, help="mean seconds a person looks at a document")
     parser.add_argument("--items", type=int, default=4000)
+    parser.add_argument(
+        "--server-idle",
+        type=int,
+        default=60,
+        help="PgBouncer's server_idle_timeout: how long a login's server connection outlives its last use",
+    )
     args = parser.parse_args()
     counts = [int(x) for x in args.stations.split(",") if x.strip()]
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
@@ -433,7 +444,9 @@ def main() -> int:
         logins, identities = station_logins(url, world)
         admin = server.url("postgres")
         if "pooler" in modes:
-            found, why = PgBouncer.find(server, pool_size=20, users=("postgres", *logins))
+            found, why = PgBouncer.find(
+                server, pool_size=20, users=("postgres", *logins), server_idle_timeout=args.server_idle
+            )
             if found is None:
                 print(f"stations: pooler runs skipped ({why})")
                 modes = [m for m in modes if m != "pooler"]

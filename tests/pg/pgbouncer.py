@@ -29,6 +29,7 @@ class PgBouncer:
         server: PrivatePostgres,
         mode: str = "transaction",
         pool_size: int = 20,
+        server_idle_timeout: int = 10,
         users: tuple[str, ...] = ("postgres",),
     ) -> None:
         self.binary = binary
@@ -36,6 +37,7 @@ class PgBouncer:
         self.server = server
         self.mode = mode
         self.pool_size = pool_size
+        self.server_idle_timeout = server_idle_timeout
         self.port = _free_port()
         self.folder = server.root / f"pgbouncer-{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
@@ -68,7 +70,7 @@ class PgBouncer:
                     f"pool_mode = {self.mode}",
                     f"default_pool_size = {self.pool_size}",
                     "max_client_conn = 1000",
-                    "server_idle_timeout = 10",
+                    f"server_idle_timeout = {self.server_idle_timeout}",
                     "ignore_startup_parameters = extra_float_digits",
                     f"logfile = {self.folder / 'pgbouncer.log'}",
                     f"pidfile = {self.folder / 'pgbouncer.pid'}",
