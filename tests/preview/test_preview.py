@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QSize, QTimer
 from PySide6.QtGui import QImage
 
 from cohortdesk.views.preview import DocumentPreview
@@ -400,3 +400,85 @@ def test_worker_starts_through_the_cli_flag_as_a_frozen_build_does():
     finally:
         if worker.poll() is None:
             worker.kill()
+
+
+# -- read-ahead: the next document's first page is drawn before it is shown --------------------------
+
+
+@pytest.fixture
+def requests_sent(monkeypatch) -> list[dict]:
+    """Every request header the GUI writes to the render worker, in order."""
+    from cohortdesk.views.preview import protocol
+
+    sent: list[dict] = []
+    encode = protocol.encode
+
+    def recording(header, payload=b""):
+        sent.append(dict(header))
+        return encode(header, payload)
+
+    monkeypatch.setattr(protocol, "encode", recording)
+    return sent
+
+
+def read_ahead_and_wait(qtbot, preview, data) -> None:
+    preview.read_ahead(data)
+    qtbot.waitUntil(lambda: preview.is_read_ahead(data) and not preview.client.busy, timeout=WAIT_MS)
+
+
+@pytest.mark.parametrize("zoom", ["fit_width", "fit_page", "150%"])
+def test_a_document_read_ahead_comes_on_screen_from_the_cache(qtbot, preview, requests_sent, zoom):
+    show_and_wait(qtbot, preview, samples.pdf(2, title="Current"))
+    if zoom == "fit_page":
+        preview.fit_page()
+    elif zoom == "150%":
+        preview._set_zoom("custom", 1.5)
+    following = samples.pdf(3, title="Following")
+    read_ahead_and_wait(qtbot, preview, following)
+    assert preview.state == "document" and preview.page_count() == 2  # nothing changed on screen
+    requests_sent.clear()
+    with qtbot.waitSignal(preview.rendered, timeout=WAIT_MS):
+        preview.show_document(following, "application/pdf", "following.pdf")
+    assert preview.state == "document" and preview.page_count() == 3
+    # The first page came from the cache at exactly its size on screen: the worker was not asked for it.
+    ratio = preview.view.devicePixelRatioF()
+    shown = preview.view.display_size(0)
+    image, exact = preview._image_for(0, QSize(round(shown.width() * ratio), round(shown.height() * ratio)))
+    assert exact and ink(image) > 50
+    assert not [h for h in requests_sent if h["op"] == "render" and h["page"] == 0]
+    # The worker holds it (opened ahead, made current without a second parse): later pages render.
+    assert requests_sent[0]["op"] == "open" and requests_sent[0].get("quiet")
+    preview.go_to_page(3)
+    qtbot.waitUntil(lambda: preview.page_image(3) is not None, timeout=WAIT_MS)
+    assert ink(preview.page_image(3)) > 50
+
+
+def test_reading_ahead_leaves_the_page_on_screen_alone(qtbot, preview):
+    current = samples.pdf(2, title="Current")
+    show_and_wait(qtbot, preview, current)
+    failures: list[str] = []
+    preview.render_failed.connect(failures.append)
+    preview.read_ahead(samples.corrupt_pdf())  # cannot be opened: forgotten quietly
+    preview.read_ahead(samples.zip_archive())  # cannot be shown at all: not even sent
+    photo = samples.photo()
+    read_ahead_and_wait(qtbot, preview, photo)
+    assert failures == [] and preview.state == "document" and preview.page_count() == 2
+    preview.go_to_page(2)
+    qtbot.waitUntil(lambda: preview.page_image(2) is not None, timeout=WAIT_MS)
+    # Shown later, each says what it says when shown directly.
+    assert "damaged" in expect_message(qtbot, preview, samples.corrupt_pdf(), "application/pdf").lower()
+    show_and_wait(qtbot, preview, photo, "image/jpeg", "photo.jpg")
+    assert preview.page_count() == 1
+
+
+def test_a_document_that_crashes_the_engine_while_read_ahead_costs_only_its_head_start(qtbot, preview):
+    current = samples.pdf(3, title="Current")
+    show_and_wait(qtbot, preview, current)
+    crashing = samples.pdf(1, marker=CRASH_ON_OPEN)
+    preview.read_ahead(crashing)
+    qtbot.waitUntil(lambda: preview.client.restarts >= 1 and not preview.client.busy, timeout=WAIT_MS)
+    assert not preview.is_read_ahead(crashing)
+    assert preview.state == "document"
+    preview.go_to_page(3)  # the fresh worker opens the current document again for its pages
+    qtbot.waitUntil(lambda: preview.page_image(3) is not None, timeout=WAIT_MS)
+    assert ink(preview.page_image(3)) > 50

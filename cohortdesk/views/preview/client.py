@@ -5,6 +5,12 @@ event loop, and replies arrive as signals. A request that outlives its time limi
 dies, is tried once more in a fresh worker (a worker can fail for reasons of its own: memory, a
 signal, a stall); only a second failure on the same document fails it, so a good file is never
 blamed for one bad moment. The next document renders normally either way.
+
+Read-ahead: ``read_ahead`` opens a document beside the current one and ``render_ahead`` draws its
+pages there, while the worker has nothing else to do (the current document's requests always go
+first). ``adopt`` then makes it the current document without a second parse, so the officer's next
+document can be on screen from the page cache at once. Read-ahead is best effort: a document that
+fails or times out there only loses its head start (``ahead_failed``).
 """
 
 from __future__ import annotations
@@ -67,6 +73,8 @@ class RenderClient(QObject):
     page_failed = Signal(int, object, str)  # token, RenderKey, detail
     failed = Signal(int, str, object)  # token, error code, reply details
     worker_started = Signal(int)  # pid
+    ahead_opened = Signal(int, object)  # token, {"pages", "sizes", "unit", ...} of a document read ahead
+    ahead_failed = Signal(int)  # token of a document read ahead that could not be opened or drawn
 
     def __init__(
         self,
@@ -85,6 +93,7 @@ class RenderClient(QObject):
         self._seq = itertools.count(1)
         self._in_flight: tuple[int, _Request] | None = None
         self._queue: list[_Request] = []
+        self._ahead_queue: list[_Request] = []  # read-ahead requests: sent only when _queue is empty
         self._document: tuple[int, str, bytes] | None = None  # token, kind, data of the current doc
         self._loaded_token: int | None = None  # what the worker holds
         self._timer = QTimer(self)
@@ -118,6 +127,43 @@ class RenderClient(QObject):
             self._timer.start(max(0, round(grace * 1000)))
         self._enqueue(_Request("open", token, {"op": "open", "token": token, "kind": kind}, data))
 
+    def adopt(self, token: int, kind: str, data: bytes) -> None:
+        """Make a document read ahead (``read_ahead``) the current one. Nothing is announced: the
+        caller already has its page sizes (``ahead_opened``). A worker that no longer holds it (it was
+        restarted, or dropped it) opens ``data`` again."""
+        self._ahead_queue = [r for r in self._ahead_queue if r.token != token]
+        self._queue.clear()
+        self._document = (token, kind, data)
+        if self._in_flight is not None and self._in_flight[1].token != token:
+            grace = ABANDON_AFTER_S - (time.monotonic() - self._sent_at)
+            self._timer.start(max(0, round(grace * 1000)))
+        self._enqueue(
+            _Request("open", token, {"op": "open", "token": token, "kind": kind, "quiet": True}, data)
+        )
+
+    def read_ahead(self, token: int, kind: str, data: bytes) -> None:
+        """Open ``data`` beside the current document (answers ``ahead_opened`` or ``ahead_failed``)."""
+        header = {"op": "open", "token": token, "kind": kind, "ahead": True}
+        self._ahead_queue.append(_Request("ahead_open", token, header, data))
+        self._pump()
+
+    def render_ahead(self, token: int, key: RenderKey, page: int) -> None:
+        """Draw a page of a document read ahead into the cache (answers ``page_rendered``)."""
+        header = {
+            "op": "render",
+            "token": token,
+            "page": page,
+            "width": key.width,
+            "height": key.height,
+            "rotation": key.rotation,
+        }
+        self._ahead_queue.append(_Request("ahead_render", token, header, key=key))
+        self._pump()
+
+    def forget_ahead(self, keep: set[int]) -> None:
+        """Drop queued read-ahead requests of documents other than ``keep`` (tokens)."""
+        self._ahead_queue = [r for r in self._ahead_queue if r.token in keep]
+
     def close_document(self) -> None:
         self._queue.clear()
         self._document = None
@@ -147,7 +193,7 @@ class RenderClient(QObject):
 
     @property
     def busy(self) -> bool:
-        return self._in_flight is not None or bool(self._queue)
+        return self._in_flight is not None or bool(self._queue) or bool(self._ahead_queue)
 
     def shutdown(self) -> None:
         """Stop the worker: closing its input lets it exit by itself; kill it if it does not."""
@@ -155,6 +201,7 @@ class RenderClient(QObject):
         self._timer.stop()
         self._start_timer.stop()
         self._queue.clear()
+        self._ahead_queue.clear()
         process, self._process = self._process, None
         if process is not None:
             process.blockSignals(True)
@@ -236,6 +283,7 @@ class RenderClient(QObject):
             self._fail_current("engine_unavailable", {"detail": "the render worker could not be started"})
             self._retire("failed to start")
             self._queue.clear()
+            self._ahead_queue.clear()
 
     def _on_finished(self, generation: int, code: int, status: QProcess.ExitStatus) -> None:
         if generation != self._current_generation or self._closing:
@@ -245,13 +293,14 @@ class RenderClient(QObject):
             self._fail_current("engine_unavailable", {"detail": f"the render worker exited with code {code}"})
             self._retire(f"exited with code {code} while starting")
             self._queue.clear()
+            self._ahead_queue.clear()
             return
         in_flight = self._in_flight
         self._in_flight = None
         self._retire(f"exited with code {code} ({status.name})")
         if in_flight is not None and not self._retry(in_flight[1]):
             self._fail_request(in_flight[1], "crashed", {"detail": f"exit code {code}"})
-        if self._queue or self._document is not None:
+        if self._queue or self._ahead_queue or self._document is not None:
             self._spawn()
 
     def _on_timeout(self) -> None:
@@ -266,8 +315,13 @@ class RenderClient(QObject):
 
     def _retry(self, request: _Request) -> bool:
         """Send ``request`` again to the fresh worker, once per document; False when it had its chance
-        (or its document is no longer wanted)."""
-        if self._document is None or self._document[0] != request.token or request.token in self._retried:
+        (or its document is no longer wanted; read-ahead gets no second chance)."""
+        if (
+            request.op.startswith("ahead")
+            or self._document is None
+            or self._document[0] != request.token
+            or request.token in self._retried
+        ):
             return False
         self._retried.add(request.token)
         log.info("Trying %s of document %s again in a fresh render worker", request.op, request.token)
@@ -281,14 +335,14 @@ class RenderClient(QObject):
         self._pump()
 
     def _pump(self) -> None:
-        if self._in_flight is not None or not self._queue or self._closing:
+        if self._in_flight is not None or not (self._queue or self._ahead_queue) or self._closing:
             return
         if self._process is None:
             self._spawn()
             return
         if not self._ready:
             return
-        request = self._queue.pop(0)
+        request = self._queue.pop(0) if self._queue else self._ahead_queue.pop(0)
         if request.op == "render" and self._loaded_token != request.token:
             # The worker was restarted since this document was opened: open it again first.
             if self._document is None or self._document[0] != request.token:
@@ -339,6 +393,9 @@ class RenderClient(QObject):
         _, request = self._in_flight
         self._in_flight = None
         self._timer.stop()
+        if request.op.startswith("ahead"):
+            self._on_ahead_frame(request, header, payload)
+            return
         if request.op == "open":
             if not header.get("ok"):
                 self._loaded_token = None
@@ -356,17 +413,26 @@ class RenderClient(QObject):
             else:
                 self._fail_request(request, str(header.get("error", "internal")), header)
             return
-        image = QImage(
-            payload,
-            int(header["width"]),
-            int(header["height"]),
-            int(header["bpl"]),
-            QImage.Format.Format_RGB32,
-        ).copy()  # own the pixels: ``payload`` goes away with this frame
-        self.page_rendered.emit(request.token, request.key, image)
+        self.page_rendered.emit(request.token, request.key, _image(header, payload))
+
+    def _on_ahead_frame(self, request: _Request, header: dict[str, Any], payload: bytes) -> None:
+        if not header.get("ok"):
+            log.info("Reading ahead %s failed: %s", request.token, header.get("error"))
+            self._ahead_queue = [r for r in self._ahead_queue if r.token != request.token]
+            self.ahead_failed.emit(request.token)
+        elif request.op == "ahead_open":
+            self.ahead_opened.emit(request.token, header)
+        else:
+            assert request.key is not None
+            self.page_rendered.emit(request.token, request.key, _image(header, payload))
 
     def _fail_request(self, request: _Request, code: str, details: dict[str, Any]) -> None:
-        """A failed open, a timeout or a crash is the whole document's problem."""
+        """A failed open, a timeout or a crash is the whole document's problem (read ahead: only its
+        head start is lost)."""
+        if request.op.startswith("ahead"):
+            self._ahead_queue = [r for r in self._ahead_queue if r.token != request.token]
+            self.ahead_failed.emit(request.token)
+            return
         if self._document is not None and self._document[0] == request.token:
             self._document = None
             self._queue.clear()
@@ -382,3 +448,13 @@ class RenderClient(QObject):
             self._document = None
             self._queue.clear()
             self.failed.emit(token, code, details)
+
+
+def _image(header: dict[str, Any], payload: bytes) -> QImage:
+    return QImage(
+        payload,
+        int(header["width"]),
+        int(header["height"]),
+        int(header["bpl"]),
+        QImage.Format.Format_RGB32,
+    ).copy()  # own the pixels: ``payload`` goes away with this frame

@@ -8,8 +8,12 @@ Started as ``python -m cohortdesk.views.preview.render_worker`` from a checkout 
 package, and as ``cohortdesk --render-worker`` from a frozen build. It reads frames (``protocol.py``)
 on stdin and answers each on stdout, one at a time, holding only the current document:
 
-* ``open``   {token, kind} + document bytes -> {pages, sizes, unit} or {error, ...}
-* ``render`` {token, page, width, height, rotation} -> {width, height, bpl, format} + RGB32 pixels
+* ``open``   {token, kind} + document bytes -> {pages, sizes, unit} or {error, ...}; with
+  ``"ahead": true`` the document is opened beside the current one (read ahead: the document the
+  officer will probably look at next), up to ``AHEAD_DOCUMENTS`` of them, the oldest closed first;
+  a later plain ``open`` of the same token makes it current without parsing it again
+* ``render`` {token, page, width, height, rotation} -> {width, height, bpl, format} + RGB32 pixels,
+  for the current document or one opened ahead
 * ``read``   {token, document_type} -> {reading} (``services.documents.reading``): a PDF page's own text where
   it has one, else OCR of the page rendered at ``READ_DPI``; images are OCRed as decoded.
 
@@ -23,6 +27,7 @@ import os
 import sys
 import threading
 import time
+from collections import OrderedDict
 from typing import Any, BinaryIO
 
 from cohortdesk.views.preview import protocol
@@ -39,6 +44,8 @@ CRASH_ON_OPEN = b"%COHORTDESK-TEST-CRASH-OPEN%"
 CRASH_ONCE_FILE_ENV = "COHORTDESK_PREVIEW_TEST_CRASH_ONCE_FILE"
 CRASH_ONCE_ON_OPEN = b"%COHORTDESK-TEST-CRASH-ONCE%"
 
+#: Documents held open beside the current one for read-ahead renders (each holds its bytes and parse).
+AHEAD_DOCUMENTS = 4
 MAX_SIZES = 2000  # page sizes reported up front; later pages are assumed to match the last one
 MAX_RENDER_PIXELS = 4096 * 4096  # per rendered page; the GUI scales beyond that
 READ_DPI = 150  # PDF pages without a text layer are rendered at this for OCR
@@ -63,26 +70,36 @@ class RenderError(Exception):
 
 
 class Renderer:
-    """Holds the current document and answers requests for it."""
+    """Holds the current document (and a few opened ahead) and answers requests for them."""
 
     def __init__(self, test_hooks: bool = False) -> None:
         self.test_hooks = test_hooks
         self.token: int | None = None
         self.kind = ""
         self.data = b""
+        self.info: dict[str, Any] = {}  # the open reply of the current document
         self._pdf: Any = None
         self._pdf_buffer: Any = None
         self._image: Any = None
         self._decoded: dict[int, tuple[Any, bool]] = {}  # frame -> (oriented RGB image, full size?)
+        self._ahead: OrderedDict[int, Renderer] = OrderedDict()  # token -> a document opened ahead
 
     def handle(self, header: dict[str, Any], payload: bytes) -> tuple[dict[str, Any], bytes]:
         op = header.get("op")
         if op == "open":
-            return self.open(int(header["token"]), str(header["kind"]), payload), b""
+            token = int(header["token"])
+            if header.get("ahead"):
+                return dict(self.open_ahead(token, str(header["kind"]), payload)), b""
+            ahead = self._ahead.pop(token, None)
+            if ahead is not None:
+                return dict(self.adopt(ahead)), b""
+            return dict(self.open(token, str(header["kind"]), payload)), b""
         if op == "render":
-            if header.get("token") != self.token:
+            token = header.get("token")
+            target = self if token == self.token else self._ahead.get(int(token or 0))
+            if target is None or target.token is None:
                 raise RenderError("not_open", "the document is not open in this worker")
-            return self.render(
+            return target.render(
                 int(header["page"]), int(header["width"]), int(header["height"]), int(header["rotation"])
             )
         if op == "read":
@@ -110,20 +127,46 @@ class Renderer:
         self.token, self.kind, self.data = token, kind, data
         try:
             if kind == "pdf":
-                return self._open_pdf(data)
-            if kind == "image":
-                return self._open_image(data)
-            raise RenderError("unsupported", f"unknown kind {kind!r}")
+                self.info = self._open_pdf(data)
+            elif kind == "image":
+                self.info = self._open_image(data)
+            else:
+                raise RenderError("unsupported", f"unknown kind {kind!r}")
         except BaseException:
             self.close()
             raise
+        return self.info
+
+    def open_ahead(self, token: int, kind: str, data: bytes) -> dict[str, Any]:
+        """Open a document beside the current one, for renders ahead of the officer."""
+        stale = self._ahead.pop(token, None)
+        if stale is not None:
+            stale.close()
+        ahead = Renderer(self.test_hooks)
+        info = ahead.open(token, kind, data)
+        self._ahead[token] = ahead
+        while len(self._ahead) > AHEAD_DOCUMENTS:
+            self._ahead.popitem(last=False)[1].close()
+        return info
+
+    def forget_ahead(self) -> None:
+        while self._ahead:
+            self._ahead.popitem()[1].close()
+
+    def adopt(self, ahead: Renderer) -> dict[str, Any]:
+        """Make a document opened ahead the current one (it is not parsed again)."""
+        self.close()
+        self.token, self.kind, self.data, self.info = ahead.token, ahead.kind, ahead.data, ahead.info
+        self._pdf, self._pdf_buffer, self._image = ahead._pdf, ahead._pdf_buffer, ahead._image
+        self._decoded = ahead._decoded
+        return self.info
 
     def close(self) -> None:
         if self._pdf is not None:
             self._pdf.close()
         self._pdf = self._pdf_buffer = self._image = None
-        self._decoded.clear()
-        self.token, self.kind, self.data = None, "", b""
+        self._decoded = {}
+        self.token, self.kind, self.data, self.info = None, "", b"", {}
 
     def _open_pdf(self, data: bytes) -> dict[str, Any]:
         from PySide6.QtCore import QBuffer, QIODevice
@@ -515,6 +558,7 @@ def main() -> int:
             reply = {"ok": False, "error": exc.code, "detail": exc.detail, **exc.extra}
         except MemoryError:
             renderer.close()
+            renderer.forget_ahead()
             reply = {"ok": False, "error": "too_large", "detail": "out of memory", "width": 0, "height": 0}
         except Exception as exc:  # noqa: BLE001 - any engine failure is this document's problem
             reply = {"ok": False, "error": "internal", "detail": f"{type(exc).__name__}: {exc}"}

@@ -8,12 +8,19 @@ Pages are drawn by a separate worker process (``render_worker.py``) through ``Re
 widget only lays pages out, asks for the visible ones and paints what comes back, so nothing a
 document does can block or crash the window. A document the worker cannot finish within the time
 limit is abandoned with a message, and the next one renders normally.
+
+``read_ahead(data)`` prepares the document the officer will probably look at next while they read
+this one: the worker opens it beside the current one and draws its first page at the size it will
+have on screen, into the page cache. ``show_document`` of those bytes then lays the pages out at once
+and paints the first page from the cache, with no round trip to the worker.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QEvent, QRect, QRectF, QSize, Qt, QTimer, Signal, Slot
@@ -45,6 +52,18 @@ MIN_ZOOM, MAX_ZOOM = 0.1, 4.0
 FIT_MIN_ZOOM = 0.001
 PDF_POINT = 96 / 72  # a PDF point in logical pixels at 100 %
 FIT_WIDTH, FIT_PAGE, CUSTOM = "fit_width", "fit_page", "custom"
+#: Documents read ahead and remembered (their first page waits in the page cache).
+AHEAD_DOCUMENTS = 4
+
+
+@dataclass(slots=True)
+class _Ahead:
+    """A document read ahead: its worker token, kind and (once opened) its page sizes."""
+
+    token: int
+    kind: str
+    info: dict[str, Any] | None = None
+
 
 # Keys the preview answers to while it has focus (for the window's shortcut sheet). The window may
 # bind + - 0 itself to the same slots; the preview reads them as plain key presses, so there is no
@@ -181,9 +200,13 @@ class DocumentPreview(QWidget):
         self.client.page_rendered.connect(self._on_page_rendered)
         self.client.page_failed.connect(self._on_page_failed)
         self.client.failed.connect(self._on_failed)
+        self.client.ahead_opened.connect(self._on_ahead_opened)
+        self.client.ahead_failed.connect(self._on_ahead_failed)
         self.cache = PageCache(cache_bytes)
         self.state = "empty"  # empty | loading | document | message
+        self._tokens = itertools.count(1)  # one sequence for shown documents and those read ahead
         self._token = 0
+        self._ahead: OrderedDict[str, _Ahead] = OrderedDict()  # fingerprint -> read ahead
         self._fingerprint = ""
         self._kind = ""
         self._name = ""
@@ -193,6 +216,7 @@ class DocumentPreview(QWidget):
         self._rotation = 0
         self._rotations: OrderedDict[str, int] = OrderedDict()  # remembered per document, this session
         self._announced = False
+        self._painted = False  # a rendering of this document was painted (announced next turn)
         self._message = ("", "")
 
         self._build()
@@ -375,13 +399,52 @@ class DocumentPreview(QWidget):
             self._show_failure(title, text, "document")
             return
         self._kind = sniffed.kind
-        self._fingerprint = hashlib.blake2b(bytes(data), digest_size=16).hexdigest()
+        self._fingerprint = _fingerprint(data)
         self._rotation = self._rotations.get(self._fingerprint, 0)
+        ahead = self._ahead.pop(self._fingerprint, None)
+        if ahead is not None and ahead.info is not None and ahead.kind == self._kind:
+            # Read ahead: the page sizes are known and the first page waits in the cache. Lay out
+            # now; the worker makes it its current document in the background.
+            self._token = ahead.token
+            self.client.adopt(self._token, self._kind, bytes(data))
+            self._on_opened(self._token, ahead.info)
+            if self.isVisible():
+                # On screen now, not at the next update tick; and said so now.
+                self.view.viewport().repaint()
+                if self._painted:
+                    self._announce()
+            return
         self.state = "loading"
         self.view.clear_document()
         self.stack.setCurrentWidget(self.view)
         self._loading_timer.start()
         self.client.open(self._token, self._kind, bytes(data))
+
+    def read_ahead(self, data: bytes | None) -> None:
+        """Prepare ``data`` to be shown next: opened beside the current document in the worker and its
+        first page drawn into the cache at the size it will have (while nothing else is asked of the
+        worker). Nothing is shown or announced; files that cannot be shown are left alone."""
+        if not data:
+            return
+        kind = sniff.sniff(data).kind
+        if kind not in (sniff.PDF, sniff.IMAGE):
+            return
+        fingerprint = _fingerprint(data)
+        if fingerprint == self._fingerprint or fingerprint in self._ahead:
+            if fingerprint in self._ahead:
+                self._ahead.move_to_end(fingerprint)
+            return
+        ahead = _Ahead(next(self._tokens), kind)
+        self._ahead[fingerprint] = ahead
+        while len(self._ahead) > AHEAD_DOCUMENTS:
+            self._ahead.popitem(last=False)
+        self.client.forget_ahead({a.token for a in self._ahead.values()})
+        self.client.read_ahead(ahead.token, kind, bytes(data))
+
+    def is_read_ahead(self, data: bytes) -> bool:
+        """Whether ``data`` was read ahead and its page sizes are known (tests, the bench)."""
+        ahead = self._ahead.get(_fingerprint(data))
+        return ahead is not None and ahead.info is not None
 
     def show_message(self, text: str) -> None:
         """Show ``text`` in the panel instead of a document (e.g. "No documents uploaded yet")."""
@@ -487,6 +550,10 @@ class DocumentPreview(QWidget):
 
     # -- introspection (tests, the window, assistive text) -------------------------------------------
 
+    def on_screen(self) -> bool:
+        """Whether the document's first page is on screen (``rendered`` was emitted for it)."""
+        return self.state == "document" and self._announced
+
     def page_count(self) -> int:
         return self.view.page_count if self.state == "document" else 0
 
@@ -518,10 +585,11 @@ class DocumentPreview(QWidget):
     # -- internals -----------------------------------------------------------------------------------
 
     def _begin(self, name: str) -> None:
-        self._token += 1
+        self._token = next(self._tokens)
         name = visible_name(name)  # a learner's file name: no direction tricks, no line breaks
         self._name = name
         self._announced = False
+        self._painted = False
         self._fingerprint = ""
         self._loading_timer.stop()
         self._render_timer.stop()
@@ -574,6 +642,37 @@ class DocumentPreview(QWidget):
         self.page_changed.emit(1, self.view.page_count)
         self._request_renders()
 
+    def _on_ahead_opened(self, token: int, info: dict[str, Any]) -> None:
+        found = next(((f, a) for f, a in self._ahead.items() if a.token == token), None)
+        if found is None:
+            return  # shown or forgotten meanwhile
+        fingerprint, ahead = found
+        ahead.info = info
+        unit = PDF_POINT if info.get("unit") == "pt" else 1.0
+        sizes = [(float(w) * unit, float(h) * unit) for w, h in info.get("sizes", [])]
+        rotation = self._rotations.get(fingerprint, 0)
+        if self._zoom_mode in (FIT_WIDTH, FIT_PAGE):
+            scale = self.view.scale_on_show(
+                int(info.get("pages", 1)),
+                sizes,
+                rotation,
+                self._zoom_mode == FIT_PAGE,
+                (FIT_MIN_ZOOM * unit, MAX_ZOOM * unit),
+            )
+        else:
+            scale = min(max(self._zoom * unit, MIN_ZOOM * unit), MAX_ZOOM * unit)
+        logical = self.view.page_size_at(sizes, rotation, scale)
+        ratio = self.view.devicePixelRatioF()
+        size = QSize(round(logical.width() * ratio), round(logical.height() * ratio))
+        key = _capped_key(RenderKey(fingerprint, 0, rotation, size.width(), size.height()))
+        if key not in self.cache:
+            self.client.render_ahead(token, key, 0)
+
+    def _on_ahead_failed(self, token: int) -> None:
+        for fingerprint, ahead in list(self._ahead.items()):
+            if ahead.token == token:
+                del self._ahead[fingerprint]
+
     def _on_failed(self, token: int, code: str, details: dict[str, Any]) -> None:
         if token == self._token and self.state in ("loading", "document"):
             self._show_problem(code, details)
@@ -600,6 +699,7 @@ class DocumentPreview(QWidget):
         if image is None:
             image = self.cache.best(self._fingerprint, page, self._rotation)
         if image is not None and not self._announced:
+            self._painted = True
             QTimer.singleShot(0, self._announce)
         return image, exact
 
@@ -609,11 +709,7 @@ class DocumentPreview(QWidget):
             self.rendered.emit()
 
     def _key(self, page: int, size: QSize) -> RenderKey:
-        width, height = size.width(), size.height()
-        if width * height > MAX_RENDER_PIXELS:
-            scale = (MAX_RENDER_PIXELS / (width * height)) ** 0.5
-            width, height = max(1, int(width * scale)), max(1, int(height * scale))
-        return RenderKey(self._fingerprint, page, self._rotation, width, height)
+        return _capped_key(RenderKey(self._fingerprint, page, self._rotation, size.width(), size.height()))
 
     def _schedule_renders(self) -> None:
         if self.state == "document" and not self._render_timer.isActive():
@@ -725,3 +821,17 @@ class DocumentPreview(QWidget):
 
     def sizeHint(self) -> QSize:
         return QSize(520, 680)
+
+
+def _fingerprint(data: bytes) -> str:
+    """What identifies a document's bytes in the page cache and the remembered rotations."""
+    return hashlib.blake2b(bytes(data), digest_size=16).hexdigest()
+
+
+def _capped_key(key: RenderKey) -> RenderKey:
+    """Pages larger than the worker draws are asked for at its largest (and scaled on screen)."""
+    width, height = key.width, key.height
+    if width * height > MAX_RENDER_PIXELS:
+        scale = (MAX_RENDER_PIXELS / (width * height)) ** 0.5
+        width, height = max(1, int(width * scale)), max(1, int(height * scale))
+    return RenderKey(key.fingerprint, key.page, key.rotation, width, height)
