@@ -11,6 +11,10 @@ second lane, and results come back to the GUI thread as queued signals.
 * No exception dies silently: without a ``.failure`` handler, errors go to ``error_occurred``, which
   the main window connects to ``views.errors.show_error``.
 * ``Op.keep()`` marks an op that shutdown must not cancel (it still runs before the db thread ends).
+* ``with runner.deferred():`` ops started inside (and after, until then) start on the next turn of
+  the event loop, in the order they were started: what a keypress changes on screen is painted
+  before their Python competes with the GUI thread for the interpreter (a background thread holding
+  the GIL makes the GUI thread wait up to the switch interval each time it calls into Python).
 * ``synchronous=True`` (tests) runs ops inline, still delivering results through the same callbacks.
 """
 
@@ -21,11 +25,12 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +148,8 @@ class Runner(QObject):
         self._db_queue: queue.Queue[Op | None] = queue.Queue()
         self._db_thread: threading.Thread | None = None
         self._io = ThreadPoolExecutor(max_workers=io_workers, thread_name_prefix="cohortdesk-io")
+        self._deferring = 0
+        self._held: list[Op] = []  # started while deferred: handed to the lanes on the next turn
         self._finished.connect(self._on_finished)
         self._failed.connect(self._on_failed)
         self._progress.connect(self._on_progress)
@@ -161,7 +168,31 @@ class Runner(QObject):
     def in_flight(self) -> int:
         return len(self._ops)
 
+    @contextmanager
+    def deferred(self) -> Iterator[None]:
+        """Ops started inside this block begin on the next turn of the event loop, in order (ops
+        started after it, before then, queue behind them)."""
+        self._deferring += 1
+        try:
+            yield
+        finally:
+            self._deferring = max(self._deferring - 1, 0)  # shutdown may have ended it
+            if not self._deferring and self._held:
+                QTimer.singleShot(0, self._release)
+
+    def _release(self) -> None:
+        if self._deferring:
+            return
+        held, self._held = self._held, []
+        for op in held:
+            try:
+                self._dispatch(op)
+            except RuntimeError:  # shut down meanwhile: the op never runs, like a cancelled one
+                self._ops.pop(op.id, None)
+
     def shutdown(self, wait: bool = True) -> None:
+        self._deferring = 0
+        self._release()  # held ops go to their lanes first (a claim given back on close must run)
         for op in list(self._ops.values()):
             if not op.essential:
                 op.cancel()
@@ -180,6 +211,12 @@ class Runner(QObject):
         if self.synchronous:
             self._execute(op)
             return
+        if (self._deferring or self._held) and threading.current_thread() is threading.main_thread():
+            self._held.append(op)
+            return
+        self._dispatch(op)
+
+    def _dispatch(self, op: Op) -> None:
         if op.lane == "db":
             self._ensure_db_thread()
             self._db_queue.put(op)

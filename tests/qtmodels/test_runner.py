@@ -73,3 +73,29 @@ def test_cancelled_op_calls_no_handler(qtbot, lane):
     op.cancel()
     op.start()
     assert called == []
+
+
+def test_deferred_ops_start_on_the_next_turn_in_order(qtbot):
+    runner = Runner()
+    ran: list[str] = []
+    with runner.deferred():
+        runner.db(lambda: ran.append("write")).start()
+        runner.io(lambda: ran.append("file")).start()
+        runner.db(lambda: ran.append("claim")).start()
+        assert runner.in_flight == 3
+        qtbot.wait(50)  # the event loop has not turned back from the block yet: nothing ran
+        assert ran == []
+    runner.db(lambda: ran.append("after")).start()  # queues behind the held ones
+    qtbot.waitUntil(lambda: runner.in_flight == 0)
+    db_order = [name for name in ran if name != "file"]
+    assert db_order == ["write", "claim", "after"] and "file" in ran
+    runner.shutdown()
+
+
+def test_shutdown_runs_held_ops_that_must_finish(qtbot):
+    runner = Runner()
+    ran: list[str] = []
+    with runner.deferred():
+        runner.db(lambda: ran.append("release claim")).keep().start()
+        runner.shutdown()
+    assert ran == ["release claim"]
