@@ -414,7 +414,7 @@ def requests_sent(monkeypatch) -> list[dict]:
     encode = protocol.encode
 
     def recording(header, payload=b""):
-        sent.append(dict(header))
+        sent.append(dict(header, payload_bytes=len(payload)))
         return encode(header, payload)
 
     monkeypatch.setattr(protocol, "encode", recording)
@@ -446,8 +446,9 @@ def test_a_document_read_ahead_comes_on_screen_from_the_cache(qtbot, preview, re
     image, exact = preview._image_for(0, QSize(round(shown.width() * ratio), round(shown.height() * ratio)))
     assert exact and ink(image) > 50
     assert not [h for h in requests_sent if h["op"] == "render" and h["page"] == 0]
-    # The worker holds it (opened ahead, made current without a second parse): later pages render.
-    assert requests_sent[0]["op"] == "open" and requests_sent[0].get("quiet")
+    # The worker holds it (opened ahead, made current by its token alone): later pages render.
+    assert requests_sent[0]["op"] == "open" and requests_sent[0]["adopt"]
+    assert requests_sent[0]["payload_bytes"] == 0
     preview.go_to_page(3)
     qtbot.waitUntil(lambda: preview.page_image(3) is not None, timeout=WAIT_MS)
     assert ink(preview.page_image(3)) > 50
@@ -482,3 +483,18 @@ def test_a_document_that_crashes_the_engine_while_read_ahead_costs_only_its_head
     preview.go_to_page(3)  # the fresh worker opens the current document again for its pages
     qtbot.waitUntil(lambda: preview.page_image(3) is not None, timeout=WAIT_MS)
     assert ink(preview.page_image(3)) > 50
+
+
+def test_a_document_read_ahead_by_a_worker_since_replaced_is_sent_again(qtbot, preview, requests_sent):
+    show_and_wait(qtbot, preview, samples.pdf(1, title="Current"))
+    following = samples.pdf(3, title="Following")
+    read_ahead_and_wait(qtbot, preview, following)
+    preview.client._process.kill()  # the worker that holds it goes away (memory, a signal...)
+    qtbot.waitUntil(lambda: preview.client.restarts >= 1, timeout=WAIT_MS)
+    requests_sent.clear()
+    with qtbot.waitSignal(preview.rendered, timeout=WAIT_MS):
+        preview.show_document(following, "application/pdf", "following.pdf")  # from the cache
+    preview.go_to_page(3)
+    qtbot.waitUntil(lambda: preview.page_image(3) is not None, timeout=WAIT_MS)
+    opens = [(h.get("adopt", False), h["payload_bytes"] > 0) for h in requests_sent if h["op"] == "open"]
+    assert opens == [(True, False), (False, True)]  # asked by token, then sent in full

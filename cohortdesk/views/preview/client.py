@@ -129,17 +129,16 @@ class RenderClient(QObject):
 
     def adopt(self, token: int, kind: str, data: bytes) -> None:
         """Make a document read ahead (``read_ahead``) the current one. Nothing is announced: the
-        caller already has its page sizes (``ahead_opened``). A worker that no longer holds it (it was
-        restarted, or dropped it) opens ``data`` again."""
+        caller already has its page sizes (``ahead_opened``). Only its token goes to the worker; one
+        that no longer holds it (restarted, or it dropped it) answers ``not_open`` and gets ``data``."""
         self._ahead_queue = [r for r in self._ahead_queue if r.token != token]
         self._queue.clear()
         self._document = (token, kind, data)
         if self._in_flight is not None and self._in_flight[1].token != token:
             grace = ABANDON_AFTER_S - (time.monotonic() - self._sent_at)
             self._timer.start(max(0, round(grace * 1000)))
-        self._enqueue(
-            _Request("open", token, {"op": "open", "token": token, "kind": kind, "quiet": True}, data)
-        )
+        header = {"op": "open", "token": token, "kind": kind, "quiet": True, "adopt": True}
+        self._enqueue(_Request("open", token, header))
 
     def read_ahead(self, token: int, kind: str, data: bytes) -> None:
         """Open ``data`` beside the current document (answers ``ahead_opened`` or ``ahead_failed``)."""
@@ -397,7 +396,13 @@ class RenderClient(QObject):
             self._on_ahead_frame(request, header, payload)
             return
         if request.op == "open":
-            if not header.get("ok"):
+            if not header.get("ok") and request.header.get("adopt") and header.get("error") == "not_open":
+                self._loaded_token = None  # the worker lost what it read ahead: send the bytes
+                if self._document is not None and self._document[0] == request.token:
+                    token, kind, data = self._document
+                    full = {"op": "open", "token": token, "kind": kind, "quiet": True}
+                    self._queue.insert(0, _Request("open", token, full, data))
+            elif not header.get("ok"):
                 self._loaded_token = None
                 self._fail_request(request, str(header.get("error", "internal")), header)
             elif not request.header.get("quiet"):

@@ -11,7 +11,8 @@ on stdin and answers each on stdout, one at a time, holding only the current doc
 * ``open``   {token, kind} + document bytes -> {pages, sizes, unit} or {error, ...}; with
   ``"ahead": true`` the document is opened beside the current one (read ahead: the document the
   officer will probably look at next), up to ``AHEAD_DOCUMENTS`` of them, the oldest closed first;
-  a later plain ``open`` of the same token makes it current without parsing it again
+  a later plain ``open`` of the same token makes it current without parsing it again (with
+  ``"adopt": true`` and no bytes: ``not_open`` when this worker does not hold it, then it is sent)
 * ``render`` {token, page, width, height, rotation} -> {width, height, bpl, format} + RGB32 pixels,
   for the current document or one opened ahead
 * ``read``   {token, document_type} -> {reading} (``services.documents.reading``): a PDF page's own text where
@@ -93,6 +94,8 @@ class Renderer:
             ahead = self._ahead.pop(token, None)
             if ahead is not None:
                 return dict(self.adopt(ahead)), b""
+            if header.get("adopt"):
+                raise RenderError("not_open", "the document read ahead is not held by this worker")
             return dict(self.open(token, str(header["kind"]), payload)), b""
         if op == "render":
             token = header.get("token")

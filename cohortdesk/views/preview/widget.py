@@ -58,10 +58,11 @@ AHEAD_DOCUMENTS = 4
 
 @dataclass(slots=True)
 class _Ahead:
-    """A document read ahead: its worker token, kind and (once opened) its page sizes."""
+    """A document read ahead: its worker token, kind, bytes and (once opened) its page sizes."""
 
     token: int
     kind: str
+    data: bytes
     info: dict[str, Any] | None = None
 
 
@@ -399,7 +400,9 @@ class DocumentPreview(QWidget):
             self._show_failure(title, text, "document")
             return
         self._kind = sniffed.kind
-        self._fingerprint = _fingerprint(data)
+        # The very bytes read ahead need no second hash (a scan is hundreds of KB).
+        known = next((f for f, a in self._ahead.items() if a.data is data), None)
+        self._fingerprint = known or _fingerprint(data)
         self._rotation = self._rotations.get(self._fingerprint, 0)
         ahead = self._ahead.pop(self._fingerprint, None)
         if ahead is not None and ahead.info is not None and ahead.kind == self._kind:
@@ -434,7 +437,7 @@ class DocumentPreview(QWidget):
             if fingerprint in self._ahead:
                 self._ahead.move_to_end(fingerprint)
             return
-        ahead = _Ahead(next(self._tokens), kind)
+        ahead = _Ahead(next(self._tokens), kind, data)
         self._ahead[fingerprint] = ahead
         while len(self._ahead) > AHEAD_DOCUMENTS:
             self._ahead.popitem(last=False)
