@@ -181,8 +181,10 @@ def main(argv: list[str] | None = None) -> int:
         for position, doc in enumerate(detail.documents):
             if doc.uploaded and doc.upload and shown < args.documents:
                 before = len(rendered)
+                # The document an enrollment opens on may be on screen already (drawn ahead).
+                drawn = window.ui.document_list.currentRow() == position and window.preview.on_screen()
                 window.ui.document_list.setCurrentRow(position)
-                if window.ui.document_list.currentRow() == position and len(rendered) == before:
+                if not drawn and window.ui.document_list.currentRow() == position and len(rendered) == before:
                     seconds += run_until(
                         "the preview", lambda before=before: len(rendered) > before, timeout=120
                     )

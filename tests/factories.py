@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from cohortdesk.db import Database
@@ -188,9 +189,10 @@ QUEUE_STUDENTS = (
 )
 
 
-def queue_world(db: Database, store: DocumentStore) -> dict:
+def queue_world(db: Database, store: DocumentStore, files: Callable[[str, str], bytes] | None = None) -> dict:
     """One institution, an active learnership and a draft internship, and six pending students whose
-    queue ages run from ten days (Sipho) to five days (Pieter)."""
+    queue ages run from ten days (Sipho) to five days (Pieter). Their uploads are a few bytes named
+    like PDFs, or what ``files(first_name, document_type)`` makes (real PDFs, for the preview)."""
     from cohortdesk.models import CohortEnrollment
 
     acc = account(db)
@@ -239,7 +241,8 @@ def queue_world(db: Database, store: DocumentStore) -> dict:
                 user_id=student,
                 student_data=data,
                 uploaded_documents={
-                    d: upload(store, f"{d}.pdf", f"%PDF {first} {d}".encode()) for d in doc_types
+                    d: upload(store, f"{d}.pdf", files(first, d) if files else f"%PDF {first} {d}".encode())
+                    for d in doc_types
                 },
             ),
         ).row

@@ -143,10 +143,11 @@ def settle(qtbot, window: MainWindow, timeout: int = 15000) -> None:
 
 
 def make_workstation(
-    qtbot, db, tmp_path, sql_guard: SqlGuard, role: str = "super_admin", **kwargs
+    qtbot, db, tmp_path, sql_guard: SqlGuard, role: str = "super_admin", files=None, **kwargs
 ) -> Workstation:
+    """The queue world in a workstation window (``files``: see ``queue_world``)."""
     store = DocumentStore(tmp_path / "store")
-    world = queue_world(db, store)
+    world = queue_world(db, store, files)
     runner = Runner()
     errors: list[tuple[BaseException, str]] = []
     runner.error_occurred.connect(lambda error, label: errors.append((error, label)))

@@ -278,6 +278,43 @@ def test_stale_decision_says_what_changed_and_keeps_the_reason(qtbot, office, sq
     window.reject_dialog.reject()
 
 
+def test_a_refused_decision_brings_its_document_back_after_moving_on(qtbot, office, sql_guard):
+    world, db = office["world"], office["db"]
+    sipho, lerato = world["enrollments"]["Sipho Dlamini"], world["enrollments"]["Lerato Mokoena"]
+    window = office["open"](world["officer_one"], live=False, poll_ms=3_600_000)
+    window.ui.save_and_next.setChecked(True)
+    qtbot.waitUntil(lambda: window.review.claim_for(sipho) is not None, timeout=WAIT)
+    window.ui.queue_table.setFocus()
+    QTest.keyClick(window.ui.queue_table, Qt.Key.Key_A)  # his ID; on to his matric certificate
+    settle(qtbot, window)
+    assert window.current_document().document_type == "matric_certificate"
+    # Officer One's lease lapses behind the window's back and Thandi takes Sipho.
+    with sql_guard.paused():
+        with db.session() as s:
+            s.execute(
+                text(
+                    "UPDATE cohort_enrollments SET claim_expires_at = now() - interval '1 second' WHERE id = :i"
+                ),
+                {"i": sipho},
+            )
+        claims.claim(db, world["thandi"], sipho)
+    # His last document: the window moves on to Lerato at once, while the decision is written...
+    QTest.keyClick(window.ui.queue_table, Qt.Key.Key_A)
+    assert _current(window) == lerato
+    # ...which the database refuses: back to Sipho's matric certificate, saying who has him now.
+    settle(qtbot, window)
+    assert _current(window) == sipho
+    assert window.current_document().document_type == "matric_certificate"
+    assert _decisions(db, sipho, sql_guard) == [("id_document", "approved")]
+    assert "Thandi Nkosi" in window.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: "Thandi Nkosi" in window.review.banner.text(), timeout=WAIT)
+    assert not window.ui.approve_button.isEnabled()
+    model = window.queue_model
+    assert model.row_at(model.row_of(sipho)).documents_awaiting > 0  # to decide again, as read back
+    assert window.queue_model.row_at(window.ui.queue_table.currentIndex().row()).enrollment_id == sipho
+    assert _claim_row(db, lerato, sql_guard).claim_token is None  # given back on the way back
+
+
 def test_super_admin_releases_a_claim(qtbot, office, sql_guard):
     world, db = office["world"], office["db"]
     lerato = world["enrollments"]["Lerato Mokoena"]

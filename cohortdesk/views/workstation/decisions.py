@@ -5,8 +5,19 @@ lost until it is replayed with its idempotency key.
 Every decision goes through the one service call (``services.review.workstation.decide``); this part only builds
 the command and reports the outcome.
 
+A decision is written in the background while the window moves on at once: ``sending`` says what was
+decided as the write starts (the window shows it as decided and goes to the next document), and
+``recorded`` brings the database's read-back to reconcile with; a refusal (``refused``) is told in
+words through ``views.errors`` and brings its document back, and a dropped connection keeps the
+decision in the outbox until it is replayed with its key. A second decision waits for the first's
+answer ("The previous decision is still being saved."), so none is recorded twice.
+
 Signals:
+    sending(object, object): a decision is being written; the ``DecisionCommand`` and the
+        ``DocumentRow`` it decides (as it was before).
     recorded(object, object): a decision was saved; a ``QueueDecision`` and the ``DocumentRow`` decided.
+    refused(int, str): the database refused a decision (not a dropped connection): the enrollment and
+        document type it was about, to show again as they are.
     undone(object, str): the last decision was taken back (a reversal on the trail); the
         ``QueueDecision`` and the type of the document it was about.
     stale(int, str): the database refused a decision as out of date: reopen this enrollment/document.
@@ -42,7 +53,9 @@ from cohortdesk.views.workstation.review_session import ReviewSession
 
 
 class Decisions(QObject):
+    sending = Signal(object, object)
     recorded = Signal(object, object)
+    refused = Signal(int, str)
     undone = Signal(object, str)
     stale = Signal(int, str)
     controls_changed = Signal()
@@ -307,11 +320,15 @@ class Decisions(QObject):
         # Kept until answered: a decision whose reply is lost is replayed with its key on reconnect.
         self.outbox.add(command)
         self.deciding = True
-        self.update_controls()
-        self.activity.emit("Saving the decision…")
-        self.runner.db(review.decide, self.db, command, self.identity).success(
-            lambda outcome: self._on_decided(outcome, doc, command)
-        ).failure(lambda error: self._on_decide_failed(error, command)).start()
+        # The write (and what moving on starts: the next claim, the access log) begins on the next
+        # turn of the event loop, in that order: the next document reaches the screen first.
+        with self.runner.deferred():
+            self.runner.db(review.decide, self.db, command, self.identity).success(
+                lambda outcome: self._on_decided(outcome, doc, command)
+            ).failure(lambda error: self._on_decide_failed(error, command)).start()
+            self.sending.emit(command, doc)  # the window moves on while it is written
+            self.update_controls()
+            self.activity.emit("Saving the decision…")
 
     def _on_decided(self, outcome: QueueDecision, doc: DocumentRow, command: DecisionCommand) -> None:
         verb = "approval" if command.action == "approved" else "rejection"
@@ -349,6 +366,7 @@ class Decisions(QObject):
         if isinstance(error, ClaimConflict):
             self.review.conflict(error)
         self.update_controls()
+        self.refused.emit(command.enrollment_id, command.document_type)
         if isinstance(error, ConflictError):
             self.message.emit(str(error), 15000)
             self.stale.emit(command.enrollment_id, command.document_type)

@@ -4,6 +4,11 @@ student's details (special personal information masked until a logged reveal) an
 It shows what it is given (``show_detail``) and reads files on the runner's io lane; opening and
 claiming an enrollment is the window's business, deciding is ``decisions.Decisions``'.
 
+Read-ahead: while a document is on screen, the one "Save and next" goes to after it (and, asked by
+the window, the first of the next enrollment) is read from storage and handed to the preview to draw
+ahead (``read_ahead``), so a decision's next document comes on screen at once. Reading ahead shows
+and logs nothing: a document goes into the access log when it is shown, once.
+
 Signals:
     detail_loaded(int): the panes now show this enrollment id.
     document_changed(): another document (or none) is current (redraw the decide buttons).
@@ -14,6 +19,7 @@ Signals:
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -59,6 +65,24 @@ def needs_decision(doc: DocumentRow) -> bool:
     return bool(doc.uploaded and doc.upload and (doc.latest_action is None or not doc.decision_current))
 
 
+def following_document(documents: tuple[DocumentRow, ...], after: str) -> DocumentRow | None:
+    """The document "Save and next" goes to after ``after``: the next one that needs a decision,
+    round to the start (``None``: no other document needs one)."""
+    position = next((i for i, d in enumerate(documents) if d.document_type == after), -1)
+    ordered = [*documents[position + 1 :], *documents[: max(position, 0)]]
+    return next((d for d in ordered if d.document_type != after and needs_decision(d)), None)
+
+
+def readable_ahead(doc: DocumentRow | None) -> bool:
+    """A document whose file may be read before it is shown: one the store gives by its key (a health
+    document's key comes from the server only, which logs the view as it gives it)."""
+    return doc is not None and doc.uploaded and "storage_key" in doc.upload
+
+
+#: Files read ahead and kept until shown (the next document, the next enrollment's first).
+AHEAD_FILES = 4
+
+
 def choose_document(documents: tuple[DocumentRow, ...], prefer: str | None) -> int:
     if not documents:
         return -1
@@ -99,6 +123,8 @@ class DetailPane(QObject):
         self._document_generation = 0
         self._shown: tuple[int, str, str] | None = None  # the file the preview shows (see _identity_of)
         self._preview_op: Op | None = None
+        self._ahead_files: OrderedDict[tuple[int, str, str], bytes] = OrderedDict()  # read, not shown yet
+        self._reading_ahead: set[tuple[int, str, str]] = set()
         self.reveal_dialog: RevealDialog | None = None
         self.revealed: StudentDetails | None = None  # a logged reveal of the enrollment on show
         self._student_html: str | None = None  # what the student pane shows now (None: something else)
@@ -219,6 +245,8 @@ class DetailPane(QObject):
             ui.document_title.setText(doc.label)
             ui.document_status.setText(document_status(doc))
             self.document_shown.emit(doc.document_type)
+            if self.detail is not None:
+                self.read_ahead([following_document(self.detail.documents, doc.document_type)])
             return
         self._shown = None
         if doc is None:
@@ -238,6 +266,10 @@ class DetailPane(QObject):
                 "information permission."
             )
             self.document_shown.emit(doc.document_type)
+            return
+        ahead = self._ahead_files.pop(self._identity_of(doc), None)
+        if ahead is not None:
+            self._on_document_bytes(generation, doc, ahead)  # read ahead: on screen at once
             return
         self.preview.show_message(f"Opening {visible_name(doc.file_name) or doc.label}…")
         if "storage_key" not in doc.upload and self.identity is not None:
@@ -276,6 +308,53 @@ class DetailPane(QObject):
         if not logged:
             self._log_document_view(doc)
         self.document_shown.emit(doc.document_type)
+        if self.detail is not None:
+            self.read_ahead([following_document(self.detail.documents, doc.document_type)])
+
+    def show_ahead(self, doc: DocumentRow | None) -> bool:
+        """Put ``doc`` on the preview now if its file was read ahead, before the panes around it are
+        redrawn (``show_detail`` with it as the current document follows; it finds it on screen and
+        only changes the words). Logged as shown. False when its file was not read ahead."""
+        if doc is None or not readable_ahead(doc):
+            return False
+        identity = self._identity_of(doc)
+        data = self._ahead_files.pop(identity, None)
+        if data is None:
+            return False
+        self._document_generation += 1
+        if self._preview_op is not None:
+            self._preview_op.cancel()
+            self._preview_op = None
+        self.preview.show_document(data, doc.content_type or "", visible_name(doc.file_name) or doc.label)
+        self._shown = identity
+        self._log_document_view(doc)
+        return True
+
+    def read_ahead(self, documents: list[DocumentRow | None]) -> None:
+        """Read these documents' files now and have the preview draw their first page, so showing
+        one later needs no round trip (nothing is shown or logged until then)."""
+        for doc in documents:
+            if doc is None or not readable_ahead(doc):
+                continue
+            identity = self._identity_of(doc)
+            if identity == self._shown or identity in self._reading_ahead:
+                continue
+            if identity in self._ahead_files:
+                self._ahead_files.move_to_end(identity)
+                continue
+            self._reading_ahead.add(identity)
+            self.runner.io(self.store.read, doc.upload).success(
+                lambda data, identity=identity: self._on_read_ahead(identity, data)
+            ).failure(lambda _error, identity=identity: self._reading_ahead.discard(identity)).start()
+
+    def _on_read_ahead(self, identity: tuple[int, str, str], data: bytes) -> None:
+        self._reading_ahead.discard(identity)
+        self._ahead_files[identity] = data
+        while len(self._ahead_files) > AHEAD_FILES:
+            self._ahead_files.popitem(last=False)
+        read_ahead = getattr(self.preview, "read_ahead", None)
+        if callable(read_ahead):
+            read_ahead(data)
 
     @staticmethod
     def _identity_of(doc: DocumentRow) -> tuple[int, str, str]:

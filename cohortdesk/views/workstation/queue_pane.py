@@ -390,21 +390,35 @@ class QueuePane(QObject):
             return
         self.select_row(target)
 
-    def advance_to_next_pending(self) -> None:
-        """Select the next enrollment below the current one that still waits for a decision."""
+    def next_pending(self) -> queue.QueueRow | None:
+        """The loaded row "next pending" would select now (``advance_to_next_pending``), if any."""
+        row = self._next_pending_row()
+        return self.queue_model.row_at(row) if row >= 0 else None
+
+    def _next_pending_row(self) -> int:
         model = self.queue_model
         start = self.ui.queue_table.currentIndex().row() + 1
         for row in range(max(start, 0), model.rowCount()):
             item = model.row_at(row)
             if item is not None and decidable(item) and not self.held_by_other(item):
-                self._advancing = True
-                self.select_row(row)
-                return
+                return row
+        return -1
+
+    def advance_to_next_pending(self) -> bool:
+        """Select the next enrollment below the current one that still waits for a decision; False
+        when there is none (not even in the rows still to be loaded)."""
+        model = self.queue_model
+        row = self._next_pending_row()
+        if row >= 0:
+            self._advancing = True
+            self.select_row(row)
+            return True
         if model.canFetchMore() or model.loading:
             self._pending_advance = True
             model.fetchMore()
-            return
+            return True
         self.message.emit("Nothing more to decide in this view.", 5000)
+        return False
 
     def back_to_previous_pending(self) -> None:
         """Select the nearest enrollment above the current one that still waits for a decision."""

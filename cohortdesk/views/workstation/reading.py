@@ -499,10 +499,15 @@ class ReadingPresenter(QObject):
 
     def _pending_highlight(self) -> None:
         target, self._highlight_after_show = self._highlight_after_show, None
-        if target is not None:
-            self.window.preview.rendered.connect(
-                lambda: self._show_box(*target), Qt.ConnectionType.SingleShotConnection
-            )
+        if target is None:
+            return
+        on_screen = getattr(self.window.preview, "on_screen", None)
+        if callable(on_screen) and on_screen():
+            self._show_box(*target)  # already drawn (read ahead, or the same file again)
+            return
+        self.window.preview.rendered.connect(
+            lambda: self._show_box(*target), Qt.ConnectionType.SingleShotConnection
+        )
 
 
 def install_reading(

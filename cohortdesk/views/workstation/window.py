@@ -12,6 +12,13 @@ Every database call goes through the one ``Runner`` (``runner.db``), file reads 
 nothing here runs SQL on the GUI thread. Other screens extend the window through ``menus`` (File,
 Review, View, Tools, Administration, Help), ``add_menu_action`` and ``add_status_widget``.
 
+An ``A`` (or a reject sent) moves on at once: the decision is written on the runner while the window
+shows it as decided and goes to the next document (``_on_decision_sending``); the write's read-back
+reconciles the row, the counts and the panes when it arrives (``_on_decided``), and a refusal brings
+the document back (``_on_refused``). The next enrollment's detail is read ahead (``ENROLLMENT_AHEAD``)
+and its first document drawn ahead, so going on to it needs no round trip before the page shows; it
+is claimed and read again as it opens, and what is shown is put right from that.
+
 Signals:
     opened(object): the database is open and up to date; the argument is a ``StartupInfo``.
     detail_loaded(int): the detail panes now show this enrollment id.
@@ -22,6 +29,8 @@ Signals:
 from __future__ import annotations
 
 import logging
+import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -58,7 +67,12 @@ from cohortdesk.views.runner import Runner
 from cohortdesk.views.settings import window_settings
 from cohortdesk.views.shortcuts import BY_ACTION, SHORTCUTS, ShortcutSheet
 from cohortdesk.views.workstation.decisions import Decisions
-from cohortdesk.views.workstation.detail_pane import DetailPane, needs_decision
+from cohortdesk.views.workstation.detail_pane import (
+    DetailPane,
+    choose_document,
+    following_document,
+    needs_decision,
+)
 from cohortdesk.views.workstation.layout import WorkstationView
 from cohortdesk.views.workstation.live_refresh import LiveRefresh
 from cohortdesk.views.workstation.queue_pane import QueuePane
@@ -68,6 +82,8 @@ from cohortdesk.views.workstation.window_state import WindowState
 log = logging.getLogger(__name__)
 
 ARROWS = {"Up", "Down", "Left", "Right"}
+#: How long an enrollment's detail read ahead may be shown while it is opened afresh (seconds).
+ENROLLMENT_AHEAD = 120.0
 
 
 class MainWindow(QMainWindow):
@@ -111,6 +127,9 @@ class MainWindow(QMainWindow):
         self._advancing = False  # the open request came from "next": skip on to another if held
         self._detail_version = 0  # row_version of the enrollment as last read or written here
         self._seen_version: tuple[int | None, int] = (None, 0)  # newest version a notification named
+        #: The next enrollments' details read ahead: id -> (monotonic time read, detail).
+        self._ahead: OrderedDict[int, tuple[float, EnrollmentDetail]] = OrderedDict()
+        self._reading_ahead: int | None = None
         self.release_box: QMessageBox | None = None
         self.shortcut_sheet: ShortcutSheet | None = None
 
@@ -219,8 +238,8 @@ class MainWindow(QMainWindow):
     def move_document(self, step: int) -> None:
         self.detail_pane.move_document(step)
 
-    def advance_to_next_pending(self) -> None:
-        self.queue_pane.advance_to_next_pending()
+    def advance_to_next_pending(self) -> bool:
+        return self.queue_pane.advance_to_next_pending()
 
     def _select_row(self, row: int) -> None:
         self.queue_pane.select_row(row)
@@ -423,7 +442,9 @@ class MainWindow(QMainWindow):
         dp.document_changed.connect(self._update_decision_controls)
         dp.document_shown.connect(self.document_shown)
         dp.message.connect(self._show_message)
+        dec.sending.connect(self._on_decision_sending)
         dec.recorded.connect(self._on_decided)
+        dec.refused.connect(self._on_refused)
         dec.undone.connect(self._on_undone)
         dec.stale.connect(self._on_stale_decision)
         dec.activity.connect(self._set_activity)
@@ -552,9 +573,14 @@ class MainWindow(QMainWindow):
         self._request_detail(enrollment_id)
 
     def _request_detail(self, enrollment_id: int, prefer_document: str | None = None) -> None:
-        """Load one enrollment's detail; while one load runs, only the latest request is kept."""
+        """Load one enrollment's detail; while one load runs, only the latest request is kept. A detail
+        read ahead is shown at once meanwhile (deciding waits for the claim)."""
         self._detail_requested = enrollment_id
         self._prefer_document = prefer_document
+        ahead = self._ahead_detail(enrollment_id)
+        self._ahead.pop(enrollment_id, None)
+        if ahead is not None:
+            self.detail_pane.show_detail(ahead, prefer_document)
         if self.identity is None or self._detail_loading:
             return
         self._load_detail()
@@ -596,18 +622,70 @@ class MainWindow(QMainWindow):
             detail.student.row_version, opening.claim.row_version if opening.claim else 0
         )
         advancing, self._advancing = self._advancing, False
-        self.detail_pane.show_detail(detail, self._prefer_document)
+        self.detail_pane.show_detail(detail, self._prefer_document or self._kept_document(detail))
         self._reload_if_moved()
         if advancing and opening.claim is None and opening.holder is not None:
             # "Next" met an enrollment someone claimed a moment ago: carry on past it.
             self._show_message(f"Skipped one that {opening.holder.name} is reviewing.", 4000)
             self.advance_to_next_pending()
 
+    def _kept_document(self, detail: EnrollmentDetail) -> str | None:
+        """Reopening the enrollment on screen (its detail read ahead, or shown as decided) keeps the
+        document the officer is on while it still needs a decision."""
+        shown = self.detail_pane.detail
+        current = self.detail_pane.current_document_type()
+        if shown is None or current is None or shown.student.enrollment_id != detail.student.enrollment_id:
+            return None
+        doc = next((d for d in detail.documents if d.document_type == current), None)
+        return current if doc is not None and needs_decision(doc) else None
+
     def _on_detail_shown(self, enrollment_id: int) -> None:
         detail = self.detail_pane.detail
         if detail is not None:
             self.decisions.prefetch_reasons(detail.student.institution_id)
         self.detail_loaded.emit(enrollment_id)
+        self._read_ahead_next_enrollment()
+
+    def _read_ahead_next_enrollment(self) -> None:
+        """Read the detail of the enrollment "next pending" goes to, and have its first document to
+        decide drawn ahead (reads only: nothing is claimed or logged until it is opened)."""
+        following = self.queue_pane.next_pending()
+        identity = self.identity
+        if following is None or identity is None or self._reading_ahead is not None:
+            return
+        enrollment_id = following.enrollment_id
+        ahead = self._ahead.get(enrollment_id)
+        if ahead is not None and time.monotonic() - ahead[0] < ENROLLMENT_AHEAD / 2:
+            self.detail_pane.read_ahead([self._first_to_decide(ahead[1])])
+            return
+        self._reading_ahead = enrollment_id
+
+        def read(detail: EnrollmentDetail) -> None:
+            self._ahead[enrollment_id] = (time.monotonic(), detail)
+            while len(self._ahead) > 2:
+                self._ahead.popitem(last=False)
+            self.detail_pane.read_ahead([self._first_to_decide(detail)])
+
+        self.runner.db(queue.enrollment_detail, self.db, enrollment_id, identity).success(read).failure(
+            lambda _error: None
+        ).finally_(lambda: setattr(self, "_reading_ahead", None)).start()
+
+    def _ahead_detail(self, enrollment_id: int) -> EnrollmentDetail | None:
+        """The detail read ahead for ``enrollment_id``, if recent enough to show while it is opened
+        afresh (and not already on screen)."""
+        ahead = self._ahead.get(enrollment_id)
+        shown = self.detail_pane.detail
+        if ahead is None or time.monotonic() - ahead[0] >= ENROLLMENT_AHEAD:
+            return None
+        if shown is not None and shown.student.enrollment_id == enrollment_id:
+            return None
+        return ahead[1]
+
+    @staticmethod
+    def _first_to_decide(detail: EnrollmentDetail) -> DocumentRow | None:
+        """The document an enrollment opens on (``choose_document`` without a preference)."""
+        position = choose_document(detail.documents, None)
+        return detail.documents[position] if position >= 0 else None
 
     def _on_detail_failed(self, error: BaseException) -> None:
         self._detail_loading = False
@@ -621,7 +699,50 @@ class MainWindow(QMainWindow):
 
     # --- after a decision ------------------------------------------------------------------------
 
+    def _on_decision_sending(self, command: Any, doc: DocumentRow) -> None:
+        """A decision is being written: show it as made and move on now, without waiting for the
+        write (``_on_decided`` reconciles with what the database says; ``_on_refused`` undoes this).
+
+        The next document's page goes on screen first when it was read ahead (``show_ahead``); the
+        panes around it are redrawn right after, in this same turn."""
+        detail = self.detail_pane.detail
+        identity = self.identity
+        if detail is None or identity is None or detail.student.enrollment_id != command.enrollment_id:
+            return
+        decided = replace(
+            doc,
+            latest_action=command.action,
+            latest_reason=command.reason,
+            latest_by=identity.display_name,
+            latest_at=datetime.now(UTC),
+            decision_current=True,
+        )
+        documents = tuple(decided if d.document_type == doc.document_type else d for d in detail.documents)
+        shown = replace(detail, documents=documents)
+        onward = self.ui.save_and_next.isChecked()
+        following = following_document(documents, doc.document_type) if onward else None
+        if following is not None:
+            self.detail_pane.show_ahead(following)
+        elif onward and (upcoming := self.queue_pane.next_pending()) is not None:
+            ahead = self._ahead_detail(upcoming.enrollment_id)
+            if ahead is not None:
+                self.detail_pane.show_ahead(self._first_to_decide(ahead))
+        row = self.queue_model.row_at(self.queue_model.row_of(command.enrollment_id))
+        was = next((d for d in detail.documents if d.document_type == doc.document_type), doc)
+        if row is not None and needs_decision(was):  # (not when the answer came first: tests' runner)
+            self.queue_model.update_row(replace(row, documents_awaiting=max(row.documents_awaiting - 1, 0)))
+        if following is not None:
+            self.detail_pane.show_detail(shown, following.document_type)
+            return
+        if onward:
+            self.detail_pane.detail = shown  # what the guards see until the next enrollment is shown
+            if self.advance_to_next_pending() and self.detail_pane.detail is not shown:
+                return  # the next enrollment is on screen (read ahead)
+        self.detail_pane.show_detail(shown, doc.document_type)  # the same file: only its words change
+
     def _on_decided(self, outcome: QueueDecision, doc: DocumentRow) -> None:
+        """The database recorded a decision: its row, counts and (if still on screen) its enrollment
+        as read back; the document on screen stays."""
         detail = self.detail_pane.detail
         if detail is not None and detail.student.enrollment_id == outcome.row.enrollment_id:
             self._detail_version = max(self._detail_version, outcome.row.row_version)
@@ -632,19 +753,23 @@ class MainWindow(QMainWindow):
         self._show_message(f"{verb} {doc.label} of {student}.", 5000)
         self.decision_recorded.emit(outcome)
         if detail is None or detail.student.enrollment_id != outcome.row.enrollment_id:
-            return  # the officer moved on meanwhile
-        if not self.ui.save_and_next.isChecked():
-            self.detail_pane.show_detail(outcome.detail, doc.document_type)
-            return
-        documents = outcome.detail.documents
-        position = next((i for i, d in enumerate(documents) if d.document_type == doc.document_type), -1)
-        ordered = [*documents[position + 1 :], *documents[: position + 1]]
-        following = next((d for d in ordered if needs_decision(d)), None)
-        if following is not None:
-            self.detail_pane.show_detail(outcome.detail, following.document_type)
-        else:
-            self.detail_pane.show_detail(outcome.detail, doc.document_type)
-            self.advance_to_next_pending()
+            return  # moved on to another enrollment meanwhile
+        self.detail_pane.show_detail(outcome.detail, self.detail_pane.current_document_type())
+
+    def _on_refused(self, enrollment_id: int, document_type: str) -> None:
+        """The database refused a decision (the person is told why by ``Decisions``): its row as it
+        is, and back to its document, wherever the window moved on to meanwhile."""
+        self.runner.db(queue.queue_row, self.db, enrollment_id).success(self.queue_model.update_row).failure(
+            lambda _error: None
+        ).start()
+        detail = self.detail_pane.detail
+        if detail is None or detail.student.enrollment_id != enrollment_id:
+            row = self.queue_model.row_of(enrollment_id)
+            if row >= 0:
+                self.queue_pane.current_id = enrollment_id  # selecting it must not open it twice
+                self._select_row(row)
+        self._advancing = False  # going back on purpose: a holder met there is shown, not skipped
+        self._request_detail(enrollment_id, document_type)
 
     def _on_undone(self, outcome: QueueDecision, document_type: str) -> None:
         """A decision was taken back: redraw its row and counts and show its document again, to decide
@@ -663,9 +788,8 @@ class MainWindow(QMainWindow):
             self._select_row(row)
         self._request_detail(enrollment_id, document_type)
 
-    def _on_stale_decision(self, enrollment_id: int, document_type: str) -> None:
-        self._request_detail(enrollment_id, document_type)
-        self.live.poll()
+    def _on_stale_decision(self, _enrollment_id: int, _document_type: str) -> None:
+        self.live.poll()  # others changed it: redraw what they did (``_on_refused`` reopens it)
 
     # --- many workstations: claims, live changes, going offline and back --------------------
 
@@ -720,6 +844,8 @@ class MainWindow(QMainWindow):
         """Another workstation changed enrollments (``versions``: id → new row_version): reopen the
         one on screen if it moved past what this window last read or wrote."""
         current = self._current_id
+        for changed in versions:
+            self._ahead.pop(changed, None)  # read ahead before this change: read it again
         if current is None or current not in versions:
             return
         self._seen_version = (current, max(versions[current], self._seen_for(current)))
