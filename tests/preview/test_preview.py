@@ -440,6 +440,8 @@ def test_a_document_read_ahead_comes_on_screen_from_the_cache(qtbot, preview, re
     with qtbot.waitSignal(preview.rendered, timeout=WAIT_MS):
         preview.show_document(following, "application/pdf", "following.pdf")
     assert preview.state == "document" and preview.page_count() == 3
+    assert requests_sent == []  # on screen before the worker is asked for anything
+    qtbot.waitUntil(lambda: bool(requests_sent) and not preview.client.busy, timeout=WAIT_MS)
     # The first page came from the cache at exactly its size on screen: the worker was not asked for it.
     ratio = preview.view.devicePixelRatioF()
     shown = preview.view.display_size(0)

@@ -20,7 +20,8 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -103,6 +104,7 @@ class RenderClient(QObject):
         self._start_timer.setSingleShot(True)
         self._start_timer.timeout.connect(self._on_start_timeout)
         self._closing = False
+        self._holding = 0  # requests wait while the caller paints (``held``)
         self._sent_at = 0.0
         self.restarts = 0
         self.pid: int | None = None
@@ -158,6 +160,18 @@ class RenderClient(QObject):
         }
         self._ahead_queue.append(_Request("ahead_render", token, header, key=key))
         self._pump()
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Requests made inside go to the worker on the next turn of the event loop: the caller paints
+        first, without the worker taking the CPU from it on a small machine."""
+        self._holding += 1
+        try:
+            yield
+        finally:
+            self._holding -= 1
+            if not self._holding:
+                QTimer.singleShot(0, self._pump)
 
     def forget_ahead(self, keep: set[int]) -> None:
         """Drop queued read-ahead requests of documents other than ``keep`` (tokens)."""
@@ -334,7 +348,12 @@ class RenderClient(QObject):
         self._pump()
 
     def _pump(self) -> None:
-        if self._in_flight is not None or not (self._queue or self._ahead_queue) or self._closing:
+        if (
+            self._in_flight is not None
+            or not (self._queue or self._ahead_queue)
+            or self._closing
+            or self._holding
+        ):
             return
         if self._process is None:
             self._spawn()

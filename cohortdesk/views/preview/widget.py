@@ -409,13 +409,14 @@ class DocumentPreview(QWidget):
             # Read ahead: the page sizes are known and the first page waits in the cache. Lay out
             # now; the worker makes it its current document in the background.
             self._token = ahead.token
-            self.client.adopt(self._token, self._kind, bytes(data))
-            self._on_opened(self._token, ahead.info)
-            if self.isVisible():
-                # On screen now, not at the next update tick; and said so now.
-                self.view.viewport().repaint()
-                if self._painted:
-                    self._announce()
+            with self.client.held():  # the worker hears of it once the page is painted
+                self.client.adopt(self._token, self._kind, bytes(data))
+                self._on_opened(self._token, ahead.info)
+                if self.isVisible():
+                    # On screen now, not at the next update tick; and said so now.
+                    self.view.viewport().repaint()
+                    if self._painted:
+                        self._announce()
             return
         self.state = "loading"
         self.view.clear_document()
