@@ -500,3 +500,22 @@ def test_a_document_read_ahead_by_a_worker_since_replaced_is_sent_again(qtbot, p
     qtbot.waitUntil(lambda: preview.page_image(3) is not None, timeout=WAIT_MS)
     opens = [(h.get("adopt", False), h["payload_bytes"] > 0) for h in requests_sent if h["op"] == "open"]
     assert opens == [(True, False), (False, True)]  # asked by token, then sent in full
+
+
+def test_a_document_read_ahead_is_exact_when_the_scroll_bar_comes(qtbot, preview, requests_sent):
+    # A wide photo fits the view (no scroll bar); the PDF after it does not: the bar takes its room
+    # from the width as the PDF is shown, and the page drawn ahead was drawn at that width.
+    show_and_wait(qtbot, preview, samples.photo(800, 300), "image/jpeg", "wide.jpg")
+    assert not preview.view.verticalScrollBar().isVisible()
+    following = samples.pdf(2, title="Following")
+    read_ahead_and_wait(qtbot, preview, following)
+    requests_sent.clear()
+    with qtbot.waitSignal(preview.rendered, timeout=WAIT_MS):
+        preview.show_document(following, "application/pdf", "following.pdf")
+    assert preview.view.verticalScrollBar().isVisible()
+    ratio = preview.view.devicePixelRatioF()
+    shown = preview.view.display_size(0)
+    _image, exact = preview._image_for(0, QSize(round(shown.width() * ratio), round(shown.height() * ratio)))
+    assert exact
+    qtbot.waitUntil(lambda: not preview.client.busy, timeout=WAIT_MS)
+    assert not [h for h in requests_sent if h["op"] == "render" and h["page"] == 0]

@@ -23,7 +23,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QEvent, QRect, QRectF, QSize, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QEvent, QRect, QRectF, QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QColor, QImage, QKeySequence, QPalette, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
@@ -640,6 +640,11 @@ class DocumentPreview(QWidget):
         self.stack.setCurrentWidget(self.view)
         self.view.set_document(int(info["pages"]), sizes, self.view.scale, self._rotation)
         self.view.set_rotation(self._rotation, self._scale_for(self._zoom_mode, self._zoom))
+        # The scroll area shows or hides its bars on a queued call: settle them now (a bar that comes
+        # narrows the view and refits the page) so the pages asked for and painted next have their
+        # final size, not a size the next turn replaces.
+        QCoreApplication.sendPostedEvents(self.view, QEvent.Type.MetaCall)
+        self.view.set_rotation(self._rotation, self._scale_for(self._zoom_mode, self._zoom))
         self.view.scroll_to_page(0)
         self._zoom = self.view.scale / self._unit
         self._sync_toolbar()
@@ -685,9 +690,16 @@ class DocumentPreview(QWidget):
         self.cache.put(key, image)
         if token != self._token or key.fingerprint != self._fingerprint:
             return
-        self.view.viewport().update()
         if not self.isVisible():
+            self.view.viewport().update()
             self._announce()
+        elif not self._announced:
+            # A document's first page: on screen now, not at the next update tick; said so now.
+            self.view.viewport().repaint()
+            if self._painted:
+                self._announce()
+        else:
+            self.view.viewport().update()
         self._schedule_renders()
 
     def _on_page_failed(self, token: int, key: RenderKey, detail: str) -> None:
