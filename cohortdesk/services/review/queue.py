@@ -38,8 +38,6 @@ from cohortdesk.enums import VerificationState
 from cohortdesk.errors import NotFoundError, PermissionDenied, ValidationError
 from cohortdesk.models import Cohort, CohortEnrollment, DocumentVerification, Institution, User
 from cohortdesk.services.access.identity import SPECIAL_PI, Identity
-from cohortdesk.services.configuration.rejection_reasons import RejectionReason as RejectionReason
-from cohortdesk.services.configuration.rejection_reasons import rejection_reasons as rejection_reasons
 from cohortdesk.services.review.decisions import history
 from cohortdesk.services.rows import DecisionResult, VerificationRow
 from cohortdesk.services.validation import (
@@ -57,10 +55,6 @@ from cohortdesk.services.validation import (
 
 DEFAULT_PAGE_SIZE = 200
 
-# ``RejectionReason`` and ``rejection_reasons`` above are re-exported only for
-# ``views/workstation/decisions.py``, which still names them through this module while another change
-# reshapes it; everything else imports them from ``services.configuration.rejection_reasons``. Remove
-# the import once that view does too.
 
 # --- the cohort tree ----------------------------------------------------------------------------
 

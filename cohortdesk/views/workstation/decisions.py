@@ -37,12 +37,12 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 
 from cohortdesk.errors import ClaimConflict, ConflictError
 from cohortdesk.services.access.identity import Identity
+from cohortdesk.services.configuration.rejection_reasons import RejectionReason, rejection_reasons
 from cohortdesk.services.connection import connectivity
 from cohortdesk.services.review import decisions as verification
-from cohortdesk.services.review import queue
 from cohortdesk.services.review import workstation as review
 from cohortdesk.services.review.decisions import DecisionCommand
-from cohortdesk.services.review.queue import DocumentRow, QueueDecision, RejectionReason
+from cohortdesk.services.review.queue import DocumentRow, QueueDecision
 from cohortdesk.views.connection_monitor import ConnectionMonitor
 from cohortdesk.views.errors import show_error
 from cohortdesk.views.reject_dialog import RejectDialog
@@ -204,7 +204,7 @@ class Decisions(QObject):
         if cached is not None:
             self._open_reject_dialog(cached)
             return
-        self.runner.db(queue.rejection_reasons, self.db, institution_id).success(
+        self.runner.db(rejection_reasons, self.db, institution_id).success(
             lambda reasons: (
                 self.reasons.__setitem__(institution_id, reasons),
                 self._open_reject_dialog(reasons),
@@ -213,7 +213,7 @@ class Decisions(QObject):
 
     def prefetch_reasons(self, institution_id: int) -> None:
         if institution_id not in self.reasons:
-            self.runner.db(queue.rejection_reasons, self.db, institution_id).success(
+            self.runner.db(rejection_reasons, self.db, institution_id).success(
                 lambda reasons: self.reasons.__setitem__(institution_id, reasons)
             ).failure(lambda _error: None).start()
 
