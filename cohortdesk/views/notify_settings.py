@@ -87,6 +87,8 @@ class NotifySettingsDialog(QDialog):
         self._filling = False
         self.saving = False
         self.sending = False
+        self._kept_password: bool | None = None
+        self._keyring_answer = 0  # bumped per keyring check, so a late answer is recognised as stale
         self._build()
         self._set_status("Reading the e-mail settings…")
         runner.db(ns.load_all, db).success(self._on_loaded).failure(self._on_error).start()
@@ -380,19 +382,31 @@ class NotifySettingsDialog(QDialog):
             )
         )
         self._kept_password = None
+        self._keyring_answer += 1
+        asked = self._keyring_answer
         self.password_state.setText("Checking this computer's keyring…")
-        self.runner.io(has_password, settings).success(self._show_password_state).failure(
-            lambda _e: self.password_state.setText("This computer's keyring could not be read.")
-        ).start()
+        self.runner.io(has_password, settings).success(
+            lambda kept: self._show_password_state(kept, asked)
+        ).failure(lambda _e: self._keyring_unreadable(asked)).start()
 
-    def _show_password_state(self, kept: bool) -> None:
+    def _keyring_unreadable(self, asked: int) -> None:
+        if asked == self._keyring_answer:
+            self.password_state.setText("This computer's keyring could not be read.")
+
+    def _show_password_state(self, kept: bool, asked: int | None = None) -> None:
+        """Show what the keyring holds; a check answered after a later one (or after a save that
+        kept the password) is stale and ignored, since I/O jobs may finish out of order."""
+        if asked is not None and asked != self._keyring_answer:
+            return
+        if asked is None:
+            self._keyring_answer += 1
         self._kept_password = kept
         self._update_password_state()
 
     def _update_password_state(self) -> None:
         """Say where the password for the login in the form is (or will be) kept."""
         settings = self.current
-        kept = getattr(self, "_kept_password", None)
+        kept = self._kept_password
         login = self.username.text().strip()
         if settings is None or kept is None:
             return
