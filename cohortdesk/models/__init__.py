@@ -18,6 +18,7 @@ from cohortdesk.models.cohorts import (
     InstallSetting,
     Institution,
     Sponsor,
+    not_undone,
 )
 from cohortdesk.models.docuseal import (
     DOCUSEAL_TABLES,
@@ -81,6 +82,7 @@ __all__ = [
     "User",
     "VerificationAction",
     "VerificationState",
+    "not_undone",
     "SYNC_TABLES",
     "SYNCED_TABLES",
     "SyncConflict",

@@ -21,7 +21,6 @@ from hashlib import md5
 from typing import Any
 
 from sqlalchemy import Boolean, bindparam, case, func, insert, or_, select, text, update
-from sqlalchemy.orm import aliased
 
 from cohortdesk.db import Database
 from cohortdesk.errors import PermissionDenied
@@ -33,6 +32,7 @@ from cohortdesk.models import (
     NotificationOutbox,
     NotificationSettings,
     User,
+    not_undone,
 )
 from cohortdesk.services.access.identity import Identity
 
@@ -220,18 +220,20 @@ def _sqlite_claim(db: Database, learners: int, lease_seconds: int, flush: bool) 
                 )
         # A rejection no longer counts once it was undone, or once a later approval or rejection of
         # the same document stands (one that was not undone itself).
-        undo = aliased(DocumentVerification)
         later = select(DocumentVerification.id).where(
             DocumentVerification.cohort_enrollment_id == O.c.cohort_enrollment_id,
             DocumentVerification.document_type == O.c.document_type,
             DocumentVerification.id > O.c.document_verification_id,
             DocumentVerification.action.in_(("approved", "rejected")),
-            ~select(undo.id).where(undo.reverses_id == DocumentVerification.id).exists(),
+            not_undone(),
         )
-        undone = select(undo.id).where(undo.reverses_id == O.c.document_verification_id)
         s.execute(
             update(O)
-            .where(O.c.status == "pending", O.c.kind == "rejection", or_(later.exists(), undone.exists()))
+            .where(
+                O.c.status == "pending",
+                O.c.kind == "rejection",
+                or_(later.exists(), ~not_undone(O.c.document_verification_id)),
+            )
             .values(status="superseded")
         )
         not_verified = select(CohortEnrollment.id).where(

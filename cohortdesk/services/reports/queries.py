@@ -23,7 +23,15 @@ from sqlalchemy.orm import Session, aliased
 
 from cohortdesk.enums import ProgramType
 from cohortdesk.errors import NotFoundError
-from cohortdesk.models import Cohort, CohortEnrollment, DocumentVerification, Institution, Sponsor, User
+from cohortdesk.models import (
+    Cohort,
+    CohortEnrollment,
+    DocumentVerification,
+    Institution,
+    Sponsor,
+    User,
+    not_undone,
+)
 from cohortdesk.services.access.identity import Identity
 
 
@@ -301,9 +309,6 @@ def demographic_rows(session: Session, scope: Scope, chunk_size: int = 5000) -> 
     return _stream(session, [stmt], chunk_size)
 
 
-_REVERSAL = aliased(DocumentVerification, name="reversal")
-
-
 def verification_rows(session: Session, scope: Scope, chunk_size: int = 2000) -> Iterator[Any]:
     """Enrollments joined to the latest decision on each of their document types (a window function),
     ordered so one enrollment's rows are consecutive:
@@ -330,7 +335,7 @@ def verification_rows(session: Session, scope: Scope, chunk_size: int = 2000) ->
             _in_scope(scope),
             # An undo (a reversal row) and the decision it took back do not count.
             DocumentVerification.reverses_id.is_(None),
-            ~select(_REVERSAL.id).where(_REVERSAL.reverses_id == DocumentVerification.id).exists(),
+            not_undone(),
         )
         .subquery("ranked")
     )

@@ -46,7 +46,7 @@ from cohortdesk.errors import (
     PermissionDenied,
     ValidationError,
 )
-from cohortdesk.models import Cohort, CohortEnrollment, DocumentVerification, InstallSetting, User
+from cohortdesk.models import Cohort, CohortEnrollment, DocumentVerification, InstallSetting, User, not_undone
 from cohortdesk.services.access.identity import Identity
 from cohortdesk.services.connection import connectivity
 from cohortdesk.services.review import claims
@@ -344,9 +344,8 @@ _CHANGED_WORDS = (
 # --- the embedded store: the same rules in Python ----------------------------------------------
 
 _LOCAL_LOCK = threading.Lock()  # one writer at a time: an idempotency check and its insert stay together
-#: The decision that undid another, built once: a fresh ``aliased()`` per call cost milliseconds of
-#: Python (its columns are adapted lazily, per alias) on every keypress.
-_REVERSAL = aliased(DocumentVerification, name="reversal")
+#: History's join to the undo of each decision, built once (see ``models.cohorts.not_undone``).
+_UNDONE_BY = aliased(DocumentVerification, name="undone_by")
 
 
 def required_documents(cohort: Cohort | None, uploaded: dict[str, Any]) -> list[str]:
@@ -364,13 +363,12 @@ def _is_current(decision: DocumentVerification, uploaded: dict[str, Any]) -> boo
 
 def latest_decisions(session: Session, enrollment_id: int) -> dict[str, DocumentVerification]:
     """Per document, the latest approval or rejection that was not undone."""
-    reversal = _REVERSAL
     rows = session.scalars(
         select(DocumentVerification)
         .where(
             DocumentVerification.cohort_enrollment_id == enrollment_id,
             DocumentVerification.action.in_(DECISION_ACTIONS),
-            ~select(reversal.id).where(reversal.reverses_id == DocumentVerification.id).exists(),
+            not_undone(),
         )
         .order_by(DocumentVerification.created_at, DocumentVerification.id)
     )
@@ -503,11 +501,10 @@ def _undo_target(
     if cmd.undo_id is not None:
         stmt = stmt.where(DocumentVerification.id == cmd.undo_id)
     else:
-        reversal = _REVERSAL
         stmt = stmt.where(
             DocumentVerification.admin_id == user_id,
             DocumentVerification.login == login,
-            ~select(reversal.id).where(reversal.reverses_id == DocumentVerification.id).exists(),
+            not_undone(),
         )
     target = s.scalars(
         stmt.order_by(DocumentVerification.created_at.desc(), DocumentVerification.id.desc()).limit(1)
@@ -635,7 +632,7 @@ def _user_name(session: Session, user_id: int) -> str:
 def history(db: Database, enrollment_id: int) -> list[VerificationRow]:
     """Every decision on an enrollment, newest first, with the officer's name, the login that made it,
     any review note, and for each undone decision the reversal that took it back."""
-    reversal = _REVERSAL
+    reversal = _UNDONE_BY
     with db.read_session() as s:
         rows = s.execute(
             select(DocumentVerification, User.display_name, reversal.id)

@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session, aliased
 from cohortdesk.db import Database
 from cohortdesk.enums import VerificationState
 from cohortdesk.errors import NotFoundError, PermissionDenied, ValidationError
-from cohortdesk.models import Cohort, CohortEnrollment, DocumentVerification, Institution, User
+from cohortdesk.models import Cohort, CohortEnrollment, DocumentVerification, Institution, User, not_undone
 from cohortdesk.services.access.identity import SPECIAL_PI, Identity
 from cohortdesk.services.review.decisions import history
 from cohortdesk.services.rows import DecisionResult, VerificationRow
@@ -351,7 +351,6 @@ def _awaiting_count(dialect: str) -> Any:
     earlier file. Built once per dialect, like ``_row_columns``."""
     upload = _uploads(dialect)
     doc_type = _canonical_key(upload.c.key)
-    undo = aliased(DocumentVerification, name="undo")
     latest_id = (
         select(DocumentVerification.id)
         .where(
@@ -360,7 +359,7 @@ def _awaiting_count(dialect: str) -> Any:
             # Not a reversal (the CHECK constraint ties action and reverses_id). Said with the action:
             # "reverses_id IS NULL" led SQLite to walk that index over every decision, per upload.
             DocumentVerification.action.in_(("approved", "rejected")),
-            ~select(undo.id).where(undo.reverses_id == DocumentVerification.id).exists(),
+            not_undone(),
         )
         .order_by(DocumentVerification.created_at.desc(), DocumentVerification.id.desc())
         .limit(1)
@@ -497,9 +496,6 @@ def _row_columns(dialect: str) -> Select[Any]:
     return stmt
 
 
-_REVERSAL = aliased(DocumentVerification)
-
-
 def _resubmitted() -> Any:
     """A pack back in the queue after a rejection: the learner uploaded again (``docs/notifications.md``)."""
     return and_(
@@ -508,7 +504,7 @@ def _resubmitted() -> Any:
         .where(
             DocumentVerification.cohort_enrollment_id == CohortEnrollment.id,
             DocumentVerification.action == "rejected",
-            ~select(_REVERSAL.id).where(_REVERSAL.reverses_id == DocumentVerification.id).exists(),
+            not_undone(),
         )
         .exists(),
     )
@@ -927,7 +923,6 @@ class DocumentRow:
 
 
 def _documents(session: Session, enrollment: CohortEnrollment, required: Sequence[str]) -> list[DocumentRow]:
-    reversal = _REVERSAL
     # Undos (reversal rows) and the decisions they took back do not count.
     decisions = session.execute(
         select(DocumentVerification, User.display_name)
@@ -935,7 +930,7 @@ def _documents(session: Session, enrollment: CohortEnrollment, required: Sequenc
         .where(
             DocumentVerification.cohort_enrollment_id == enrollment.id,
             DocumentVerification.reverses_id.is_(None),
-            ~select(reversal.id).where(reversal.reverses_id == DocumentVerification.id).exists(),
+            not_undone(),
         )
         .order_by(DocumentVerification.created_at, DocumentVerification.id)
     ).all()
