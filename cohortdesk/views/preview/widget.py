@@ -262,7 +262,13 @@ class DocumentPreview(QWidget):
         self.page_spin = QSpinBox(self.toolbar)
         self.page_spin.setObjectName("previewPageNumber")
         self.page_spin.setAccessibleName("Page number")
-        self.page_spin.setButtonSymbols(QSpinBox.ButtonSymbols.NoButtons)
+        # No arrow buttons, hidden by a zero width rather than NoButtons: under a style sheet that
+        # gives spin boxes a border or padding (the workstation's), a NoButtons spin box lays its
+        # text field out 1 px wide and the page number never shows.
+        self.page_spin.setStyleSheet(
+            "QSpinBox::up-button, QSpinBox::down-button { width: 0px; border: none; }"
+            "QSpinBox::up-arrow, QSpinBox::down-arrow { image: none; width: 0px; height: 0px; }"
+        )
         self.page_spin.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.page_spin.setKeyboardTracking(False)
         self.page_spin.setRange(0, 0)
