@@ -124,6 +124,31 @@ def test_a_second_decision_uses_the_returned_claim(db: Database, store, world):
     assert second.enrollment.document_verification_state == "verified"
 
 
+def test_decisions_sent_in_a_row_carry_across_their_own_moves_only(db: Database, world):
+    """The workstation sends a second decision before the first is answered, both made on the claim
+    as it was; the chain carries the second across the first's move, and nothing else's."""
+    alice = world["alice"]
+    claim = claims.claim_next(db, alice)
+    chain = vs.DecisionChain()
+    first = _decision(claim, alice, "rejected", "Not certified", idempotency_key="one")
+    second = _decision(claim, alice, idempotency_key="two")
+    assert chain.resolve(second) is second  # nothing written yet: as it was made
+    chain.send(db, first, alice)
+    assert chain.send(db, second, alice).enrollment.document_verification_state == "verified"
+    assert chain.send(db, first, alice).duplicate  # a retry with its key: recorded once, moves nothing
+    assert _count_decisions(db) == 2
+    # Another pack, or another claim on it, is not carried.
+    other = replace(claim, token="someone-else")
+    assert chain.resolve(_decision(other, alice)).claim == other
+    # Only its own moves: on the shared server an edit by somebody else still refuses it.
+    if db.dialect != "postgresql":
+        return
+    ce.change_enrollment_state(db, claim.enrollment_id, "in_progress")
+    with pytest.raises(ClaimConflict, match="changed since you opened it"):
+        chain.send(db, _decision(claim, alice, "rejected", "Blurred"), alice)
+    assert _count_decisions(db) == 2
+
+
 def test_stale_decision_after_force_release_says_who_has_it(db: Database, world):
     alice, bob, boss = world["alice"], world["bob"], world["boss"]
     claim = claims.claim_next(db, alice)

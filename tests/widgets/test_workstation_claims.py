@@ -315,6 +315,34 @@ def test_a_refused_decision_brings_its_document_back_after_moving_on(qtbot, offi
     assert _claim_row(db, lerato, sql_guard).claim_token is None  # given back on the way back
 
 
+def test_quick_presses_are_each_written_in_order_under_the_claims(qtbot, office, sql_guard):
+    """A, A, A before any answer, on the server: each on its own document, once, in order, through the
+    server's decision function under each enrollment's claim (Lerato's taken while the presses wait)."""
+    world, db = office["world"], office["db"]
+    sipho, lerato = world["enrollments"]["Sipho Dlamini"], world["enrollments"]["Lerato Mokoena"]
+    window = office["open"](world["officer_one"], live=False, poll_ms=3_600_000)
+    window.ui.save_and_next.setChecked(True)
+    qtbot.waitUntil(lambda: window.review.claim_for(sipho) is not None, timeout=WAIT)
+    settle(qtbot, window)
+    window.ui.queue_table.setFocus()
+    on_their_way: list[int] = []
+    window.decisions.sending.connect(lambda *_: on_their_way.append(len(window.decisions.pending())))
+    pressed = []
+    for _ in range(3):
+        qtbot.waitUntil(lambda: window.ui.approve_button.isEnabled(), timeout=WAIT)
+        doc = window.current_document()
+        pressed.append((doc.enrollment_id, doc.document_type))
+        QTest.keyClick(window.ui.queue_table, Qt.Key.Key_A)
+    assert pressed == [(sipho, "id_document"), (sipho, "matric_certificate"), (lerato, "id_document")]
+    assert max(on_their_way) >= 2  # taken while an earlier one was still on its way
+    settle(qtbot, window)
+    assert _decisions(db, sipho, sql_guard) == [("id_document", "approved"), ("matric_certificate", "approved")]
+    assert _decisions(db, lerato, sql_guard) == [("id_document", "approved")]
+    assert _claim_row(db, sipho, sql_guard).document_verification_state == "verified"
+    assert _claim_row(db, lerato, sql_guard).claimed_by_user_id == world["officer"]
+    assert window.review.claim_for(lerato) is not None and len(window.outbox) == 0
+
+
 def test_super_admin_releases_a_claim(qtbot, office, sql_guard):
     world, db = office["world"], office["db"]
     lerato = world["enrollments"]["Lerato Mokoena"]

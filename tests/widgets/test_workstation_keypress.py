@@ -1,18 +1,25 @@
 """One keypress at the workstation: ``A`` with "Save and next" puts the next document on screen at once
 (drawn ahead while the officer read the current one), writes the decision in the background and
 reconciles with what the database says, recording it once, logging each document shown once and
-drawing it once. Real PDFs, real SQLite, the threaded runner, SQL forbidden on the GUI thread."""
+drawing it once. Presses in quick succession (A, A, A before any answer) are each taken, in order, on
+their own document, once; a refused one is told in words and its document brought back while the
+others are written. Real PDFs, real SQLite, the threaded runner, SQL forbidden on the GUI thread."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from sqlalchemy import select
 
-from cohortdesk.models import DocumentVerification
+from cohortdesk.models import CohortEnrollment, DocumentVerification
 from cohortdesk.services.access import log as access_log
+from cohortdesk.services.review import claims
+from tests.factories import user
 from tests.preview import samples
+from tests.review_factories import officer_identity
 from tests.widgets.conftest import make_workstation, settle
 
 
@@ -72,7 +79,7 @@ def test_a_shows_the_next_document_at_once_and_records_the_decision_once(qtbot, 
     assert window.decisions.deciding
     assert window.current_document().document_type == "matric_certificate"
     assert window.preview.on_screen() and window.preview.page_count() == 1
-    assert not window.ui.approve_button.isEnabled()  # a second decision waits for the first's answer
+    assert window.ui.approve_button.isEnabled()  # a second decision is taken, written after the first
     settle(qtbot, window)
     assert _decisions(ws, sql_guard) == [(sipho, "id_document", "approved")]
     assert window.current_document().document_type == "matric_certificate"  # the read-back keeps it
@@ -84,7 +91,8 @@ def test_a_shows_the_next_document_at_once_and_records_the_decision_once(qtbot, 
     assert window._detail.student.enrollment_id == lerato
     assert window.current_document().document_type == "id_document"
     assert window.preview.on_screen()
-    assert not window.ui.approve_button.isEnabled()  # until the decision is answered and she is claimed
+    # A decision on her is taken while she is being claimed; it is sent once she is.
+    assert window.review.opening(lerato) and window.ui.approve_button.isEnabled()
     settle(qtbot, window)
     assert window.review.claim_for(lerato) is not None
     assert window.ui.approve_button.isEnabled()
@@ -107,4 +115,139 @@ def test_a_shows_the_next_document_at_once_and_records_the_decision_once(qtbot, 
     settle(qtbot, window)
     assert window._detail.student.enrollment_id == sipho
     assert not window.ui.approve_button.isEnabled()
+    assert ws.errors == []
+
+
+def _press_a(qtbot, window, gap_ms: int) -> tuple[int, str]:
+    """One A as a quick officer types it; what it was pressed on."""
+    doc = window.current_document()
+    assert doc is not None
+    QTest.keyClick(window.ui.queue_table, Qt.Key.Key_A)
+    if gap_ms:
+        qtbot.wait(gap_ms)
+    return doc.enrollment_id, doc.document_type
+
+
+@pytest.mark.parametrize("gap_ms", [0, 15], ids=["no-turn-between", "15ms-apart"])
+def test_a_a_a_before_any_answer_is_taken_in_order_each_on_its_own_document(qtbot, ws, sql_guard, gap_ms):
+    window = ws.window
+    sipho = ws.world["enrollments"]["Sipho Dlamini"]
+    lerato = ws.world["enrollments"]["Lerato Mokoena"]
+    _idle(qtbot, window)
+    window.ui.internal_note.setText("stamp faint but legible")  # for the first decision only
+
+    # Sipho's two documents, then Lerato's first (read ahead: shown at once, claimed meanwhile).
+    pressed = [_press_a(qtbot, window, gap_ms) for _ in range(3)]
+    assert pressed == [(sipho, "id_document"), (sipho, "matric_certificate"), (lerato, "id_document")]
+    if not gap_ms:  # no turn of the event loop between them: none is answered yet
+        assert [(c.enrollment_id, c.document_type) for c, _doc in window.decisions.pending()] == pressed
+    # Lerato's matric certificate is on screen (its page may still be coming): a fourth press.
+    qtbot.waitUntil(lambda: window.current_document().document_type == "matric_certificate", timeout=15000)
+    pressed.append(_press_a(qtbot, window, gap_ms))
+    assert pressed[-1] == (lerato, "matric_certificate")
+    # Her documents are all decided on: one more A records nothing more, on any document.
+    if window._detail.student.enrollment_id == lerato:
+        QTest.keyClick(window.ui.queue_table, Qt.Key.Key_A)
+    settle(qtbot, window)
+    assert _decisions(ws, sql_guard) == [(e, d, "approved") for e, d in pressed]
+    with sql_guard.paused(), ws.db.read_session() as s:
+        notes = s.scalars(select(DocumentVerification.internal_note).order_by(DocumentVerification.id))
+        assert list(notes) == ["stamp faint but legible", None, None, None]
+    assert not window.decisions.deciding and len(window.outbox) == 0
+    for enrollment in (sipho, lerato):
+        row = window.queue_model.row_at(window.queue_model.row_of(enrollment))
+        assert row.verification_state == "verified" and row.documents_awaiting == 0
+    assert ws.errors == []
+
+
+def test_a_second_a_on_a_document_not_moved_from_is_not_recorded_twice(qtbot, ws, sql_guard):
+    window = ws.window
+    window.ui.save_and_next.setChecked(False)  # the window stays on the document decided
+    sipho = ws.world["enrollments"]["Sipho Dlamini"]
+    _idle(qtbot, window)
+    QTest.keyClick(window.ui.queue_table, Qt.Key.Key_A)
+    QTest.keyClick(window.ui.queue_table, Qt.Key.Key_A)
+    assert window.current_document().document_type == "id_document"
+    assert not window.ui.approve_button.isEnabled()
+    settle(qtbot, window)
+    assert _decisions(ws, sql_guard) == [(sipho, "id_document", "approved")]
+    assert window.statusBar().currentMessage()  # the refusal of the second says why, in words
+    assert ws.errors == []
+
+
+def test_a_refused_press_comes_back_in_words_while_the_ones_after_it_are_written(
+    qtbot, ws, sql_guard, monkeypatch
+):
+    window = ws.window
+    sipho = ws.world["enrollments"]["Sipho Dlamini"]
+    lerato = ws.world["enrollments"]["Lerato Mokoena"]
+    told: list[str] = []
+    monkeypatch.setattr(
+        "cohortdesk.views.workstation.decisions.show_error", lambda _parent, error, _title: told.append(str(error))
+    )
+    _idle(qtbot, window)
+    QTest.keyClick(window.ui.queue_table, Qt.Key.Key_A)  # his ID; on to his matric certificate
+    settle(qtbot, window)
+    _idle(qtbot, window)
+    # His lease lapses behind the window's back and Thandi takes him.
+    with sql_guard.paused():
+        with ws.db.session() as s:
+            s.get(CohortEnrollment, sipho).claim_expires_at = datetime.now(UTC) - timedelta(seconds=1)
+        thandi = user(ws.db, ws.world["account"], "Thandi", "Nkosi")
+        claims.claim(ws.db, officer_identity(ws.db, ws.world["account"], thandi, "officer"), sipho)
+    # His matric certificate (refused), then Lerato's ID, pressed before the refusal comes back.
+    QTest.keyClick(window.ui.queue_table, Qt.Key.Key_A)
+    assert window._detail.student.enrollment_id == lerato
+    QTest.keyClick(window.ui.queue_table, Qt.Key.Key_A)
+    settle(qtbot, window)
+    assert _decisions(ws, sql_guard) == [
+        (sipho, "id_document", "approved"),
+        (lerato, "id_document", "approved"),
+    ]
+    # Back on Sipho's matric certificate, told why in words (who has him now), not as a traceback.
+    assert window._detail.student.enrollment_id == sipho
+    assert window.current_document().document_type == "matric_certificate"
+    assert len(told) == 1 and "Thandi Nkosi" in told[0] and "Traceback" not in told[0]
+    qtbot.waitUntil(lambda: "Thandi Nkosi" in window.review.banner.text(), timeout=15000)
+    assert not window.ui.approve_button.isEnabled()
+    assert ws.errors == []
+
+
+def test_a_press_on_an_enrollment_someone_else_took_meanwhile_is_refused_in_words(
+    qtbot, ws, sql_guard, monkeypatch
+):
+    window = ws.window
+    sipho = ws.world["enrollments"]["Sipho Dlamini"]
+    lerato = ws.world["enrollments"]["Lerato Mokoena"]
+    told: list[str] = []
+    monkeypatch.setattr(
+        "cohortdesk.views.workstation.decisions.show_error", lambda _parent, error, _title: told.append(str(error))
+    )
+    _idle(qtbot, window)
+    QTest.keyClick(window.ui.queue_table, Qt.Key.Key_A)  # his ID; on to his matric certificate
+    settle(qtbot, window)
+    _idle(qtbot, window)  # Lerato's detail and first page are read ahead now
+    with sql_guard.paused():
+        thandi = user(ws.db, ws.world["account"], "Thandi", "Nkosi")
+        claims.claim(ws.db, officer_identity(ws.db, ws.world["account"], thandi, "officer"), lerato)
+    # His matric certificate, then Lerato's ID (read ahead) while she is being opened: the second
+    # waits for her claim, which Thandi has.
+    QTest.keyClick(window.ui.queue_table, Qt.Key.Key_A)
+    assert window._detail.student.enrollment_id == lerato and window.review.opening(lerato)
+    QTest.keyClick(window.ui.queue_table, Qt.Key.Key_A)
+    settle(qtbot, window)
+    qtbot.waitUntil(lambda: bool(told), timeout=15000)
+    settle(qtbot, window)
+    assert _decisions(ws, sql_guard) == [
+        (sipho, "id_document", "approved"),
+        (sipho, "matric_certificate", "approved"),
+    ]
+    assert told == [
+        "The approval of Certified ID was not recorded: Thandi Nkosi is reviewing this enrollment; "
+        "only they can decide on it now."
+    ]
+    assert window._detail.student.enrollment_id == lerato
+    assert window.current_document().document_type == "id_document"
+    assert window.current_document().latest_action is None  # shown as it is: not decided
+    assert "Thandi Nkosi" in window.review.banner.text() and not window.ui.approve_button.isEnabled()
     assert ws.errors == []

@@ -648,15 +648,73 @@ def history(db: Database, enrollment_id: int) -> list[VerificationRow]:
 
 
 @dataclass
+class DecisionChain:
+    """Decisions sent one after another, each before the one ahead of it was answered.
+
+    A decision is conditional on the pack's ``row_version`` as the officer saw it (the claim's, or
+    ``expected_row_version``), and every decision moves that version on. A second decision made on
+    the same pack before the first one's answer came back was made on the version the first one
+    started from, and would be refused as "changed since you opened it" though the only change was
+    the officer's own. The chain remembers each move its own decisions made (from the version they
+    were checked against to the one they left, in the same transaction) and ``resolve`` carries a
+    later command across those moves, and only those: a change by anybody else still refuses it.
+
+    Commands are resolved and recorded in the order they are written (one database lane)."""
+
+    #: (enrollment, claim token or "") -> {row_version checked -> row_version left}
+    moves: dict[tuple[int, str], dict[int, int]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @staticmethod
+    def _key(cmd: DecisionCommand) -> tuple[int, str]:
+        return cmd.enrollment_id, cmd.claim.token if cmd.claim is not None else ""
+
+    def resolve(self, cmd: DecisionCommand) -> DecisionCommand:
+        """``cmd`` conditional on the version its pack has after this chain's own earlier decisions."""
+        seen = cmd.claim.row_version if cmd.claim is not None else cmd.expected_row_version
+        if seen is None:
+            return cmd
+        with self._lock:
+            moves = self.moves.get(self._key(cmd), {})
+            version = seen
+            for _ in range(len(moves)):
+                if version not in moves:
+                    break
+                version = moves[version]
+        if version == seen:
+            return cmd
+        if cmd.claim is not None:
+            return replace(cmd, claim=replace(cmd.claim, row_version=version))
+        return replace(cmd, expected_row_version=version)
+
+    def record(self, cmd: DecisionCommand, result: DecisionResult) -> None:
+        """``cmd`` (as resolved and sent) was written: remember the move it made."""
+        seen = cmd.claim.row_version if cmd.claim is not None else cmd.expected_row_version
+        if seen is None or result.duplicate or result.enrollment.row_version == seen:
+            return  # a retry recognised by its key moved nothing now
+        with self._lock:
+            self.moves.setdefault(self._key(cmd), {})[seen] = result.enrollment.row_version
+
+    def send(self, db: Database, cmd: DecisionCommand, identity: Identity, **kwargs: Any) -> DecisionResult:
+        """``record_decision`` of ``cmd`` carried across this chain's earlier decisions."""
+        resolved = self.resolve(cmd)
+        result = record_decision(db, resolved, identity, **kwargs)
+        self.record(resolved, result)
+        return result
+
+
+@dataclass
 class DecisionOutbox:
     """Decisions sent but not yet answered, kept by idempotency key until an answer comes.
 
     A decision whose reply was lost stays here; ``replay`` sends each again with its own key through
     ``record_decision`` (the same permission check and rules), so the database records it once
-    whether or not the first attempt got through.
+    whether or not the first attempt got through. Decisions are sent, and replayed, in the order
+    they were made, through one ``DecisionChain``.
     """
 
     pending: dict[str, DecisionCommand] = field(default_factory=dict)
+    chain: DecisionChain = field(default_factory=DecisionChain)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, cmd: DecisionCommand) -> DecisionCommand:
@@ -682,7 +740,7 @@ class DecisionOutbox:
             commands = list(self.pending.values())
         for cmd in commands:
             try:
-                result = record_decision(db, cmd, identity)
+                result = self.chain.send(db, cmd, identity)
             except Exception as error:  # noqa: BLE001 - reported to the caller per decision
                 if isinstance(error, OfflineError) or connectivity.is_transient(error):
                     outcomes.append((cmd, None, error))

@@ -6,7 +6,9 @@
 * ``decide``: ``verification.record_decision`` (the one decision path) under the claim, retried
   briefly with its one idempotency key when the connection drops (exactly once), then what the
   screen redraws; a longer outage surfaces as ``OfflineError`` and the GUI keeps the command in its
-  ``verification.DecisionOutbox`` for replay. ``undo`` is the same path with ``action="undo"``.
+  ``verification.DecisionOutbox`` for replay. Decisions made in a row go one after another on the
+  lane, each carried across its predecessors' moves (``verification.DecisionChain``). ``undo`` is
+  the same path with ``action="undo"``.
 * ``live_rows``: the queue rows and cohort counts a change notification (or a poll) asks to redraw.
 """
 
@@ -105,10 +107,14 @@ def decide(
     cmd: DecisionCommand,
     identity: Identity,
     policy: connectivity.RetryPolicy | None = None,
+    chain: verification.DecisionChain | None = None,
 ) -> QueueDecision:
     """Record ``cmd`` through ``verification.record_decision`` (retried with its one key), then read
-    back what the workstation redraws (queue row, cohort counts, the enrollment's detail)."""
-    result = verification.record_decision(db, cmd, identity, retry=policy or GUI_RETRY)
+    back what the workstation redraws (queue row, cohort counts, the enrollment's detail). Through
+    ``chain`` (the outbox's), a decision sent before the one ahead of it was answered is carried
+    across the versions that one moved the pack to."""
+    chain = chain or verification.DecisionChain()
+    result = chain.send(db, cmd, identity, retry=policy or GUI_RETRY)
     return queue.decision_outcome(db, result, identity)
 
 

@@ -9,8 +9,14 @@ A decision is written in the background while the window moves on at once: ``sen
 decided as the write starts (the window shows it as decided and goes to the next document), and
 ``recorded`` brings the database's read-back to reconcile with; a refusal (``refused``) is told in
 words through ``views.errors`` and brings its document back, and a dropped connection keeps the
-decision in the outbox until it is replayed with its key. A second decision waits for the first's
-answer ("The previous decision is still being saved."), so none is recorded twice.
+decision in the outbox until it is replayed with its key.
+
+Decisions made quickly one after another (A, A, A through a queue) are taken in the order they were
+made: each is written after the ones before it, on its own document, once (a document whose
+decision is still being saved is not decided again). A decision on an enrollment still being
+opened for review waits for its claim, and is sent then if the document is still the one the
+officer saw; if the enrollment cannot be claimed, or the document changed meanwhile, it is refused
+in words and its document brought back, as is any decision the database refuses.
 
 Signals:
     sending(object, object): a decision is being written; the ``DecisionCommand`` and the
@@ -30,9 +36,10 @@ from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import dataclass, replace
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from cohortdesk.errors import ClaimConflict, ConflictError
@@ -43,6 +50,7 @@ from cohortdesk.services.review import decisions as verification
 from cohortdesk.services.review import workstation as review
 from cohortdesk.services.review.decisions import DecisionCommand
 from cohortdesk.services.review.queue import DocumentRow, QueueDecision
+from cohortdesk.services.review.workstation import ReviewOpening
 from cohortdesk.views.connection_monitor import ConnectionMonitor
 from cohortdesk.views.errors import show_error
 from cohortdesk.views.reject_dialog import RejectDialog
@@ -50,6 +58,16 @@ from cohortdesk.views.runner import Runner
 from cohortdesk.views.workstation.detail_pane import DetailPane
 from cohortdesk.views.workstation.layout import WorkstationView
 from cohortdesk.views.workstation.review_session import ReviewSession
+
+
+@dataclass
+class _Press:
+    """One decision made at the workstation, from the key press until its answer."""
+
+    command: DecisionCommand
+    doc: DocumentRow  # as it was on screen when decided
+    ready: bool  # its claim is known (a decision on an enrollment being opened waits for it)
+    sent: bool = False
 
 
 class Decisions(QObject):
@@ -82,7 +100,9 @@ class Decisions(QObject):
         self.window = window  # parent of the dialogs
         self.identity: Identity | None = None
         self.outbox = verification.DecisionOutbox()
-        self.deciding = False
+        self._presses: list[_Press] = []  # made and not yet answered, in the order they were made
+        self._undoing = False
+        self._replaying = False
         self.reasons: dict[int | None, list[RejectionReason]] = {}
         self._unsent_reason: tuple[int, str, str] | None = None  # (enrollment, document type, text)
         self.reject_dialog: RejectDialog | None = None
@@ -96,6 +116,19 @@ class Decisions(QObject):
 
     # --- what may be decided -------------------------------------------------------------------
 
+    @property
+    def deciding(self) -> bool:
+        """A decision (or an undo, or a replay) is on its way and not yet answered."""
+        return bool(self._presses) or self._undoing or self._replaying
+
+    def pending(self) -> list[tuple[DecisionCommand, DocumentRow]]:
+        """The decisions made and not yet answered, in order: (command, document as decided on)."""
+        return [(p.command, p.doc) for p in self._presses]
+
+    def _kept_offline(self) -> bool:
+        """The outbox keeps a decision whose answer was lost (besides those on their way now)."""
+        return len(self.outbox) > sum(1 for p in self._presses if p.sent)
+
     def blocker(self, action: str) -> str | None:
         """Why the current document cannot be decided now (None when it can)."""
         identity = self.identity
@@ -108,15 +141,21 @@ class Decisions(QObject):
         doc, detail = self.detail.current_document(), self.detail.detail
         if detail is None or doc is None:
             return "Select an enrollment and a document first."
-        if self.deciding:
+        if self._undoing or self._replaying:
             return "The previous decision is still being saved."
         if not self.connection.online:
             return "Offline — decisions wait until the connection to the database is back."
-        if len(self.outbox):
+        if self._kept_offline():
             return "A decision made while offline is still being sent."
-        claim_blocker = self.review.blocker(detail.student.enrollment_id)
-        if claim_blocker is not None:
-            return claim_blocker
+        enrollment_id = detail.student.enrollment_id
+        claim_blocker = self.review.blocker(enrollment_id)
+        if claim_blocker is not None and not self.review.opening(enrollment_id):
+            return claim_blocker  # (one being opened is decided on and waits for its claim)
+        if any(
+            p.command.enrollment_id == enrollment_id and p.command.document_type == doc.document_type
+            for p in self._presses
+        ):
+            return "The decision on this document is still being saved."
         if not doc.uploaded:
             return "Nothing to decide: this document has not been uploaded yet."
         if doc.uploaded and not doc.upload:
@@ -303,34 +342,122 @@ class Decisions(QObject):
             self.message.emit("The selection changed; the decision was not recorded.", 5000)
             return
         assert self.identity is not None and self.identity.user_id is not None
-        claim = self.review.claim_for(detail.student.enrollment_id)
+        enrollment_id = detail.student.enrollment_id
+        claim = self.review.claim_for(enrollment_id)
+        opening = claim is None and self.review.opening(enrollment_id)
         command = DecisionCommand(
-            enrollment_id=detail.student.enrollment_id,
+            enrollment_id=enrollment_id,
             document_type=doc.document_type,
             action=action,
             reason=reason,
             reason_code=reason_code,
             internal_note=note if note is not None else (self.ui.internal_note.text().strip() or None),
-            # Under a claim the claim's row_version is the condition; without one (no claims for
-            # this login) the version read.
-            expected_row_version=None if claim is not None else detail.student.row_version,
+            # Under a claim the claim's row_version is the condition (one being opened: the claim
+            # it gets); without one (no claims for this login) the version read.
+            expected_row_version=None if claim is not None or opening else detail.student.row_version,
             idempotency_key=str(uuid.uuid4()),
             claim=claim,
         )
-        # Kept until answered: a decision whose reply is lost is replayed with its key on reconnect.
-        self.outbox.add(command)
-        self.deciding = True
+        self._presses.append(_Press(command, doc, ready=not opening))
+        if command.internal_note and self.ui.internal_note.text().strip() == command.internal_note:
+            self.ui.internal_note.clear()  # it goes with this decision, not the next (put back if refused)
         # The write (and what moving on starts: the next claim, the access log) begins on the next
         # turn of the event loop, in that order: the next document reaches the screen first.
         with self.runner.deferred():
-            self.runner.db(review.decide, self.db, command, self.identity).success(
-                lambda outcome: self._on_decided(outcome, doc, command)
-            ).failure(lambda error: self._on_decide_failed(error, command)).start()
+            self._send_ready()
             self.sending.emit(command, doc)  # the window moves on while it is written
             self.update_controls()
             self.activity.emit("Saving the decision…")
 
-    def _on_decided(self, outcome: QueueDecision, doc: DocumentRow, command: DecisionCommand) -> None:
+    def _send_ready(self) -> None:
+        """Send the decisions whose turn it is: in the order they were made, each once its claim is
+        known (the database lane writes them one after another)."""
+        if not self.connection.online or self._kept_offline():
+            return  # the outbox's decisions go first, when the connection is back
+        for press in self._presses:
+            if press.sent:
+                continue
+            if not press.ready:
+                return  # those after it wait too: decisions are written in the order made
+            press.sent = True
+            # Kept until answered: a decision whose reply is lost is replayed with its key.
+            command = self.outbox.add(press.command)
+            self.runner.db(review.decide, self.db, command, self.identity, chain=self.outbox.chain).success(
+                lambda outcome, press=press: self._on_decided(outcome, press)
+            ).failure(lambda error, press=press: self._on_decide_failed(error, press)).start()
+
+    def claimed(self, opening: ReviewOpening, still_to_open: int | None) -> None:
+        """An enrollment was opened for review (claimed, or found held): decisions made on it while
+        it was being opened are sent now, if their document is still as the officer saw it; those
+        on an enrollment that will not be opened now (``still_to_open`` is the one the window opens
+        next) cannot be sent."""
+        opened_id = opening.detail.student.enrollment_id
+        refusals: list[tuple[_Press, str]] = []
+        for press in self._presses:
+            if press.ready:
+                continue
+            enrollment_id = press.command.enrollment_id
+            if enrollment_id == opened_id:
+                now = next(
+                    (d for d in opening.detail.documents if d.document_type == press.doc.document_type), None
+                )
+                blocker = None if opening.claim is not None else self.review.blocker(enrollment_id)
+                if blocker is not None:
+                    if self.review.opening(enrollment_id):  # not taken in (offline meanwhile)
+                        blocker = "the enrollment could not be claimed for your review."
+                    refusals.append((press, blocker))
+                elif now is None or _changed(press.doc, now):
+                    refusals.append(
+                        (
+                            press,
+                            f"{press.doc.label} changed while the enrollment was being opened (a new "
+                            "file or another officer's decision). Look at it again before deciding.",
+                        )
+                    )
+                elif opening.claim is not None:
+                    press.command = replace(press.command, claim=opening.claim)
+                    press.ready = True
+                else:  # no claim to take here (another tenant's pack): the version read decides
+                    press.command = replace(
+                        press.command, expected_row_version=opening.detail.student.row_version
+                    )
+                    press.ready = True
+            elif enrollment_id != still_to_open:
+                refusals.append((press, "The enrollment was not open for review yet."))
+        self._refuse(refusals)
+        self._send_ready()
+
+    def abandon_waiting(self, why: str) -> None:
+        """The enrollment being opened could not be read: decisions waiting for its claim are not sent."""
+        self._refuse([(p, why) for p in self._presses if not p.ready])
+
+    def _refuse(self, refusals: list[tuple[_Press, str]]) -> None:
+        """Decisions that could not be sent: dropped now, and on the next turn (after the opening
+        that found them is done) told in words, their documents brought back (per enrollment, the
+        first one's)."""
+        notices: list[tuple[int, str, str]] = []
+        for press, why in refusals:
+            self._presses.remove(press)
+            command = press.command
+            self._keep_words(command)
+            if all(n[0] != command.enrollment_id for n in notices):
+                verb = "approval" if command.action == "approved" else "rejection"
+                text = f"The {verb} of {press.doc.label} was not recorded: {why}"
+                notices.append((command.enrollment_id, command.document_type, text))
+        if notices:
+            QTimer.singleShot(0, lambda: self._tell_refused(notices))
+
+    def _tell_refused(self, notices: list[tuple[int, str, str]]) -> None:
+        for enrollment_id, document_type, text in notices:
+            self.refused.emit(enrollment_id, document_type)
+            self.message.emit(text, 15000)
+            show_error(self.window, ConflictError(text), "Recording the decision")
+        if not self._presses:
+            self.activity.emit("")
+        self.update_controls()
+
+    def _on_decided(self, outcome: QueueDecision, press: _Press) -> None:
+        doc, command = press.doc, press.command
         verb = "approval" if command.action == "approved" else "rejection"
         self.last_decision = (
             command.enrollment_id,
@@ -339,21 +466,30 @@ class Decisions(QObject):
             time.monotonic(),
         )
         self.outbox.done(command)
-        self.deciding = False
+        self._presses.remove(press)
         self._unsent_reason = None
-        if command.internal_note and self.ui.internal_note.text().strip() == command.internal_note:
-            self.ui.internal_note.clear()  # it went with this decision
-        self.activity.emit("")
+        if not self._presses:
+            self.activity.emit("")
         self.review.decided(outcome.result.claim, outcome.row.enrollment_id)
         self.recorded.emit(outcome, doc)
         self.update_controls()
 
-    def _on_decide_failed(self, error: BaseException, command: DecisionCommand) -> None:
-        self.deciding = False
-        self.activity.emit("")
+    def _keep_words(self, command: DecisionCommand, *, note: bool = True) -> None:
+        """A decision not recorded (yet): what the officer typed for it is kept to send again (its
+        note too, unless the outbox keeps the decision with it)."""
         if command.action == "rejected" and command.reason:
             self._unsent_reason = (command.enrollment_id, command.document_type, command.reason)
-        if self.connection.report_error(error):
+        if note and command.internal_note and not self.ui.internal_note.text().strip():
+            self.ui.internal_note.setText(command.internal_note)
+
+    def _on_decide_failed(self, error: BaseException, press: _Press) -> None:
+        command = press.command
+        self._presses.remove(press)
+        if not self._presses:
+            self.activity.emit("")
+        kept = self.connection.report_error(error)
+        self._keep_words(command, note=not kept)
+        if kept:
             # The outcome is unknown: the command stays in the outbox and is replayed with its key.
             self.message.emit(
                 "The connection dropped while saving. The decision is kept and will be sent when the "
@@ -391,12 +527,12 @@ class Decisions(QObject):
             self.message.emit("Offline — the undo waits until the connection is back.", 5000)
             return
         enrollment_id, document_type, words, _at = last
-        self.deciding = True
+        self._undoing = True
         self.update_controls()
         self.activity.emit("Undoing…")
 
         def done(outcome: QueueDecision) -> None:
-            self.deciding = False
+            self._undoing = False
             self.last_decision = None
             self.activity.emit("")
             self.review.decided(outcome.result.claim, enrollment_id)
@@ -405,7 +541,7 @@ class Decisions(QObject):
             self.update_controls()
 
         def failed(error: BaseException) -> None:
-            self.deciding = False
+            self._undoing = False
             self.activity.emit("")
             self.update_controls()
             if self.connection.report_error(error):
@@ -425,16 +561,16 @@ class Decisions(QObject):
 
     def replay(self, then: Any) -> bool:
         """Send what the outbox kept while offline, then call ``then()``; False when it was empty."""
-        if not len(self.outbox):
+        if not self._kept_offline():
             return False
-        self.deciding = True
+        self._replaying = True
         self.runner.db(self.outbox.replay, self.db, self.identity).success(
             lambda outcomes: self._on_replayed(outcomes, then)
         ).failure(self._on_replay_failed).start()
         return True
 
     def _on_replayed(self, outcomes: list[Any], then: Any) -> None:
-        self.deciding = False
+        self._replaying = False
         current = self.detail.detail
         for cmd, result, error in outcomes:
             if result is not None:
@@ -453,9 +589,19 @@ class Decisions(QObject):
             elif error is not None:
                 self.connection.report_error(error)
         then()
+        self._send_ready()
 
     def _on_replay_failed(self, error: BaseException) -> None:
-        self.deciding = False
+        self._replaying = False
         if not self.connection.report_error(error):
             show_error(self.window, error, "Sending the decision kept while offline")
         self.update_controls()
+
+
+def _changed(seen: DocumentRow, now: DocumentRow) -> bool:
+    """Whether the document differs from the one the officer decided on (its file or its decision)."""
+    return (seen.upload, seen.latest_action, seen.decision_current) != (
+        now.upload,
+        now.latest_action,
+        now.decision_current,
+    )

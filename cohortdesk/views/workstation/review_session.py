@@ -118,6 +118,15 @@ class ReviewSession(QObject):
             and (self.holder is not None or self.refusal is not None)
         )
 
+    def opening(self, enrollment_id: int) -> bool:
+        """Whether ``enrollment_id`` (on screen, read ahead) is still being opened for review: its
+        claim is not known yet either way."""
+        return (
+            review.can_claim(self._identity())
+            and self.claim_for(enrollment_id) is None
+            and self.enrollment_id != enrollment_id
+        )
+
     def blocker(self, enrollment_id: int | None) -> str | None:
         """Why decisions on ``enrollment_id`` are refused right now (``None``: they are not)."""
         if not review.can_claim(self._identity()) or enrollment_id is None:

@@ -615,6 +615,8 @@ class MainWindow(QMainWindow):
             previous = self.review.enrollment_id
             self.review.opened(opening)
             self._mark_own_claim(previous, opening.claim)
+        # Decisions made while it was being opened go now (before the next opening gives it back).
+        self.decisions.claimed(opening, self._detail_requested)
         if detail.student.enrollment_id != self._detail_requested:
             self._load_detail()
             return
@@ -622,6 +624,7 @@ class MainWindow(QMainWindow):
             detail.student.row_version, opening.claim.row_version if opening.claim else 0
         )
         advancing, self._advancing = self._advancing, False
+        detail = self._as_decided(detail)
         self.detail_pane.show_detail(detail, self._prefer_document or self._kept_document(detail))
         self._reload_if_moved()
         if advancing and opening.claim is None and opening.holder is not None:
@@ -690,6 +693,7 @@ class MainWindow(QMainWindow):
     def _on_detail_failed(self, error: BaseException) -> None:
         self._detail_loading = False
         self._advancing = False
+        self.decisions.abandon_waiting(f"the enrollment could not be opened ({user_message(error)})")
         if self.connection.report_error(error):
             # Offline: what is on screen stays readable; the enrollment reopens on reconnect.
             self._update_decision_controls()
@@ -746,7 +750,7 @@ class MainWindow(QMainWindow):
         detail = self.detail_pane.detail
         if detail is not None and detail.student.enrollment_id == outcome.row.enrollment_id:
             self._detail_version = max(self._detail_version, outcome.row.row_version)
-        self.queue_model.update_row(outcome.row)
+        self.queue_model.update_row(self._row_as_decided(outcome.row, outcome.detail))
         self.tree_model.update_counts(outcome.counts)
         verb = "Approved" if outcome.result.verification.action == "approved" else "Rejected"
         student = outcome.detail.student.student_name
@@ -754,7 +758,44 @@ class MainWindow(QMainWindow):
         self.decision_recorded.emit(outcome)
         if detail is None or detail.student.enrollment_id != outcome.row.enrollment_id:
             return  # moved on to another enrollment meanwhile
-        self.detail_pane.show_detail(outcome.detail, self.detail_pane.current_document_type())
+        self.detail_pane.show_detail(self._as_decided(outcome.detail), self.detail_pane.current_document_type())
+
+    def _as_decided(self, detail: EnrollmentDetail) -> EnrollmentDetail:
+        """``detail`` as read, with the decisions made on it and not yet answered shown as made."""
+        identity = self.identity
+        pending = {
+            command.document_type: command
+            for command, _doc in self.decisions.pending()
+            if command.enrollment_id == detail.student.enrollment_id
+        }
+        if not pending or identity is None:
+            return detail
+        documents = tuple(
+            replace(
+                d,
+                latest_action=pending[d.document_type].action,
+                latest_reason=pending[d.document_type].reason,
+                latest_by=identity.display_name,
+                latest_at=datetime.now(UTC),
+                decision_current=True,
+            )
+            if d.document_type in pending
+            else d
+            for d in detail.documents
+        )
+        return replace(detail, documents=documents)
+
+    def _row_as_decided(self, row: Any, detail: EnrollmentDetail) -> Any:
+        """A queue row as read back, less the documents whose decisions are still on their way."""
+        on_their_way = {
+            command.document_type
+            for command, _doc in self.decisions.pending()
+            if command.enrollment_id == row.enrollment_id
+        }
+        waiting = sum(1 for d in detail.documents if d.document_type in on_their_way and needs_decision(d))
+        if not waiting:
+            return row
+        return replace(row, documents_awaiting=max(row.documents_awaiting - waiting, 0))
 
     def _on_refused(self, enrollment_id: int, document_type: str) -> None:
         """The database refused a decision (the person is told why by ``Decisions``): its row as it
