@@ -519,3 +519,42 @@ def test_a_document_read_ahead_is_exact_when_the_scroll_bar_comes(qtbot, preview
     assert exact
     qtbot.waitUntil(lambda: not preview.client.busy, timeout=WAIT_MS)
     assert not [h for h in requests_sent if h["op"] == "render" and h["page"] == 0]
+
+
+# -- a document not read ahead: its first page comes with the open ------------------------------------
+
+
+@pytest.mark.parametrize(
+    "zoom, kind",
+    [("fit_width", "pdf"), ("fit_page", "pdf"), ("150%", "pdf"), ("fit_width", "photo"), ("rotated", "pdf")],
+)
+def test_a_document_not_read_ahead_is_on_screen_after_one_round_trip(qtbot, preview, requests_sent, zoom, kind):
+    """The worker draws the first page as it opens the document, at exactly its size on screen: the
+    page is painted from that answer, and the worker is never asked for page 1 again."""
+    show_and_wait(qtbot, preview, samples.pdf(2, title="Current"))
+    if zoom == "fit_page":
+        preview.fit_page()
+    elif zoom == "150%":
+        preview._set_zoom("custom", 1.5)
+    data = samples.pdf(3, title="Cold") if kind == "pdf" else samples.photo()
+    if zoom == "rotated":
+        preview.show_document(data, "application/pdf", "cold.pdf")
+        qtbot.waitUntil(lambda: preview.state == "document", timeout=WAIT_MS)
+        preview.rotate()  # remembered for these bytes: they open turned next time
+        show_and_wait(qtbot, preview, samples.pdf(1, title="Between"))
+    qtbot.waitUntil(lambda: not preview.client.busy, timeout=WAIT_MS)
+    requests_sent.clear()
+    shown: list[bool] = []
+    preview.rendered.connect(lambda: shown.append(preview.page_image(1) is not None))
+    with qtbot.waitSignal(preview.rendered, timeout=WAIT_MS):
+        preview.show_document(data, "application/pdf", "cold.pdf")
+    assert requests_sent[0]["op"] == "open" and "first" in requests_sent[0]
+    assert not [h for h in requests_sent if h["op"] == "render" and h["page"] == 0]
+    assert shown == [True]  # painted from the open's answer
+    qtbot.waitUntil(lambda: not preview.client.busy, timeout=WAIT_MS)
+    ratio = preview.view.devicePixelRatioF()
+    size = preview.view.display_size(0)
+    image, exact = preview._image_for(0, QSize(round(size.width() * ratio), round(size.height() * ratio)))
+    assert exact and ink(image) > 50
+    assert not [h for h in requests_sent if h["op"] == "render" and h["page"] == 0]
+    assert preview.rotation() == (90 if zoom == "rotated" else 0)

@@ -6,6 +6,9 @@ dies, is tried once more in a fresh worker (a worker can fail for reasons of its
 signal, a stall); only a second failure on the same document fails it, so a good file is never
 blamed for one bad moment. The next document renders normally either way.
 
+``open`` may ask the worker to draw the first page with the open (``geometry.Room``): a document
+not read ahead is then on screen after one round trip to the worker, not two.
+
 Read-ahead: ``read_ahead`` opens a document beside the current one and ``render_ahead`` draws its
 pages there, while the worker has nothing else to do (the current document's requests always go
 first). ``adopt`` then makes it the current document without a second parse, so the officer's next
@@ -29,7 +32,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 from PySide6.QtGui import QImage
 
-from cohortdesk.views.preview import protocol
+from cohortdesk.views.preview import geometry, protocol
 
 log = logging.getLogger(__name__)
 
@@ -117,8 +120,12 @@ class RenderClient(QObject):
         if self._process is None and not self._closing:
             self._spawn()
 
-    def open(self, token: int, kind: str, data: bytes) -> None:
-        """Make ``data`` the current document; answers with ``opened`` or ``failed``."""
+    def open(
+        self, token: int, kind: str, data: bytes, first: RenderKey | None = None, room: geometry.Room | None = None
+    ) -> None:
+        """Make ``data`` the current document; answers with ``opened`` or ``failed``. With ``room``
+        the worker draws the first page as it opens the document, at the size it has there; it comes
+        as ``page_rendered`` (``first`` with that size) just before ``opened``."""
         self._queue.clear()
         self._document = (token, kind, data)
         if self._in_flight is not None and self._in_flight[1].token != token:
@@ -127,7 +134,10 @@ class RenderClient(QObject):
             # the whole time limit.
             grace = ABANDON_AFTER_S - (time.monotonic() - self._sent_at)
             self._timer.start(max(0, round(grace * 1000)))
-        self._enqueue(_Request("open", token, {"op": "open", "token": token, "kind": kind}, data))
+        header: dict[str, Any] = {"op": "open", "token": token, "kind": kind}
+        if room is not None and first is not None:
+            header["first"] = room.to_json()
+        self._enqueue(_Request("open", token, header, data, key=first if room is not None else None))
 
     def adopt(self, token: int, kind: str, data: bytes) -> None:
         """Make a document read ahead (``read_ahead``) the current one. Nothing is announced: the
@@ -425,6 +435,11 @@ class RenderClient(QObject):
                 self._loaded_token = None
                 self._fail_request(request, str(header.get("error", "internal")), header)
             elif not request.header.get("quiet"):
+                first = header.pop("first", None)
+                if isinstance(first, dict) and request.key is not None and payload:
+                    width, height = (int(n) for n in first["key"])
+                    key = RenderKey(request.key.fingerprint, 0, request.key.rotation, width, height)
+                    self.page_rendered.emit(request.token, key, _image(first, payload))
                 self.opened.emit(request.token, header)
             return
         assert request.key is not None

@@ -28,8 +28,8 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QAbstractScrollArea, QFrame, QRubberBand, QWidget
 
-MARGIN = 16
-GAP = 14
+from cohortdesk.views.preview.geometry import GAP, MARGIN
+
 ImageProvider = Callable[[int, QSize], tuple[QImage | None, bool]]
 
 
@@ -169,52 +169,13 @@ class PageView(QAbstractScrollArea):
         available_h = self.viewport().height() - 2 * MARGIN
         return max(min(available_w / width, available_h / height), 0.01)
 
-    @staticmethod
-    def page_size_at(base_sizes: list[tuple[float, float]], rotation: int, scale: float) -> QSize:
-        """The first page's size on screen for these page sizes (100 %, unrotated) at ``scale``."""
-        width, height = base_sizes[0] if base_sizes else (612.0, 792.0)
-        if rotation % 360 in (90, 270):
-            width, height = height, width
-        return QSize(max(1, round(width * scale)), max(1, round(height * scale)))
-
-    def scale_on_show(
-        self,
-        count: int,
-        base_sizes: list[tuple[float, float]],
-        rotation: int,
-        fit_page: bool,
-        bounds: tuple[float, float],
-    ) -> float:
-        """The scale a document would settle at if it were shown now, fitted to the width (or the
-        page), once the vertical scroll bar has come or gone: what a page read ahead is drawn at, so it
-        is exact when it comes on screen. ``bounds`` clamp the fit as the owner clamps it."""
-        sizes = [(h, w) if rotation % 360 in (90, 270) else (w, h) for w, h in base_sizes] or [(612.0, 792.0)]
-        known = sizes[: max(1, min(count, len(sizes)))]
-        widest = max(w for w, _ in known)
+    def fit_room(self) -> tuple[int, int, int]:
+        """The room a fit is computed in: the viewport's width without the vertical scroll bar, the
+        bar's width, and the viewport's height (``geometry.fit_scale``)."""
         bar = self.verticalScrollBar()
         extent = bar.sizeHint().width()
         bare_width = self.viewport().width() + (extent if bar.isVisibleTo(self) else 0)
-        height = self.viewport().height()
-
-        def fitted(width: int) -> float:
-            if fit_page:
-                first_width, first_height = known[0]
-                scale = max(
-                    min((width - 2 * MARGIN) / first_width, (height - 2 * MARGIN) / first_height), 0.01
-                )
-            else:
-                scale = max(width - 2 * MARGIN, 40) / widest
-            return min(max(scale, bounds[0]), bounds[1])
-
-        def content_height(scale: float) -> int:
-            heights = [max(1, round(h * scale)) for _, h in known]
-            heights += [heights[-1]] * (count - len(known))
-            return sum(heights) + GAP * (len(heights) - 1) + 2 * MARGIN
-
-        scale = fitted(bare_width)
-        if content_height(scale) > height:
-            scale = fitted(bare_width - extent)  # the scroll bar takes its room from the width
-        return scale
+        return bare_width, extent, self.viewport().height()
 
     def display_size(self, page: int) -> QSize:
         if page < len(self._widths):

@@ -8,7 +8,9 @@ Started as ``python -m cohortdesk.views.preview.render_worker`` from a checkout 
 package, and as ``cohortdesk --render-worker`` from a frozen build. It reads frames (``protocol.py``)
 on stdin and answers each on stdout, one at a time, holding only the current document:
 
-* ``open``   {token, kind} + document bytes -> {pages, sizes, unit} or {error, ...}; with
+* ``open``   {token, kind} + document bytes -> {pages, sizes, unit} or {error, ...}; with ``first``
+  (a ``geometry.Room``) the reply also carries the first page drawn at the size it has on screen
+  there ({first: {key, width, height, bpl, format}} + its pixels); with
   ``"ahead": true`` the document is opened beside the current one (read ahead: the document the
   officer will probably look at next), up to ``AHEAD_DOCUMENTS`` of them, the oldest closed first;
   a later plain ``open`` of the same token makes it current without parsing it again (with
@@ -31,7 +33,7 @@ import time
 from collections import OrderedDict
 from typing import Any, BinaryIO
 
-from cohortdesk.views.preview import protocol
+from cohortdesk.views.preview import geometry, protocol
 
 #: Set by the reading client: this worker runs at lower priority than the GUI (POSIX niceness).
 NICE_ENV = "COHORTDESK_WORKER_NICE"
@@ -48,7 +50,6 @@ CRASH_ONCE_ON_OPEN = b"%COHORTDESK-TEST-CRASH-ONCE%"
 #: Documents held open beside the current one for read-ahead renders (each holds its bytes and parse).
 AHEAD_DOCUMENTS = 4
 MAX_SIZES = 2000  # page sizes reported up front; later pages are assumed to match the last one
-MAX_RENDER_PIXELS = 4096 * 4096  # per rendered page; the GUI scales beyond that
 READ_DPI = 150  # PDF pages without a text layer are rendered at this for OCR
 READ_EDGE = 2600  # images are OCRed from a decode at least this large where the file has it
 # Images that must be decoded in full (PNG, TIFF, ...) above this are refused rather than decoded:
@@ -96,7 +97,10 @@ class Renderer:
                 return dict(self.adopt(ahead)), b""
             if header.get("adopt"):
                 raise RenderError("not_open", "the document read ahead is not held by this worker")
-            return dict(self.open(token, str(header["kind"]), payload)), b""
+            info = dict(self.open(token, str(header["kind"]), payload))
+            if isinstance(header.get("first"), dict):
+                return self._with_first_page(info, header["first"])
+            return info, b""
         if op == "render":
             token = header.get("token")
             target = self if token == self.token else self._ahead.get(int(token or 0))
@@ -139,6 +143,19 @@ class Renderer:
             self.close()
             raise
         return self.info
+
+    def _with_first_page(self, info: dict[str, Any], room: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+        """The open reply with the first page drawn at the size ``room`` gives it on screen
+        (``geometry``), so the GUI needs no second round trip to show it. A first page that cannot
+        be drawn here is left out: the GUI asks for it as for any page, and hears why."""
+        try:
+            shown = geometry.Room.from_json(room)
+            width, height = geometry.first_page_pixels(info, shown)
+            reply, pixels = self.render(0, width, height, shown.rotation)
+        except (RenderError, KeyError, TypeError, ValueError):
+            return info, b""
+        reply.pop("ok", None)
+        return dict(info, first=dict(reply, key=[width, height])), pixels
 
     def open_ahead(self, token: int, kind: str, data: bytes) -> dict[str, Any]:
         """Open a document beside the current one, for renders ahead of the officer."""
@@ -226,7 +243,7 @@ class Renderer:
     def render(self, page: int, width: int, height: int, rotation: int) -> tuple[dict[str, Any], bytes]:
         if self.test_hooks and SPIN_ON_RENDER in self.data:
             _hang()
-        width, height = _capped(max(1, width), max(1, height))
+        width, height = geometry.capped(max(1, width), max(1, height))
         rotation %= 360
         if self.kind == "pdf":
             pixels, out_width, out_height, bpl = self._render_pdf(page, width, height, rotation)
@@ -427,14 +444,6 @@ def _flatten(image: Any, pil_image: Any) -> Any:
     if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
         image = image.point(lambda value: value / 256).convert("L")
     return image.convert("RGB")
-
-
-def _capped(width: int, height: int) -> tuple[int, int]:
-    pixels = width * height
-    if pixels <= MAX_RENDER_PIXELS:
-        return width, height
-    scale = (MAX_RENDER_PIXELS / pixels) ** 0.5
-    return max(1, int(width * scale)), max(1, int(height * scale))
 
 
 def _hang() -> None:

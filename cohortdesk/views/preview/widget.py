@@ -40,18 +40,21 @@ from PySide6.QtWidgets import (
 )
 
 from cohortdesk.views.display_text import visible_name
-from cohortdesk.views.preview import icons, messages, sniff
+from cohortdesk.views.preview import geometry, icons, messages, sniff
 from cohortdesk.views.preview.cache import DEFAULT_CACHE_BYTES, PageCache
 from cohortdesk.views.preview.client import DEFAULT_TIMEOUT_MS, RenderClient, RenderKey
+from cohortdesk.views.preview.geometry import (
+    CUSTOM,
+    FIT_MIN_ZOOM,
+    FIT_PAGE,
+    FIT_WIDTH,
+    MAX_ZOOM,
+    MIN_ZOOM,
+    PDF_POINT,
+)
 from cohortdesk.views.preview.page_view import PageView
-from cohortdesk.views.preview.render_worker import MAX_RENDER_PIXELS
 
 ZOOM_STEPS = (10, 25, 33, 50, 67, 75, 90, 100, 110, 125, 150, 175, 200, 250, 300, 400)
-MIN_ZOOM, MAX_ZOOM = 0.1, 4.0
-#: The smallest zoom a fit may choose (a page 200 inches wide fits a 1,000 px pane at 0.7 %).
-FIT_MIN_ZOOM = 0.001
-PDF_POINT = 96 / 72  # a PDF point in logical pixels at 100 %
-FIT_WIDTH, FIT_PAGE, CUSTOM = "fit_width", "fit_page", "custom"
 #: Documents read ahead and remembered (their first page waits in the page cache).
 AHEAD_DOCUMENTS = 4
 
@@ -197,7 +200,7 @@ class DocumentPreview(QWidget):
         self.setObjectName("documentPreview")
         self.setAccessibleName("Document preview")
         self.client = RenderClient(self, timeout_ms=timeout_ms, environment=worker_environment)
-        self.client.opened.connect(self._on_opened)
+        self.client.opened.connect(self._on_worker_opened)
         self.client.page_rendered.connect(self._on_page_rendered)
         self.client.page_failed.connect(self._on_page_failed)
         self.client.failed.connect(self._on_failed)
@@ -428,7 +431,10 @@ class DocumentPreview(QWidget):
         self.view.clear_document()
         self.stack.setCurrentWidget(self.view)
         self._loading_timer.start()
-        self.client.open(self._token, self._kind, bytes(data))
+        # The worker draws the first page as it opens the document, at the size this room gives it
+        # (``geometry``): on screen after one round trip, not two.
+        first = RenderKey(self._fingerprint, 0, self._rotation, 0, 0)
+        self.client.open(self._token, self._kind, bytes(data), first, self._room(self._rotation))
 
     def read_ahead(self, data: bytes | None) -> None:
         """Prepare ``data`` to be shown next: opened beside the current document in the worker and its
@@ -657,29 +663,25 @@ class DocumentPreview(QWidget):
         self.page_changed.emit(1, self.view.page_count)
         self._request_renders()
 
+    def _on_worker_opened(self, token: int, info: dict[str, Any]) -> None:
+        """The worker opened the document shown (its first page drawn with it, into the cache, when
+        the room was right): lay out, and paint that page now, not at the next update tick."""
+        with self.client.held():  # the next pages are asked for once this one is painted
+            self._on_opened(token, info)
+            if token == self._token and self.state == "document" and self.isVisible():
+                self.view.viewport().repaint()
+                if self._painted:
+                    self._announce()
+
     def _on_ahead_opened(self, token: int, info: dict[str, Any]) -> None:
         found = next(((f, a) for f, a in self._ahead.items() if a.token == token), None)
         if found is None:
             return  # shown or forgotten meanwhile
         fingerprint, ahead = found
         ahead.info = info
-        unit = PDF_POINT if info.get("unit") == "pt" else 1.0
-        sizes = [(float(w) * unit, float(h) * unit) for w, h in info.get("sizes", [])]
         rotation = self._rotations.get(fingerprint, 0)
-        if self._zoom_mode in (FIT_WIDTH, FIT_PAGE):
-            scale = self.view.scale_on_show(
-                int(info.get("pages", 1)),
-                sizes,
-                rotation,
-                self._zoom_mode == FIT_PAGE,
-                (FIT_MIN_ZOOM * unit, MAX_ZOOM * unit),
-            )
-        else:
-            scale = min(max(self._zoom * unit, MIN_ZOOM * unit), MAX_ZOOM * unit)
-        logical = self.view.page_size_at(sizes, rotation, scale)
-        ratio = self.view.devicePixelRatioF()
-        size = QSize(round(logical.width() * ratio), round(logical.height() * ratio))
-        key = _capped_key(RenderKey(fingerprint, 0, rotation, size.width(), size.height()))
+        width, height = geometry.first_page_pixels(info, self._room(rotation))
+        key = RenderKey(fingerprint, 0, rotation, width, height)
         if key not in self.cache:
             self.client.render_ahead(token, key, 0)
 
@@ -694,8 +696,8 @@ class DocumentPreview(QWidget):
 
     def _on_page_rendered(self, token: int, key: RenderKey, image: QImage) -> None:
         self.cache.put(key, image)
-        if token != self._token or key.fingerprint != self._fingerprint:
-            return
+        if token != self._token or key.fingerprint != self._fingerprint or self.state != "document":
+            return  # (a first page drawn with the open arrives just before the open's answer)
         if not self.isVisible():
             self.view.viewport().update()
             self._announce()
@@ -748,6 +750,19 @@ class DocumentPreview(QWidget):
             if key not in self.cache:
                 wanted.append((key, page))
         self.client.render(self._token, wanted)
+
+    def _room(self, rotation: int) -> geometry.Room:
+        """How a document would be shown now (``geometry.first_page_pixels``)."""
+        bare_width, bar_extent, height = self.view.fit_room()
+        return geometry.Room(
+            self._zoom_mode,
+            self._zoom,
+            rotation,
+            self.view.devicePixelRatioF(),
+            bare_width,
+            bar_extent,
+            height,
+        )
 
     def _scale_for(self, mode: str, zoom: float) -> float:
         """View scale (logical px per page unit) for a zoom mode."""
@@ -852,8 +867,5 @@ def _fingerprint(data: bytes) -> str:
 
 def _capped_key(key: RenderKey) -> RenderKey:
     """Pages larger than the worker draws are asked for at its largest (and scaled on screen)."""
-    width, height = key.width, key.height
-    if width * height > MAX_RENDER_PIXELS:
-        scale = (MAX_RENDER_PIXELS / (width * height)) ** 0.5
-        width, height = max(1, int(width * scale)), max(1, int(height * scale))
+    width, height = geometry.capped(key.width, key.height)
     return RenderKey(key.fingerprint, key.page, key.rotation, width, height)
