@@ -72,7 +72,7 @@ def broken_words_in_label(label) -> list[str]:  # noqa: ANN001 - a QLabel
 
 def check(width: int, height: int) -> dict:
     from PySide6.QtCore import QEventLoop
-    from PySide6.QtWidgets import QApplication, QLabel, QTextBrowser, QWidget
+    from PySide6.QtWidgets import QApplication, QLabel, QStyle, QStyleOptionComboBox, QTextBrowser, QWidget
 
     from cohortdesk.db import Database, default_url, migrate
     from cohortdesk.services import demo
@@ -140,9 +140,20 @@ def check(width: int, height: int) -> dict:
     window.ui.show_side_panel(window.ui.student_details)
     pump(lambda: False, timeout=0.3)
     words(window, "student pane")
-    for badge_list in (window.ui.document_list,):
-        if badge_list.horizontalScrollBar().isVisible():
-            problems.append("the document list scrolls sideways")
+    for scrolled, name in ((window.ui.document_list, "document list"), (window.ui.queue_table, "queue")):
+        if scrolled.horizontalScrollBar().isVisible():
+            problems.append(f"the {name} scrolls sideways")
+    for box in (window.ui.state_filter, window.ui.program_filter, window.ui.enrollment_filter):
+        # A choice too long for its box ends in "…" and is said whole in the tooltip, never cut.
+        box.grab()  # paints it: the tooltip is set where the label's room is measured
+        option = QStyleOptionComboBox()
+        box.initStyleOption(option)
+        room = box.style().subControlRect(
+            QStyle.ComplexControl.CC_ComboBox, option, QStyle.SubControl.SC_ComboBoxEditField, box
+        )
+        needed = box.fontMetrics().horizontalAdvance(box.currentText())
+        if needed > room.width() and box.toolTip() != box.currentText():
+            problems.append(f"the {box.accessibleName()} cuts {box.currentText()!r} without a tooltip")
 
     from cohortdesk.views.admin.admin_window import AdminWindow
 

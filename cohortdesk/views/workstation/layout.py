@@ -19,7 +19,7 @@ right-hand panes become tabs beside a larger preview:
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QTextOption
+from PySide6.QtGui import QPaintEvent, QTextOption
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -34,6 +34,9 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSizePolicy,
     QSplitter,
+    QStyle,
+    QStyleOptionComboBox,
+    QStylePainter,
     QTableView,
     QTabWidget,
     QTextBrowser,
@@ -97,10 +100,31 @@ def panel(title: str, name: str, parent: QWidget) -> tuple[QFrame, QVBoxLayout, 
     return frame, layout, label
 
 
+class ElidingComboBox(QComboBox):
+    """A combo box that ends a choice too long for its width with "…" (and says it whole in its
+    tooltip) instead of cutting it mid-letter: three filters share a narrow queue at 1366x768 and
+    125 %."""
+
+    def paintEvent(self, _event: QPaintEvent) -> None:
+        painter = QStylePainter(self)
+        option = QStyleOptionComboBox()
+        self.initStyleOption(option)
+        painter.drawComplexControl(QStyle.ComplexControl.CC_ComboBox, option)
+        field = self.style().subControlRect(
+            QStyle.ComplexControl.CC_ComboBox, option, QStyle.SubControl.SC_ComboBoxEditField, self
+        )
+        whole = option.currentText
+        option.currentText = self.fontMetrics().elidedText(whole, Qt.TextElideMode.ElideRight, field.width())
+        tip = whole if option.currentText != whole else ""
+        if self.toolTip() != tip:  # known only here, where the label's room is measured
+            self.setToolTip(tip)
+        painter.drawControl(QStyle.ControlElement.CE_ComboBoxLabel, option)
+
+
 def combo(
     name: str, accessible: str, choices: tuple[tuple[str, str | None], ...], parent: QWidget
 ) -> QComboBox:
-    box = QComboBox(parent)
+    box = ElidingComboBox(parent)
     box.setObjectName(name)
     box.setAccessibleName(accessible)
     for text, value in choices:
@@ -163,9 +187,10 @@ class WorkstationView:
         self.enrollment_filter = combo(
             "enrollmentFilter", "Enrollment state filter", ENROLLMENT_FILTERS, centre
         )
+        # Equal shares of the queue's width, so each says its whole choice when there is room (a
+        # trailing stretch held them at their six-character minimum: "All program", "Any enrollm").
         for box in (self.state_filter, self.program_filter, self.enrollment_filter):
-            filters.addWidget(box)
-        filters.addStretch(1)
+            filters.addWidget(box, 1)
         centre_layout.addLayout(filters)
         self.queue_scope = QLabel("", centre)
         self.queue_scope.setObjectName("queueScope")
@@ -393,9 +418,13 @@ class WorkstationView:
             self.side_splitter.show()
             self._stretch_wide()
         # The queue is narrower in the compact arrangement: the cohort (named in the tree above, and in
-        # the student's tooltip) gives way so names and states stay whole.
+        # the student's tooltip) gives way, and the student's name takes what the other columns leave,
+        # so the queue never scrolls sideways (at 1366x768 and 125 % the Pre-check column was cut).
         self.queue_table.setColumnHidden(QueueTableModel.COL_COHORT, compact)
-        self.queue_table.horizontalHeader().setStretchLastSection(compact)
+        self.queue_table.horizontalHeader().setSectionResizeMode(
+            QueueTableModel.COL_STUDENT,
+            QHeaderView.ResizeMode.Stretch if compact else QHeaderView.ResizeMode.Interactive,
+        )
         if focused is not None:
             focused.setFocus()
         return True

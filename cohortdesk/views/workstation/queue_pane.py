@@ -44,6 +44,7 @@ DEFAULT_COLUMN_WIDTHS = {
     QueueTableModel.COL_VERIFICATION: 92,
     QueueTableModel.COL_DOCUMENTS: 56,
     QueueTableModel.COL_WAITING: 70,
+    QueueTableModel.COL_PRECHECK: 88,
 }
 
 
