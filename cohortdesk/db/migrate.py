@@ -28,14 +28,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from sqlalchemy import inspect
-from sqlalchemy.exc import DBAPIError
-
-from cohortdesk.db.engine import Database
 from cohortdesk.errors import SchemaError
 
 if TYPE_CHECKING:
     from alembic.config import Config
+
+    from cohortdesk.db.engine import Database
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +94,8 @@ def current_revision(db: Database) -> str | None:
 
 
 def detect_mode(db: Database) -> InstallMode:
+    from sqlalchemy import inspect
+
     with db.engine.connect() as conn:
         inspector = inspect(conn)
         if inspector.has_table("cohortdesk_install"):
@@ -178,6 +178,8 @@ def downgrade(db: Database, revision: str = "base") -> SchemaStatus:
 
 def _stored_revisions(db: Database) -> list[str] | None:
     """The version table's rows, or ``None`` when there is no version table (or it cannot be read)."""
+    from sqlalchemy.exc import DBAPIError
+
     try:
         with db.engine.connect() as conn:
             return [row[0] for row in conn.exec_driver_sql(f"SELECT version_num FROM {VERSION_TABLE}")]
@@ -194,5 +196,7 @@ def ensure_schema(db: Database) -> SchemaStatus:
 
 
 def _has_docuseal(db: Database) -> bool:
+    from sqlalchemy import inspect
+
     with db.engine.connect() as conn:
         return inspect(conn).has_table("accounts")

@@ -154,6 +154,10 @@ class Changes:
     counts: bool = False
 
 
+#: Length of a review lease. The GUI renews at a third of it, so two missed renewals still hold.
+LEASE_SECONDS = 15 * 60
+
+
 @dataclass(frozen=True)
 class Claim:
     """A review lease held by this workstation: present ``token`` and ``row_version`` to decide.

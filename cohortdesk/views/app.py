@@ -15,7 +15,9 @@ The password of a server login goes from the login dialog straight into the engi
 The profile also says where the uploaded documents are stored, whether a pooler is in front, and
 which standby serves reports. When the server later refuses the password (it was changed, the login
 was removed), the window stops retrying and the login dialog asks again, saying why.
-The schema is brought up to date off the GUI thread by ``MainWindow.open_database``.
+The schema is brought up to date off the GUI thread by ``MainWindow.open_database``. The embedded
+store's ``Database`` is built on first use (``db.deferred``): the window shows the queue's first page,
+read with ``sqlite3``, before SQLAlchemy and the ORM load.
 ``COHORTDESK_SQL_GUARD=1`` makes any SQL on the GUI thread raise (as the tests do).
 ``COHORTDESK_EXIT_WHEN_READY=1`` (``bench/startup.py``) prints ``COHORTDESK_READY <unix time>`` once
 the first queue page is painted and quits.
@@ -37,7 +39,7 @@ from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QIcon, QKeySeq
 from PySide6.QtWidgets import QApplication, QWidget
 
 from cohortdesk import logs, paths
-from cohortdesk.db import Database, default_url
+from cohortdesk.db.deferred import SQLITE_PREFIX, DeferredDatabase
 from cohortdesk.services.connection import profiles
 from cohortdesk.services.connection.profiles import ConnectionProfile
 from cohortdesk.services.connection.startup import StartupInfo
@@ -50,6 +52,7 @@ from cohortdesk.views.workstation import MainWindow
 from cohortdesk.views.workstation.reading import install_reading
 
 if TYPE_CHECKING:
+    from cohortdesk.db import Database
     from cohortdesk.views.login_dialog import LoginResult
 
 log = logging.getLogger(__name__)
@@ -153,7 +156,7 @@ def choose_target(
     """Decide which database to open; returns it (None: the person closed the screens) and the
     settings with the choice remembered (saved already when they changed)."""
     if url or os.environ.get("COHORTDESK_DATABASE_URL"):
-        return Target(url or default_url()), settings
+        return Target(url or os.environ["COHORTDESK_DATABASE_URL"]), settings
     welcome = ask_welcome or (lambda: _ask_welcome(None))
     login = ask_login or (lambda name: _ask_login(None, name))
     if settings.first_run_done:
@@ -194,13 +197,19 @@ def build_window(
     *,
     password: str | None = None,
     profile: ConnectionProfile | None = None,
-) -> tuple[MainWindow, Runner, Database]:
+) -> tuple[MainWindow, Runner, Database | DeferredDatabase]:
     settings = settings or load_settings()
+    url = url or os.environ.get("COHORTDESK_DATABASE_URL") or embedded_url()
+    db: Database | DeferredDatabase
     if profile is not None:
         db = profiles.open_database(profile, password)
+    elif _plain_sqlite_file(url) and not password:
+        db = DeferredDatabase(url)  # built on first use, after the first queue page is painted
     else:
+        from cohortdesk.db import Database
+
         extra = {"connect_args": profiles.connect_args(password)} if password else {}
-        db = Database(url or default_url(), **extra)
+        db = Database(url, **extra)
     if os.environ.get("COHORTDESK_SQL_GUARD") == "1":
         from cohortdesk.db.guard import ThreadGuard
 
@@ -210,6 +219,10 @@ def build_window(
     install_reading(window)  # reads documents ahead, in a worker process (views/workstation/reading.py)
     runner.error_occurred.connect(window.background_error)  # disconnects become the offline banner
     return window, runner, db
+
+
+def _plain_sqlite_file(url: str) -> bool:
+    return url.startswith(SQLITE_PREFIX) and "?" not in url and url != SQLITE_PREFIX + ":memory:"
 
 
 class Desktop(QObject):
@@ -223,7 +236,7 @@ class Desktop(QObject):
         self.settings = settings
         self.window: MainWindow | None = None
         self.runner: Runner | None = None
-        self.db: Database | None = None
+        self.db: Database | DeferredDatabase | None = None
         self.target: Target | None = None
         self.admin_window: QWidget | None = None
         self.theme_actions: dict[str, QAction] = {}
@@ -242,12 +255,21 @@ class Desktop(QObject):
         self._wire(window)
         window.show()
         window.open_database(demo_students=demo_students if target.demo else 0)
-        settle_heap()
-        window.queue_model.page_loaded.connect(lambda first, _count: settle_heap() if first == 0 else None)
+        if isinstance(db, DeferredDatabase):
+            # SQLAlchemy and the ORM load after the first page, on the database lane: collecting stays
+            # paused until the database is open, and their objects are frozen with the rest.
+            window.opened.connect(lambda _info: settle_heap())
+        else:
+            settle_heap()
+        window.queue_model.page_loaded.connect(
+            lambda first, _count: settle_heap() if first == 0 and window.startup_info is not None else None
+        )
         self._close(*old)
         return window
 
-    def _close(self, window: MainWindow | None, runner: Runner | None, db: Database | None) -> None:
+    def _close(
+        self, window: MainWindow | None, runner: Runner | None, db: Database | DeferredDatabase | None
+    ) -> None:
         if window is not None:
             window.close()
             window.deleteLater()

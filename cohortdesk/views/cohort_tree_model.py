@@ -14,7 +14,7 @@ from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QStandardItem, QStandardItemModel
 
 from cohortdesk.enums import CohortState, ProgramType
-from cohortdesk.services.review.queue import CohortCounts, CohortNode, InstitutionNode
+from cohortdesk.services.review.queue_rows import CohortCounts, CohortNode, InstitutionNode
 from cohortdesk.views.delegates import BADGE_STATE_ROLE, BADGE_TEXT_ROLE, EMPHASIS_ROLE, SUBTITLE_ROLE
 
 Scope = tuple[str, int | None]

@@ -9,7 +9,7 @@ from datetime import datetime
 from html import escape
 
 from cohortdesk.enums import EnrollmentState, VerificationAction, VerificationState
-from cohortdesk.services.review.queue import DocumentRow, SensitiveValue, StudentDetails
+from cohortdesk.services.review.queue_rows import DocumentRow, SensitiveValue, StudentDetails
 from cohortdesk.services.rows import VerificationRow
 from cohortdesk.services.validation import document_label
 from cohortdesk.views import theme

@@ -30,7 +30,7 @@ from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 
 from cohortdesk.enums import EnrollmentState, ProgramType, VerificationState
 from cohortdesk.services.documents.reading.compare import PRECHECK_LABELS
-from cohortdesk.services.review.queue import SORT_KEYS, QueueFilter, QueuePage, QueueRow, QueueSort
+from cohortdesk.services.review.queue_rows import SORT_KEYS, QueueFilter, QueuePage, QueueRow, QueueSort
 from cohortdesk.views import theme
 from cohortdesk.views.runner import Op, Runner
 
@@ -192,6 +192,17 @@ class QueueTableModel(QAbstractTableModel):
 
     def set_query(self, flt: QueueFilter | None = None, sort: QueueSort | None = None) -> None:
         """Show a new filter and/or sort: reset, then load the first page and the count."""
+        self._reset(flt, sort)
+        self.fetchMore(QModelIndex())  # the first page before the count: rows matter most
+        self.count()
+
+    def show_first_page(self, flt: QueueFilter, sort: QueueSort, page: QueuePage) -> None:
+        """Show ``page``, read ahead as this query's first page (``services.review.first_page``); the
+        count is asked for separately (``count``)."""
+        self._reset(flt, sort)
+        self._on_page(self._generation, page)
+
+    def _reset(self, flt: QueueFilter | None, sort: QueueSort | None) -> None:
         self._filter = flt if flt is not None else self._filter
         self._sort = sort if sort is not None else self._sort
         self._generation += 1
@@ -206,8 +217,10 @@ class QueueTableModel(QAbstractTableModel):
         self.endResetModel()
         self.total = -1
         self.total_changed.emit(-1)
+
+    def count(self) -> None:
+        """Count the rows of the current query (on the database lane)."""
         generation = self._generation
-        self.fetchMore(QModelIndex())  # the first page before the count: rows matter most
         self._runner.db(self._count, self._filter).success(
             lambda total: self._on_count(generation, total)
         ).failure(lambda error: self._on_error(generation, error)).start()

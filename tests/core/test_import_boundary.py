@@ -1,7 +1,7 @@
 """The layers hold, read from the code's own imports: the core (models, db, services and the plain
 modules beside them) never reaches Qt, the views never reach SQLAlchemy or the ORM (through any
 module of theirs or a plain helper; they call the services, which may use it), the enums load without
-the ORM, and no two modules import each other in a loop."""
+the ORM, the window's modules load without SQLAlchemy, and no two modules import each other in a loop."""
 
 from __future__ import annotations
 
@@ -136,6 +136,17 @@ def test_the_views_never_reach_sqlalchemy_or_the_orm():
 
 def test_the_enums_load_without_the_orm():
     code = "import sys, cohortdesk.enums; print(sorted(m for m in sys.modules if m.startswith(('sqlalchemy', 'PySide6'))))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_the_window_loads_without_sqlalchemy():
+    """The embedded store's first queue page is painted before SQLAlchemy and the ORM load (they are
+    half of a cold start): the window's modules reach the services through ``lazy.lazy_module``."""
+    code = (
+        "import sys, cohortdesk.views.app, cohortdesk.services.review.first_page; "
+        "print(sorted(m for m in sys.modules if m.startswith(('sqlalchemy', 'cohortdesk.models', 'psycopg', 'alembic'))))"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

@@ -161,6 +161,77 @@ def test_demo_path_loads_the_demo_and_wires_the_menus(qtbot, desktop):
     admin.close()
 
 
+def _embedded_store_with_demo(students: int = 30) -> None:
+    """The embedded store, made and filled the way "Try with demo data" does."""
+    from cohortdesk.db import Database, migrate
+    from cohortdesk.services import demo
+
+    db = Database(embedded_url())
+    migrate.upgrade(db)
+    demo.load_demo(db, students=students)
+    db.dispose()
+
+
+def test_the_embedded_store_shows_its_first_page_then_opens_as_usual(qtbot, desktop):
+    from cohortdesk.db import Database
+    from cohortdesk.db.deferred import DeferredDatabase
+    from cohortdesk.services.review import first_page, queue
+
+    _embedded_store_with_demo()
+    window = desktop.open(Target(embedded_url()))
+    assert isinstance(desktop.db, DeferredDatabase)
+    pages: list[tuple[int, bool]] = []
+    window.queue_model.page_loaded.connect(
+        lambda first, _count: pages.append((first, window.startup_info is None))
+    )
+    qtbot.waitUntil(lambda: window.startup_info is not None, timeout=30000)
+    qtbot.waitUntil(lambda: window.runner.in_flight == 0, timeout=30000)
+    # Shown before the database was opened, and kept once it was (no second read).
+    assert pages == [(0, True)]
+    assert window.queue_model.total >= window.queue_model.rowCount() > 0
+    assert window.queue_model.viewer_user_id == window.identity.user_id
+    db = Database(embedded_url())
+    try:
+        usual = queue.queue_page(
+            db, first_page.START_FILTER, first_page.START_SORT, 0, window.queue_model.page_size
+        )
+    finally:
+        db.dispose()
+    assert window.queue_model.rows() == usual.rows
+
+
+def test_the_first_page_is_painted_before_sqlalchemy_loads(cohortdesk_home):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    _embedded_store_with_demo(20)
+    save_settings(AppSettings(first_run_done=True, database_choice=EMBEDDED))
+    watch = (
+        "import sys\n"
+        "write = sys.stdout.write\n"
+        "def ready(text):\n"
+        "    if text.startswith('COHORTDESK_READY'):\n"
+        "        loaded = sorted(m for m in sys.modules if m.startswith(('sqlalchemy', 'cohortdesk.models', 'psycopg')))\n"
+        "        sys.stderr.write(f'LOADED {loaded}\\n')\n"
+        "    return write(text)\n"
+        "sys.stdout.write = ready\n"
+        "sys.argv = ['cohortdesk']\n"
+        "from cohortdesk.cli import main\n"
+        "raise SystemExit(main())\n"
+    )
+    env = {**os.environ, "COHORTDESK_EXIT_WHEN_READY": "1", "QT_QPA_PLATFORM": "offscreen"}
+    env.pop("COHORTDESK_SQL_GUARD", None)
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "-c", watch], cwd=root, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert "COHORTDESK_READY" in out.stdout
+    assert "LOADED []" in out.stderr
+
+
 def test_theme_menu_applies_live_and_is_remembered(qtbot, desktop, qapp):
     window = desktop.open(Target(embedded_url()))
     qtbot.waitUntil(lambda: window.identity is not None, timeout=30000)

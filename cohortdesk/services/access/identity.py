@@ -7,17 +7,20 @@ offer, never what the login may read or write. A login that is not mapped, or ha
 refused. A database administrator's login (superuser or BYPASSRLS: maintenance, tests) is treated like
 the local user. On the embedded SQLite store there is one local person, who holds every role and
 capability of the first institution.
+
+The identity and the capabilities import no database code (the window shows them before SQLAlchemy
+loads); the functions that resolve an identity import it when called.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from sqlalchemy import select, text
-
-from cohortdesk.db import Database
 from cohortdesk.errors import PermissionDenied, SchemaError
-from cohortdesk.models import Institution, User
+
+if TYPE_CHECKING:
+    from cohortdesk.db import Database
 
 ROLES = ("super_admin", "officer", "report_viewer")
 #: Capability to see special personal information (race, disability, full ID number) unmasked.
@@ -45,6 +48,10 @@ class Identity:
 
 def local_identity(db: Database) -> Identity:
     """The single local user of an embedded store: the first institution's super admin."""
+    from sqlalchemy import select
+
+    from cohortdesk.models import Institution, User
+
     with db.read_session() as s:
         institution = s.scalars(select(Institution).order_by(Institution.id)).first()
         user = None
@@ -64,7 +71,7 @@ def local_identity(db: Database) -> Identity:
         )
 
 
-_MAPPING_SQL = text(
+_MAPPING_SQL = (
     "SELECT m.db_role, m.user_id, m.account_id, m.institution_id, m.app_role, m.capabilities, m.active, "
     "u.first_name, u.last_name, u.email "
     "FROM cohortdesk_users m LEFT JOIN users u ON u.id = m.user_id WHERE m.db_role = session_user"
@@ -79,6 +86,8 @@ def resolve_identity(db: Database) -> Identity:
     """
     if db.dialect != "postgresql":
         return local_identity(db)
+    from sqlalchemy import text
+
     with db.read_session() as s:
         login, privileged = s.execute(
             text(
@@ -93,7 +102,7 @@ def resolve_identity(db: Database) -> Identity:
                 "This database has no CohortDesk user accounts yet: an administrator must run "
                 "'cohortdesk db upgrade' on it first."
             )
-        row = s.execute(_MAPPING_SQL).first()
+        row = s.execute(text(_MAPPING_SQL)).first()
     if row is None or not row.active:
         if privileged:
             return local_identity(db)

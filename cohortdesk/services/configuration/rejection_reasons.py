@@ -14,12 +14,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-
-from cohortdesk.db import Database
-from cohortdesk.models import Institution
+if TYPE_CHECKING:
+    from cohortdesk.db import Database
 
 #: A reason's code: lower-case letters, digits and underscores, starting with a letter.
 CODE_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -114,6 +112,10 @@ def rejection_reasons(db: Database, institution_id: int | None) -> list[Rejectio
     """The reasons officers pick from for an institution's documents (the defaults without one)."""
     if institution_id is None:
         return list(DEFAULT_REJECTION_REASONS)
+    from sqlalchemy import select  # here: the reject dialog's module loads before SQLAlchemy
+
+    from cohortdesk.models import Institution
+
     with db.read_session() as s:
         settings = s.scalar(select(Institution.settings).where(Institution.id == institution_id))
     return list(offered(settings))

@@ -34,13 +34,12 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import exc as sa_exc
-from sqlalchemy import text
-
-from cohortdesk.db import Database
 from cohortdesk.errors import OfflineError
+
+if TYPE_CHECKING:
+    from cohortdesk.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -370,6 +369,8 @@ def classify_connection_error(
 
 
 def _is_outage(error: BaseException) -> bool:
+    from sqlalchemy import exc as sa_exc  # here: the window starts before SQLAlchemy loads
+
     if isinstance(error, OfflineError | ConnectionError | sa_exc.DisconnectionError):
         return True
     if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
@@ -403,6 +404,9 @@ def check_connection(db: Database, timeout_seconds: float = 5.0) -> ConnectionPr
     """Connect once, on a short-lived connection of its own (never the pool's), and say what is
     wrong, or None when the login works. The login dialog calls it before it closes; the offline
     banner's health checks too, so a rotated password stops the retrying instead of looping."""
+    from sqlalchemy import exc as sa_exc
+    from sqlalchemy import text
+
     if db.dialect != "postgresql":
         try:
             with db.engine.connect() as conn:

@@ -30,8 +30,6 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import URL
-
 from cohortdesk import paths
 from cohortdesk.errors import NotFoundError, ValidationError
 
@@ -272,6 +270,8 @@ def _url(profile: ConnectionProfile, servers: list[tuple[str, int]], target_sess
         query["host"] = many
     if target_session_attrs and many:
         query["target_session_attrs"] = target_session_attrs
+    from sqlalchemy import URL  # with the engine it is for (the embedded store starts without it)
+
     url = URL.create(
         "postgresql+psycopg",
         username=profile.user,

@@ -8,13 +8,12 @@ import importlib.util
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-
-from cohortdesk.db import Database, migrate
-from cohortdesk.models import Institution
 from cohortdesk.services.access.identity import Identity, resolve_identity
+
+if TYPE_CHECKING:
+    from cohortdesk.db import Database
 
 
 @dataclass(frozen=True)
@@ -28,6 +27,13 @@ class StartupInfo:
 
 
 def open_database(db: Database) -> StartupInfo:
+    # Imported here: the window is built, and the first queue page of the embedded store shown, before
+    # SQLAlchemy and the ORM load (this runs on the database thread).
+    from sqlalchemy import select
+
+    from cohortdesk.db import migrate
+    from cohortdesk.models import Institution
+
     status = migrate.ensure_schema(db)
     with db.read_session() as s:
         empty = s.scalar(select(Institution.id).limit(1)) is None

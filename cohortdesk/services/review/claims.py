@@ -43,11 +43,9 @@ from cohortdesk.errors import ClaimConflict, NotFoundError, PermissionDenied
 from cohortdesk.models import CohortEnrollment, DocumentVerification, User
 from cohortdesk.services.access.identity import Identity
 from cohortdesk.services.connection import connectivity
-from cohortdesk.services.rows import Claim, ClaimHolder
+from cohortdesk.services.rows import LEASE_SECONDS, Claim, ClaimHolder
 from cohortdesk.services.validation import document_label
 
-#: Length of a review lease. The GUI renews at a third of it, so two missed renewals still hold.
-LEASE_SECONDS = 15 * 60
 RENEW_EVERY_SECONDS = LEASE_SECONDS / 3
 #: ``claimed_by`` on the embedded SQLite store, which has no login roles.
 LOCAL_LOGIN = "local"
@@ -116,9 +114,9 @@ def holder_name(session: Session, user_id: int | None, login: str | None) -> str
 
 
 def _pg(db_or_session: Database | Session) -> bool:
-    if isinstance(db_or_session, Database):
-        return db_or_session.dialect == "postgresql"
-    return db_or_session.get_bind().dialect.name == "postgresql"
+    if isinstance(db_or_session, Session):
+        return db_or_session.get_bind().dialect.name == "postgresql"
+    return db_or_session.dialect == "postgresql"
 
 
 def _claim_from(row: object, token: str, lease_seconds: float, user_id: int | None) -> Claim:

@@ -12,7 +12,7 @@ the full SA ID number) leaves this module masked; a masked value says so explici
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any
@@ -39,66 +39,40 @@ from cohortdesk.errors import NotFoundError, PermissionDenied, ValidationError
 from cohortdesk.models import Cohort, CohortEnrollment, DocumentVerification, Institution, User, not_undone
 from cohortdesk.services.access.identity import SPECIAL_PI, Identity
 from cohortdesk.services.review.decisions import history
-from cohortdesk.services.rows import DecisionResult, VerificationRow
+from cohortdesk.services.review.queue_rows import (
+    DEFAULT_PAGE_SIZE,
+    MASK,
+    SORT_KEYS,
+    CohortCounts,
+    CohortNode,
+    DocumentRow,
+    EnrollmentDetail,
+    IdCheck,
+    InstitutionNode,
+    Mismatch,
+    QueueDecision,
+    QueueFilter,
+    QueuePage,
+    QueueRow,
+    QueueSort,
+    SensitiveValue,
+    StudentDetails,
+    mask_id_number,
+)
+from cohortdesk.services.rows import DecisionResult
 from cohortdesk.services.validation import (
     DISABILITY_STATUSES,
     GENDERS,
     LEGACY_DOCUMENT_KEYS,
     POPULATION_GROUPS,
     PROVINCES,
-    IdNumberFacts,
     canonical_document_type,
     decode_masked_sa_id,
     decode_sa_id,
     document_label,
 )
 
-DEFAULT_PAGE_SIZE = 200
-
-
 # --- the cohort tree ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CohortCounts:
-    enrolled: int = 0
-    pending: int = 0
-    verified: int = 0
-    rejected: int = 0
-    #: Pending with at least one uploaded document awaiting a decision (the default queue's rows).
-    to_decide: int = 0
-
-    def __add__(self, other: CohortCounts) -> CohortCounts:
-        return CohortCounts(
-            self.enrolled + other.enrolled,
-            self.pending + other.pending,
-            self.verified + other.verified,
-            self.rejected + other.rejected,
-            self.to_decide + other.to_decide,
-        )
-
-
-@dataclass(frozen=True)
-class CohortNode:
-    id: int
-    institution_id: int
-    name: str
-    state: str
-    program_type: str
-    expected: int  # cohorts.student_count
-    counts: CohortCounts
-    row_version: int
-
-
-@dataclass(frozen=True)
-class InstitutionNode:
-    id: int
-    name: str
-    cohorts: tuple[CohortNode, ...]
-
-    @property
-    def counts(self) -> CohortCounts:
-        return sum((c.counts for c in self.cohorts), start=CohortCounts())
 
 
 _COHORT_STATE_ORDER = {"active": 0, "draft": 1, "completed": 2, "cancelled": 3}
@@ -193,106 +167,6 @@ def cohort_tree(db: Database, account_id: int | None = None) -> list[Institution
 
 
 # --- the enrollment queue -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class QueueFilter:
-    """Which enrollments the queue shows. ``None`` means "any"; ``search`` matches every word."""
-
-    verification_state: str | None = VerificationState.PENDING.value
-    enrollment_state: str | None = None
-    program_type: str | None = None
-    cohort_id: int | None = None
-    institution_id: int | None = None
-    account_id: int | None = None
-    search: str = ""
-    #: True: only enrollments with at least one uploaded document awaiting a decision ("To decide");
-    #: False: only those with none (waiting for the learner's uploads); None: either.
-    decidable: bool | None = None
-    #: Only these enrollments (e.g. those whose documents' pre-check gave one result); None: any.
-    enrollment_ids: tuple[int, ...] | None = None
-
-    def matches(self, row: QueueRow) -> bool:
-        """Whether ``row`` (e.g. updated after a decision) still belongs in this queue (no search check)."""
-        return (
-            (self.verification_state is None or row.verification_state == self.verification_state)
-            and (self.decidable is None or (row.documents_awaiting > 0) == self.decidable)
-            and (self.enrollment_state is None or row.enrollment_state == self.enrollment_state)
-            and (self.program_type is None or row.program_type == self.program_type)
-            and (self.cohort_id is None or row.cohort_id == self.cohort_id)
-            and (self.institution_id is None or row.institution_id == self.institution_id)
-            and (self.enrollment_ids is None or row.enrollment_id in self.enrollment_ids)
-        )
-
-
-#: Sort keys the queue understands (one per visible column).
-SORT_KEYS = (
-    "student",
-    "email",
-    "cohort",
-    "program_type",
-    "enrollment_state",
-    "verification_state",
-    "documents",
-    "waiting_since",
-)
-
-
-@dataclass(frozen=True)
-class QueueSort:
-    key: str = "waiting_since"
-    descending: bool = False
-
-
-@dataclass(frozen=True)
-class QueueRow:
-    enrollment_id: int
-    cohort_id: int
-    institution_id: int
-    user_id: int
-    student_name: str
-    email: str
-    cohort_name: str
-    program_type: str
-    enrollment_state: str
-    verification_state: str
-    documents_uploaded: int
-    documents_required: int
-    waiting_since: datetime | None
-    row_version: int
-    # Who holds the pack for review (``services.review.claims``); the lease may have lapsed: see ``holder_at``.
-    claimed_by_user_id: int | None = None
-    claim_holder: str | None = None
-    claim_expires_at: datetime | None = None
-    #: Back in the queue after a rejection (the learner uploaded again): shown as a re-submission.
-    resubmitted: bool = False
-    #: Required document types uploaded (of ``documents_required``); the rest of the uploads are extras.
-    documents_required_uploaded: int = 0
-    #: Uploaded documents with no decision on the file as it is now (what an officer can decide).
-    documents_awaiting: int = 0
-
-    @property
-    def documents_extra(self) -> int:
-        """Uploads beyond the required document types (optional documents)."""
-        return max(self.documents_uploaded - self.documents_required_uploaded, 0)
-
-    def holder_at(self, moment: datetime) -> str | None:
-        """The name of whoever holds a running review lease at ``moment`` (``None``: nobody)."""
-        if self.claim_expires_at is None or self.claim_expires_at <= moment:
-            return None
-        return self.claim_holder or "someone"
-
-
-@dataclass(frozen=True)
-class QueuePage:
-    rows: tuple[QueueRow, ...]
-    offset: int
-    limit: int
-
-    @property
-    def has_more(self) -> bool:
-        """True when the page came back full, so another page may follow."""
-        return len(self.rows) >= self.limit
 
 
 def _student_name() -> ColumnElement[str]:
@@ -661,90 +535,6 @@ def queue_rows(db: Database, enrollment_ids: Sequence[int]) -> list[QueueRow]:
 # --- student details ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class SensitiveValue:
-    """A special-PI value as a screen may show it: ``display`` is the real text only when not masked."""
-
-    field: str
-    display: str
-    masked: bool
-
-
-@dataclass(frozen=True, kw_only=True)
-class IdCheck(IdNumberFacts):
-    """What the SA ID number encodes, as the review screens show it: ``number`` is masked without the
-    special-PI capability."""
-
-    number: SensitiveValue
-
-    @classmethod
-    def of(cls, facts: IdNumberFacts, number: SensitiveValue) -> IdCheck:
-        return cls(number=number, **{f.name: getattr(facts, f.name) for f in fields(IdNumberFacts)})
-
-
-@dataclass(frozen=True)
-class Mismatch:
-    """Captured data that disagrees with what the SA ID number encodes."""
-
-    field: str  # "date_of_birth", "age", "gender"
-    captured: str
-    from_id: str
-    message: str
-
-
-@dataclass(frozen=True)
-class StudentDetails:
-    enrollment_id: int
-    cohort_id: int
-    institution_id: int
-    student_name: str
-    email: str
-    phone: str | None
-    city: str | None
-    province: str | None
-    date_of_birth: str | None  # as captured, YYYY-MM-DD
-    age: int | None
-    gender: str | None  # label: Male / Female
-    race: SensitiveValue
-    disability: SensitiveValue
-    id_check: IdCheck | None  # None when no SA ID number was captured
-    alternate_id: SensitiveValue | None
-    mismatches: tuple[Mismatch, ...]
-    special_pi_masked: bool  # True when any special-PI value above is masked
-    enrollment_state: str
-    verification_state: str
-    rejection_reason: str | None
-    captured_at: datetime
-    row_version: int
-    can_reveal: bool = False  # the identity may reveal the masked values (privacy.reveal_details, logged)
-
-    @property
-    def revealed(self) -> bool:
-        """Special PI is on show here because of a logged reveal."""
-        return self.can_reveal and not self.special_pi_masked and self.has_special_pi
-
-    @property
-    def has_special_pi(self) -> bool:
-        values = (
-            self.race,
-            self.disability,
-            self.id_check.number if self.id_check else None,
-            self.alternate_id,
-        )
-        return any(v is not None and v.display for v in values)
-
-
-MASK = "••••••"
-
-
-def mask_id_number(number: str) -> str:
-    """``8001015009087`` → ``800101*****87``: the date of birth stays readable, the rest does not."""
-    number = number.strip()
-    if len(number) <= 8:
-        return "*" * len(number)
-    return number[:6] + "*" * (len(number) - 8) + number[-2:]
-
-
 def _sensitive(field_name: str, text: str, allowed: bool) -> SensitiveValue:
     if allowed or not text:
         return SensitiveValue(field_name, text, masked=False)
@@ -895,33 +685,6 @@ def student_details(
 # --- documents ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class DocumentRow:
-    """One document of an enrollment: uploaded, required, or both, with its latest decision."""
-
-    enrollment_id: int
-    document_type: str
-    label: str
-    required: bool
-    uploaded: bool
-    file_name: str | None
-    content_type: str | None
-    size: int | None
-    uploaded_at: str | None
-    latest_action: str | None  # "approved" / "rejected" / None (undecided)
-    latest_reason: str | None
-    latest_by: str | None
-    latest_at: datetime | None
-    #: False when the file was replaced after the latest decision (the decision is about an older file).
-    decision_current: bool
-    upload: dict[str, Any] = field(default_factory=dict)  # the raw entry, for DocumentStore.read
-
-    @property
-    def special_pi(self) -> bool:
-        """Health information (``docs/domain.md`` §5): previews need the special-PI capability."""
-        return self.document_type == "disability_proof"
-
-
 def _documents(session: Session, enrollment: CohortEnrollment, required: Sequence[str]) -> list[DocumentRow]:
     # Undos (reversal rows) and the decisions they took back do not count.
     decisions = session.execute(
@@ -986,13 +749,6 @@ def documents(db: Database, enrollment_id: int) -> list[DocumentRow]:
 # --- everything the detail panes show, in one round trip ---------------------------------------
 
 
-@dataclass(frozen=True)
-class EnrollmentDetail:
-    student: StudentDetails
-    documents: tuple[DocumentRow, ...]
-    history: tuple[VerificationRow, ...]  # newest first
-
-
 def enrollment_detail(
     db: Database, enrollment_id: int, identity: Identity, today: date | None = None
 ) -> EnrollmentDetail:
@@ -1005,16 +761,6 @@ def enrollment_detail(
 
 
 # --- deciding from the workstation --------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class QueueDecision:
-    """A recorded decision and everything the workstation redraws after it."""
-
-    result: DecisionResult
-    row: QueueRow
-    counts: dict[int, CohortCounts]
-    detail: EnrollmentDetail
 
 
 def decision_outcome(db: Database, result: DecisionResult, identity: Identity) -> QueueDecision:

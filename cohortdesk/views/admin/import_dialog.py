@@ -42,7 +42,7 @@ from cohortdesk.services.configuration.enrollment_import import (
     ImportRow,
     Severity,
 )
-from cohortdesk.services.review.queue import mask_id_number
+from cohortdesk.services.review.queue_rows import mask_id_number
 from cohortdesk.views.admin.form_support import page_header
 from cohortdesk.views.admin.style import style_sheet
 from cohortdesk.views.admin.table_models import HeaderedRowsModel

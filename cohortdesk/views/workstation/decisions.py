@@ -37,20 +37,16 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from cohortdesk.errors import ClaimConflict, ConflictError
+from cohortdesk.lazy import lazy_module
 from cohortdesk.services.access.identity import Identity
 from cohortdesk.services.configuration.rejection_reasons import RejectionReason, rejection_reasons
 from cohortdesk.services.connection import connectivity
-from cohortdesk.services.review import decisions as verification
-from cohortdesk.services.review import workstation as review
-from cohortdesk.services.review.decisions import DecisionCommand
-from cohortdesk.services.review.queue import DocumentRow, QueueDecision
-from cohortdesk.services.review.workstation import ReviewOpening
 from cohortdesk.views.connection_monitor import ConnectionMonitor
 from cohortdesk.views.errors import show_error
 from cohortdesk.views.reject_dialog import RejectDialog
@@ -58,6 +54,16 @@ from cohortdesk.views.runner import Runner
 from cohortdesk.views.workstation.detail_pane import DetailPane
 from cohortdesk.views.workstation.layout import WorkstationView
 from cohortdesk.views.workstation.review_session import ReviewSession
+
+if TYPE_CHECKING:
+    from cohortdesk.services.review import decisions as verification
+    from cohortdesk.services.review import workstation as review
+    from cohortdesk.services.review.decisions import DecisionCommand
+    from cohortdesk.services.review.queue_rows import DocumentRow, QueueDecision
+    from cohortdesk.services.review.workstation import ReviewOpening
+else:  # loaded on first use: the window is painted before SQLAlchemy loads
+    verification = lazy_module("cohortdesk.services.review.decisions")
+    review = lazy_module("cohortdesk.services.review.workstation")
 
 
 @dataclass
@@ -99,7 +105,7 @@ class Decisions(QObject):
         self.db = db
         self.window = window  # parent of the dialogs
         self.identity: Identity | None = None
-        self.outbox = verification.DecisionOutbox()
+        self._outbox: verification.DecisionOutbox | None = None  # made on first use (``outbox``)
         self._presses: list[_Press] = []  # made and not yet answered, in the order they were made
         self._undoing = False
         self._replaying = False
@@ -114,6 +120,13 @@ class Decisions(QObject):
         ui.approve_button.clicked.connect(self.approve)
         ui.reject_button.clicked.connect(self.reject_current)
 
+    @property
+    def outbox(self) -> verification.DecisionOutbox:
+        """Decisions sent and not yet answered (made on first use, with the decision code)."""
+        if self._outbox is None:
+            self._outbox = verification.DecisionOutbox()
+        return self._outbox
+
     # --- what may be decided -------------------------------------------------------------------
 
     @property
@@ -127,7 +140,7 @@ class Decisions(QObject):
 
     def _kept_offline(self) -> bool:
         """The outbox keeps a decision whose answer was lost (besides those on their way now)."""
-        return len(self.outbox) > sum(1 for p in self._presses if p.sent)
+        return self._outbox is not None and len(self._outbox) > sum(1 for p in self._presses if p.sent)
 
     def blocker(self, action: str) -> str | None:
         """Why the current document cannot be decided now (None when it can)."""
@@ -345,7 +358,7 @@ class Decisions(QObject):
         enrollment_id = detail.student.enrollment_id
         claim = self.review.claim_for(enrollment_id)
         opening = claim is None and self.review.opening(enrollment_id)
-        command = DecisionCommand(
+        command = verification.DecisionCommand(
             enrollment_id=enrollment_id,
             document_type=doc.document_type,
             action=action,

@@ -21,18 +21,17 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, QUrl, Signal
 from PySide6.QtWidgets import QListWidgetItem, QTreeWidgetItem, QWidget
 
 from cohortdesk.enums import VerificationAction
 from cohortdesk.errors import StorageError
-from cohortdesk.services.access import log as access_log
-from cohortdesk.services.access import privacy
+from cohortdesk.lazy import lazy_module
 from cohortdesk.services.access.identity import SPECIAL_PI, Identity
 from cohortdesk.services.documents.storage import DocumentStore
-from cohortdesk.services.review.queue import DocumentRow, EnrollmentDetail, StudentDetails
+from cohortdesk.services.review.queue_rows import DocumentRow, EnrollmentDetail, StudentDetails
 from cohortdesk.views import enrollment_panels as panels
 from cohortdesk.views import theme
 from cohortdesk.views.delegates import BADGE_STATE_ROLE, BADGE_TEXT_ROLE, SUBTITLE_ROLE
@@ -41,6 +40,13 @@ from cohortdesk.views.errors import show_error, user_message
 from cohortdesk.views.reveal_dialog import RevealDialog
 from cohortdesk.views.runner import Op, Runner
 from cohortdesk.views.workstation.layout import WorkstationView
+
+if TYPE_CHECKING:
+    from cohortdesk.services.access import log as access_log
+    from cohortdesk.services.access import privacy
+else:  # loaded on first use: the window is painted before SQLAlchemy loads
+    access_log = lazy_module("cohortdesk.services.access.log")
+    privacy = lazy_module("cohortdesk.services.access.privacy")
 
 log = logging.getLogger(__name__)
 

@@ -23,19 +23,24 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QWidget
 
+from cohortdesk.lazy import lazy_module
 from cohortdesk.services.access.identity import Identity
-from cohortdesk.services.review import workstation as review
 from cohortdesk.services.review.listener import DEAF, QueueEvent, QueueListener
-from cohortdesk.services.review.workstation import LiveRows
 from cohortdesk.views.cohort_tree_model import CohortTreeModel
 from cohortdesk.views.connection_monitor import ConnectionMonitor
 from cohortdesk.views.queue_table_model import QueueTableModel
 from cohortdesk.views.runner import Runner
+
+if TYPE_CHECKING:
+    from cohortdesk.services.review import workstation as review
+    from cohortdesk.services.review.workstation import LiveRows
+else:  # loaded on first use: the window is painted before SQLAlchemy loads
+    review = lazy_module("cohortdesk.services.review.workstation")
 
 log = logging.getLogger(__name__)
 

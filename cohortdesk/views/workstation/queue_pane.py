@@ -15,20 +15,25 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QModelIndex, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QHeaderView, QMenu, QWidget
 
 from cohortdesk.enums import VerificationState
+from cohortdesk.lazy import lazy_module
 from cohortdesk.services.access.identity import Identity
-from cohortdesk.services.review import queue
-from cohortdesk.services.review.queue import QueueFilter
+from cohortdesk.services.review.queue_rows import InstitutionNode, QueueFilter, QueuePage, QueueRow, QueueSort
 from cohortdesk.views.cohort_tree_model import CohortTreeModel, Scope
 from cohortdesk.views.delegates import StateBadgeDelegate
 from cohortdesk.views.queue_table_model import QueueTableModel
 from cohortdesk.views.runner import Runner
 from cohortdesk.views.workstation.layout import VERIFICATION_VIEWS, WorkstationView
+
+if TYPE_CHECKING:
+    from cohortdesk.services.review import queue
+else:  # loaded on first use: the window is painted before SQLAlchemy loads
+    queue = lazy_module("cohortdesk.services.review.queue")
 
 DEFAULT_HIDDEN_COLUMNS = (
     QueueTableModel.COL_EMAIL,
@@ -59,7 +64,7 @@ def everywhere(flt: QueueFilter) -> QueueFilter:
     return QueueFilter(verification_state=None, account_id=flt.account_id, search=flt.search, decidable=None)
 
 
-def decidable(item: queue.QueueRow) -> bool:
+def decidable(item: QueueRow) -> bool:
     """Pending, with at least one uploaded document awaiting a decision ("next" stops only there)."""
     return item.verification_state == "pending" and item.documents_awaiting > 0
 
@@ -73,6 +78,14 @@ def summary_text(view: str | None, total: int) -> str:
         return f"{total:,} waiting for uploads"
     label = VerificationState(view).label.lower() if view in tuple(VerificationState) else ""
     return f"{total:,} {label + ' ' if label else ''}{noun}"
+
+
+def _queue_page(db: Any, flt: QueueFilter, sort: QueueSort, offset: int, limit: int) -> QueuePage:
+    return queue.queue_page(db, flt, sort, offset, limit)  # looked up when called (on the database lane)
+
+
+def _queue_count(db: Any, flt: QueueFilter) -> int:
+    return queue.queue_count(db, flt)
 
 
 class QueuePane(QObject):
@@ -93,7 +106,7 @@ class QueuePane(QObject):
         self.tree_model = CohortTreeModel(self)
         ui.cohort_browser.setModel(self.tree_model)
         self.queue_model = QueueTableModel(
-            runner, partial(queue.queue_page, db), partial(queue.queue_count, db), page_size, self
+            runner, partial(_queue_page, db), partial(_queue_count, db), page_size, self
         )
         table = ui.queue_table
         table.setModel(self.queue_model)
@@ -152,7 +165,7 @@ class QueuePane(QObject):
     def load_tree(self) -> None:
         self.runner.db(queue.cohort_tree, self.db).success(self._on_tree).start()
 
-    def _on_tree(self, tree: list[queue.InstitutionNode]) -> None:
+    def _on_tree(self, tree: list[InstitutionNode]) -> None:
         browser = self.ui.cohort_browser
         model = browser.selectionModel()
         model.blockSignals(True)
@@ -203,6 +216,18 @@ class QueuePane(QObject):
             and self.queue_model.rowCount()
         ):
             return
+        self._show_query(flt)
+        self.queue_model.set_query(flt)
+        self._update_scope_label()
+
+    def show_first_page(self, flt: QueueFilter, page: QueuePage) -> None:
+        """Show ``page``, read ahead as the first page of ``flt`` (the window's start); ``apply_filters``
+        for the same filter keeps it once it is counted."""
+        self._show_query(flt)
+        self.queue_model.show_first_page(flt, self.queue_model.query_sort, page)
+        self._update_scope_label()
+
+    def _show_query(self, flt: QueueFilter) -> None:
         self._pending_move = 0
         self._pending_advance = False
         # One verification state in view: every row would say the same, so its column gives its room
@@ -210,8 +235,6 @@ class QueuePane(QObject):
         self.ui.queue_table.setColumnHidden(
             QueueTableModel.COL_VERIFICATION, flt.verification_state is not None
         )
-        self.queue_model.set_query(flt)
-        self._update_scope_label()
 
     def _search_now(self) -> None:
         self.apply_filters()
@@ -391,7 +414,7 @@ class QueuePane(QObject):
             return
         self.select_row(target)
 
-    def next_pending(self) -> queue.QueueRow | None:
+    def next_pending(self) -> QueueRow | None:
         """The loaded row "next pending" would select now (``advance_to_next_pending``), if any."""
         row = self._next_pending_row()
         return self.queue_model.row_at(row) if row >= 0 else None
@@ -431,7 +454,7 @@ class QueuePane(QObject):
                 return
         self.message.emit("Nothing to decide above this enrollment in this view.", 5000)
 
-    def held_by_other(self, item: queue.QueueRow) -> bool:
+    def held_by_other(self, item: QueueRow) -> bool:
         """Another officer's review lease runs on this row ("next" passes over it)."""
         holder = item.holder_at(datetime.now(UTC))
         mine = self.identity is not None and item.claimed_by_user_id == self.identity.user_id

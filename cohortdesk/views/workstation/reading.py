@@ -21,24 +21,31 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, QUrl, Signal
 from PySide6.QtWidgets import QApplication, QBoxLayout, QComboBox, QStyledItemDelegate, QWidget
 
 from cohortdesk.errors import CohortDeskError
-from cohortdesk.services.access import id_check
-from cohortdesk.services.documents.reading import compare, engine, service
+from cohortdesk.lazy import lazy_module
+from cohortdesk.services.documents.reading import compare, engine
 from cohortdesk.services.documents.reading.cache import ReadingCache
 from cohortdesk.services.documents.reading.compare import Check, ServerAnswer
 from cohortdesk.services.documents.reading.model import DocumentReading
 from cohortdesk.services.documents.storage import DocumentStore
-from cohortdesk.services.review.queue import QueueFilter, StudentDetails, mask_id_number
+from cohortdesk.services.review.queue_rows import QueueFilter, StudentDetails, mask_id_number
 from cohortdesk.services.validation import document_label
 from cohortdesk.views import theme
 from cohortdesk.views.delegates import StateBadgeDelegate
 from cohortdesk.views.queue_table_model import QueueTableModel
 from cohortdesk.views.runner import Runner
+
+if TYPE_CHECKING:
+    from cohortdesk.services.access import id_check
+    from cohortdesk.services.documents.reading import service
+else:  # loaded on first use: the window is painted before SQLAlchemy loads
+    id_check = lazy_module("cohortdesk.services.access.id_check")
+    service = lazy_module("cohortdesk.services.documents.reading.service")
 
 log = logging.getLogger(__name__)
 
@@ -383,6 +390,7 @@ class ReadingPresenter(QObject):
         reader.precheck_changed.connect(window.queue_pane.queue_model.set_precheck)
         model = window.queue_pane.queue_model
         model.page_loaded.connect(lambda *_args: self._read_ahead())
+        window.opened.connect(lambda _info: self._read_ahead())
         table = window.ui.queue_table
         table.setItemDelegateForColumn(
             QueueTableModel.COL_PRECHECK, _PrecheckDelegate(QueueTableModel.StateRole, table)
@@ -444,6 +452,8 @@ class ReadingPresenter(QObject):
 
     def _read_ahead(self) -> None:
         window = self.window
+        if window.startup_info is None:
+            return  # a first page shown before the database is open: read ahead once it is
         current = window.queue_pane.current_id
         model = window.queue_pane.queue_model
         ids = [row.enrollment_id for row in model.rows()]

@@ -20,20 +20,26 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
 from cohortdesk.errors import ClaimConflict
+from cohortdesk.lazy import lazy_module
 from cohortdesk.services.access.identity import Identity
-from cohortdesk.services.review import claims
-from cohortdesk.services.review import workstation as review
-from cohortdesk.services.review.workstation import ReviewOpening
-from cohortdesk.services.rows import Claim, ClaimHolder
+from cohortdesk.services.rows import LEASE_SECONDS, Claim, ClaimHolder
 from cohortdesk.views import theme
 from cohortdesk.views.connection_monitor import ConnectionMonitor
 from cohortdesk.views.runner import Runner
+
+if TYPE_CHECKING:
+    from cohortdesk.services.review import claims
+    from cohortdesk.services.review import workstation as review
+    from cohortdesk.services.review.workstation import ReviewOpening
+else:  # loaded on first use: the window is painted before SQLAlchemy loads
+    claims = lazy_module("cohortdesk.services.review.claims")
+    review = lazy_module("cohortdesk.services.review.workstation")
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +51,7 @@ def holder_text(holder: ClaimHolder | None, refusal: str | None) -> str:
     sign of life (the claim or its latest renewal)."""
     if holder is None:
         return refusal or "Another officer is opening this enrollment. Try again in a moment."
-    active = holder.expires_at - timedelta(seconds=claims.LEASE_SECONDS)
+    active = holder.expires_at - timedelta(seconds=LEASE_SECONDS)
     return (
         f"Being reviewed by {holder.name} (active at {claims.clock_text(active)}; the claim runs "
         f"until {claims.clock_text(holder.expires_at)}). You can look at it but not decide on it."
@@ -63,7 +69,7 @@ class ReviewSession(QObject):
         db: Any,
         connection: ConnectionMonitor,
         identity: Callable[[], Identity | None],
-        lease_seconds: float = claims.LEASE_SECONDS,
+        lease_seconds: float = LEASE_SECONDS,
     ) -> None:
         super().__init__(window)
         self.window = window  # renewals pause while it is hidden; the banner's first parent

@@ -34,7 +34,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeyEvent, QKeySequence, QResizeEvent, QShowEvent
@@ -50,12 +51,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from cohortdesk.lazy import lazy_module
 from cohortdesk.services.access.identity import SPECIAL_PI, Identity
 from cohortdesk.services.connection import startup
 from cohortdesk.services.documents.storage import DocumentStore
-from cohortdesk.services.review import claims, queue
-from cohortdesk.services.review import workstation as review
-from cohortdesk.services.review.queue import DocumentRow, EnrollmentDetail, QueueDecision, QueueFilter
+from cohortdesk.services.review import first_page
+from cohortdesk.services.review.queue_rows import (
+    DocumentRow,
+    EnrollmentDetail,
+    QueueDecision,
+    QueueFilter,
+    QueuePage,
+)
+from cohortdesk.services.rows import LEASE_SECONDS
 from cohortdesk.views.cohort_tree_model import CohortTreeModel
 from cohortdesk.views.connection_monitor import ConnectionMonitor
 from cohortdesk.views.errors import show_error, user_message
@@ -78,6 +86,14 @@ from cohortdesk.views.workstation.live_refresh import LiveRefresh
 from cohortdesk.views.workstation.queue_pane import QueuePane
 from cohortdesk.views.workstation.review_session import ReviewSession
 from cohortdesk.views.workstation.window_state import WindowState
+
+if TYPE_CHECKING:
+    from cohortdesk.services.review import claims, queue
+    from cohortdesk.services.review import workstation as review
+else:  # loaded on first use: the window is painted before SQLAlchemy loads
+    claims = lazy_module("cohortdesk.services.review.claims")
+    queue = lazy_module("cohortdesk.services.review.queue")
+    review = lazy_module("cohortdesk.services.review.workstation")
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +118,7 @@ class MainWindow(QMainWindow):
         preview: QWidget | None = None,
         page_size: int = 200,
         parent: QWidget | None = None,
-        lease_seconds: float = claims.LEASE_SECONDS,
+        lease_seconds: float = LEASE_SECONDS,
         live: bool = True,
         poll_ms: int = 20000,
     ) -> None:
@@ -167,7 +183,10 @@ class MainWindow(QMainWindow):
         self.detail_pane.show_no_enrollment()
         self._apply_identity()
         self._update_decision_controls()
-        QApplication.instance().installEventFilter(self)  # arrow keys: see eventFilter
+        self._filtering = False
+        if getattr(db, "sqlite_path", None) is None:
+            self._filter_events()
+        # else: the start paints a first page read ahead first (open_database), and then installs it
         if preview is None:
             self.queue_model.page_loaded.connect(self._start_render_worker)
 
@@ -465,8 +484,33 @@ class MainWindow(QMainWindow):
         """Bring the schema up to date and resolve the identity off the GUI thread, then start.
 
         ``demo_students`` > 0 fills an empty embedded store with that much demo data (the welcome
-        screen's "Try with demo data"), behind a progress dialog."""
+        screen's "Try with demo data"), behind a progress dialog.
+
+        On the embedded store not opened yet (``db.deferred``), the queue's first page is read first,
+        with ``sqlite3`` on the database lane (``services.review.first_page``), and painted; then the
+        database is opened as usual (SQLAlchemy and the ORM load meanwhile, on the database lane)."""
         self._set_activity("Opening the database…")
+        path = getattr(self.db, "sqlite_path", None)
+        flt, sort = self.queue_pane.current_filter(), self.queue_model.query_sort
+        if isinstance(path, Path) and not demo_students and first_page.answers(flt, sort, 0):
+            self.runner.db(first_page.read_first_page, path, flt, sort, self.queue_model.page_size).success(
+                lambda page: self._on_first_page(page, flt, demo_students)
+            ).failure(lambda _error: self._open(demo_students)).start()
+            return
+        self._open(demo_students)
+
+    def _on_first_page(self, page: QueuePage | None, flt: QueueFilter, demo_students: int) -> None:
+        if page is not None:
+            self.queue_pane.show_first_page(flt, page)
+            # The rows are painted before the next turn; the count and the opening follow on the lane.
+            QTimer.singleShot(0, lambda: self._open(demo_students, count=True))
+        else:
+            self._open(demo_students)
+
+    def _open(self, demo_students: int = 0, *, count: bool = False) -> None:
+        self._filter_events()
+        if count:
+            self.queue_model.count()  # ahead of the opening: ``start`` then keeps the rows shown
         self.runner.db(startup.open_database, self.db).success(
             lambda info: self._on_opened(info, demo_students)
         ).failure(self._on_open_failed).start()
@@ -507,7 +551,10 @@ class MainWindow(QMainWindow):
 
     def _apply_identity(self) -> None:
         identity = self.identity
-        self.queue_model.viewer_user_id = identity.user_id if identity else None
+        viewer = identity.user_id if identity else None
+        if viewer != self.queue_model.viewer_user_id:
+            self.queue_model.viewer_user_id = viewer
+            self.ui.queue_table.viewport().update()  # rows shown before: their own claims say so now
         self.actions["release_claim"].setVisible(identity is not None and identity.can("release_claims"))
         self.actions["reveal"].setVisible(identity is not None and identity.can(SPECIAL_PI))
 
@@ -1095,6 +1142,15 @@ class MainWindow(QMainWindow):
                     self.move_document(1 if key == Qt.Key.Key_Right else -1)
                     return True
         return super().eventFilter(watched, event)
+
+    def _filter_events(self) -> None:
+        """Arrow keys and typing in the reject form (``eventFilter``). The filter sees every event of
+        the application, some 1,700 while the window is first laid out and painted, each a call into
+        Python: a window opening on a first page read ahead installs it once that page is painted."""
+        app = QApplication.instance()
+        if app is not None and not self._filtering:
+            app.installEventFilter(self)
+            self._filtering = True
 
     def _preview_pans(self, watched: QObject, key: int) -> bool:
         """An arrow key on the focused preview pans a zoomed page while it can move that way; at the
