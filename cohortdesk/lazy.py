@@ -5,33 +5,43 @@
     else:
         claims = lazy_module("cohortdesk.services.review.claims")
 
-The module object stands in ``sys.modules`` at once; its code runs the first time one of its
-attributes is read (on whichever thread reads it first; Python's lazy loader holds a lock meanwhile).
+``lazy_module`` returns a stand-in whose attributes are looked up in the real module, imported the
+first time one is read (on whichever thread reads it first). The import itself goes through
+``importlib.import_module``, whose per-module locks make two threads asking at once import it once;
+the stand-in never enters ``sys.modules``, so ordinary imports of the module are untouched. (Not
+``importlib.util.LazyLoader``: before Python 3.12.3 its modules raced when two threads read them
+first, and we support 3.12.2.)
+
 Only modules whose names are looked up when called belong here: anything needed to build a screen
 (a row type, a constant) lives in a module that imports no database code.
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import sys
 from types import ModuleType
+from typing import Any
+
+
+class _LazyModule(ModuleType):
+    """Reads every attribute from the real module, importing it on the first read. Nothing is cached
+    here, so a test that patches the real module is seen through the stand-in too."""
+
+    def __getattr__(self, attr: str) -> Any:
+        name = self.__name__
+        module = sys.modules.get(name)
+        if module is None:
+            module = importlib.import_module(name)
+        return getattr(module, attr)
 
 
 def lazy_module(name: str) -> ModuleType:
-    """``name``, imported now if it already is, else on first attribute access."""
+    """``name`` itself if it is imported already, else a stand-in that imports it on first use."""
     loaded = sys.modules.get(name)
     if loaded is not None:
         return loaded
-    spec = importlib.util.find_spec(name)
-    if spec is None or spec.loader is None:
+    if importlib.util.find_spec(name) is None:
         raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-    loader = importlib.util.LazyLoader(spec.loader)
-    spec.loader = loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    loader.exec_module(module)
-    parent, _dot, child = name.rpartition(".")
-    if parent:
-        setattr(sys.modules[parent], child, module)
-    return module
+    return _LazyModule(name)
