@@ -3,7 +3,11 @@ decision stay, directly and behind PgBouncer.
 
 Each station does what the window's runner does, through CohortDesk's services: it opens the queue
 (``queue.queue_page``, 200 rows), listens for changes (``QueueListener`` on its session connection)
-or, behind a transaction-mode pooler, polls every 20 s; then, as a person would, it takes the next
+and re-reads what they name, paced as the window paces it (``LiveBatch``, ``workstation.live_rows``,
+on the station's own thread as on the window's one database lane), and polls as the window does
+(every 60 s while listening, every 20 s behind a transaction-mode pooler; ``--no-live-reads``: it
+only hears notifications, and polls just the queue's count behind the pooler, as this bench did
+before); then, as a person would, it takes the next
 enrollment (``claims.claim_next``), looks at it for ``--think`` seconds (mean; 15 by default),
 renews the claim now and then (``claims.renew``), decides (``record_decision`` under the claim,
 releasing it) and now and then reloads the queue page. One station (the probe) works without
@@ -18,7 +22,10 @@ For N in ``--stations`` (default 1, 25, 100, 200) and each mode (``direct``: str
 ``pooler``: PgBouncer in transaction mode, as docs/deployment.md recommends, with polling), it
 prints the server connections held once every station is idle (per station), and the p95 of a
 queue page and of a decision while they work, with each p95's ratio to N = 1 of the same mode in the
-same run. Goal: at most 1 connection per idle station; p95 at N = 200 within 2x of N = 1. The
+same run. With each row: what the busy server sessions wait on (``WaitSampler``) and how many cores
+the listeners' server processes, the other server processes, the stations and the probe kept busy
+(``CpuMeter``: an idle listener is not an active session, so what notifications cost shows only
+there). Goal: at most 1 connection per idle station; p95 at N = 200 within 2x of N = 1. The
 machine's load average is printed with each row: on a shared machine the ratios mean little when
 it is far above the number of cores.
 
@@ -42,6 +49,7 @@ sys.path.insert(0, str(BENCH.parent))
 
 import argparse
 import importlib.util
+import math
 import multiprocessing as mp
 import os
 import random
@@ -59,11 +67,12 @@ from cohortdesk.services.access.identity import ROLE_CAPABILITIES, Identity
 from cohortdesk.services.review import claims
 from cohortdesk.services.review import decisions as vs
 from cohortdesk.services.review import queue as q
-from cohortdesk.services.review.listener import QueueListener
+from cohortdesk.services.review import workstation as ws
+from cohortdesk.services.review.listener import QueueEvent, QueueListener
+from cohortdesk.services.review.live_batch import LISTENING_POLL_SECONDS, POLL_SECONDS, LiveBatch
 
 REASON = "Certification older than three months"
 DOCUMENT = "id_document"
-POLL_SECONDS = 20.0
 WORKERS = 4
 PAGE_SIZE = 200  # the window's default queue page
 PAGE_RELOAD = 0.25  # share of decisions after which the person reloads the page
@@ -135,6 +144,8 @@ class StationFigures:
     errors: list[str] = field(default_factory=list)
     retries: list[str] = field(default_factory=list)
     events: int = 0
+    live_reads: int = 0
+    polls: int = 0
 
 
 def station(
@@ -148,46 +159,100 @@ def station(
     out: StationFigures,
     opened: threading.Event,
     probe: bool = False,
+    live_reads: bool = True,
 ) -> None:
     rng = random.Random()
     reload_share = 1.0 if probe else PAGE_RELOAD
     think = PROBE_THINK if probe else think
     db = Database(url.set(username=STATION_LOGIN.format(identity.user_id)), pooler=pooler)
     listener: QueueListener | None = None
+    # What the window's LiveRefresh does with notifications: gathers them (on the listener's thread)
+    # and re-reads, paced, on its one database lane (here the station's own thread, between actions).
+    batch = LiveBatch()
+    gathered = threading.Lock()
+    loaded: set[int] = set()
 
-    def on_event(_event: Any) -> None:
+    def on_event(event: QueueEvent) -> None:
         out.events += 1
+        if live_reads and event.concerns(identity.account_id) and not event.bulk:
+            with gathered:
+                batch.add(event)
 
     flt = q.QueueFilter(account_id=identity.account_id)
+    next_poll = math.inf
+
+    def arm_poll() -> None:
+        """The window's poll timer: its interval (longer while listening), spread by a quarter either way."""
+        nonlocal next_poll
+        if not live_reads:  # as the bench did before: behind the pooler, the queue's count every 20 s
+            next_poll = time.monotonic() + POLL_SECONDS if listener is None else math.inf
+            return
+        interval = POLL_SECONDS if listener is None else LISTENING_POLL_SECONDS
+        next_poll = time.monotonic() + interval * rng.uniform(0.75, 1.25)
+
+    def show(page: q.QueuePage) -> None:
+        loaded.clear()
+        loaded.update(row.enrollment_id for row in page.rows)
+
+    def lane(seconds: float) -> bool:
+        """Wait ``seconds`` as the person does, while the window's lane runs its live re-reads and
+        polls; True once the run ends."""
+        deadline = time.monotonic() + seconds
+        while True:
+            now = time.monotonic()
+            if now >= next_poll:
+                if live_reads:  # the window's poll: every loaded row, the total, the counts when due
+                    with gathered:
+                        counts = batch.poll()
+                    ws.live_rows(db, sorted(loaded), None if counts else [], flt)
+                else:
+                    q.queue_count(db, flt)
+                out.polls += 1
+                arm_poll()
+                now = time.monotonic()
+            with gathered:
+                delay = batch.delay()
+                reads = batch.take(loaded.__contains__) if delay == 0.0 else None
+            if reads:
+                ws.live_rows(db, list(reads.ids), list(reads.cohorts), flt if reads.recount else None)
+                out.live_reads += 1
+                continue
+            left = deadline - now
+            if left <= 0:
+                return stop.is_set()
+            wait = min(left, next_poll - now)
+            if delay is not None:
+                wait = min(wait, delay)
+            if stop.wait(max(0.0, wait)):
+                return True
+
     try:
         began = time.perf_counter()
-        q.queue_page(db, flt, limit=PAGE_SIZE)  # opening the window: the first page
+        show(q.queue_page(db, flt, limit=PAGE_SIZE))  # opening the window: the first page
         out.first_pages.append(time.perf_counter() - began)
         if db.live_refresh_mode == "listen":
             listener = QueueListener.for_database(db, on_event)
             listener.start()
             listener.connected.wait(60)
-        last_poll = time.monotonic()
+        arm_poll()
         opened.set()
         idle.wait()
         while not work.is_set() and not stop.is_set():
             time.sleep(0.2)
-        if not probe:
-            # Steady state, not a starting gun: people already at work are spread over a think time,
-            # so the N - 1 others do not all claim and reload in the same second.
-            stop.wait(rng.uniform(0, think))
+        # Steady state, not a starting gun: people already at work are spread over a think time,
+        # so the N - 1 others do not all claim and reload in the same second.
+        if not probe and lane(rng.uniform(0, think)):
+            return
         while not stop.is_set():
-            if listener is None and time.monotonic() - last_poll >= POLL_SECONDS:
-                q.queue_count(db, flt)  # the poll of a window that cannot listen
-                last_poll = time.monotonic()
             if rng.random() < reload_share:  # F5, another cohort, a new filter
                 began = time.perf_counter()
-                q.queue_page(db, flt, limit=PAGE_SIZE)
+                page = q.queue_page(db, flt, limit=PAGE_SIZE)
                 out.pages.append(time.perf_counter() - began)
+                show(page)
             claim = claims.claim_next(db, identity)
             if claim is None:
                 break
-            if stop.wait(rng.uniform(0.5, 1.5) * think):  # a person looks at the document
+            if lane(rng.uniform(0.5, 1.5) * think):  # a person looks at the document
                 break  # the end of the run, not a decision: all N at once would measure the harness
             if rng.random() < 0.3:
                 claim = claims.renew(db, claim)
@@ -206,7 +271,8 @@ def station(
                 on_retry=lambda _n, error: out.retries.append(type(error).__name__),
             )
             out.decisions.append(time.perf_counter() - began)
-            stop.wait(rng.uniform(0.1, 0.3) * think)
+            if lane(rng.uniform(0.1, 0.3) * think):
+                break
     except Exception as error:  # noqa: BLE001 - counted and reported, never hidden
         out.errors.append(f"{type(error).__name__}: {str(error).splitlines()[0][:160]}")
     finally:
@@ -227,6 +293,7 @@ def worker(
     ready: Any,
     out: Any,
     probe: bool,
+    live_reads: bool,
 ) -> None:
     """One process hosting a share of the stations as threads (the first of worker 0 is the probe)."""
     idle, work, stop = threading.Event(), threading.Event(), threading.Event()
@@ -235,7 +302,7 @@ def worker(
     threads = [
         threading.Thread(
             target=station,
-            args=(url, pooler, who, idle, work, stop, think, fig, flag, probe and i == 0),
+            args=(url, pooler, who, idle, work, stop, think, fig, flag, probe and i == 0, live_reads),
             daemon=True,
         )
         for i, (who, fig, flag) in enumerate(zip(identities, figures, opened, strict=True))
@@ -261,6 +328,8 @@ def worker(
             [x for f in figures[:1] for x in f.decisions] if probe else [],
             [e for f in figures for e in f.errors],
             [r for f in figures for r in f.retries],
+            sum(f.live_reads for f in figures),
+            sum(f.polls for f in figures),
         )
     )
 
@@ -324,6 +393,65 @@ class WaitSampler(threading.Thread):
         return [(key, round(100 * count / max(self.samples, 1))) for key, count in ranked]
 
 
+class CpuMeter:
+    """CPU seconds spent during the work phase, by who spent them: the server processes of the
+    listeners (``cohortdesk-listener``; an idle listener is not an active session, so the WaitSampler
+    never sees what notifications cost them), the other server processes, and the stations' own
+    processes (the probe's apart). Read from ``/proc`` (Linux); empty elsewhere."""
+
+    KINDS = ("listeners", "server", "stations", "probe")
+
+    def __init__(self, admin_url: URL, database: str, stations: list[int], probe: int) -> None:
+        self.admin_url, self.database = admin_url, database
+        self.stations, self.probe = stations, probe
+        self.began: dict[int, tuple[str, float]] = {}
+        self.spent: dict[str, float] = {}
+        self.wall = 0.0
+        self._t0 = 0.0
+
+    @staticmethod
+    def _cpu(pid: int) -> float | None:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def _snapshot(self) -> dict[int, tuple[str, float]]:
+        kinds: dict[int, str] = {pid: "stations" for pid in self.stations}
+        kinds[self.probe] = "probe"
+        engine = create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as conn:
+                for pid, app in conn.execute(
+                    text("SELECT pid, application_name FROM pg_stat_activity WHERE datname = :d"),
+                    {"d": self.database},
+                ):
+                    kinds[int(pid)] = "listeners" if app == "cohortdesk-listener" else "server"
+        finally:
+            engine.dispose()
+        snapshot = {}
+        for pid, kind in kinds.items():
+            cpu = self._cpu(pid)
+            if cpu is not None:
+                snapshot[pid] = (kind, cpu)
+        return snapshot
+
+    def start(self) -> None:
+        self.began = self._snapshot()
+        self._t0 = time.monotonic()
+
+    def stop(self) -> None:
+        end = self._snapshot()
+        self.wall = time.monotonic() - self._t0
+        for pid, (kind, cpu) in end.items():
+            self.spent[kind] = self.spent.get(kind, 0.0) + cpu - self.began.get(pid, (kind, 0.0))[1]
+
+    def shares(self) -> list[tuple[str, float]]:
+        """Mean cores busy per kind over the work phase."""
+        return [(kind, self.spent.get(kind, 0.0) / max(self.wall, 1e-9)) for kind in self.KINDS]
+
+
 def p95(values: list[float]) -> float:
     if len(values) < 2:
         return values[0] if values else float("nan")
@@ -342,6 +470,8 @@ class Figures:
     errors: list[str]
     waits: list[tuple[str, int]] = field(default_factory=list)
     retries: list[str] = field(default_factory=list)
+    cpu: list[tuple[str, float]] = field(default_factory=list)
+    reads_per_second: float = 0.0
 
 
 def run(
@@ -367,7 +497,9 @@ def run(
     processes = [
         ctx.Process(
             target=worker,
-            args=(url, pooler, share, args.think, idle_evt, work_evt, stop_evt, ready, out, index == 0),
+            args=(
+                url, pooler, share, args.think, idle_evt, work_evt, stop_evt, ready, out, index == 0, args.live_reads
+            ),
             daemon=True,
         )
         for index, share in enumerate(shares)
@@ -379,28 +511,36 @@ def run(
     idle_evt.set()
     time.sleep(args.idle)  # every station has its page; pools give idle connections back (10 s)
     held = server_connections(admin, database)
+    cpu = CpuMeter(admin, database, [p.pid for p in processes[1:] if p.pid], processes[0].pid or 0)
+    cpu.start()
     work_evt.set()
     waits = WaitSampler(admin, database)
     waits.start()
     time.sleep(args.seconds)
     waits.stop()
+    cpu.stop()
     stop_evt.set()
     pages: list[float] = []
     decisions: list[float] = []
     errors: list[str] = []
     retries: list[str] = []
+    reads = polls = 0
     for _ in processes:
-        p, d, e, r = out.get(timeout=300)
+        p, d, e, r, lr, pl = out.get(timeout=300)
         pages += p
         decisions += d
         errors += e
         retries += r
+        reads += lr
+        polls += pl
     for process in processes:
         process.join(timeout=30)
         if process.is_alive():
             process.kill()
     return Figures(
-        mode, n, held, p95(pages), p95(decisions), len(pages), len(decisions), errors, waits.top(3), retries
+        mode, n, held, p95(pages), p95(decisions), len(pages), len(decisions), errors, waits.top(3), retries,
+        cpu.shares(),
+        (reads + polls) / args.seconds,
     )
 
 
@@ -412,6 +552,13 @@ def main() -> int:
     parser.add_argument("--idle", type=float, default=13.0, help="idle wait before counting connections")
     parser.add_argument("--think", type=float, default=15.0, help="mean seconds a person looks at a document")
     parser.add_argument("--items", type=int, default=4000)
+    parser.add_argument(
+        "--live-reads",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="stations re-read what notifications name and poll as the window does (--no-live-reads: "
+        "they only hear them, and poll just the queue's count behind the pooler, as the bench did before)",
+    )
     parser.add_argument(
         "--server-idle",
         type=int,
@@ -471,7 +618,9 @@ def main() -> int:
                     f"{figures.pages:>6} {figures.decisions:>9} {os.getloadavg()[0]:>5.1f} {len(figures.errors)}"
                     + (f" e.g. {figures.errors[0]}" if figures.errors else "")
                     + (f"   retried {len(figures.retries)} ({', '.join(sorted(set(figures.retries)))})" if figures.retries else "")
-                    + ("   active sessions: " + ", ".join(f"{w} {c / 100:.2f}" for w, c in figures.waits)),
+                    + ("   active sessions: " + ", ".join(f"{w} {c / 100:.2f}" for w, c in figures.waits))
+                    + ("   cores busy: " + ", ".join(f"{k} {c:.2f}" for k, c in figures.cpu))
+                    + f"   live re-reads and polls: {figures.reads_per_second:.1f}/s",
                     flush=True,
                 )
     finally:

@@ -79,7 +79,7 @@ def test_a_forged_notification_costs_a_refresh_and_reveals_nothing(sec: Secured)
     a, b = sec.a, sec.b
     events = []
     officer_db = sec.database(a.logins["officer"])
-    listener = QueueListener.for_database(officer_db, events.append, wait_seconds=0.2)
+    listener = QueueListener.for_database(officer_db, events.append)
     listener.start()
     try:
         assert listener.connected.wait(10)

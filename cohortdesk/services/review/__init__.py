@@ -9,7 +9,8 @@
 * ``decisions``: the one path a decision is recorded on (and its history);
 * ``workstation``: the window's calls on the background runner, put together from the three above;
 * ``bulk``: bulk decisions, each enrollment under its own claim through the same decision path;
-* ``listener``: live refresh hints (``LISTEN``) from PostgreSQL.
+* ``listener``: live refresh hints (``LISTEN``) from PostgreSQL; ``live_batch``: how a window paces
+  the re-reads they ask for.
 
 The design: ``docs/claims-sync-security.md`` (Claims).
 """

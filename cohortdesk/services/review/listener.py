@@ -7,8 +7,8 @@ statements. Each account has its own channel, ``cohortdesk_queue_<32 hex>``, who
 server secret: ``queue_channels(conn)`` (``cohortdesk_queue_channels()``) gives a login its own
 institution's channel only, so no other institution's identifiers ever reach it. A forged notification
 (anyone who knows the name can NOTIFY) costs a refresh, which reads through row-level security. ``QueueListener`` keeps one autocommit connection outside
-the pool (TCP keepalives on, ``idle_session_timeout`` off: it is idle by design), waits on
-``conn.notifies(timeout=…)``, pings now and then to notice a dead link, and reconnects with backoff.
+the pool (TCP keepalives on, ``idle_session_timeout`` off: it is idle by design), sleeps on
+its socket until something arrives, pings now and then to notice a dead link, and reconnects with backoff.
 
 Notifications are hints: they are lost while disconnected, so ``on_state(True, …)`` after every
 (re)connect tells the owner to re-read everything, and the owner polls anyway every 30-60 s.
@@ -17,11 +17,21 @@ transaction mode, nor on a hot standby: the connection comes from ``Database.lis
 which goes straight to the primary when the profile names it (``listen_host``); with a transaction
 pooler and no such address the window polls instead, and says so.
 
-The listener never goes deaf silently: instead of a bare ``SELECT 1`` its ping is a notification on
-a private channel of its own (``cohortdesk_probe_<random>``), which must come back. A connection
-that takes the LISTEN but never delivers (a transaction-mode pooler the profile did not mention) is
-detected within one ping; after ``deaf_limit`` such connections in a row the listener stops and
-reports ``on_state(False, DEAF…)``, and the owner falls back to polling, visibly.
+The listener never goes deaf silently. Its ping asks which server process answers
+(``pg_backend_pid()``): a session that moved to another server process (a transaction-mode pooler
+the profile did not mention) no longer hears its LISTEN. Its first ping after connecting, and every
+``probe_every``-th after that, is a notification on a private channel of its own
+(``cohortdesk_probe_<random>``) instead, which must come back. Only now and then, because every
+notification wakes every listening server process of the database, not just those on its channel:
+with 200 workstations a probe each 15 s was a third of the wake-ups. A connection that takes the
+LISTEN but never delivers is detected within one ping; after ``deaf_limit`` such connections in a row
+the listener stops and reports ``on_state(False, DEAF…)``, and the owner falls back to polling, visibly.
+
+Between notifications the listener's thread sleeps on the socket until data comes, a ping is due
+or ``stop()`` wakes it, rather than waking twice a second; once something arrives it gathers what
+follows for ``gather_seconds`` (0.25 s) and hands it all on in one go, so that with 200 workstations
+deciding, each listener wakes a few times a second instead of once per change (the window redraws
+them together anyway).
 
 No Qt here: ``views/workstation/live_refresh.py`` runs ``QueueListener.run`` on a thread and turns its callbacks
 into signals.
@@ -33,6 +43,8 @@ import json
 import logging
 import random
 import secrets
+import select
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -145,12 +157,13 @@ class QueueListener:
         on_state: Callable[[bool, str], None] | None = None,
         *,
         channel: str | None = None,
-        wait_seconds: float = 0.5,
         ping_seconds: float = 15.0,
         first_backoff: float = 0.5,
         max_backoff: float = 30.0,
         probe_timeout: float = 5.0,
         deaf_limit: int = 2,
+        probe_every: int = 20,
+        gather_seconds: float = 0.25,
     ) -> None:
         self._connect = connect
         self._on_event = on_event
@@ -158,18 +171,25 @@ class QueueListener:
         #: ``None``: the session's own queue channels (``queue_channels``), looked up on every connect.
         self.channel = channel
         self.channels: list[str] = []
-        self.wait_seconds = wait_seconds
         self.ping_seconds = ping_seconds
         self.first_backoff = first_backoff
         self.max_backoff = max_backoff
         self.probe_timeout = probe_timeout
         self.deaf_limit = deaf_limit
+        #: Every this many pings is a notification that must come back; the others ask the server pid.
+        self.probe_every = max(1, probe_every)
+        #: How long notifications are gathered after the first of a burst before they are handed on.
+        self.gather_seconds = gather_seconds
         self.probe_channel = f"cohortdesk_probe_{secrets.token_hex(6)}"
         self.deaf_reason: str | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._conn: Any = None
         self.backend_pid: int | None = None
+        #: The server process that took the LISTEN, as the server says (a pooler may show another).
+        self.listen_pid: int | None = None
+        self.probes_sent = 0
+        self._wake: tuple[socket.socket, socket.socket] | None = None  # stop() -> the waiting thread
         self.connected = threading.Event()
         self.connections_made = 0
 
@@ -192,6 +212,12 @@ class QueueListener:
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
+        wake = self._wake
+        if wake is not None:
+            try:
+                wake[1].send(b"x")  # out of its wait at once
+            except OSError:
+                pass  # already full (a wake is pending) or closed
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
@@ -202,6 +228,18 @@ class QueueListener:
         return self._stop.is_set()
 
     def run(self) -> None:
+        wake = socket.socketpair()
+        for end in wake:
+            end.setblocking(False)
+        self._wake = wake
+        try:
+            self._run()
+        finally:
+            self._wake = None
+            for end in wake:
+                end.close()
+
+    def _run(self) -> None:
         backoff = self.first_backoff
         deaf = 0
         while not self._stop.is_set():
@@ -244,6 +282,7 @@ class QueueListener:
             for channel in self.channels:
                 _listen(conn, channel)
             _listen(conn, self.probe_channel)
+            self.listen_pid = int(conn.execute("SELECT pg_backend_pid()").fetchone()[0])
         except Exception:
             conn.close()
             raise
@@ -255,11 +294,13 @@ class QueueListener:
 
     def _listen_loop(self) -> None:
         conn = self._conn
-        # The first probe goes at once: a connection that cannot deliver is found out now.
+        # The first ping goes at once and is a probe: a connection that cannot deliver is found out now.
         last_ping = time.monotonic() - self.ping_seconds
+        pings = 0
         probe_sent: float | None = None
         while not self._stop.is_set():
-            for note in conn.notifies(timeout=self.wait_seconds):
+            # What came in meanwhile (also during the ping) and what is waiting on the socket, without waiting.
+            for note in conn.notifies(timeout=0):
                 if note.channel == self.probe_channel:
                     probe_sent = None
                     continue
@@ -274,11 +315,39 @@ class QueueListener:
                     f"its own test notification did not come back in {self.probe_timeout:.0f} s"
                 )
             if probe_sent is None and now - last_ping >= self.ping_seconds:
-                # Raises on a dead link the kernel has not noticed yet; must come back to us.
-                conn.execute(f"NOTIFY {self.probe_channel}")
-                last_ping = probe_sent = time.monotonic()
+                # Raises on a dead link the kernel has not noticed yet.
+                if pings % self.probe_every == 0:
+                    conn.execute(f"NOTIFY {self.probe_channel}")  # must come back to us
+                    probe_sent = time.monotonic()
+                    self.probes_sent += 1
+                else:
+                    pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+                    if int(pid) != self.listen_pid:
+                        raise ListenerDeaf(
+                            "its session moved to another server process, which does not hear its LISTEN"
+                        )
+                pings += 1
+                last_ping = time.monotonic()
+                continue  # notifications that arrived with the ping's answer wait in psycopg, not on the socket
             if conn.closed or conn.broken:
                 raise ConnectionError("the listener connection closed")
+            due = (
+                (probe_sent + self.probe_timeout)
+                if probe_sent is not None
+                else (last_ping + self.ping_seconds)
+            )
+            wake = self._wake
+            assert wake is not None
+            ready, _, _ = select.select([conn.fileno(), wake[0]], [], [], max(0.0, due - now))
+            if wake[0] not in ready and ready and self.gather_seconds > 0:
+                # Something arrived: let what the next moments bring come with it, so that a busy
+                # queue wakes this thread a few times a second rather than once per change.
+                ready, _, _ = select.select([wake[0]], [], [], self.gather_seconds)
+            if wake[0] in ready:
+                try:
+                    wake[0].recv(64)
+                except OSError:
+                    pass  # nothing to read after all
 
     def _close(self) -> None:
         self.connected.clear()

@@ -84,6 +84,10 @@ def cohort_counts(db: Database, cohort_ids: Sequence[int] | None = None) -> dict
     if cohort_ids is not None:
         stmt = stmt.where(CohortEnrollment.cohort_id.in_(list(cohort_ids)))
     with db.read_session() as s:
+        if db.dialect == "postgresql":
+            # Its estimate (a look-up per upload of every enrollment) passes jit_above_cost, and the
+            # server's JIT took about 25 ms to compile it each time: a third of the whole read.
+            s.execute(text("SET LOCAL jit = off"))
         return {
             cohort_id: CohortCounts(int(enrolled), int(pending), int(verified), int(rejected), int(deciding))
             for cohort_id, enrolled, pending, verified, rejected, deciding in s.execute(stmt)

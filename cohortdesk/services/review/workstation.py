@@ -145,10 +145,13 @@ def live_rows(
     cohort_ids: Sequence[int] | None,
     flt: QueueFilter | None = None,
 ) -> LiveRows:
-    """Fresh rows for ``enrollment_ids``, counts for ``cohort_ids`` (``None``: every cohort) and, given
-    the queue's filter, its new total."""
+    """Fresh rows for ``enrollment_ids``, counts for ``cohort_ids`` (``None``: every cohort; empty:
+    none) and, given the queue's filter, its new total."""
     rows = queue.queue_rows(db, list(enrollment_ids)) if enrollment_ids else []
-    counts = queue.cohort_counts(db, None if cohort_ids is None else list(cohort_ids))
+    if cohort_ids is None:
+        counts = queue.cohort_counts(db, None)
+    else:
+        counts = queue.cohort_counts(db, list(cohort_ids)) if cohort_ids else {}
     total = queue.queue_count(db, flt) if flt is not None else None
     return LiveRows(rows=tuple(rows), counts=counts, total=total)
 

@@ -1,16 +1,22 @@
-"""Live refresh of the workstation: what other officers did shows up within a second.
+"""Live refresh of the workstation: what other officers did shows up within seconds.
 
 On PostgreSQL one ``services.review.listener.QueueListener`` per window waits on its own dedicated connection
 (its own thread); each notification is handed to the GUI thread by a queued Qt signal. Notifications
-arriving close together are gathered for ``debounce_ms`` and redrawn with one call on the db lane:
-the affected rows that are loaded (``QueueTableModel.update_row``) and the counts of their cohorts.
-A notification about the open enrollment reloads it when it moved past what the window knows; one
-about a row that is not loaded recounts the queue, and enrollments that entered it are announced
-("2 new · Show") rather than inserted under the officer's cursor.
+are gathered and redrawn with one call on the db lane: the affected rows that are loaded
+(``QueueTableModel.update_row``) and the counts of their cohorts. ``services.review.live_batch.LiveBatch``
+paces these re-reads, because every change reaches every window of the account: the first change
+after a quiet spell is read ``debounce_ms`` after it arrived, then rows at most about once a second
+and cohort counts at most about every 10 s, less often the busier the account (so that N windows
+cost the server about the same as a few), with random spread so that windows do not read in step.
+A notification about the open enrollment reloads it when it moved past what the window knows
+(immediately, from the notification's row_version); one about a row that is not loaded recounts the
+queue, and enrollments that entered it are announced ("2 new · Show") rather than inserted under the
+officer's cursor.
 
-Notifications are hints, lost while disconnected: a poll every ``poll_ms`` (and right after the
-listener or the window reconnects) re-reads every loaded row, all counts and the queue's total. On
-the embedded SQLite store (one user) only the poll runs.
+Notifications are hints, lost while disconnected: a poll every ``poll_ms`` (three times that while
+the listener is connected, as a safety net; each interval spread by a quarter either way; and right
+after the listener or the window reconnects) re-reads every loaded row, all counts and the queue's
+total. On the embedded SQLite store (one user) only the poll runs.
 
 Live refresh never stops silently. A label in the status bar says how changes arrive: "Live" while
 notifications flow, "Live updates: reconnecting…" while the listener is away, and "Updates every
@@ -22,6 +28,7 @@ not arrive on its connection.
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +38,7 @@ from PySide6.QtWidgets import QLabel, QWidget
 from cohortdesk.lazy import lazy_module
 from cohortdesk.services.access.identity import Identity
 from cohortdesk.services.review.listener import DEAF, QueueEvent, QueueListener
+from cohortdesk.services.review.live_batch import LISTENING_POLL_SECONDS, POLL_SECONDS, LiveBatch
 from cohortdesk.views.cohort_tree_model import CohortTreeModel
 from cohortdesk.views.connection_monitor import ConnectionMonitor
 from cohortdesk.views.queue_table_model import QueueTableModel
@@ -71,6 +79,7 @@ class LiveRefresh(QObject):
         poll_ms: int = 20000,
         debounce_ms: int = 150,
         listen: bool = True,
+        batch: LiveBatch | None = None,
     ) -> None:
         super().__init__(window)
         self.window = window  # nothing is polled or redrawn while it is hidden
@@ -82,20 +91,20 @@ class LiveRefresh(QObject):
         self.tree_model = tree_model
         self.listen = listen
         self.listener: QueueListener | None = None
-        self._ids: set[int] = set()
-        self._cohorts: set[int] = set()
+        self.batch = batch or LiveBatch(first_delay=debounce_ms / 1000)
         self._versions: dict[int, int] = {}
         self._in_flight = False
         self._again = False
         self._poll_pending = False
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
-        self._debounce.setInterval(debounce_ms)
         self._debounce.timeout.connect(self._flush)
+        self._poll_ms = poll_ms
+        self._live = False  # the listener is connected: the poll is only a safety net
         self._poll = QTimer(self)
         self._poll.setObjectName("queuePoll")
-        self._poll.setInterval(poll_ms)
-        self._poll.timeout.connect(self.poll)
+        self._poll.setSingleShot(True)
+        self._poll.timeout.connect(self._on_poll_timer)
         self.event_received.connect(self._on_event)
         self.listener_state.connect(self._on_listener_state)
         self.mode = ""  # "listen" | "poll" once started
@@ -110,14 +119,24 @@ class LiveRefresh(QObject):
         self.status_label.setVisible(bool(text))
 
     def _polling_text(self) -> str:
-        return f"Updates every {max(1, round(self._poll.interval() / 1000))} s"
+        return f"Updates every {max(1, round(self._poll_ms / 1000))} s"
+
+    def _arm_poll(self) -> None:
+        """The next poll, a random share of a quarter either side of the interval (windows opened
+        together do not poll in step); less often while the listener is connected."""
+        interval = self._poll_ms * (LISTENING_POLL_SECONDS / POLL_SECONDS if self._live else 1.0)
+        self._poll.start(max(1, round(interval * random.uniform(0.75, 1.25))))
+
+    def _on_poll_timer(self) -> None:
+        self._arm_poll()
+        self.poll()
 
     # --- starting and stopping ---------------------------------------------------------------
 
     def start(self) -> None:
         """Start polling, and listening too on PostgreSQL; a second call does nothing."""
         if not self._poll.isActive():
-            self._poll.start()
+            self._arm_poll()
         db = self.db
         if getattr(db, "dialect", "") != "postgresql":
             return
@@ -128,7 +147,7 @@ class LiveRefresh(QObject):
                 self._polling_text(),
                 "This connection goes through a pooler in transaction mode, where notifications cannot "
                 "reach CohortDesk; what others do shows up at the next poll. An administrator can name "
-                "the primary server under More settings → Live updates from, for changes within a second.",
+                "the primary server under More settings → Live updates from, for changes within seconds.",
             )
             return
         if self.listen and self.listener is None:
@@ -160,18 +179,28 @@ class LiveRefresh(QObject):
             self.poll()
             return
         for item in event.items:
-            self._ids.add(item.enrollment_id)
             self._versions[item.enrollment_id] = max(
                 item.row_version, self._versions.get(item.enrollment_id, 0)
             )
-        self._cohorts |= set(event.cohort_ids)
+        self.batch.add(event)
         self.versions_changed.emit(dict(self._versions))
-        if not self._debounce.isActive():
-            self._debounce.start()
+        self._versions.clear()
+        self._schedule()
+
+    def _schedule(self) -> None:
+        """The next paced re-read, unless one is already due or running (it schedules on when done)."""
+        delay = self.batch.delay()
+        if delay is None or self._in_flight:
+            return
+        if not self._debounce.isActive() or self._debounce.remainingTime() > delay * 1000:
+            self._debounce.start(round(delay * 1000))
 
     def _on_listener_state(self, online: bool, reason: str) -> None:
+        live, self._live = self._live, online
+        if live != online and self._poll.isActive():
+            self._arm_poll()
         if online:
-            self._show_state("Live", "Changes by other officers show up within a second.")
+            self._show_state("Live", "Changes by other officers show up within seconds.")
             self.poll()  # whatever happened while the listener was away
         elif reason.startswith(DEAF):
             log.warning("Live refresh falls back to polling: %s", reason)
@@ -182,7 +211,7 @@ class LiveRefresh(QObject):
             self._show_state(
                 "Live updates: reconnecting…",
                 f"The live-update connection was lost ({reason}); polling every "
-                f"{max(1, round(self._poll.interval() / 1000))} s meanwhile.",
+                f"{max(1, round(self._poll_ms / 1000))} s meanwhile.",
             )
             self.connection.check()
 
@@ -193,19 +222,14 @@ class LiveRefresh(QObject):
             self._again = True
             return
         model = self.queue_model
-        ids = [i for i in self._ids if model.row_of(i) >= 0]
-        # A row that is not loaded may have just entered this queue: recount it (cheap, indexed).
-        recount = len(ids) < len(self._ids)
-        cohorts = sorted(self._cohorts)
-        self._ids.clear()
-        self._cohorts.clear()
-        self._versions.clear()
-        if not ids and not cohorts and not recount:
+        reads = self.batch.take(lambda i: model.row_of(i) >= 0)
+        if not reads:
+            self._schedule()  # the counts wait their turn
             return
-        self._run(ids, cohorts, model.query_filter if recount else None)
+        self._run(list(reads.ids), list(reads.cohorts), model.query_filter if reads.recount else None)
 
     def poll(self) -> None:
-        """Re-read every loaded row (up to a limit), every count and the queue's total."""
+        """Re-read every loaded row (up to a limit), the queue's total and, when due, every count."""
         if not self.connection.online or self._identity() is None or not self.window.isVisible():
             return  # a hidden (closed, not yet deleted) window polls nothing
         if self._in_flight:
@@ -213,7 +237,9 @@ class LiveRefresh(QObject):
             return
         model = self.queue_model
         ids = [row.enrollment_id for row in model.rows()[:POLL_ROW_LIMIT]]
-        self._run(ids, None, model.query_filter)
+        counts = self.batch.poll()  # the counts when due: the dearest read
+        self._debounce.stop()
+        self._run(ids, None if counts else [], model.query_filter)
 
     def _run(self, ids: list[int], cohorts: list[int] | None, flt: object) -> None:
         self._in_flight = True
@@ -245,3 +271,5 @@ class LiveRefresh(QObject):
         elif self._again:
             self._again = False
             self._flush()
+        else:
+            self._schedule()

@@ -1,0 +1,159 @@
+"""What a window re-reads after other officers' changes, and when (no Qt here).
+
+Each queue notification names enrollments and their cohorts. A window gathers them and re-reads, in
+one call (``workstation.live_rows``), the named rows it has loaded, the counts of their cohorts, and
+the queue's total when a named row is not loaded (it may have just entered the queue).
+
+Every change reaches every window of the account, so with N windows open, each re-reading after
+each change, the server would answer N × changes re-reads, and the changes themselves grow with N:
+N² in all. ``LiveBatch`` paces one window's re-reads. After a quiet spell the first change is read
+``first_delay`` after it arrived, so one officer's decision shows up elsewhere within a second. Then
+rows are read at most once per ``rows_seconds`` and cohort counts (the dearest read: every enrollment
+of the cohort) at most once per ``counts_seconds``; and when the account is busy these intervals
+grow with the rate of changes the window hears (``rows_per_change``, ``counts_per_change`` seconds per
+change per second, over the last ``rate_window`` seconds). The window cannot see how many others are
+open, but the changes it hears grow with their number, so the re-reads of all windows together stay
+about the same however many there are: with 200 officers deciding (about 25 changes a second) a
+window reads rows every 5 s and counts every 75 s. Each interval is stretched by a random share of
+up to ``jitter`` so that windows that heard the same notification do not read in the same instant.
+
+The window also polls, in case a notification was lost: every ``POLL_SECONDS`` when it cannot
+listen, and every ``LISTENING_POLL_SECONDS`` while it listens (a safety net only; each poll re-reads
+every loaded row and every count), the first one at a random point of the interval.
+
+``views/workstation/live_refresh.py`` drives it with Qt timers and ``bench/stations.py`` with its
+station's own loop, as the window does.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cohortdesk.services.review.listener import QueueEvent
+
+#: How often a window that cannot listen polls (the status bar says so).
+POLL_SECONDS = 20.0
+#: How often a listening window polls all the same.
+LISTENING_POLL_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class LiveReads:
+    """One re-read: loaded rows to read again, cohorts to recount, and whether to recount the queue."""
+
+    ids: tuple[int, ...]
+    cohorts: tuple[int, ...]
+    recount: bool
+
+    def __bool__(self) -> bool:
+        return bool(self.ids or self.cohorts or self.recount)
+
+
+class LiveBatch:
+    """Gathers one window's notifications between re-reads and says when the next may run."""
+
+    def __init__(
+        self,
+        *,
+        first_delay: float = 0.15,
+        rows_seconds: float = 1.0,
+        counts_seconds: float = 10.0,
+        jitter: float = 0.5,
+        rows_per_change: float = 0.2,
+        counts_per_change: float = 3.0,
+        rate_window: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.first_delay = first_delay
+        self.rows_seconds = rows_seconds
+        self.counts_seconds = counts_seconds
+        self.jitter = jitter
+        self.rows_per_change = rows_per_change
+        self.counts_per_change = counts_per_change
+        self.rate_window = rate_window
+        self._heard: deque[float] = deque()  # when the changes of the last rate_window arrived
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._ids: set[int] = set()
+        self._cohorts: set[int] = set()
+        self._rows_since = math.inf  # when the oldest unread change arrived
+        self._counts_since = math.inf
+        self._next_rows = -math.inf  # the earliest the next read of each kind may run
+        self._next_counts = -math.inf
+
+    def add(self, event: QueueEvent) -> None:
+        now = self._clock()
+        self._heard.append(now)
+        if event.items:
+            self._ids |= event.enrollment_ids
+            self._rows_since = min(self._rows_since, now)
+        if event.cohort_ids:
+            self._cohorts |= event.cohort_ids
+            self._counts_since = min(self._counts_since, now)
+
+    @property
+    def pending(self) -> bool:
+        return bool(self._ids or self._cohorts)
+
+    def _due(self) -> tuple[float, float]:
+        rows = max(self._rows_since + self.first_delay, self._next_rows) if self._ids else math.inf
+        counts = max(self._counts_since + self.first_delay, self._next_counts) if self._cohorts else math.inf
+        return rows, counts
+
+    def delay(self) -> float | None:
+        """Seconds until ``take`` has something to give; ``None`` when nothing is gathered."""
+        if not self.pending:
+            return None
+        return max(0.0, min(self._due()) - self._clock())
+
+    def rate(self) -> float:
+        """Changes heard per second, over the last ``rate_window`` seconds."""
+        since = self._clock() - self.rate_window
+        while self._heard and self._heard[0] < since:
+            self._heard.popleft()
+        return len(self._heard) / self.rate_window
+
+    def _interval(self, seconds: float, per_change: float) -> float:
+        return max(seconds, per_change * self.rate()) * (1.0 + self.jitter * self._rng.random())
+
+    def take(self, loaded: Callable[[int], bool]) -> LiveReads:
+        """What is due now (``loaded``: whether the window shows an enrollment); the rest stays gathered."""
+        now = self._clock()
+        rows_due, counts_due = self._due()
+        ids: tuple[int, ...] = ()
+        recount = False
+        cohorts: tuple[int, ...] = ()
+        if rows_due <= now:
+            shown = sorted(i for i in self._ids if loaded(i))
+            # A named row that is not loaded may have just entered this queue: recount it (cheap, indexed).
+            recount = len(shown) < len(self._ids)
+            ids = tuple(shown)
+            self._ids.clear()
+            self._rows_since = math.inf
+            self._next_rows = now + self._interval(self.rows_seconds, self.rows_per_change)
+        if counts_due <= now:
+            cohorts = tuple(sorted(self._cohorts))
+            self._cohorts.clear()
+            self._counts_since = math.inf
+            self._next_counts = now + self._interval(self.counts_seconds, self.counts_per_change)
+        return LiveReads(ids, cohorts, recount)
+
+    def poll(self) -> bool:
+        """A poll re-reads every loaded row now (what was gathered is in it); whether it re-reads every
+        cohort's counts too: when they are due, as after notifications."""
+        now = self._clock()
+        self._ids.clear()
+        self._rows_since = math.inf
+        self._next_rows = now + self._interval(self.rows_seconds, self.rows_per_change)
+        if now < self._next_counts:
+            return False
+        self._cohorts.clear()
+        self._counts_since = math.inf
+        self._next_counts = now + self._interval(self.counts_seconds, self.counts_per_change)
+        return True

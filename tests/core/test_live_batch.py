@@ -1,0 +1,115 @@
+"""The pacing of a window's live re-reads: the first change after a quiet spell is read at once, a
+busy queue's changes are gathered into one read per interval, counts come more rarely than rows,
+and rows the window does not show ask for a recount instead."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from cohortdesk.services.review.listener import QueueEvent, QueueItem
+from cohortdesk.services.review.live_batch import LiveBatch
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _event(*ids: int, cohort: int = 7) -> QueueEvent:
+    items = tuple(QueueItem(1, i, cohort, 2) for i in ids)
+    return QueueEvent(
+        "cohort_enrollments", "update", items, cohort_ids=frozenset({cohort}), account_ids=frozenset({1})
+    )
+
+
+def _batch(clock: Clock, jitter: float = 0.0) -> LiveBatch:
+    return LiveBatch(
+        first_delay=0.15,
+        rows_seconds=1.0,
+        counts_seconds=10.0,
+        jitter=jitter,
+        clock=clock,
+        rng=random.Random(1),
+    )
+
+
+def test_the_first_change_is_read_after_the_short_delay_rows_and_counts_together():
+    clock = Clock()
+    batch = _batch(clock)
+    assert batch.delay() is None
+    batch.add(_event(5))
+    assert batch.delay() == pytest.approx(0.15)
+    clock.now += 0.15
+    reads = batch.take(lambda i: True)
+    assert (reads.ids, reads.cohorts, reads.recount) == ((5,), (7,), False)
+    assert batch.delay() is None and not batch.pending
+
+
+def test_a_busy_queue_is_read_once_per_interval_and_counts_less_often():
+    clock = Clock()
+    batch = _batch(clock)
+    batch.add(_event(5))
+    clock.now += 0.15
+    batch.take(lambda i: True)
+    for step, enrollment in enumerate((6, 8, 9)):  # three changes within the next second
+        clock.now += 0.2
+        batch.add(_event(enrollment))
+        assert not batch.take(lambda i: True), step  # not yet: the rows wait their interval
+    assert batch.delay() == pytest.approx(0.4)
+    clock.now += 0.4
+    reads = batch.take(lambda i: True)
+    assert reads.ids == (6, 8, 9) and reads.cohorts == ()  # one read for all three; counts later
+    assert batch.pending and batch.delay() == pytest.approx(9.0)
+    clock.now += 9.0
+    assert batch.take(lambda i: True).cohorts == (7,)
+
+
+def test_a_change_to_a_row_that_is_not_shown_recounts_the_queue():
+    clock = Clock()
+    batch = _batch(clock)
+    batch.add(_event(5, 6))
+    clock.now += 1
+    reads = batch.take(lambda i: i == 5)
+    assert reads.ids == (5,) and reads.recount
+
+
+def test_jitter_spreads_the_windows_and_a_poll_reads_counts_only_when_due():
+    clock = Clock()
+    delays = set()
+    for seed in range(5):
+        batch = LiveBatch(jitter=0.5, clock=clock, rng=random.Random(seed))
+        batch.add(_event(5))
+        clock.now += 0.15
+        batch.take(lambda i: True)
+        batch.add(_event(6))
+        delay = batch.delay()
+        assert delay is not None and 1.0 <= delay <= 1.5
+        delays.add(round(delay, 6))
+        assert not batch.poll()  # counts were read a moment ago: the poll leaves them to their turn
+        delay = batch.delay()
+        assert delay is not None and delay > 9  # only the counts wait
+        clock.now += 20
+        assert batch.poll() and not batch.pending
+    assert len(delays) == 5
+
+
+def test_the_busier_the_account_the_rarer_each_window_reads():
+    clock = Clock()
+    batch = _batch(clock)
+    for n in range(250):  # 25 changes a second for 10 s: about 200 officers at work
+        clock.now += 0.04
+        batch.add(_event(n))
+    assert batch.rate() == pytest.approx(25.0)
+    batch.take(lambda i: True)
+    batch.add(_event(1000))
+    assert batch.delay() == pytest.approx(5.0)  # rows: 0.2 s per change a second
+    batch.take(lambda i: True)  # nothing due yet
+    clock.now += 5.0
+    assert batch.take(lambda i: True).ids == (1000,)
+    clock.now += 20.0  # the account went quiet: back to the short intervals
+    assert batch.rate() == 0.0
