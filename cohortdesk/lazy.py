@@ -30,11 +30,9 @@ class _LazyModule(ModuleType):
     here, so a test that patches the real module is seen through the stand-in too."""
 
     def __getattr__(self, attr: str) -> Any:
-        name = self.__name__
-        module = sys.modules.get(name)
-        if module is None:
-            module = importlib.import_module(name)
-        return getattr(module, attr)
+        # Always through import_module, never straight from sys.modules: a module another thread is
+        # still importing is in sys.modules half made, and import_module waits for it to be done.
+        return getattr(importlib.import_module(self.__name__), attr)
 
 
 def lazy_module(name: str) -> ModuleType:
