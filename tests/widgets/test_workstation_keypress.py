@@ -251,3 +251,53 @@ def test_a_press_on_an_enrollment_someone_else_took_meanwhile_is_refused_in_word
     assert window.current_document().latest_action is None  # shown as it is: not decided
     assert "Thandi Nkosi" in window.review.banner.text() and not window.ui.approve_button.isEnabled()
     assert ws.errors == []
+
+
+def test_a_press_on_a_read_ahead_document_the_learner_replaced_meanwhile_is_refused(
+    qtbot, ws, sql_guard, monkeypatch
+):
+    window = ws.window
+    sipho = ws.world["enrollments"]["Sipho Dlamini"]
+    lerato = ws.world["enrollments"]["Lerato Mokoena"]
+    told: list[str] = []
+    monkeypatch.setattr(
+        "cohortdesk.views.workstation.decisions.show_error", lambda _parent, error, _title: told.append(str(error))
+    )
+    _idle(qtbot, window)
+    QTest.keyClick(window.ui.queue_table, Qt.Key.Key_A)  # his ID; on to his matric certificate
+    settle(qtbot, window)
+    _idle(qtbot, window)  # Lerato's detail and first page are read ahead now
+    with sql_guard.paused(), ws.db.session() as s:  # she uploads another ID meanwhile
+        enrollment = s.get(CohortEnrollment, lerato)
+        uploaded = dict(enrollment.uploaded_documents)
+        uploaded["id_document"] = dict(uploaded["id_document"], checksum="0" * 64, file_name="new.pdf")
+        enrollment.uploaded_documents = uploaded
+    QTest.keyClick(window.ui.queue_table, Qt.Key.Key_A)
+    assert window._detail.student.enrollment_id == lerato and window.review.opening(lerato)
+    QTest.keyClick(window.ui.queue_table, Qt.Key.Key_A)  # on the file read ahead, not the new one
+    settle(qtbot, window)
+    qtbot.waitUntil(lambda: bool(told), timeout=15000)
+    settle(qtbot, window)
+    assert _decisions(ws, sql_guard) == [
+        (sipho, "id_document", "approved"),
+        (sipho, "matric_certificate", "approved"),
+    ]
+    assert len(told) == 1 and "changed" in told[0]
+
+
+
+def test_presses_still_on_their_way_when_the_window_closes_are_written(qtbot, ws, sql_guard):
+    """Closed with presses not yet answered: each is written (the last one waited for its claim)."""
+    window = ws.window
+    sipho = ws.world["enrollments"]["Sipho Dlamini"]
+    lerato = ws.world["enrollments"]["Lerato Mokoena"]
+    _idle(qtbot, window)
+    pressed = [_press_a(qtbot, window, 0) for _ in range(3)]
+    assert pressed == [(sipho, "id_document"), (sipho, "matric_certificate"), (lerato, "id_document")]
+    assert window.decisions.waiting()  # her claim is not known yet
+    window.close()
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=15000)
+    ws.runner.shutdown()
+    assert _decisions(ws, sql_guard) == [(e, d, "approved") for e, d in pressed]
+    with sql_guard.paused(), ws.db.read_session() as s:
+        assert s.get(CohortEnrollment, lerato).claim_token is None  # given back after the decision

@@ -134,6 +134,10 @@ class Decisions(QObject):
         """A decision (or an undo, or a replay) is on its way and not yet answered."""
         return bool(self._presses) or self._undoing or self._replaying
 
+    def waiting(self) -> bool:
+        """A decision made on an enrollment still being opened waits for its claim (not sent yet)."""
+        return any(not p.ready for p in self._presses)
+
     def pending(self) -> list[tuple[DecisionCommand, DocumentRow]]:
         """The decisions made and not yet answered, in order: (command, document as decided on)."""
         return [(p.command, p.doc) for p in self._presses]
@@ -393,11 +397,12 @@ class Decisions(QObject):
             if not press.ready:
                 return  # those after it wait too: decisions are written in the order made
             press.sent = True
-            # Kept until answered: a decision whose reply is lost is replayed with its key.
+            # Kept until answered: a decision whose reply is lost is replayed with its key. Written
+            # even if the window closes first (the officer saw it taken), before the claim goes back.
             command = self.outbox.add(press.command)
             self.runner.db(review.decide, self.db, command, self.identity, chain=self.outbox.chain).success(
                 lambda outcome, press=press: self._on_decided(outcome, press)
-            ).failure(lambda error, press=press: self._on_decide_failed(error, press)).start()
+            ).failure(lambda error, press=press: self._on_decide_failed(error, press)).keep().start()
 
     def claimed(self, opening: ReviewOpening, still_to_open: int | None) -> None:
         """An enrollment was opened for review (claimed, or found held): decisions made on it while
@@ -579,7 +584,7 @@ class Decisions(QObject):
         self._replaying = True
         self.runner.db(self.outbox.replay, self.db, self.identity).success(
             lambda outcomes: self._on_replayed(outcomes, then)
-        ).failure(self._on_replay_failed).start()
+        ).failure(self._on_replay_failed).keep().start()
         return True
 
     def _on_replayed(self, outcomes: list[Any], then: Any) -> None:

@@ -1193,13 +1193,33 @@ class MainWindow(QMainWindow):
         super().resizeEvent(event)
         self.state.adapt()
 
+    def _close_when_sent(self) -> None:
+        if self.decisions.waiting() and time.monotonic() < self._close_deadline:
+            QTimer.singleShot(50, self._close_when_sent)
+        else:
+            self.close()
+
     def changeEvent(self, event: QEvent) -> None:
         # The student pane's HTML takes its link colour when it is set: redraw it for a new theme.
         if event.type() == QEvent.Type.PaletteChange and getattr(self, "detail_pane", None) is not None:
             self.detail_pane.render_student()
         super().changeEvent(event)
 
+    #: How long closing waits for decisions made on an enrollment still being opened (its claim).
+    CLOSE_WAIT_SECONDS = 15.0
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        # A decision made on an enrollment still being opened is sent when its claim comes: the
+        # window stays until then (or it is refused in words), so none is dropped unsaid. Decisions
+        # already on their way are written by the runner before the claim is given back.
+        deadline = getattr(self, "_close_deadline", None)
+        if self.decisions.waiting() and (deadline is None or time.monotonic() < deadline):
+            event.ignore()
+            if deadline is None:
+                self._close_deadline = time.monotonic() + self.CLOSE_WAIT_SECONDS
+                self.statusBar().showMessage("Saving the decisions still on their way before closing…")
+                self._close_when_sent()
+            return
         self.live.stop()
         self.connection.close()
         self.review.release()
