@@ -1,9 +1,10 @@
 """Shared fixtures: a fresh migrated database per test on SQLite and on a real PostgreSQL.
 
 Migrating is the slow part of making a database, so each backend is migrated once per session (on
-first use) and every test gets a copy: SQLite by copying the migrated file, PostgreSQL with
-``CREATE DATABASE … TEMPLATE``. Tests of the migrations themselves start from empty databases
-(``sqlite_url``, ``pg_url``).
+first use; once per pytest-xdist worker) and every test gets a copy: SQLite by copying the migrated
+file, PostgreSQL with ``CREATE DATABASE … TEMPLATE``, made ahead of the test and dropped after it on a
+thread of the worker (``_ClonePool``). Tests of the migrations themselves start from empty databases
+(``sqlite_url``, ``pg_url``). Names are random, so workers and other runs on the same server never meet.
 
 PostgreSQL tests create and drop their own database on ``postgresql://postgres@127.0.0.1:5432`` unless
 ``COHORTDESK_TEST_PG_URL`` says otherwise. An unreachable server skips them on a developer machine
@@ -14,12 +15,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import URL, create_engine, make_url, text
+from sqlalchemy import URL, Connection, create_engine, make_url, text
 
 from cohortdesk.db import Database, migrate
 
@@ -81,41 +83,148 @@ _DATABASE_SETTINGS_SQL = text(
 )
 
 
-def clone_pg_database(template: URL, prefix: str = "cdtest") -> URL:
+def clone_pg_database(template: URL, prefix: str = "cdtest", admin: Connection | None = None) -> URL:
     """A new database copied from ``template`` (which nobody may be connected to); returns its URL.
 
     ``CREATE DATABASE … TEMPLATE`` copies what is inside a database, not what the cluster keeps about
-    it, so the migrations' database-level grants (CONNECT) and per-role settings are copied too."""
+    it, so the migrations' database-level grants (CONNECT) and per-role settings are copied too, in one
+    transaction (one commit to wait for, not one per statement). ``admin``: an open connection to use."""
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template.database}"'))
-        grants = conn.execute(_DATABASE_GRANTS_SQL, {"name": template.database}).all()
-        if grants:
-            conn.execute(text(f'REVOKE ALL ON DATABASE "{name}" FROM PUBLIC'))
-        for grantee, privilege, grantable in grants:
-            option = " WITH GRANT OPTION" if grantable else ""
-            conn.execute(text(f'GRANT {privilege} ON DATABASE "{name}" TO {grantee}{option}'))
-        for role, settings in conn.execute(_DATABASE_SETTINGS_SQL, {"name": template.database}):
-            target = f'ROLE {role} IN DATABASE "{name}"' if role else f'DATABASE "{name}"'
-            for setting in settings:
-                key, _, value = setting.partition("=")
-                conn.execute(text(f"ALTER {target} SET {key} = :value"), {"value": value})
-    admin.dispose()
+    engine = None
+    if admin is None:
+        engine = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
+        admin = engine.connect()
+    try:
+        admin.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template.database}"'))
+        grants = admin.execute(_DATABASE_GRANTS_SQL, {"name": template.database}).all()
+        settings = admin.execute(_DATABASE_SETTINGS_SQL, {"name": template.database}).all()
+        if grants or settings:
+            admin.exec_driver_sql("BEGIN")
+            try:
+                if grants:
+                    admin.execute(text(f'REVOKE ALL ON DATABASE "{name}" FROM PUBLIC'))
+                for grantee, privilege, grantable in grants:
+                    option = " WITH GRANT OPTION" if grantable else ""
+                    admin.execute(text(f'GRANT {privilege} ON DATABASE "{name}" TO {grantee}{option}'))
+                for role, values in settings:
+                    target = f'ROLE {role} IN DATABASE "{name}"' if role else f'DATABASE "{name}"'
+                    for setting in values:
+                        key, _, value = setting.partition("=")
+                        admin.execute(text(f"ALTER {target} SET {key} = :value"), {"value": value})
+            except BaseException:
+                admin.exec_driver_sql("ROLLBACK")
+                raise
+            admin.exec_driver_sql("COMMIT")
+    finally:
+        if engine is not None:
+            admin.close()
+            engine.dispose()
     return template.set(database=name)
 
 
-def drop_pg_database(url: URL) -> None:
-    admin = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(
+def drop_pg_database(url: URL, admin: Connection | None = None) -> None:
+    """Drop ``url``'s database, ending its sessions first. ``admin``: an open autocommit connection."""
+    engine = None
+    if admin is None:
+        engine = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
+        admin = engine.connect()
+    try:
+        admin.execute(
             text(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n AND pid <> pg_backend_pid()"
             ),
             {"n": url.database},
         )
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}"'))
-    admin.dispose()
+        admin.execute(text(f'DROP DATABASE IF EXISTS "{url.database}"'))
+    finally:
+        if engine is not None:
+            admin.close()
+            engine.dispose()
+
+
+class _ClonePool:
+    """Clones of the migrated template made before a test asks, and used ones dropped after it, on a
+    thread of this process: copying and removing a database is mostly the server writing and syncing
+    files, which a test need not wait for. Each test still gets a database nobody used before."""
+
+    AHEAD = 2
+
+    def __init__(self, template: URL) -> None:
+        self._template = template
+        self._ready: list[URL] = []
+        self._used: list[URL] = []
+        self._failure: BaseException | None = None
+        self._closing = False
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._work, name="pg-clone-pool", daemon=True)
+        self._thread.start()
+
+    def take(self) -> URL:
+        with self._changed:
+            self._changed.wait_for(lambda: bool(self._ready) or self._failure is not None)
+            if self._ready:
+                url = self._ready.pop(0)
+                self._changed.notify_all()
+                return url
+            raise RuntimeError(f"the test databases could not be made: {self._failure}") from self._failure
+
+    def release(self, url: URL) -> None:
+        with self._changed:
+            self._used.append(url)
+            self._changed.notify_all()
+
+    def _next_job(self) -> tuple[str, URL | None]:
+        def due() -> bool:
+            wanted = len(self._ready) < self.AHEAD and self._failure is None
+            return bool(self._used) or self._closing or wanted
+
+        with self._changed:
+            self._changed.wait_for(due)
+            if self._used:
+                return "drop", self._used.pop(0)
+            if self._closing:
+                return "stop", None
+            return "clone", None
+
+    def _work(self) -> None:
+        engine = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as admin:
+                while True:
+                    job, url = self._next_job()
+                    if job == "stop":
+                        return
+                    try:
+                        if url is not None:
+                            drop_pg_database(url, admin)
+                        else:
+                            made = clone_pg_database(self._template, admin=admin)
+                            with self._changed:
+                                self._ready.append(made)
+                                self._changed.notify_all()
+                    except BaseException as exc:  # noqa: BLE001 - handed to the test that waits
+                        with self._changed:
+                            self._failure = exc
+                            self._changed.notify_all()
+                        if admin.invalidated or admin.closed:
+                            return
+        except BaseException as exc:  # noqa: BLE001 - e.g. the connection could not be made
+            with self._changed:
+                self._failure = self._failure or exc
+                self._changed.notify_all()
+        finally:
+            engine.dispose()
+
+    def close(self) -> None:
+        """Drop every database made and handed back (waiting for the thread), then the ready ones."""
+        with self._changed:
+            self._closing = True
+            self._changed.notify_all()
+        self._thread.join()
+        for url in [*self._used, *self._ready]:
+            drop_pg_database(url)
+        self._used.clear()
+        self._ready.clear()
 
 
 class MigratedDatabases:
@@ -125,6 +234,7 @@ class MigratedDatabases:
         self._folder = folder
         self._sqlite_template: Path | None = None
         self._pg_template: URL | None = None
+        self._pg_pool: _ClonePool | None = None
 
     def sqlite_url(self, path: Path) -> str:
         """Copy the migrated SQLite file to ``path``; returns its URL."""
@@ -143,11 +253,10 @@ class MigratedDatabases:
     def sqlite(self, path: Path) -> Database:
         return Database(self.sqlite_url(path))
 
-    def pg_url(self, prefix: str = "cdtest") -> URL:
-        """A new PostgreSQL database cloned from the migrated template (drop it with
-        ``drop_pg_database``)."""
+    def pg_url(self) -> URL:
+        """A new PostgreSQL database cloned from the migrated template; hand it back with ``release``."""
         require_pg()
-        if self._pg_template is None:
+        if self._pg_pool is None:
             template = create_pg_database("cdtmpl")
             db = Database(template)
             try:
@@ -158,9 +267,19 @@ class MigratedDatabases:
                 raise
             db.dispose()
             self._pg_template = template
-        return clone_pg_database(self._pg_template, prefix)
+            self._pg_pool = _ClonePool(template)
+        return self._pg_pool.take()
+
+    def release(self, url: URL) -> None:
+        """Done with a database from ``pg_url``: it is dropped in the background (by ``close`` at the
+        latest). Its connections must be closed (``Database.dispose``); any left are ended."""
+        assert self._pg_pool is not None
+        self._pg_pool.release(url)
 
     def close(self) -> None:
+        if self._pg_pool is not None:
+            self._pg_pool.close()
+            self._pg_pool = None
         if self._pg_template is not None:
             drop_pg_database(self._pg_template)
             self._pg_template = None
@@ -206,7 +325,7 @@ def migrated_pg_url(migrated: MigratedDatabases) -> Iterator[URL]:
     try:
         yield url
     finally:
-        drop_pg_database(url)
+        migrated.release(url)
 
 
 @pytest.fixture

@@ -30,7 +30,6 @@ from cohortdesk.services import demo, validation
 from cohortdesk.services.demo import tables
 from cohortdesk.services.documents.storage import DocumentStore, md5_base64
 from cohortdesk.services.review.decisions import compute_state, latest_decisions, required_documents
-from tests.conftest import drop_pg_database
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 
@@ -63,7 +62,7 @@ def demo_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     finally:
         database.dispose()
         if pg_url is not None:
-            drop_pg_database(pg_url)
+            migrated.release(pg_url)
 
 
 @pytest.fixture
@@ -273,6 +272,7 @@ def _fingerprint(db: Database) -> list[tuple]:
     )
 
 
+@pytest.mark.slow
 def test_same_seed_gives_the_same_data(tmp_path: Path, fresh_db: Database, store: DocumentStore, migrated):
     db = fresh_db
     demo.load_demo(db, students=60, seed=11, store=store, now=NOW)
@@ -318,6 +318,7 @@ def test_cancel_adds_nothing(fresh_db: Database, store: DocumentStore):
     assert not demo.has_demo(db)
 
 
+@pytest.mark.slow
 def test_files_are_reused_beyond_the_unique_range(fresh_db: Database, store: DocumentStore):
     db = fresh_db
     summary = demo.load_demo(db, students=300, store=store, now=NOW, unique_file_students=40)

@@ -37,7 +37,6 @@ from cohortdesk.services.reports import ExportRequest, export_report, queries
 from cohortdesk.services.reports import export as report_export
 from cohortdesk.services.reports.common import Ticker
 from tests import report_data
-from tests.conftest import drop_pg_database
 
 AS_AT = date(2026, 3, 1)
 LEARNERSHIP = ("Q1 2026 Learnership", "Learnership", "Sasol Ltd")
@@ -136,7 +135,7 @@ def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     finally:
         database.dispose()
         if request.param != "sqlite":
-            drop_pg_database(url)
+            migrated.release(url)
 
 
 @pytest.fixture

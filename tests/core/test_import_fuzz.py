@@ -115,6 +115,7 @@ def _check(store: tuple[Database, int], path: Path) -> None:
     assert _counts(db) == before  # a preview writes nothing
 
 
+@pytest.mark.slow
 @FUZZ
 @given(
     header=st.lists(st.sampled_from(HEADERS), min_size=1, max_size=12),

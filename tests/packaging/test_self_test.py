@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from PySide6.QtGui import QImage
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,6 +27,7 @@ def _run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_self_test_renders_the_main_window_on_demo_data(tmp_path):
     png = tmp_path / "shot.png"
     result = _run(tmp_path / "home", str(png))

@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 from sqlalchemy import URL, create_engine, text
 
-from cohortdesk.db import Database, migrate
+from cohortdesk.db import Database
 from cohortdesk.models import ActiveStorageAttachment, ActiveStorageBlob, Submission, Submitter
 from cohortdesk.services.access import log as access_log
 from cohortdesk.services.access import logins as admin_users
@@ -26,7 +26,7 @@ from cohortdesk.services.configuration import edits as ce
 from cohortdesk.services.documents.storage import DocumentStore
 from cohortdesk.services.review import decisions as verification
 from tests import factories
-from tests.conftest import _pg_admin_url, create_pg_database, drop_pg_database
+from tests.conftest import MigratedDatabases, _pg_admin_url, drop_pg_database
 
 TENANT_TABLES = (
     "institutions",
@@ -187,12 +187,13 @@ def _tenant(db: Database, store: DocumentStore, name: str) -> Tenant:
 
 
 @contextmanager
-def secured_database(tmp_path_factory: Any) -> Iterator[Secured]:
-    url = create_pg_database("cdsec")
+def secured_database(tmp_path_factory: Any, migrated: MigratedDatabases) -> Iterator[Secured]:
+    # A copy of the session's migrated database, dropped here (not in the background): its logins can
+    # only be dropped once the database that grants them rights is gone.
+    url = migrated.pg_url()
     admin = Database(url)
     secured: Secured | None = None
     try:
-        migrate.upgrade(admin)
         store = DocumentStore(tmp_path_factory.mktemp("store"))
         secured = Secured(url=url, admin=admin, a=_tenant(admin, store, "A"), b=_tenant(admin, store, "B"))
         for tenant in (secured.a, secured.b):

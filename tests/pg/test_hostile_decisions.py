@@ -69,8 +69,8 @@ def release_all(conn: psycopg.Connection, enrollment: int) -> None:
 
 
 @pytest.fixture(scope="module")
-def sec(tmp_path_factory) -> Secured:
-    with secured_database(tmp_path_factory) as secured:
+def sec(tmp_path_factory, migrated) -> Secured:
+    with secured_database(tmp_path_factory, migrated) as secured:
         yield secured
 
 

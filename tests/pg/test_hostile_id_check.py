@@ -31,8 +31,8 @@ RESULT = "SELECT cohortdesk_id_number_check_result(%s)"
 
 
 @pytest.fixture(scope="module")
-def sec(tmp_path_factory) -> Secured:
-    with secured_database(tmp_path_factory) as secured:
+def sec(tmp_path_factory, migrated) -> Secured:
+    with secured_database(tmp_path_factory, migrated) as secured:
         secured.store = DocumentStore(tmp_path_factory.mktemp("ids"))  # type: ignore[attr-defined]
         yield secured
 

@@ -39,8 +39,8 @@ LETTER_STORES: dict[int, DocumentStore] = {}  # account -> where that letter's b
 
 
 @pytest.fixture(scope="module")
-def sec(tmp_path_factory) -> Secured:
-    with secured_database(tmp_path_factory) as secured:
+def sec(tmp_path_factory, migrated) -> Secured:
+    with secured_database(tmp_path_factory, migrated) as secured:
         store = DocumentStore(tmp_path_factory.mktemp("letters"))
         for tenant in (secured.a, secured.b):
             letter = factories.upload(store, "letter.pdf", b"%PDF disability letter")

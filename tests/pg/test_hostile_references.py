@@ -30,8 +30,8 @@ ROLES = ("super_admin", "officer", "officer_pi", "report_viewer")
 
 
 @pytest.fixture(scope="module")
-def sec(tmp_path_factory) -> Secured:
-    with secured_database(tmp_path_factory) as secured:
+def sec(tmp_path_factory, migrated) -> Secured:
+    with secured_database(tmp_path_factory, migrated) as secured:
         yield secured
 
 

@@ -29,8 +29,8 @@ GROUPS = ("cohortdesk_super_admin", "cohortdesk_officer", "cohortdesk_report_vie
 
 
 @pytest.fixture(scope="module")
-def sec(tmp_path_factory) -> Secured:
-    with secured_database(tmp_path_factory) as secured:
+def sec(tmp_path_factory, migrated) -> Secured:
+    with secured_database(tmp_path_factory, migrated) as secured:
         yield secured
 
 

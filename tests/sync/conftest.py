@@ -14,7 +14,7 @@ from sqlalchemy import URL
 from cohortdesk.db import Database
 from cohortdesk.services.configuration import edits as ce
 from tests import factories
-from tests.conftest import MigratedDatabases, drop_pg_database
+from tests.conftest import MigratedDatabases
 
 
 @dataclass
@@ -41,9 +41,9 @@ def seed_server(server: Database, learners: int = 4) -> World:
 
 @pytest.fixture
 def server_url(migrated: MigratedDatabases) -> Iterator[URL]:
-    url = migrated.pg_url("cdsync")
+    url = migrated.pg_url()
     yield url
-    drop_pg_database(url)
+    migrated.release(url)
 
 
 @pytest.fixture

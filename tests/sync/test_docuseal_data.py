@@ -23,6 +23,7 @@ def _accounts(server: Database) -> list[int]:
     return [r[0] for r in server_sql(server, "SELECT DISTINCT account_id FROM institutions ORDER BY 1")]
 
 
+@pytest.mark.slow
 def test_the_whole_demo_syncs_to_a_laptop_per_account(server_url, new_laptop, tmp_path):
     server = Database(server_url)
     try:

@@ -45,7 +45,7 @@ from cohortdesk.services.configuration import sync_actions as admin_sync
 from cohortdesk.services.sync import conflicts, engine, local, sync_status
 from cohortdesk.services.sync.spec import SPECS, get_field, same
 from tests import factories
-from tests.conftest import MigratedDatabases, drop_pg_database
+from tests.conftest import MigratedDatabases
 from tests.sync.conftest import World, seed_server
 
 pytestmark = pytest.mark.pg
@@ -544,7 +544,7 @@ class SyncMachine(RuleBasedStateMachine):
 
 @pytest.mark.slow
 def test_random_interleavings_lose_nothing_and_converge(migrated: MigratedDatabases, tmp_path: Path) -> None:
-    url = migrated.pg_url("cdsync")
+    url = migrated.pg_url()
     server = Database(url)
     SyncMachine.server = server
     SyncMachine.migrated = migrated
@@ -554,4 +554,4 @@ def test_random_interleavings_lose_nothing_and_converge(migrated: MigratedDataba
         run_state_machine_as_test(SyncMachine, settings=profile)
     finally:
         server.dispose()
-        drop_pg_database(url)
+        migrated.release(url)

@@ -17,6 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("width", "height", "scale", "compact"),
     [
@@ -33,6 +34,7 @@ def test_fits_the_screen_without_breaking_words(width, height, scale, compact):
     assert report["compact"] is compact
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     shutil.which("xvfb-run") is None, reason="Xvfb is not installed (scripts/test.sh installs it)"
 )
