@@ -11,7 +11,7 @@ import pytest
 from PySide6.QtCore import QSize, QTimer
 from PySide6.QtGui import QImage
 
-from cohortdesk.views.preview import DocumentPreview
+from cohortdesk.views.preview import DocumentPreview, client, protocol
 from cohortdesk.views.preview.render_worker import (
     CRASH_ON_OPEN,
     CRASH_ONCE_FILE_ENV,
@@ -558,3 +558,54 @@ def test_a_document_not_read_ahead_is_on_screen_after_one_round_trip(qtbot, prev
     assert exact and ink(image) > 50
     assert not [h for h in requests_sent if h["op"] == "render" and h["page"] == 0]
     assert preview.rotation() == (90 if zoom == "rotated" else 0)
+
+
+# -- pixels through the shared file -----------------------------------------------------------------
+
+
+def _pixel_files() -> list[Path]:
+    return sorted(client.SHARED_MEMORY_DIR.glob(f"cohortdesk-preview-{os.getpid()}-*"))
+
+
+@pytest.mark.skipif(not client.SHARED_MEMORY_DIR.is_dir(), reason="no /dev/shm: pixels go through the pipe")
+def test_pages_come_through_the_shared_pixel_file_and_leave_no_name_behind(qtbot, preview, monkeypatch):
+    shared: list[bool] = []
+    real = client.RenderClient._image
+
+    def spy(self, header, payload, page):
+        shared.append(bool(header.get("shared")))
+        return real(self, header, payload, page)
+
+    monkeypatch.setattr(client.RenderClient, "_image", spy)
+    show_and_wait(qtbot, preview, samples.pdf(2), name="two.pdf")
+    assert shared and all(shared)
+    assert ink(preview.page_image(1)) > 50
+    assert _pixel_files() == []  # named only until the worker said ready
+    expect_message(qtbot, preview, samples.pdf(1, marker=CRASH_ON_OPEN), "application/pdf")
+    show_and_wait(qtbot, preview, samples.pdf(1), name="after.pdf")  # a fresh worker, a fresh file
+    assert ink(preview.page_image(1)) > 50
+    assert _pixel_files() == []
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        {"width": 100, "height": 100, "bpl": 400},  # more rows than bytes
+        {"width": 100, "height": 10, "bpl": 100},  # rows narrower than their pixels
+        {"width": 0, "height": 10, "bpl": 400},
+    ],
+)
+def test_pixels_that_do_not_match_their_reply_are_refused(header):
+    with pytest.raises(protocol.ProtocolError):
+        client._image(header, bytes(4000))
+
+
+def test_without_shared_memory_pages_come_through_the_pipe(qtbot, monkeypatch, tmp_path):
+    monkeypatch.setattr(client, "SHARED_MEMORY_DIR", tmp_path / "absent")
+    preview = make_preview(qtbot)
+    try:
+        show_and_wait(qtbot, preview, samples.pdf(2), name="two.pdf")
+        assert ink(preview.page_image(1)) > 50
+        qtbot.waitUntil(lambda: preview.page_image(2) is not None, timeout=WAIT_MS)
+    finally:
+        preview.shutdown()

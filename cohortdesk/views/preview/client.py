@@ -14,13 +14,20 @@ pages there, while the worker has nothing else to do (the current document's req
 first). ``adopt`` then makes it the current document without a second parse, so the officer's next
 document can be on screen from the page cache at once. Read-ahead is best effort: a document that
 fails or times out there only loses its head start (``ahead_failed``).
+
+Pixels come back through a shared pixel file where the system has /dev/shm (``PixelFile``), else
+through the pipe. Each worker gets a file of its own, whose name is removed as soon as the worker
+says ready: nothing is left behind, whoever dies first, and a worker that was given up on can never
+write into its successor's pages.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+import mmap
 import os
+import secrets
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -40,6 +47,57 @@ RENDER_WORKER_FLAG = "--render-worker"
 DEFAULT_TIMEOUT_MS = 10_000
 START_TIMEOUT_MS = 30_000
 ABANDON_AFTER_S = 0.5  # how long a request for a document no longer wanted may still run
+SHARED_MEMORY_DIR = Path("/dev/shm")
+# The largest page the worker draws (geometry.MAX_RENDER_PIXELS, RGB32). The file is sparse: only
+# the pixels written take memory, committed by the worker as it writes them.
+PIXEL_FILE_SIZE = geometry.MAX_RENDER_PIXELS * 4
+
+
+class PixelFile:
+    """The GUI's end of one worker's shared pixel file (``protocol.PIXELS_ENV``)."""
+
+    def __init__(self, path: Path, view: mmap.mmap) -> None:
+        self.path: Path | None = path
+        self._map: mmap.mmap | None = view
+
+    @classmethod
+    def create(cls) -> PixelFile | None:
+        """A fresh file, or None where there is no /dev/shm or it cannot be made (pixels then go
+        through the pipe)."""
+        if not sys.platform.startswith("linux") or not SHARED_MEMORY_DIR.is_dir():
+            return None
+        path = SHARED_MEMORY_DIR / f"cohortdesk-preview-{os.getpid()}-{secrets.token_hex(8)}"
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        except OSError:
+            return None
+        try:
+            os.ftruncate(fd, PIXEL_FILE_SIZE)
+            return cls(path, mmap.mmap(fd, PIXEL_FILE_SIZE))
+        except (OSError, ValueError):
+            path.unlink(missing_ok=True)
+            return None
+        finally:
+            os.close(fd)
+
+    def forget_name(self) -> None:
+        """Remove the name (the worker has the file open by now); the memory stays mapped."""
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
+            self.path = None
+
+    def close(self) -> None:
+        self.forget_name()
+        if self._map is not None:
+            self._map.close()
+            self._map = None
+
+    def image(self, header: dict[str, Any]) -> QImage:
+        """A copy of the page the worker just wrote, as ``header`` describes it."""
+        if self._map is None:
+            raise protocol.ProtocolError("pixels in a shared file this worker does not have")
+        with memoryview(self._map) as view:
+            return _image(header, view)
 
 
 def worker_command() -> tuple[str, list[str]]:
@@ -111,6 +169,7 @@ class RenderClient(QObject):
         self._sent_at = 0.0
         self.restarts = 0
         self.pid: int | None = None
+        self._pixels: PixelFile | None = None  # the current worker's shared pixel file
         self._retried: set[int] = set()  # documents (tokens) already given their second chance
 
     # -- public ------------------------------------------------------------------------------------
@@ -234,6 +293,12 @@ class RenderClient(QObject):
                     process.kill()
                     process.waitForFinished(1000)
             process.deleteLater()
+        self._drop_pixels()
+
+    def _drop_pixels(self) -> None:
+        pixels, self._pixels = self._pixels, None
+        if pixels is not None:
+            pixels.close()
 
     # -- process lifecycle --------------------------------------------------------------------------
 
@@ -252,6 +317,10 @@ class RenderClient(QObject):
             existing = environment.value("PYTHONPATH", "")
             environment.insert("PYTHONPATH", root + (os.pathsep + existing if existing else ""))
         environment.insert("QT_QPA_PLATFORM", "offscreen")  # the worker never shows a window
+        self._drop_pixels()
+        self._pixels = PixelFile.create()
+        if self._pixels is not None and self._pixels.path is not None:
+            environment.insert(protocol.PIXELS_ENV, str(self._pixels.path))
         for name, value in self._environment.items():
             environment.insert(name, value)
         process.setProcessEnvironment(environment)
@@ -283,6 +352,7 @@ class RenderClient(QObject):
         self._timer.stop()
         self._start_timer.stop()
         self._loaded_token = None
+        self._drop_pixels()
         if process is not None:
             log.warning("Render worker %s stopped: %s", process.processId(), reason)
             # Its signals are ignored from now on (the generation moved on). Delete it only once the
@@ -397,19 +467,28 @@ class RenderClient(QObject):
         try:
             frames = self._reader.feed(chunk.data())
         except (protocol.ProtocolError, ValueError) as exc:
-            in_flight = self._in_flight
-            self._in_flight = None
-            self._retire(f"protocol error: {exc}")
-            if in_flight is not None:
-                self._fail_request(in_flight[1], "crashed", {"detail": str(exc)})
-            self._spawn()
+            self._protocol_failure(exc, self._in_flight[1] if self._in_flight else None)
             return
         for header, payload in frames:
-            self._on_frame(header, payload)
+            answering = self._in_flight[1] if self._in_flight else None
+            try:
+                self._on_frame(header, payload)
+            except protocol.ProtocolError as exc:  # pixels that do not match what the reply says
+                self._protocol_failure(exc, answering)
+                return
         self._pump()
+
+    def _protocol_failure(self, exc: Exception, request: _Request | None) -> None:
+        self._in_flight = None
+        self._retire(f"protocol error: {exc}")
+        if request is not None:
+            self._fail_request(request, "crashed", {"detail": str(exc)})
+        self._spawn()
 
     def _on_frame(self, header: dict[str, Any], payload: bytes) -> None:
         if header.get("op") == "ready":
+            if self._pixels is not None:
+                self._pixels.forget_name()
             self._ready = True
             self._start_timer.stop()
             self.pid = int(header.get("pid", 0)) or None
@@ -436,10 +515,10 @@ class RenderClient(QObject):
                 self._fail_request(request, str(header.get("error", "internal")), header)
             elif not request.header.get("quiet"):
                 first = header.pop("first", None)
-                if isinstance(first, dict) and request.key is not None and payload:
+                if isinstance(first, dict) and request.key is not None and (payload or header.get("shared")):
                     width, height = (int(n) for n in first["key"])
                     key = RenderKey(request.key.fingerprint, 0, request.key.rotation, width, height)
-                    self.page_rendered.emit(request.token, key, _image(first, payload))
+                    self.page_rendered.emit(request.token, key, self._image(header, payload, first))
                 self.opened.emit(request.token, header)
             return
         assert request.key is not None
@@ -452,7 +531,7 @@ class RenderClient(QObject):
             else:
                 self._fail_request(request, str(header.get("error", "internal")), header)
             return
-        self.page_rendered.emit(request.token, request.key, _image(header, payload))
+        self.page_rendered.emit(request.token, request.key, self._image(header, payload, header))
 
     def _on_ahead_frame(self, request: _Request, header: dict[str, Any], payload: bytes) -> None:
         if not header.get("ok"):
@@ -463,7 +542,15 @@ class RenderClient(QObject):
             self.ahead_opened.emit(request.token, header)
         else:
             assert request.key is not None
-            self.page_rendered.emit(request.token, request.key, _image(header, payload))
+            self.page_rendered.emit(request.token, request.key, self._image(header, payload, header))
+
+    def _image(self, header: dict[str, Any], payload: bytes, page: dict[str, Any]) -> QImage:
+        """The page ``page`` describes (a reply or its ``first``), from the pipe or the shared file."""
+        if header.get("shared"):
+            if self._pixels is None:
+                raise protocol.ProtocolError("pixels in a shared file this worker does not have")
+            return self._pixels.image(page)
+        return _image(page, payload)
 
     def _fail_request(self, request: _Request, code: str, details: dict[str, Any]) -> None:
         """A failed open, a timeout or a crash is the whole document's problem (read ahead: only its
@@ -489,11 +576,10 @@ class RenderClient(QObject):
             self.failed.emit(token, code, details)
 
 
-def _image(header: dict[str, Any], payload: bytes) -> QImage:
-    return QImage(
-        payload,
-        int(header["width"]),
-        int(header["height"]),
-        int(header["bpl"]),
-        QImage.Format.Format_RGB32,
-    ).copy()  # own the pixels: ``payload`` goes away with this frame
+def _image(header: dict[str, Any], pixels: bytes | memoryview) -> QImage:
+    width, height, bpl = int(header["width"]), int(header["height"]), int(header["bpl"])
+    if width <= 0 or height <= 0 or bpl < width * 4 or bpl * height > len(pixels):
+        raise protocol.ProtocolError(f"a {width} x {height} page does not fit its {len(pixels)} bytes")
+    with memoryview(pixels)[: bpl * height] as view:
+        # Own the pixels: the frame's payload goes, and the shared file is written again.
+        return QImage(view, width, height, bpl, QImage.Format.Format_RGB32).copy()

@@ -20,12 +20,14 @@ on stdin and answers each on stdout, one at a time, holding only the current doc
 * ``read``   {token, document_type} -> {reading} (``services.documents.reading``): a PDF page's own text where
   it has one, else OCR of the page rendered at ``READ_DPI``; images are OCRed as decoded.
 
-Documents never touch the disk: they arrive and leave through the pipe.
+Documents never touch the disk: they arrive and leave through the pipe. Pixels leave through the
+shared pixel file when the GUI gave one (``protocol.PIXELS_ENV``; it lives in memory, /dev/shm).
 """
 
 from __future__ import annotations
 
 import io
+import mmap
 import os
 import sys
 import threading
@@ -85,8 +87,9 @@ class Renderer:
         self._image: Any = None
         self._decoded: dict[int, tuple[Any, bool]] = {}  # frame -> (oriented RGB image, full size?)
         self._ahead: OrderedDict[int, Renderer] = OrderedDict()  # token -> a document opened ahead
+        self._sheet: Any = None  # the last page drawn: its pixels are lent out until the next one
 
-    def handle(self, header: dict[str, Any], payload: bytes) -> tuple[dict[str, Any], bytes]:
+    def handle(self, header: dict[str, Any], payload: bytes) -> tuple[dict[str, Any], bytes | memoryview]:
         op = header.get("op")
         if op == "open":
             token = int(header["token"])
@@ -144,7 +147,9 @@ class Renderer:
             raise
         return self.info
 
-    def _with_first_page(self, info: dict[str, Any], room: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+    def _with_first_page(
+        self, info: dict[str, Any], room: dict[str, Any]
+    ) -> tuple[dict[str, Any], bytes | memoryview]:
         """The open reply with the first page drawn at the size ``room`` gives it on screen
         (``geometry``), so the GUI needs no second round trip to show it. A first page that cannot
         be drawn here is left out: the GUI asks for it as for any page, and hears why."""
@@ -184,7 +189,7 @@ class Renderer:
     def close(self) -> None:
         if self._pdf is not None:
             self._pdf.close()
-        self._pdf = self._pdf_buffer = self._image = None
+        self._pdf = self._pdf_buffer = self._image = self._sheet = None
         self._decoded = {}
         self.token, self.kind, self.data, self.info = None, "", b"", {}
 
@@ -240,7 +245,9 @@ class Renderer:
 
     # -- render ------------------------------------------------------------------------------------
 
-    def render(self, page: int, width: int, height: int, rotation: int) -> tuple[dict[str, Any], bytes]:
+    def render(
+        self, page: int, width: int, height: int, rotation: int
+    ) -> tuple[dict[str, Any], bytes | memoryview]:
         if self.test_hooks and SPIN_ON_RENDER in self.data:
             _hang()
         width, height = geometry.capped(max(1, width), max(1, height))
@@ -252,7 +259,11 @@ class Renderer:
         reply = {"ok": True, "width": out_width, "height": out_height, "bpl": bpl, "format": "rgb32"}
         return reply, pixels
 
-    def _render_pdf(self, page: int, width: int, height: int, rotation: int) -> tuple[bytes, int, int, int]:
+    def _render_pdf(
+        self, page: int, width: int, height: int, rotation: int
+    ) -> tuple[memoryview, int, int, int]:
+        """The page on white as RGB32; the pixels are a view of ``self._sheet`` (valid until the next
+        page is drawn), so they reach the pipe or the shared pixel file without a copy of their own."""
         from PySide6.QtCore import QSize
         from PySide6.QtGui import QColor, QImage, QPainter
         from PySide6.QtPdf import QPdfDocumentRenderOptions
@@ -278,7 +289,8 @@ class Renderer:
         painter = QPainter(sheet)
         painter.drawImage(0, 0, rendered)
         painter.end()
-        return bytes(sheet.constBits()), sheet.width(), sheet.height(), sheet.bytesPerLine()
+        self._sheet = sheet
+        return sheet.constBits(), sheet.width(), sheet.height(), sheet.bytesPerLine()
 
     def _render_image(self, page: int, width: int, height: int, rotation: int) -> tuple[bytes, int, int, int]:
         from PIL import Image
@@ -333,7 +345,7 @@ class Renderer:
             )
             from PIL import Image
 
-            image = Image.frombuffer("RGBA", (width, height), pixels, "raw", "BGRA", bpl, 1)
+            image = Image.frombuffer("RGBA", (width, height), bytes(pixels), "raw", "BGRA", bpl, 1)
             page_lines, _timings = engine.recognise(image, page)
             lines.extend(page_lines)
             sources.append(SOURCE_OCR)
@@ -475,6 +487,47 @@ def _protocol_streams() -> tuple[BinaryIO, BinaryIO]:
     return os.fdopen(in_fd, "rb", buffering=1 << 16), os.fdopen(out_fd, "wb", buffering=1 << 16)
 
 
+class SharedPixels:
+    """The GUI's shared pixel file (``protocol.PIXELS_ENV``), mapped once. Its memory is committed
+    (``posix_fallocate``) before it is written: a full /dev/shm then sends pixels through the pipe
+    instead of killing this process with SIGBUS."""
+
+    def __init__(self, path: str) -> None:
+        self._fd = os.open(path, os.O_RDWR)
+        try:
+            self.size = os.fstat(self._fd).st_size
+            self._map = mmap.mmap(self._fd, self.size)
+        except BaseException:
+            os.close(self._fd)
+            raise
+        self._committed = 0
+
+    @classmethod
+    def from_environment(cls) -> SharedPixels | None:
+        path = os.environ.get(protocol.PIXELS_ENV)
+        if not path or not hasattr(os, "posix_fallocate"):
+            return None
+        try:
+            return cls(path)
+        except (OSError, ValueError) as exc:
+            sys.stderr.write(f"render worker: no shared pixel file, pixels go through the pipe: {exc}\n")
+            return None
+
+    def put(self, pixels: bytes | memoryview) -> bool:
+        """Copy ``pixels`` to the start of the file; False when they do not fit."""
+        count = len(pixels)
+        if count > self.size:
+            return False
+        if count > self._committed:
+            try:
+                os.posix_fallocate(self._fd, 0, count)
+            except OSError:
+                return False
+            self._committed = count
+        self._map[:count] = pixels
+        return True
+
+
 def _tie_to_parent() -> None:
     """Die with the GUI even if it is killed while this worker is stuck inside an engine."""
     if sys.platform.startswith("linux"):
@@ -546,9 +599,15 @@ def main() -> int:
         except OSError:
             pass
     renderer = Renderer(test_hooks=os.environ.get(TEST_HOOKS_ENV) == "1")
+    shared = SharedPixels.from_environment()
 
-    def send(header: dict[str, Any], payload: bytes = b"") -> None:
-        out.write(protocol.encode(header, payload))
+    def send(header: dict[str, Any], payload: bytes | memoryview = b"") -> None:
+        if payload and shared is not None and shared.put(payload):
+            header["shared"] = True
+            payload = b""
+        out.write(protocol.encode_head(header, len(payload)))
+        if payload:
+            out.write(payload)
         out.flush()
 
     _warm_up()
@@ -563,7 +622,7 @@ def main() -> int:
             return 0
         header, payload = frame
         reply: dict[str, Any]
-        pixels = b""
+        pixels: bytes | memoryview = b""
         try:
             reply, pixels = renderer.handle(header, payload)
         except RenderError as exc:
