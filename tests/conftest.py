@@ -6,6 +6,10 @@ file, PostgreSQL with ``CREATE DATABASE … TEMPLATE``, made ahead of the test a
 thread of the worker (``_ClonePool``). Tests of the migrations themselves start from empty databases
 (``sqlite_url``, ``pg_url``). Names are random, so workers and other runs on the same server never meet.
 
+Modules whose tests share one world of data (built through the same service calls a person's actions
+take) build it once per worker and backend and copy the database and its document store the same way
+(``MigratedDatabases.built``); each test still gets a copy of its own to change.
+
 PostgreSQL tests create and drop their own database on ``postgresql://postgres@127.0.0.1:5432`` unless
 ``COHORTDESK_TEST_PG_URL`` says otherwise. An unreachable server skips them on a developer machine
 and fails them under ``CI=true``.
@@ -17,8 +21,9 @@ import os
 import shutil
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import URL, Connection, create_engine, make_url, text
@@ -235,6 +240,8 @@ class MigratedDatabases:
         self._sqlite_template: Path | None = None
         self._pg_template: URL | None = None
         self._pg_pool: _ClonePool | None = None
+        self._built: dict[tuple[str, str], tuple[Path | URL, Path, Any]] = {}
+        self._pg_built_templates: list[URL] = []
 
     def sqlite_url(self, path: Path) -> str:
         """Copy the migrated SQLite file to ``path``; returns its URL."""
@@ -270,6 +277,43 @@ class MigratedDatabases:
             self._pg_pool = _ClonePool(template)
         return self._pg_pool.take()
 
+    def built(
+        self, backend: str, key: str, build: Callable[[Database, Path], Any], path: Path, store: Path
+    ) -> tuple[Database, Any]:
+        """A copy of a migrated database on which ``build(db, store_root)`` ran once per session (and
+        ``key``), with the document store it wrote copied to ``store``. SQLite: the copy is the file at
+        ``path``. Returns the database (dispose it; a PostgreSQL one goes back with ``release``) and what
+        ``build`` returned."""
+        made = self._built.get((backend, key))
+        if made is None:
+            root = self._folder / f"{key}-{backend}-store"
+            if backend == "sqlite":
+                template_path = self._folder / f"{key}.sqlite3"
+                db = self.sqlite(template_path)
+                result = build(db, root)
+                with db.engine.connect() as conn:
+                    conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+                db.dispose()
+                made = (template_path, root, result)
+            else:
+                url = self.pg_url()
+                db = Database(url)
+                try:
+                    result = build(db, root)
+                finally:
+                    db.dispose()
+                self._pg_built_templates.append(url)
+                made = (url, root, result)
+            self._built[(backend, key)] = made
+        template, root, result = made
+        if root.exists():
+            shutil.copytree(root, store)
+        if isinstance(template, Path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(template, path)
+            return Database(f"sqlite:///{path}"), result
+        return Database(clone_pg_database(template)), result
+
     def release(self, url: URL) -> None:
         """Done with a database from ``pg_url``: it is dropped in the background (by ``close`` at the
         latest). Its connections must be closed (``Database.dispose``); any left are ended."""
@@ -277,6 +321,9 @@ class MigratedDatabases:
         self._pg_pool.release(url)
 
     def close(self) -> None:
+        for url in self._pg_built_templates:
+            drop_pg_database(url)
+        self._pg_built_templates.clear()
         if self._pg_pool is not None:
             self._pg_pool.close()
             self._pg_pool = None
@@ -350,3 +397,4 @@ def db(request: pytest.FixtureRequest) -> Iterator[Database]:
         yield request.getfixturevalue("sqlite_db")
     else:
         yield request.getfixturevalue("pg_db")
+

@@ -3,11 +3,15 @@ details with the SA ID decoded and compared, masking of special PI, documents an
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+from cohortdesk.db import Database
 from cohortdesk.errors import NotFoundError, PermissionDenied, ValidationError
 from cohortdesk.models import CohortEnrollment
 from cohortdesk.services.access.identity import ROLE_CAPABILITIES, Identity
@@ -26,9 +30,33 @@ def _officer(db, world) -> Identity:
     return review_factories.identity_for_user(db, world["officer"])
 
 
+def _build_world(db: Database, store_root: Path) -> dict:
+    world = queue_world(db, DocumentStore(store_root))
+    return {k: v for k, v in world.items() if k != "store"}
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
+def built_world(request, migrated, tmp_path) -> Iterator[tuple[Database, dict]]:
+    """The queue world, built through the services once per worker and backend; each test gets a copy
+    of the database and the document store of its own (it may change them)."""
+    store_root = tmp_path / "store"
+    db, world = migrated.built(request.param, "queue_world", _build_world, tmp_path / "queue.sqlite3", store_root)
+    try:
+        yield db, {**copy.deepcopy(world), "store": DocumentStore(store_root)}
+    finally:
+        db.dispose()
+        if request.param == "postgresql":
+            migrated.release(db.url)
+
+
 @pytest.fixture
-def world(db, tmp_path):
-    return queue_world(db, DocumentStore(tmp_path / "store"))
+def db(built_world):
+    return built_world[0]
+
+
+@pytest.fixture
+def world(built_world):
+    return built_world[1]
 
 
 def _names(page: q.QueuePage) -> list[str]:
