@@ -16,13 +16,11 @@ special personal information and records nothing, as ``queue.queue_page`` on SQL
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 
 from cohortdesk.db.migrate import HEAD_REVISION, VERSION_TABLE
-from cohortdesk.services.review.queue_rows import QueueFilter, QueuePage, QueueRow, QueueSort
+from cohortdesk.services.review.queue_rows import QueueFilter, QueuePage, QueueSort, row_from_columns
 from cohortdesk.services.validation import LEGACY_DOCUMENT_KEYS
 
 #: The one view this read answers: the queue every start opens on.
@@ -151,61 +149,4 @@ def read_first_page(path: Path, flt: QueueFilter, sort: QueueSort, limit: int) -
         conn.execute("ROLLBACK")
     finally:
         conn.close()
-    return QueuePage(rows=tuple(_row(values) for values in rows), offset=0, limit=limit)
-
-
-def _moment(value: str | None) -> datetime | None:
-    """A stored UTC moment (SQLite keeps it as naive text) as an aware ``datetime``."""
-    if value is None:
-        return None
-    moment = datetime.fromisoformat(value)
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _row(values: tuple[Any, ...]) -> QueueRow:
-    """One row as ``queue._queue_row`` makes it."""
-    (
-        eid,
-        cohort_id,
-        inst_id,
-        user_id,
-        name,
-        email,
-        cohort_name,
-        program,
-        state,
-        vstate,
-        up,
-        req,
-        since,
-        version,
-        holder_id,
-        holder,
-        expires,
-        resubmitted,
-        required_uploaded,
-        awaiting,
-    ) = values
-    expires_at = _moment(expires)
-    return QueueRow(
-        enrollment_id=eid,
-        cohort_id=cohort_id,
-        institution_id=inst_id,
-        user_id=user_id,
-        student_name=name or email,
-        email=email,
-        cohort_name=cohort_name,
-        program_type=program,
-        enrollment_state=state,
-        verification_state=vstate,
-        documents_uploaded=int(up or 0),
-        documents_required=int(req or 0),
-        waiting_since=_moment(since),
-        row_version=version,
-        claimed_by_user_id=holder_id if expires_at is not None else None,
-        claim_holder=holder if expires_at is not None else None,
-        claim_expires_at=expires_at,
-        resubmitted=bool(resubmitted),
-        documents_required_uploaded=int(required_uploaded or 0),
-        documents_awaiting=int(awaiting or 0),
-    )
+    return QueuePage(rows=tuple(row_from_columns(values) for values in rows), offset=0, limit=limit)

@@ -58,6 +58,7 @@ from cohortdesk.services.review.queue_rows import (
     SensitiveValue,
     StudentDetails,
     mask_id_number,
+    row_from_columns,
 )
 from cohortdesk.services.rows import DecisionResult
 from cohortdesk.services.validation import (
@@ -437,57 +438,6 @@ def queue_statement(dialect: str, flt: QueueFilter, sort: QueueSort, offset: int
     return _row_columns(dialect).join(page, page.c.id == CohortEnrollment.id).order_by(*order)
 
 
-def _queue_row(values: Sequence[Any]) -> QueueRow:
-    (
-        eid,
-        cohort_id,
-        inst_id,
-        user_id,
-        name,
-        email,
-        cohort_name,
-        program,
-        state,
-        vstate,
-        up,
-        req,
-        since,
-        v,
-        holder_id,
-        holder,
-        expires,
-        resubmitted,
-        required_uploaded,
-        awaiting,
-    ) = values
-    if since is not None and since.tzinfo is None:
-        since = since.replace(tzinfo=UTC)
-    if expires is not None and expires.tzinfo is None:
-        expires = expires.replace(tzinfo=UTC)
-    return QueueRow(
-        enrollment_id=eid,
-        cohort_id=cohort_id,
-        institution_id=inst_id,
-        user_id=user_id,
-        student_name=name or email,
-        email=email,
-        cohort_name=cohort_name,
-        program_type=program,
-        enrollment_state=state,
-        verification_state=vstate,
-        documents_uploaded=int(up or 0),
-        documents_required=int(req or 0),
-        waiting_since=since,
-        row_version=v,
-        claimed_by_user_id=holder_id if expires is not None else None,
-        claim_holder=holder if expires is not None else None,
-        claim_expires_at=expires,
-        resubmitted=bool(resubmitted),
-        documents_required_uploaded=int(required_uploaded or 0),
-        documents_awaiting=int(awaiting or 0),
-    )
-
-
 def queue_page(
     db: Database,
     flt: QueueFilter | None = None,
@@ -502,7 +452,7 @@ def queue_page(
         raise ValidationError("page", "offset must be 0 or more and limit at least 1")
     with db.read_session() as s:
         rows = s.execute(queue_statement(db.dialect, flt, sort, offset, limit)).all()
-    return QueuePage(rows=tuple(_queue_row(r) for r in rows), offset=offset, limit=limit)
+    return QueuePage(rows=tuple(row_from_columns(r) for r in rows), offset=offset, limit=limit)
 
 
 def queue_count(db: Database, flt: QueueFilter | None = None) -> int:
@@ -524,7 +474,7 @@ def queue_row(db: Database, enrollment_id: int) -> QueueRow:
         values = s.execute(stmt).first()
     if values is None:
         raise NotFoundError(f"There is no enrollment with id {enrollment_id}.")
-    return _queue_row(values)
+    return row_from_columns(values)
 
 
 def queue_rows(db: Database, enrollment_ids: Sequence[int]) -> list[QueueRow]:
@@ -533,7 +483,7 @@ def queue_rows(db: Database, enrollment_ids: Sequence[int]) -> list[QueueRow]:
         return []
     stmt = _row_columns(db.dialect).where(CohortEnrollment.id.in_(list(enrollment_ids)))
     with db.read_session() as s:
-        return [_queue_row(values) for values in s.execute(stmt).all()]
+        return [row_from_columns(values) for values in s.execute(stmt).all()]
 
 
 # --- student details ----------------------------------------------------------------------------

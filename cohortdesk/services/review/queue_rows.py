@@ -5,8 +5,9 @@ painted before SQLAlchemy loads; ``services.review.queue`` fills these from the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from cohortdesk.enums import VerificationState
@@ -284,3 +285,62 @@ class QueueDecision:
     row: QueueRow
     counts: dict[int, CohortCounts]
     detail: EnrollmentDetail
+
+
+def utc_moment(value: datetime | str | None) -> datetime | None:
+    """A stored moment as an aware ``datetime``: SQLite gives naive UTC (as a ``datetime`` through
+    SQLAlchemy, as ISO text through ``sqlite3``), PostgreSQL an aware one, kept as it is."""
+    if value is None:
+        return None
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def row_from_columns(values: Sequence[Any]) -> QueueRow:
+    """One queue row from the page query's columns, in their order (``queue._row_columns``, and its
+    SQLite copy ``first_page.PAGE_SQL``)."""
+    (
+        eid,
+        cohort_id,
+        inst_id,
+        user_id,
+        name,
+        email,
+        cohort_name,
+        program,
+        state,
+        vstate,
+        up,
+        req,
+        since,
+        version,
+        holder_id,
+        holder,
+        expires,
+        resubmitted,
+        required_uploaded,
+        awaiting,
+    ) = values
+    expires_at = utc_moment(expires)
+    return QueueRow(
+        enrollment_id=eid,
+        cohort_id=cohort_id,
+        institution_id=inst_id,
+        user_id=user_id,
+        student_name=name or email,
+        email=email,
+        cohort_name=cohort_name,
+        program_type=program,
+        enrollment_state=state,
+        verification_state=vstate,
+        documents_uploaded=int(up or 0),
+        documents_required=int(req or 0),
+        waiting_since=utc_moment(since),
+        row_version=version,
+        claimed_by_user_id=holder_id if expires_at is not None else None,
+        claim_holder=holder if expires_at is not None else None,
+        claim_expires_at=expires_at,
+        resubmitted=bool(resubmitted),
+        documents_required_uploaded=int(required_uploaded or 0),
+        documents_awaiting=int(awaiting or 0),
+    )
