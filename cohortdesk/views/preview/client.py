@@ -180,7 +180,12 @@ class RenderClient(QObject):
             self._spawn()
 
     def open(
-        self, token: int, kind: str, data: bytes, first: RenderKey | None = None, room: geometry.Room | None = None
+        self,
+        token: int,
+        kind: str,
+        data: bytes,
+        first: RenderKey | None = None,
+        room: geometry.Room | None = None,
     ) -> None:
         """Make ``data`` the current document; answers with ``opened`` or ``failed``. With ``room``
         the worker draws the first page as it opens the document, at the size it has there; it comes
@@ -219,15 +224,7 @@ class RenderClient(QObject):
 
     def render_ahead(self, token: int, key: RenderKey, page: int) -> None:
         """Draw a page of a document read ahead into the cache (answers ``page_rendered``)."""
-        header = {
-            "op": "render",
-            "token": token,
-            "page": page,
-            "width": key.width,
-            "height": key.height,
-            "rotation": key.rotation,
-        }
-        self._ahead_queue.append(_Request("ahead_render", token, header, key=key))
+        self._ahead_queue.append(_Request("ahead_render", token, _render_header(token, key, page), key=key))
         self._pump()
 
     @contextmanager
@@ -262,15 +259,7 @@ class RenderClient(QObject):
         for key, page in requests:
             if key == in_flight_key:
                 continue
-            header = {
-                "op": "render",
-                "token": token,
-                "page": page,
-                "width": key.width,
-                "height": key.height,
-                "rotation": key.rotation,
-            }
-            self._queue.append(_Request("render", token, header, key=key))
+            self._queue.append(_Request("render", token, _render_header(token, key, page), key=key))
         self._pump()
 
     @property
@@ -583,3 +572,15 @@ def _image(header: dict[str, Any], pixels: bytes | memoryview) -> QImage:
     with memoryview(pixels)[: bpl * height] as view:
         # Own the pixels: the frame's payload goes, and the shared file is written again.
         return QImage(view, width, height, bpl, QImage.Format.Format_RGB32).copy()
+
+
+def _render_header(token: int, key: RenderKey, page: int) -> dict[str, Any]:
+    """The request for one page of document ``token`` drawn at ``key``'s size and rotation."""
+    return {
+        "op": "render",
+        "token": token,
+        "page": page,
+        "width": key.width,
+        "height": key.height,
+        "rotation": key.rotation,
+    }
