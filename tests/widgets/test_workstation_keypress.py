@@ -64,6 +64,15 @@ def _views(ws, sql_guard) -> list[tuple[int | None, str]]:
     return [(e.object_id, e.details["document_type"]) for e in reversed(entries)]
 
 
+
+def _errors_told(monkeypatch) -> list[str]:
+    """What the window tells the officer through its one error path, as text."""
+    told: list[str] = []
+    monkeypatch.setattr(
+        "cohortdesk.views.workstation.decisions.show_error", lambda _parent, error, _title: told.append(str(error))
+    )
+    return told
+
 def test_a_shows_the_next_document_at_once_and_records_the_decision_once(qtbot, ws, sql_guard):
     window = ws.window
     sipho = ws.world["enrollments"]["Sipho Dlamini"]
@@ -181,10 +190,7 @@ def test_a_refused_press_comes_back_in_words_while_the_ones_after_it_are_written
     window = ws.window
     sipho = ws.world["enrollments"]["Sipho Dlamini"]
     lerato = ws.world["enrollments"]["Lerato Mokoena"]
-    told: list[str] = []
-    monkeypatch.setattr(
-        "cohortdesk.views.workstation.decisions.show_error", lambda _parent, error, _title: told.append(str(error))
-    )
+    told = _errors_told(monkeypatch)
     _idle(qtbot, window)
     QTest.keyClick(window.ui.queue_table, Qt.Key.Key_A)  # his ID; on to his matric certificate
     settle(qtbot, window)
@@ -219,10 +225,7 @@ def test_a_press_on_an_enrollment_someone_else_took_meanwhile_is_refused_in_word
     window = ws.window
     sipho = ws.world["enrollments"]["Sipho Dlamini"]
     lerato = ws.world["enrollments"]["Lerato Mokoena"]
-    told: list[str] = []
-    monkeypatch.setattr(
-        "cohortdesk.views.workstation.decisions.show_error", lambda _parent, error, _title: told.append(str(error))
-    )
+    told = _errors_told(monkeypatch)
     _idle(qtbot, window)
     QTest.keyClick(window.ui.queue_table, Qt.Key.Key_A)  # his ID; on to his matric certificate
     settle(qtbot, window)
@@ -259,10 +262,7 @@ def test_a_press_on_a_read_ahead_document_the_learner_replaced_meanwhile_is_refu
     window = ws.window
     sipho = ws.world["enrollments"]["Sipho Dlamini"]
     lerato = ws.world["enrollments"]["Lerato Mokoena"]
-    told: list[str] = []
-    monkeypatch.setattr(
-        "cohortdesk.views.workstation.decisions.show_error", lambda _parent, error, _title: told.append(str(error))
-    )
+    told = _errors_told(monkeypatch)
     _idle(qtbot, window)
     QTest.keyClick(window.ui.queue_table, Qt.Key.Key_A)  # his ID; on to his matric certificate
     settle(qtbot, window)
