@@ -44,7 +44,9 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    column,
     select,
+    table,
     text,
 )
 from sqlalchemy.orm import Mapped, aliased, mapped_column
@@ -267,6 +269,18 @@ class DocumentVerification(CohortDeskTable, Base):
 #: A decision that undid another, as one alias built once: a fresh ``aliased()`` per query cost
 #: milliseconds of Python on every keypress (its columns are adapted lazily, per alias).
 _REVERSAL = aliased(DocumentVerification, name="reversal")
+
+
+#: PostgreSQL only (migration 0024): per enrollment, how many of its uploaded documents await a decision
+#: on the file as it is now, recounted by triggers whenever its uploads, decisions or undos change
+#: (whoever writes; no login may write it). Not a model of ``Base.metadata``: SQLite has no such table
+#: and counts live (``services.review.queue.STORED_AWAITING``).
+AWAITING = table(
+    "cohortdesk_awaiting",
+    column("enrollment_id", BigInteger),
+    column("account_id", BigInteger),
+    column("documents", Integer),
+)
 
 
 def not_undone(decision_id: Any = DocumentVerification.id) -> ColumnElement[bool]:

@@ -18,6 +18,9 @@ import pytest
 from psycopg import errors as pgerr
 
 from cohortdesk.db import Database, migrate
+from cohortdesk.services.access.identity import resolve_identity
+from cohortdesk.services.configuration import edits as ce
+from cohortdesk.services.review import decisions as verification
 from cohortdesk.services.sync import push, server
 from cohortdesk.services.sync.spec import SPECS, record_to_json
 from tests import factories
@@ -448,3 +451,71 @@ def test_no_application_login_holds_a_write_privilege_on_any_table_or_sequence(s
             (logins, logins),
         ).fetchall()
     assert held == []
+
+
+# --- the stored count of documents awaiting a decision ----------------------------------------------
+
+
+def test_no_login_writes_the_stored_awaiting_counts(sec: Secured):
+    """``cohortdesk_awaiting`` (migration 0024) is the triggers' alone: every login reads its own
+    account's rows, and no write, row lock, blocking table lock or direct recount gets through (a row
+    lock held on it would stall every decision on that enrollment). A decision made the proper way, by
+    the officer's own login, moves it."""
+    a, b = sec.a, sec.b
+    learner = factories.user(sec.admin, a.account, "Awaiting", "Learner")
+    store_entry = {
+        "file_name": "id.pdf",
+        "content_type": "application/pdf",
+        "size": 10,
+        "checksum": "x",
+        "storage_key": uuid.uuid4().hex,
+        "uploaded_at": "2026-03-01T10:00:00Z",
+    }
+    enrollment = ce.enroll(  # as DocuSeal's side would: the learner and their upload
+        sec.admin,
+        ce.NewEnrollment(
+            cohort_id=a.cohort, user_id=learner, uploaded_documents={"id_document": store_entry}
+        ),
+    ).row.id
+    for tenant, other in ((a, b), (b, a)):
+        for role in ("super_admin", "officer", "report_viewer"):
+            with sec.connect(tenant.logins[role]) as conn:
+                rows = conn.execute("SELECT enrollment_id, account_id FROM cohortdesk_awaiting").fetchall()
+                assert {account for _e, account in rows} == {tenant.account}
+                seen = {e for e, _a in rows}
+                assert tenant.enrollment in seen and other.enrollment not in seen
+                for statement, params in (
+                    (
+                        "UPDATE cohortdesk_awaiting SET documents = 0 WHERE enrollment_id = %s",
+                        (tenant.enrollment,),
+                    ),
+                    (
+                        "INSERT INTO cohortdesk_awaiting (enrollment_id, account_id, documents) VALUES (%s, %s, 9)",
+                        (other.enrollment, tenant.account),
+                    ),
+                    ("DELETE FROM cohortdesk_awaiting", None),
+                    ("TRUNCATE cohortdesk_awaiting", None),
+                    ("SELECT 1 FROM cohortdesk_awaiting FOR UPDATE", None),
+                    ("SELECT 1 FROM cohortdesk_awaiting FOR KEY SHARE", None),
+                    ("LOCK TABLE cohortdesk_awaiting IN SHARE MODE NOWAIT", None),
+                    ("SELECT cohortdesk_refresh_awaiting(%s)", (tenant.enrollment,)),
+                    ("SELECT cohortdesk_awaiting_documents(%s, '{}'::jsonb)", (tenant.enrollment,)),
+                ):
+                    _refused(conn, statement, params)
+
+    def stored(login: str) -> int:
+        with sec.connect(login) as conn:
+            return conn.execute(
+                "SELECT documents FROM cohortdesk_awaiting WHERE enrollment_id = %s", (enrollment,)
+            ).fetchone()[0]
+
+    assert stored(a.logins["officer"]) == 1
+    officer_db = sec.database(a.logins["officer"])
+    verification.record_decision(
+        officer_db,
+        verification.DecisionCommand(
+            enrollment_id=enrollment, document_type="id_document", action="approved"
+        ),
+        resolve_identity(officer_db),
+    )
+    assert stored(a.logins["report_viewer"]) == 0

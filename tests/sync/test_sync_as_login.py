@@ -10,6 +10,7 @@ import pytest
 from cohortdesk.db import Database
 from cohortdesk.services.access import logins as admin_users
 from cohortdesk.services.configuration import edits as ce
+from cohortdesk.services.review import queue as q
 from cohortdesk.services.sync import engine
 from tests import factories
 from tests.pg.security_fixtures import drop_roles
@@ -103,5 +104,37 @@ def test_a_super_admin_login_previews_and_imports_without_touching_sync_state(
             world.server, "SELECT count(*) FROM cohort_enrollments WHERE cohort_id = :c", c=world.cohort
         )
         assert enrolled[0][0] == len(emails)
+    finally:
+        server.dispose()
+
+
+def test_enrollments_pushed_by_a_login_are_counted_by_the_server(world, new_laptop, logins):
+    """The count of documents awaiting a decision (migration 0024) follows what a laptop pushes (new
+    enrollments, which arrive without documents, an edit of a learner's details, a tombstone) and the
+    uploads DocuSeal's side writes on the server in between."""
+    from tests.awaiting_checks import check, docuseal_writes, upload_entry
+    from tests.sync.helpers import server_sql
+
+    server = _login(world, logins, "super_admin")
+    laptop = new_laptop("c")
+    try:
+        engine.sync(laptop, server)
+        made = ce.enroll_many(
+            laptop, [ce.NewEnrollment(cohort_id=world.cohort, user_id=learner) for learner in world.users[:3]]
+        ).rows
+        assert engine.sync(laptop, server).applied == 3
+        on_server = dict(server_sql(world.server, "SELECT uuid, id FROM cohort_enrollments"))
+        pushed = [on_server[row.uuid] for row in made]
+        assert [check(world.server)[e] for e in pushed] == [0, 0, 0]
+        for i, enrollment in enumerate(pushed):
+            uploads = {key: upload_entry(f"{enrollment} {key}") for key in ("id_document", "cv")[:i]}
+            docuseal_writes(world.server, enrollment, uploads)
+        assert [check(world.server)[e] for e in pushed] == [0, 1, 2]
+        engine.sync(laptop, server)  # the laptop learns the uploads and the new row versions
+        ce.update_enrollment(laptop, made[1].id, {"student_data": {"city": "Durban"}})
+        ce.delete_enrollment(laptop, made[2].id)
+        assert engine.sync(laptop, server).applied == 2
+        assert [check(world.server)[e] for e in pushed] == [0, 1, 2]
+        assert q.cohort_counts(server)[world.cohort] == q.CohortCounts(2, 2, 0, 0, 1)
     finally:
         server.dispose()

@@ -41,7 +41,7 @@ _CANONICAL_KEY = (
     + " ELSE upload.key END"
 )
 
-#: Uploaded documents with no decision on the file as it is now (``queue._awaiting_count``).
+#: Uploaded documents with no decision on the file as it is now (``queue.live_awaiting_count``).
 _AWAITING = f"""(
     SELECT count(*) FROM json_each(cohort_enrollments.uploaded_documents) AS upload
     WHERE NOT EXISTS (

@@ -37,6 +37,7 @@ from cohortdesk.db import Database
 from cohortdesk.enums import VerificationState
 from cohortdesk.errors import NotFoundError, PermissionDenied, ValidationError
 from cohortdesk.models import Cohort, CohortEnrollment, DocumentVerification, Institution, User, not_undone
+from cohortdesk.models.cohorts import AWAITING
 from cohortdesk.services.access.identity import SPECIAL_PI, Identity
 from cohortdesk.services.review.decisions import history
 from cohortdesk.services.review.queue_rows import (
@@ -85,10 +86,6 @@ def cohort_counts(db: Database, cohort_ids: Sequence[int] | None = None) -> dict
     if cohort_ids is not None:
         stmt = stmt.where(CohortEnrollment.cohort_id.in_(list(cohort_ids)))
     with db.read_session() as s:
-        if db.dialect == "postgresql":
-            # Its estimate (a look-up per upload of every enrollment) passes jit_above_cost, and the
-            # server's JIT took about 25 ms to compile it each time: a third of the whole read.
-            s.execute(text("SET LOCAL jit = off"))
         return {
             cohort_id: CohortCounts(int(enrolled), int(pending), int(verified), int(rejected), int(deciding))
             for cohort_id, enrolled, pending, verified, rejected, deciding in s.execute(stmt)
@@ -104,9 +101,7 @@ def _cohort_counts_statement(dialect: str) -> Select[Any]:
     def count_of(value: str) -> Any:
         return func.coalesce(func.sum(case((state == value, 1), else_=0)), 0)
 
-    to_decide = case(
-        (and_(state == VerificationState.PENDING.value, _awaiting_count(dialect) > 0), 1), else_=0
-    )
+    to_decide = case((and_(state == VerificationState.PENDING.value, _awaits_decision(dialect)), 1), else_=0)
     return (
         select(
             CohortEnrollment.cohort_id,
@@ -223,11 +218,45 @@ def _required_uploaded_count(dialect: str) -> Any:
     )
 
 
+#: Where "how many of an enrollment's uploaded documents await a decision" comes from, per dialect. In
+#: these the database keeps it per enrollment (``models.cohorts.AWAITING``, migration 0024: triggers
+#: recount an enrollment whenever its uploads, decisions or undos change, whoever writes), and the cohort
+#: counts, the "To decide" filter and the queue rows read it. Elsewhere (SQLite: one person's store, no
+#: crowd of windows re-reading counts) ``live_awaiting_count`` evaluates the rule in the query, and
+#: ``first_page`` copies that. Live, one count of a cohort of 4,000 pending enrollments re-read every
+#: enrollment's uploads and latest decisions (60-100 ms, docs/deployment.md).
+STORED_AWAITING = frozenset({"postgresql"})
+
+
 @cache
 def _awaiting_count(dialect: str) -> Any:
-    """How many uploaded documents have no decision on the file as it is now: no decision yet (undos and
-    the decisions they took back do not count, as in ``_documents``), or the latest was about an
-    earlier file. Built once per dialect, like ``_row_columns``."""
+    """How many of the enrollment's uploaded documents await a decision (a queue row's column): the
+    stored value or the live rule (``STORED_AWAITING``). Built once per dialect, like ``_row_columns``."""
+    if dialect in STORED_AWAITING:
+        return (
+            select(AWAITING.c.documents)
+            .where(AWAITING.c.enrollment_id == CohortEnrollment.id)
+            .scalar_subquery()
+        )
+    return live_awaiting_count(dialect)
+
+
+@cache
+def _awaits_decision(dialect: str) -> ColumnElement[bool]:
+    """True where at least one uploaded document awaits a decision (the "To decide" filter and count).
+    Stored: membership in the enrollments whose value is above zero, which PostgreSQL joins (a filter)
+    or hashes once (the counts' sum), where a lookup per enrollment cost twice as much."""
+    if dialect in STORED_AWAITING:
+        return CohortEnrollment.id.in_(select(AWAITING.c.enrollment_id).where(AWAITING.c.documents > 0))
+    return live_awaiting_count(dialect) > 0
+
+
+@cache
+def live_awaiting_count(dialect: str) -> Any:
+    """The rule: how many uploaded documents have no decision on the file as it is now: no decision yet
+    (undos and the decisions they took back do not count, as in ``_documents``), or the latest was about
+    an earlier file. On PostgreSQL the database keeps its value per enrollment
+    (``cohortdesk_awaiting_documents`` in migration 0024 is this rule in SQL; tests compare the two)."""
     upload = _uploads(dialect)
     doc_type = _canonical_key(upload.c.key)
     latest_id = (
@@ -299,7 +328,7 @@ def _where(stmt: Select[Any], flt: QueueFilter, dialect: str) -> Select[Any]:
     if flt.account_id is not None:
         stmt = stmt.where(CohortEnrollment.account_id == flt.account_id)
     if flt.decidable is not None:
-        awaiting = _awaiting_count(dialect) > 0
+        awaiting = _awaits_decision(dialect)
         stmt = stmt.where(awaiting if flt.decidable else ~awaiting)
     if flt.enrollment_ids is not None:
         stmt = stmt.where(CohortEnrollment.id.in_(flt.enrollment_ids or (-1,)))
