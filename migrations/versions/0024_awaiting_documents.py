@@ -3,7 +3,7 @@
 
 "To decide" is a pending enrollment with at least one uploaded document that has no decision on the
 file as it is now: no decision that still stands on its (canonical) document type, or the latest one
-was made on a file with another checksum (``services.review.queue._live_awaiting_count``). Counted live,
+was made on a file with another checksum (``services.review.queue.live_awaiting_count``). Counted live,
 a cohort of 4,000 pending enrollments took 60-100 ms, and every workstation's window re-reads its
 cohorts' counts every 10-15 s: with 200 workstations those counts were most of what the server did
 (``docs/deployment.md``).
@@ -20,17 +20,18 @@ On PostgreSQL:
   granted any write: only the triggers below (``SECURITY DEFINER``, owned by ``cohortdesk_owner``)
   write it. One row per enrollment rather than a counter per cohort: officers deciding in one cohort
   would all queue on a cohort's row.
-* ``cohortdesk_awaiting_documents(enrollment, uploaded_documents)``: the rule in SQL, exactly
-  ``_live_awaiting_count``'s (legacy upload keys canonicalised as ``validation.LEGACY_DOCUMENT_KEYS``
-  in ``cohortdesk_canonical_document_type``; the latest approval or rejection not undone per document
-  type, by time then id; its checksum against the file's, either missing counting as decided). A value
-  that is not a JSON object counts as no uploads (the live rule refuses to read it).
-* ``cohortdesk_refresh_awaiting(enrollment)`` recounts one enrollment, called by triggers after an
-  enrollment is inserted, after its ``uploaded_documents`` (or ``account_id``) change, and after a
-  decision or an undo is inserted (decisions are append-only: never updated or deleted). Whoever writes
-  (DocuSeal's web side, a sync push, the decision functions, maintenance sessions), the count follows.
-  Concurrent writers of one enrollment queue on its row (``FOR UPDATE``) and each counts in a statement
-  started after the one before it committed, so the last count always sees every committed change.
+* The rule in SQL (``_rule`` below), exactly ``live_awaiting_count``'s: legacy upload keys
+  canonicalised as ``validation.LEGACY_DOCUMENT_KEYS`` (``cohortdesk_canonical_document_type``); the
+  latest approval or rejection not undone per document type, by time then id; its checksum against the
+  file's, either missing counting as decided. An ``uploaded_documents`` that is not a JSON object
+  counts as no uploads (the live rule cannot read it; DocuSeal's write is never refused for it).
+* Triggers count new enrollments once per ``INSERT`` statement (an import adds thousands), and
+  ``cohortdesk_refresh_awaiting(enrollment)`` recounts one enrollment after its ``uploaded_documents``
+  (or ``account_id``) change and after a decision or an undo is inserted (decisions are append-only:
+  never updated or deleted). Whoever writes (DocuSeal's web side, a sync push, the decision functions,
+  maintenance sessions), the count follows. Concurrent writers of one enrollment queue on its row (``FOR
+  UPDATE``) and each counts in a statement started after the one before it committed, so the last
+  count always sees every committed change.
 * The rows of existing enrollments are counted by the upgrade (after the triggers are in place: they
   hold off writers until the migration commits). An enrollment's row goes with it (``ON DELETE
   CASCADE``; synced rows are tombstoned, never deleted, and a tombstone is left out by the counts).
@@ -69,8 +70,8 @@ LEGACY_DOCUMENT_KEYS = {
 }
 FUNCTIONS = (
     "cohortdesk_canonical_document_type(text)",
-    "cohortdesk_awaiting_documents(bigint, jsonb)",
     "cohortdesk_refresh_awaiting(bigint)",
+    "cohortdesk_awaiting_after_enrollments()",
     "cohortdesk_awaiting_after_enrollment()",
     "cohortdesk_awaiting_after_decision()",
 )
@@ -79,6 +80,27 @@ TRIGGERS = (
     ("cohortdesk_awaiting_enrollment_update", "cohort_enrollments"),
     ("cohortdesk_awaiting_decision", "document_verifications"),
 )
+
+
+def _rule(enrollment_id: str, uploaded: str) -> str:
+    """The rule as a SQL expression over an enrollment's id and ``uploaded_documents`` (written once,
+    used by each statement that counts; not a function of its own, whose query would evaluate the
+    row-level security conditions on decisions once per enrollment where a statement over many
+    enrollments evaluates them once)."""
+    return f"""(
+    SELECT count(*)::integer
+      FROM jsonb_each(CASE WHEN jsonb_typeof({uploaded}) = 'object' THEN {uploaded} ELSE '{{}}' END) upload
+     WHERE NOT EXISTS (
+       SELECT 1
+         FROM (SELECT d.metadata FROM @s.document_verifications d
+                WHERE d.cohort_enrollment_id = {enrollment_id}
+                  AND d.document_type = @s.cohortdesk_canonical_document_type(upload.key)
+                  AND d.action IN ('approved', 'rejected')
+                  AND NOT EXISTS (SELECT 1 FROM @s.document_verifications r WHERE r.reverses_id = d.id)
+                ORDER BY d.created_at DESC, d.id DESC
+                LIMIT 1) latest
+        WHERE (latest.metadata ->> 'checksum') IS NULL OR (upload.value ->> 'checksum') IS NULL
+           OR (latest.metadata ->> 'checksum') = (upload.value ->> 'checksum')))"""
 
 
 def _canonical_sql() -> str:
@@ -98,24 +120,6 @@ CREATE TABLE @s.cohortdesk_awaiting (
   documents integer NOT NULL CHECK (documents >= 0)
 );
 
--- The uploaded documents of one enrollment with no decision on the file as it is now.
-CREATE FUNCTION @s.cohortdesk_awaiting_documents(p_enrollment_id bigint, p_uploaded jsonb) RETURNS integer
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-  SELECT count(*)::integer
-    FROM jsonb_each(CASE WHEN jsonb_typeof(p_uploaded) = 'object' THEN p_uploaded ELSE '{{}}' END) u
-   WHERE NOT EXISTS (
-     SELECT 1
-       FROM (SELECT d.metadata FROM @s.document_verifications d
-              WHERE d.cohort_enrollment_id = p_enrollment_id
-                AND d.document_type = @s.cohortdesk_canonical_document_type(u.key)
-                AND d.action IN ('approved', 'rejected')
-                AND NOT EXISTS (SELECT 1 FROM @s.document_verifications r WHERE r.reverses_id = d.id)
-              ORDER BY d.created_at DESC, d.id DESC
-              LIMIT 1) latest
-      WHERE (latest.metadata ->> 'checksum') IS NULL OR (u.value ->> 'checksum') IS NULL
-         OR (latest.metadata ->> 'checksum') = (u.value ->> 'checksum'))
-$$;
-
 CREATE FUNCTION @s.cohortdesk_refresh_awaiting(p_enrollment_id bigint) RETURNS void
 LANGUAGE plpgsql {DEFINER} AS $$
 DECLARE
@@ -126,13 +130,19 @@ BEGIN
   -- is held, so its snapshot has every change the writer before committed: the last count sees all.
   PERFORM 1 FROM @s.cohortdesk_awaiting a WHERE a.enrollment_id = p_enrollment_id FOR UPDATE;
   IF NOT FOUND THEN
+    -- Nobody counted this enrollment yet (it is new): a writer of it that has not counted yet will
+    -- find this row and wait for it.
     INSERT INTO @s.cohortdesk_awaiting (enrollment_id, account_id, documents)
-    SELECT e.id, e.account_id, 0 FROM @s.cohort_enrollments e WHERE e.id = p_enrollment_id
+    SELECT e.id, e.account_id, {_rule("e.id", "e.uploaded_documents")}
+      FROM @s.cohort_enrollments e WHERE e.id = p_enrollment_id
     ON CONFLICT (enrollment_id) DO NOTHING;
+    IF FOUND THEN
+      RETURN;
+    END IF;
     PERFORM 1 FROM @s.cohortdesk_awaiting a WHERE a.enrollment_id = p_enrollment_id FOR UPDATE;
   END IF;
   -- Row-level security (forced, for this function's owner too) shows only the writer's own account.
-  SELECT e.account_id, @s.cohortdesk_awaiting_documents(e.id, e.uploaded_documents)
+  SELECT e.account_id, {_rule("e.id", "e.uploaded_documents")}
     INTO v_account, v_documents
     FROM @s.cohort_enrollments e WHERE e.id = p_enrollment_id;
   IF FOUND THEN
@@ -140,6 +150,23 @@ BEGIN
      WHERE a.enrollment_id = p_enrollment_id
        AND (a.account_id, a.documents) IS DISTINCT FROM (v_account, v_documents);
   END IF;
+END $$;
+
+-- New enrollments, counted together once per statement (an import inserts thousands): nobody can have
+-- counted them before, and a decision on one waits for this transaction (its foreign key).
+CREATE FUNCTION @s.cohortdesk_awaiting_after_enrollments() RETURNS trigger
+LANGUAGE plpgsql {DEFINER} AS $$
+DECLARE
+  v_jit constant text := current_setting('jit');
+BEGIN
+  -- The planner guesses 100 uploads an enrollment, so for a batch of a thousand the server's JIT
+  -- compiled this statement each time (0.4 s, more than the whole count): off for it alone.
+  PERFORM set_config('jit', 'off', true);
+  INSERT INTO @s.cohortdesk_awaiting (enrollment_id, account_id, documents)
+  SELECT n.id, n.account_id, {_rule("n.id", "n.uploaded_documents")} FROM new_enrollments n
+  ON CONFLICT (enrollment_id) DO UPDATE SET account_id = excluded.account_id, documents = excluded.documents;
+  PERFORM set_config('jit', v_jit, true);
+  RETURN NULL;
 END $$;
 
 CREATE FUNCTION @s.cohortdesk_awaiting_after_enrollment() RETURNS trigger
@@ -167,7 +194,8 @@ BEGIN
 END $$;
 
 CREATE TRIGGER cohortdesk_awaiting_enrollment_insert AFTER INSERT ON @s.cohort_enrollments
-  FOR EACH ROW EXECUTE FUNCTION @s.cohortdesk_awaiting_after_enrollment();
+  REFERENCING NEW TABLE AS new_enrollments FOR EACH STATEMENT
+  EXECUTE FUNCTION @s.cohortdesk_awaiting_after_enrollments();
 CREATE TRIGGER cohortdesk_awaiting_enrollment_update AFTER UPDATE OF uploaded_documents, account_id
   ON @s.cohort_enrollments FOR EACH ROW
   WHEN (OLD.uploaded_documents IS DISTINCT FROM NEW.uploaded_documents
@@ -177,8 +205,7 @@ CREATE TRIGGER cohortdesk_awaiting_decision AFTER INSERT ON @s.document_verifica
   FOR EACH ROW EXECUTE FUNCTION @s.cohortdesk_awaiting_after_decision();
 
 INSERT INTO @s.cohortdesk_awaiting (enrollment_id, account_id, documents)
-SELECT e.id, e.account_id, @s.cohortdesk_awaiting_documents(e.id, e.uploaded_documents)
-  FROM @s.cohort_enrollments e;
+SELECT e.id, e.account_id, {_rule("e.id", "e.uploaded_documents")} FROM @s.cohort_enrollments e;
 
 SELECT @s.cohortdesk_secure_table('@s.cohortdesk_awaiting'::regclass, 'account_id', '{GROUPS}');
 """

@@ -20,7 +20,7 @@ BEFORE = "0023_id_check_per_transaction"
 TABLE = "cohortdesk_awaiting"
 FUNCTIONS = {
     "cohortdesk_canonical_document_type",
-    "cohortdesk_awaiting_documents",
+    "cohortdesk_awaiting_after_enrollments",
     "cohortdesk_refresh_awaiting",
     "cohortdesk_awaiting_after_enrollment",
     "cohortdesk_awaiting_after_decision",

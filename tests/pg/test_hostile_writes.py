@@ -499,7 +499,6 @@ def test_no_login_writes_the_stored_awaiting_counts(sec: Secured):
                     ("SELECT 1 FROM cohortdesk_awaiting FOR KEY SHARE", None),
                     ("LOCK TABLE cohortdesk_awaiting IN SHARE MODE NOWAIT", None),
                     ("SELECT cohortdesk_refresh_awaiting(%s)", (tenant.enrollment,)),
-                    ("SELECT cohortdesk_awaiting_documents(%s, '{}'::jsonb)", (tenant.enrollment,)),
                 ):
                     _refused(conn, statement, params)
 

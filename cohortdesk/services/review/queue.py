@@ -255,8 +255,8 @@ def _awaits_decision(dialect: str) -> ColumnElement[bool]:
 def live_awaiting_count(dialect: str) -> Any:
     """The rule: how many uploaded documents have no decision on the file as it is now: no decision yet
     (undos and the decisions they took back do not count, as in ``_documents``), or the latest was about
-    an earlier file. On PostgreSQL the database keeps its value per enrollment
-    (``cohortdesk_awaiting_documents`` in migration 0024 is this rule in SQL; tests compare the two)."""
+    an earlier file. On PostgreSQL the database keeps its value per enrollment (migration 0024 writes
+    this rule in SQL; tests compare the two)."""
     upload = _uploads(dialect)
     doc_type = _canonical_key(upload.c.key)
     latest_id = (
