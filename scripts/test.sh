@@ -29,6 +29,9 @@ for d in cohortdesk tests bench scripts migrations; do [ -d "$d" ] && lint_paths
 "$VENV/bin/ruff" check "${lint_paths[@]}"
 # Types of the Qt-free core (models/, db/, services/; the configuration is in pyproject.toml).
 "$VENV/bin/python" -m mypy
+# Byte-compile the project once: where PYTHONDONTWRITEBYTECODE is set (as on some CI machines) every
+# process the tests start (render workers, CLI runs, screen checks) would otherwise compile it again.
+"$VENV/bin/python" -m compileall -q -j 0 cohortdesk tests migrations bench >/dev/null
 # One pytest worker per core (pytest-xdist), handing tests out one by one and letting an idle worker take
 # the other's last ones; "-n 0" among the arguments runs everything in this one process instead.
 "$VENV/bin/python" -m pytest -n auto --dist worksteal "$@"

@@ -23,6 +23,7 @@ from cohortdesk.services.configuration import edits as ce
 from cohortdesk.services.documents.storage import DocumentStore
 from cohortdesk.services.review import claims
 from cohortdesk.services.review import decisions as vs
+from cohortdesk.services.review.live_batch import LiveBatch
 from cohortdesk.views.runner import Runner
 from cohortdesk.views.workstation import MainWindow
 from tests.factories import queue_world, upload, user
@@ -156,6 +157,9 @@ def test_second_officer_sees_who_reviews_and_next_skips_it(qtbot, office, sql_gu
 def test_a_decision_elsewhere_refreshes_the_row_live(qtbot, office, sql_guard):
     world, db = office["world"], office["db"]
     window = office["open"](world["officer_one"], poll_ms=3_600_000)  # the listener, not the poll
+    # Counts re-read a second apart rather than the window's 10-15 s (the pacing is LiveBatch's own
+    # test's subject): this test is about what the notifications re-read, not when.
+    window.live.batch = LiveBatch(counts_seconds=1.0)
     qtbot.waitUntil(lambda: window.live.listener is not None and window.live.listener.connected.is_set())
     lerato = world["enrollments"]["Lerato Mokoena"]
     model = window.queue_model
