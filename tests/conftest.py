@@ -332,6 +332,14 @@ class MigratedDatabases:
             self._pg_template = None
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules holding a test marked ``slow`` run first, each module's tests still together and in
+    their order (its shared worlds are built once). Workers that take the long tests early end the
+    run on short ones, instead of one worker finishing a long test while the other idles."""
+    slow = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow)
+
+
 @pytest.fixture(scope="session")
 def migrated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MigratedDatabases]:
     """Copies of a database migrated once per session (see ``MigratedDatabases``)."""
