@@ -40,7 +40,7 @@ SQLite, one person's store, keeps counting live (``queue.STORED_AWAITING``): not
 
 Revision ID: 0024_awaiting_documents
 Revises: 0023_id_check_per_transaction
-Create Date: 2026-12-09
+Create Date: 2026-12-07
 """
 
 from __future__ import annotations
