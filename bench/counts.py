@@ -23,7 +23,6 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BENCH]
 sys.path.insert(0, str(BENCH.parent))
 
 import argparse
-import importlib.util
 import statistics
 import time
 from collections.abc import Callable
@@ -31,22 +30,13 @@ from typing import Any
 
 from sqlalchemy import and_, case, func, select, text
 
+from bench import officers  # its seeding: a demo tenant and bulk pending items
 from cohortdesk.db import Database
 from cohortdesk.models import CohortEnrollment
 from cohortdesk.services.access import logins
 from cohortdesk.services.review import queue as q
 
 LOGIN = "counts_officer"
-
-
-def _officers_module() -> Any:
-    """bench/officers.py's seeding (a demo tenant + bulk pending items), loaded by path."""
-    spec = importlib.util.spec_from_file_location("bench_officers", BENCH / "officers.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_officers"] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
 
 
 def timed(read: Callable[[], Any], runs: int) -> tuple[float, float, Any]:
@@ -78,7 +68,7 @@ def main() -> int:
         server.start()
         server.psql("CREATE DATABASE cdbench_counts")
         url = server.url("cdbench_counts")
-        world = _officers_module().seed(url.render_as_string(hide_password=False), args.items, 1)
+        world = officers.seed(url.render_as_string(hide_password=False), args.items, 1)
         admin = Database(url)
         try:
             with admin.read_session() as s:

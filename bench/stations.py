@@ -48,7 +48,6 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BENCH]
 sys.path.insert(0, str(BENCH.parent))
 
 import argparse
-import importlib.util
 import math
 import multiprocessing as mp
 import os
@@ -61,6 +60,7 @@ from typing import Any
 
 from sqlalchemy import URL, create_engine, text
 
+from bench import officers  # its seeding: a demo tenant and bulk pending items
 from cohortdesk.db import Database
 from cohortdesk.services.access import logins
 from cohortdesk.services.access.identity import ROLE_CAPABILITIES, Identity
@@ -121,16 +121,6 @@ def station_logins(url: URL, world: Any) -> tuple[list[str], list[Identity]]:
         for row in rows
     ]
     return [row.login for row in rows], identities
-
-
-def _officers_module() -> Any:
-    """bench/officers.py's seeding (a demo tenant + bulk pending items), loaded by path."""
-    spec = importlib.util.spec_from_file_location("bench_officers", BENCH / "officers.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_officers"] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
 
 
 # --- one station ------------------------------------------------------------------------------
@@ -586,7 +576,6 @@ def main() -> int:
         database = "cdbench_stations"
         server.psql(f"CREATE DATABASE {database}")
         url = server.url(database)
-        officers = _officers_module()
         world = officers.seed(url.render_as_string(hide_password=False), args.items, max(counts))
         logins, identities = station_logins(url, world)
         admin = server.url("postgres")

@@ -4,9 +4,6 @@ DocuSeal's side writing uploads. Shared by tests/core/test_awaiting.py and the s
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import uuid
 from typing import Any
 
 from sqlalchemy import select, update
@@ -14,6 +11,7 @@ from sqlalchemy import select, update
 from cohortdesk.db import Database
 from cohortdesk.models import CohortEnrollment
 from cohortdesk.models.cohorts import AWAITING
+from cohortdesk.services.documents.storage import StoredFile, md5_base64, new_blob_key
 from cohortdesk.services.review import queue as q
 
 
@@ -73,15 +71,14 @@ def check(db: Database) -> dict[int, int]:
 
 def upload_entry(checksum_of: str, name: str = "file.pdf") -> dict[str, Any]:
     """An entry as DocuSeal writes it (no file behind it: the count never opens files)."""
-    checksum = base64.b64encode(hashlib.md5(checksum_of.encode()).digest()).decode()
-    return {
-        "file_name": name,
-        "content_type": "application/pdf",
-        "size": 100,
-        "checksum": checksum,
-        "storage_key": uuid.uuid4().hex,
-        "uploaded_at": "2026-03-01T10:00:00Z",
-    }
+    return StoredFile(
+        key=new_blob_key(),
+        file_name=name,
+        content_type="application/pdf",
+        size=100,
+        checksum=md5_base64(checksum_of.encode()),
+        uploaded_at="2026-03-01T10:00:00Z",
+    ).as_upload()
 
 
 def uploads_of(db: Database, enrollment_id: int) -> dict[str, Any]:
