@@ -139,7 +139,9 @@ def seed(url: str, items: int, officers: int) -> World:
     db = Database(url)
     try:
         migrate.upgrade(db)
-        demo.load_demo(db, students=60, store=DocumentStore(tempfile.mkdtemp(prefix="cdbench-officers-")))
+        # The uploads' files are not read by any bench: the folder goes with the seeding.
+        with tempfile.TemporaryDirectory(prefix="cdbench-officers-") as files:
+            demo.load_demo(db, students=60, store=DocumentStore(Path(files)))
     finally:
         db.dispose()
     tag = uuid.uuid4().hex[:6]

@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 VERSION_TABLE = "cohortdesk_alembic_version"
 #: The newest revision in ``migrations/versions`` (tests/migrations keeps it equal to Alembic's head).
-HEAD_REVISION = "0024_awaiting_documents"
+HEAD_REVISION = "0025_queue_relay"
 InstallMode = Literal["standalone", "attach"]
 
 

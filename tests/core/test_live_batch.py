@@ -78,6 +78,22 @@ def test_a_change_to_a_row_that_is_not_shown_recounts_the_queue():
     assert reads.ids == (5,) and reads.recount
 
 
+def test_in_a_busy_queue_the_total_waits_for_the_counts_not_the_rows():
+    clock = Clock()
+    batch = _batch(clock)
+    batch.add(_event(5))
+    clock.now += 0.15
+    batch.take(lambda i: True)  # rows and counts just read
+    clock.now += 1.0
+    batch.add(_event(6, 40))  # 40 is not loaded: it may have just entered the queue
+    clock.now += 0.15
+    reads = batch.take(lambda i: i != 40)
+    assert reads.ids == (6,) and not reads.recount and not reads.cohorts
+    clock.now += 10.0
+    reads = batch.take(lambda i: i != 40)
+    assert reads.cohorts == (7,) and reads.recount and not batch.pending
+
+
 def test_jitter_spreads_the_windows_and_a_poll_reads_counts_only_when_due():
     clock = Clock()
     delays = set()
@@ -113,3 +129,16 @@ def test_the_busier_the_account_the_rarer_each_window_reads():
     assert batch.take(lambda i: True).ids == (1000,)
     clock.now += 20.0  # the account went quiet: back to the short intervals
     assert batch.rate() == 0.0
+
+
+def test_a_relayed_notification_counts_every_change_it_names():
+    # The institution's relay merges what changed in half a second into one notification.
+    clock = Clock()
+    batch = _batch(clock)
+    for n in range(20):  # twice a second for 10 s, 12 changes each: 24 changes a second
+        clock.now += 0.5
+        batch.add(_event(*range(n * 12, n * 12 + 12)))
+    assert batch.rate() == pytest.approx(24.0)
+    bulk = QueueEvent("cohort_enrollments", "insert", bulk=True, count=600, account_ids=frozenset({1}))
+    batch.add(bulk)
+    assert batch.rate() == pytest.approx(84.0)

@@ -38,6 +38,11 @@ def _drain(conn: psycopg.Connection, seconds: float = 1.0) -> list[psycopg.Notif
     return notes
 
 
+def _relay(conn: psycopg.Connection, token: str) -> bool:
+    """What a workstation's listener does every half second while it is its institution's relay."""
+    return bool(conn.execute("SELECT cohortdesk_relay_queue(%s)", (token,)).fetchone()[0])
+
+
 def _touch(sec: Secured, login: str, enrollment: int) -> None:
     """A change of one enrollment as ``login`` makes it: a claim and its release."""
     db = sec.database(login)
@@ -69,7 +74,11 @@ def test_another_institution_hears_nothing(sec: Secured):
             spy, [*queue_channels(spy), CHANNEL, "cohortdesk_queue_0", f"cohortdesk_queue_{a.account}"]
         )
         _listen_all(own, queue_channels(own))
+        assert _relay(own, "a-relay-token")  # A's workstation relays A's changes
+        _relay(spy, "b-relay-token")  # and B's its own: they never carry A's
         _touch(sec, a.logins["officer"], a.enrollment)
+        _relay(spy, "b-relay-token")
+        assert _relay(own, "a-relay-token")
         heard = _drain(own, 2.0)
         assert heard and all(parse_payload(n.payload).account_ids == {a.account} for n in heard)
         assert _drain(spy, 0.5) == []  # not a single notification: no ids, no sender pid
@@ -103,3 +112,62 @@ def test_a_forged_notification_costs_a_refresh_and_reveals_nothing(sec: Secured)
     # What the workstation does with it: re-read those rows, through row-level security.
     assert queue.queue_rows(officer_db, [b.enrollment]) == []
     assert [r.enrollment_id for r in queue.queue_rows(officer_db, [a.enrollment])] == [a.enrollment]
+
+
+def test_the_relay_tables_are_out_of_every_logins_reach(sec: Secured):
+    for tenant in (sec.a, sec.b):
+        for role in ("super_admin", "officer", "report_viewer"):
+            with sec.connect(tenant.logins[role]) as conn:
+                for statement in (
+                    "SELECT * FROM cohortdesk_queue_changes",
+                    "SELECT * FROM cohortdesk_queue_relays",
+                    "INSERT INTO cohortdesk_queue_changes (account_id, payload) VALUES (1, '{}')",
+                    "DELETE FROM cohortdesk_queue_changes",
+                    "UPDATE cohortdesk_queue_relays SET renewed_at = now() + interval '1 year'",
+                    "TRUNCATE cohortdesk_queue_relays",
+                    "LOCK TABLE cohortdesk_queue_changes",
+                ):
+                    with pytest.raises(pgerr.InsufficientPrivilege), conn.transaction():
+                        conn.execute(statement)
+
+
+def test_a_relay_takes_and_sends_its_own_institutions_changes_only(sec: Secured):
+    a, b = sec.a, sec.b
+    with (
+        sec.connect(a.logins["officer"]) as a_relay,
+        sec.connect(b.logins["officer"]) as b_relay,
+        sec.connect("postgres") as admin,
+    ):
+        _listen_all(a_relay, queue_channels(a_relay))
+        _listen_all(b_relay, queue_channels(b_relay))
+        assert _relay(a_relay, "a-relay-token") and _relay(b_relay, "b-relay-token")
+        _touch(sec, a.logins["officer"], a.enrollment)
+        # B's relay, called as often as it likes, neither sends nor removes A's changes.
+        for _ in range(3):
+            assert _relay(b_relay, "b-relay-token")
+        assert _drain(b_relay, 0.5) == []
+        kept = admin.execute("SELECT DISTINCT account_id FROM cohortdesk_queue_changes").fetchall()
+        assert kept == [(a.account,)]
+        # A second login of A cannot take A's lease while A's relay holds it, nor release it.
+        with sec.connect(a.logins["report_viewer"]) as rival:
+            assert not _relay(rival, "rival-token-1")
+            assert not rival.execute(
+                "SELECT cohortdesk_release_queue_relay(%s)", ("rival-token-1",)
+            ).fetchone()[0]
+            with pytest.raises(pgerr.InvalidParameterValue), rival.transaction():
+                rival.execute("SELECT cohortdesk_relay_queue('')")
+        assert _relay(a_relay, "a-relay-token")
+        heard = _drain(a_relay, 1.0)
+        assert [parse_payload(n.payload).enrollment_ids for n in heard] == [{a.enrollment}]
+        assert admin.execute("SELECT count(*) FROM cohortdesk_queue_changes").fetchone()[0] == 0
+
+
+def test_a_login_that_is_not_a_user_cannot_relay(sec: Secured):
+    stranger = sec.new_login_name("stranger")
+    with sec.connect("postgres") as admin:
+        admin.execute(psycopg.sql.SQL("CREATE ROLE {} LOGIN").format(psycopg.sql.Identifier(stranger)))
+        for grant in ("GRANT cohortdesk_officer TO {}", "GRANT CONNECT ON DATABASE {} TO {}"):
+            names = [sec.url.database, stranger] if "DATABASE" in grant else [stranger]
+            admin.execute(psycopg.sql.SQL(grant).format(*map(psycopg.sql.Identifier, names)))
+    with sec.connect(stranger) as conn, pytest.raises(pgerr.InsufficientPrivilege):
+        _relay(conn, "stranger-token")

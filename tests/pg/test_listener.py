@@ -138,6 +138,7 @@ def test_renewal_is_silent_and_bulk_statements_notify_once(pg_db: Database, stor
 def test_a_huge_statement_sends_a_summary(pg_db: Database, store, listening):
     _, recorder = listening
     world = review_factories.review_queue(pg_db, store, packs=1)
+    recorder.settle()  # the set-up's own inserts, which the relay would otherwise send with the 600
     with pg_db.session() as s:
         s.execute(
             text(
@@ -191,3 +192,69 @@ def test_malformed_payloads_are_ignored():
     assert parse_payload('{"items": [[1, 2]]}') is None
     event = parse_payload('{"table": "cohort_enrollments", "op": "update", "items": [[1, 2, 3, 4]]}')
     assert event is not None and event.enrollment_ids == {2} and event.cohort_ids == {3}
+
+
+def _admin(db: Database) -> psycopg.Connection:
+    return psycopg.connect(db.url.set(drivername="postgresql").render_as_string(hide_password=False), autocommit=True)
+
+
+def test_one_listener_relays_and_another_takes_over_when_it_closes(pg_db: Database, store, listening):
+    first, recorder = listening
+    assert first.relaying
+    other = Recorder()
+    second = QueueListener.for_database(pg_db, other.on_event, on_state=other.on_state, ping_seconds=30.0)
+    second.start()
+    try:
+        assert other.next_state() == (True, "")
+        assert not second.relaying  # the lease is the first one's
+        world = review_factories.review_queue(pg_db, store, packs=2)
+        recorder.settle()
+        other.settle()
+        claim = claims.claim_next(pg_db, world["alice"])
+        assert recorder.next_event()[1].enrollment_ids == {claim.enrollment_id}
+        assert other.next_event()[1].enrollment_ids == {claim.enrollment_id}
+        # The relay closes: the other takes over within about a second, not at its next ping (30 s).
+        first.stop()
+        deadline = time.monotonic() + 5
+        while not second.relaying and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert second.relaying
+        claims.release(pg_db, claim)
+        assert other.next_event()[1].enrollment_ids == {claim.enrollment_id}
+    finally:
+        second.stop()
+
+
+def test_a_relay_that_vanishes_is_replaced_at_the_next_ping(pg_db: Database, store, listening):
+    first, recorder = listening
+    other = Recorder()
+    second = QueueListener.for_database(pg_db, other.on_event, on_state=other.on_state, ping_seconds=1.0)
+    second.start()
+    try:
+        assert other.next_state() == (True, "") and first.relaying and not second.relaying
+        # The relay's workstation freezes (no release): its lease simply runs out (3 s).
+        first.relay_seconds = 3600.0
+        world = review_factories.review_queue(pg_db, store, packs=1)  # recorded meanwhile
+        deadline = time.monotonic() + 15
+        while not second.relaying and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert second.relaying  # at its first ping after the lease ran out
+        heard: set[int] = set()  # the set-up's changes, none lost, sent by one relay or the other
+        while world["enrollment"].id not in heard:
+            heard |= other.next_event(timeout=5)[1].enrollment_ids
+        recorder.settle()
+        other.settle()
+        claims.claim_next(pg_db, world["alice"])
+        assert other.next_event()[1].concerns(world["account"])  # the new relay sends it
+        assert recorder.next_event()[1].concerns(world["account"])
+    finally:
+        second.stop()
+
+
+def test_without_a_relay_nothing_is_recorded_and_a_commit_notifies_nobody(pg_db: Database, store):
+    raw = _raw_listen(pg_db)
+    review_factories.review_queue(pg_db, store, packs=1)
+    assert list(raw.notifies(timeout=1.0)) == []  # the writer's commit signals no listener
+    with _admin(pg_db) as admin:
+        assert admin.execute("SELECT count(*) FROM cohortdesk_queue_changes").fetchone()[0] == 0
+    raw.close()

@@ -1,9 +1,15 @@
 """Live refresh hints from PostgreSQL: ``LISTEN`` on the institution's queue channel, on one
 dedicated connection.
 
-The queue triggers send one notification per statement that changes ``cohort_enrollments``, carrying
-identifiers only (account id, enrollment id, cohort id, row_version), or a ``bulk`` summary for large
-statements. Each account has its own channel, ``cohortdesk_queue_<32 hex>``, whose name comes from a
+The queue triggers record, per statement that changes ``cohort_enrollments``, identifiers only
+(account id, enrollment id, cohort id, row_version), or a ``bulk`` summary for large statements; they
+do not notify (migration 0025). One listener per institution is its **relay**: every
+``relay_seconds`` (0.5 s) it calls ``cohortdesk_relay_queue``, which sends what was recorded as one
+notification (the same payload, merged). PostgreSQL wakes every listening server process of the
+database at each notifying commit, so one relay keeps that to twice a second per institution instead
+of once per claim and decision, and out of the officers' commits. The relay holds a 3 s lease on the
+server; every other listener asks for it with each ping (``PING_OR_RELAY``) and takes it once it is
+free; a closing relay releases it and announces ``VACANT``, and the others try within a second. Each account has its own channel, ``cohortdesk_queue_<32 hex>``, whose name comes from a
 server secret: ``queue_channels(conn)`` (``cohortdesk_queue_channels()``) gives a login its own
 institution's channel only, so no other institution's identifiers ever reach it. A forged notification
 (anyone who knows the name can NOTIFY) costs a refresh, which reads through row-level security. ``QueueListener`` keeps one autocommit connection outside
@@ -70,6 +76,13 @@ def _listen(conn: Any, channel: str) -> None:
 
     conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
 
+
+#: A relay's call (migration 0025): sends what changed for the institution; False while another relays.
+RELAY = "SELECT cohortdesk_relay_queue(%s)"
+#: A listener's ping where it is not the relay: which server process answers, and the relay if it is free.
+PING_OR_RELAY = "SELECT pg_backend_pid(), cohortdesk_relay_queue(%s)"
+#: What a relay that closes sends on its institution's channel: another listener should take over now.
+VACANT = '{"relay": "vacant"}'
 
 #: How ``on_state(False, reason)`` starts when notifications do not arrive on the connection at all.
 DEAF = "Notifications do not arrive on this connection"
@@ -164,6 +177,7 @@ class QueueListener:
         deaf_limit: int = 2,
         probe_every: int = 20,
         gather_seconds: float = 0.25,
+        relay_seconds: float = 0.5,
     ) -> None:
         self._connect = connect
         self._on_event = on_event
@@ -180,7 +194,15 @@ class QueueListener:
         self.probe_every = max(1, probe_every)
         #: How long notifications are gathered after the first of a burst before they are handed on.
         self.gather_seconds = gather_seconds
+        #: How often the institution's relay sends what changed (``cohortdesk_relay_queue``).
+        self.relay_seconds = relay_seconds
         self.probe_channel = f"cohortdesk_probe_{secrets.token_hex(6)}"
+        self.relay_token = secrets.token_hex(8)
+        #: Whether this listener is its institution's relay now; ``relays`` counts its relay calls.
+        self.relaying = False
+        self.relays = 0
+        self._relay_supported = False
+        self._relay_due = 0.0
         self.deaf_reason: str | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -283,6 +305,12 @@ class QueueListener:
                 _listen(conn, channel)
             _listen(conn, self.probe_channel)
             self.listen_pid = int(conn.execute("SELECT pg_backend_pid()").fetchone()[0])
+            self._relay_supported = bool(
+                conn.execute("SELECT to_regprocedure('cohortdesk_relay_queue(text)') IS NOT NULL").fetchone()[0]
+            )
+            self.relaying = False
+            if self._relay_supported:
+                self._relay(conn)
         except Exception:
             conn.close()
             raise
@@ -304,6 +332,10 @@ class QueueListener:
                 if note.channel == self.probe_channel:
                     probe_sent = None
                     continue
+                if note.payload == VACANT:
+                    if not self.relaying:  # try to take it over within a second (not all at once)
+                        last_ping = min(last_ping, time.monotonic() - self.ping_seconds + random.random())
+                    continue
                 event = parse_payload(note.payload)
                 if event is not None:
                     self._on_event(event)
@@ -320,6 +352,14 @@ class QueueListener:
                     conn.execute(f"NOTIFY {self.probe_channel}")  # must come back to us
                     probe_sent = time.monotonic()
                     self.probes_sent += 1
+                elif self._relay_supported and not self.relaying:
+                    # The same question, and the institution's relay if nobody holds it any more.
+                    pid, self.relaying = conn.execute(PING_OR_RELAY, (self.relay_token,)).fetchone()
+                    self._relay_due = time.monotonic() + self.relay_seconds
+                    if int(pid) != self.listen_pid:
+                        raise ListenerDeaf(
+                            "its session moved to another server process, which does not hear its LISTEN"
+                        )
                 else:
                     pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
                     if int(pid) != self.listen_pid:
@@ -329,6 +369,9 @@ class QueueListener:
                 pings += 1
                 last_ping = time.monotonic()
                 continue  # notifications that arrived with the ping's answer wait in psycopg, not on the socket
+            if self.relaying and now >= self._relay_due:
+                self._relay(conn)
+                continue
             if conn.closed or conn.broken:
                 raise ConnectionError("the listener connection closed")
             due = (
@@ -336,6 +379,8 @@ class QueueListener:
                 if probe_sent is not None
                 else (last_ping + self.ping_seconds)
             )
+            if self.relaying:
+                due = min(due, self._relay_due)
             wake = self._wake
             assert wake is not None
             ready, _, _ = select.select([conn.fileno(), wake[0]], [], [], max(0.0, due - now))
@@ -349,9 +394,21 @@ class QueueListener:
                 except OSError:
                     pass  # nothing to read after all
 
+    def _relay(self, conn: Any) -> None:
+        """Send what changed if this listener is (or may now become) the institution's relay."""
+        self.relaying = bool(conn.execute(RELAY, (self.relay_token,)).fetchone()[0])
+        self.relays += 1
+        self._relay_due = time.monotonic() + self.relay_seconds
+
     def _close(self) -> None:
         self.connected.clear()
         conn, self._conn = self._conn, None
+        if conn is not None and self.relaying and not (conn.closed or conn.broken):
+            try:  # a closing workstation hands the relay on at once (the server says so to the others)
+                conn.execute("SELECT cohortdesk_release_queue_relay(%s)", (self.relay_token,))
+            except Exception:  # noqa: BLE001 - the lease runs out by itself
+                log.debug("Releasing the queue relay failed", exc_info=True)
+        self.relaying = False
         if conn is not None:
             try:
                 conn.close()

@@ -2,7 +2,8 @@
 
 Each queue notification names enrollments and their cohorts. A window gathers them and re-reads, in
 one call (``workstation.live_rows``), the named rows it has loaded, the counts of their cohorts, and
-the queue's total when a named row is not loaded (it may have just entered the queue).
+the queue's total when a named row is not loaded (it may have just entered the queue; the total is
+a count over the account's enrollments like the cohort counts, and is paced as they are).
 
 Every change reaches every window of the account, so with N windows open, each re-reading after
 each change, the server would answer N × changes re-reads, and the changes themselves grow with N:
@@ -77,11 +78,13 @@ class LiveBatch:
         self.rows_per_change = rows_per_change
         self.counts_per_change = counts_per_change
         self.rate_window = rate_window
-        self._heard: deque[float] = deque()  # when the changes of the last rate_window arrived
+        # When the notifications of the last rate_window arrived, and how many changes each named.
+        self._heard: deque[tuple[float, int]] = deque()
         self._clock = clock
         self._rng = rng or random.Random()
         self._ids: set[int] = set()
         self._cohorts: set[int] = set()
+        self._recount = False  # a named row was not loaded: recount the queue with the next counts
         self._rows_since = math.inf  # when the oldest unread change arrived
         self._counts_since = math.inf
         self._next_rows = -math.inf  # the earliest the next read of each kind may run
@@ -89,7 +92,8 @@ class LiveBatch:
 
     def add(self, event: QueueEvent) -> None:
         now = self._clock()
-        self._heard.append(now)
+        # A notification names every change since the relay's last one (half a second): count them.
+        self._heard.append((now, max(1, event.count, len(event.items))))
         if event.items:
             self._ids |= event.enrollment_ids
             self._rows_since = min(self._rows_since, now)
@@ -115,9 +119,9 @@ class LiveBatch:
     def rate(self) -> float:
         """Changes heard per second, over the last ``rate_window`` seconds."""
         since = self._clock() - self.rate_window
-        while self._heard and self._heard[0] < since:
+        while self._heard and self._heard[0][0] < since:
             self._heard.popleft()
-        return len(self._heard) / self.rate_window
+        return sum(n for _, n in self._heard) / self.rate_window
 
     def _interval(self, seconds: float, per_change: float) -> float:
         return max(seconds, per_change * self.rate()) * (1.0 + self.jitter * self._rng.random())
@@ -131,14 +135,16 @@ class LiveBatch:
         cohorts: tuple[int, ...] = ()
         if rows_due <= now:
             shown = sorted(i for i in self._ids if loaded(i))
-            # A named row that is not loaded may have just entered this queue: recount it (cheap, indexed).
-            recount = len(shown) < len(self._ids)
+            # A named row that is not loaded may have just entered this queue: its total is recounted
+            # with the cohort counts (a count over the account's enrollments too, paced as they are).
+            self._recount = self._recount or len(shown) < len(self._ids)
             ids = tuple(shown)
             self._ids.clear()
             self._rows_since = math.inf
             self._next_rows = now + self._interval(self.rows_seconds, self.rows_per_change)
         if counts_due <= now:
             cohorts = tuple(sorted(self._cohorts))
+            recount, self._recount = self._recount, False
             self._cohorts.clear()
             self._counts_since = math.inf
             self._next_counts = now + self._interval(self.counts_seconds, self.counts_per_change)
@@ -149,6 +155,7 @@ class LiveBatch:
         cohort's counts too: when they are due, as after notifications."""
         now = self._clock()
         self._ids.clear()
+        self._recount = False  # a poll recounts the queue anyway
         self._rows_since = math.inf
         self._next_rows = now + self._interval(self.rows_seconds, self.rows_per_change)
         if now < self._next_counts:

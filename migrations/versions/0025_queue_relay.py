@@ -1,0 +1,269 @@
+"""Queue notifications through one relay per institution instead of one per change.
+
+Until now every statement that changed ``cohort_enrollments`` sent its notification itself, at commit.
+PostgreSQL wakes every server process that listens in the database at each such commit, whatever the
+channel, and the committing session waits while it signals them. With 200 workstations listening, each
+claim and each decision woke 200 processes (and 200 workstations) in the officer's own commit: a
+decision took 4-8 times as long as with one workstation (``bench/stations.py``, direct connections).
+
+Now:
+
+* The queue trigger (``cohortdesk_notify_queue``) records what changed in ``cohortdesk_queue_changes``
+  (the same identifiers-only payload as before, one row per statement and account) instead of
+  notifying, and only while a relay of that account (or of every account) was active in the last
+  ``RECORD_WHILE``: with no workstation listening, nothing is kept.
+* One listening session per institution is its **relay**: it holds a lease in
+  ``cohortdesk_queue_relays`` (``LEASE`` long, renewed by each call) and calls
+  ``cohortdesk_relay_queue(holder)`` every half second. The call takes the account's recorded changes
+  and sends them as one notification, merged, on the account's channel and on the every-account
+  channel, exactly the payloads listeners parsed before (identifiers only; a summary when large). The
+  other listeners call it at each of their pings and take the lease over once it is free (released,
+  or not renewed within ``LEASE``). So there is at most one wake-up of the listeners per half second
+  per institution, and none in an officer's commit.
+* ``cohortdesk_release_queue_relay(holder)`` (a workstation closing) relays what is left, frees the
+  lease and sends ``{"relay": "vacant"}`` on the account's channel, so that another listener takes
+  over at once rather than at its next ping.
+* A privileged maintenance session's relay covers every account (lease key 0).
+
+Both tables are ``UNLOGGED`` (hints, emptied by a crash; every listener re-reads everything when it
+reconnects), the owner's under forced row-level security, with no privilege for any login: only the
+definer functions touch them, and a login's relay call takes its own account's changes only.
+
+Revision ID: 0025_queue_relay
+Revises: 0024_awaiting_documents
+Create Date: 2026-12-08
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+revision = "0025_queue_relay"
+down_revision = "0024_awaiting_documents"
+branch_labels = None
+depends_on = None
+
+OWNER = "cohortdesk_owner"
+DEFINER = "SECURITY DEFINER SET search_path = pg_catalog, pg_temp"
+#: How long a relay's lease lasts without a call (the relay calls every half second).
+LEASE = "3 seconds"
+#: How long changes are recorded after the last sign of a relay: covers a relay's crash until another
+#: listener takes over (at its next ping), and stops recording once no workstation listens.
+RECORD_WHILE = "60 seconds"
+#: The largest payload sent; PostgreSQL's limit is 8000 bytes.
+PAYLOAD_LIMIT = 7500
+
+FUNCTIONS = (
+    "cohortdesk_relay_queue(text)",
+    "cohortdesk_release_queue_relay(text)",
+)
+
+TABLES_SQL = """
+CREATE UNLOGGED TABLE @s.cohortdesk_queue_changes (
+  id bigserial PRIMARY KEY,
+  account_id bigint NOT NULL,
+  payload jsonb NOT NULL
+);
+CREATE INDEX ix_cohortdesk_queue_changes_account ON @s.cohortdesk_queue_changes (account_id, id);
+CREATE UNLOGGED TABLE @s.cohortdesk_queue_relays (
+  account_id bigint PRIMARY KEY,  -- 0: a privileged session relaying every account
+  holder text NOT NULL,           -- login and the listener's token; '' once released
+  renewed_at timestamptz NOT NULL
+);
+"""
+
+
+def _owner_only(table: str) -> str:
+    return f"""
+ALTER TABLE @s.{table} OWNER TO {OWNER};
+ALTER TABLE @s.{table} ENABLE ROW LEVEL SECURITY;
+ALTER TABLE @s.{table} FORCE ROW LEVEL SECURITY;
+REVOKE ALL ON @s.{table} FROM PUBLIC;
+CREATE POLICY cohortdesk_owner_all ON @s.{table} FOR ALL TO {OWNER} USING (true) WITH CHECK (true);
+"""
+
+
+def _notify_trigger(send: str) -> str:
+    """The queue trigger of migration 0016 with ``send`` (PL/pgSQL using ``v_account`` and
+    ``payload``) in place of its notifications."""
+    return f"""
+CREATE OR REPLACE FUNCTION @s.cohortdesk_notify_queue() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  v_all jsonb;
+  v_account bigint;
+  n integer;
+  items jsonb;
+  payload text;
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    SELECT jsonb_agg(jsonb_build_array(r.account_id, r.id, r.cohort_id, r.row_version)) INTO v_all FROM new_rows r;
+  ELSIF TG_OP = 'DELETE' THEN
+    SELECT jsonb_agg(jsonb_build_array(r.account_id, r.id, r.cohort_id, r.row_version)) INTO v_all FROM old_rows r;
+  ELSE
+    SELECT jsonb_agg(jsonb_build_array(r.account_id, r.id, r.cohort_id, r.row_version)) INTO v_all
+      FROM new_rows r JOIN old_rows o ON o.id = r.id
+     WHERE r.row_version IS DISTINCT FROM o.row_version
+        OR r.claim_token IS DISTINCT FROM o.claim_token
+        OR r.document_verification_state IS DISTINCT FROM o.document_verification_state
+        OR r.state IS DISTINCT FROM o.state
+        OR r.cohort_id IS DISTINCT FROM o.cohort_id;
+  END IF;
+  IF v_all IS NULL THEN
+    RETURN NULL;
+  END IF;
+  FOR v_account, n, items IN
+    SELECT (e ->> 0)::bigint, count(*), jsonb_agg(e ORDER BY (e ->> 1)::bigint)
+      FROM jsonb_array_elements(v_all) e GROUP BY 1
+  LOOP
+    payload := jsonb_build_object('table', TG_TABLE_NAME, 'op', lower(TG_OP), 'items', items)::text;
+    IF octet_length(payload) > {PAYLOAD_LIMIT} THEN
+      payload := jsonb_build_object(
+        'table', TG_TABLE_NAME, 'op', lower(TG_OP), 'bulk', true, 'count', n,
+        'accounts', jsonb_build_array(v_account),
+        'cohorts', (SELECT jsonb_agg(DISTINCT e -> 2) FROM jsonb_array_elements(items) e))::text;
+      IF octet_length(payload) > {PAYLOAD_LIMIT} THEN
+        payload := jsonb_build_object('table', TG_TABLE_NAME, 'op', lower(TG_OP), 'bulk', true, 'count', n,
+                                      'accounts', jsonb_build_array(v_account))::text;
+      END IF;
+    END IF;
+{send}
+  END LOOP;
+  RETURN NULL;
+END $$;
+"""
+
+
+RECORD = f"""\
+    -- Kept for the account's relay, if one is about; nothing is sent in this transaction.
+    IF EXISTS (SELECT 1 FROM @s.cohortdesk_queue_relays r
+                WHERE r.account_id IN (v_account, 0) AND r.renewed_at > clock_timestamp() - interval '{RECORD_WHILE}') THEN
+      INSERT INTO @s.cohortdesk_queue_changes (account_id, payload) VALUES (v_account, payload::jsonb);
+    END IF;"""
+
+# Migration 0016's sending, for the downgrade.
+NOTIFY = """\
+    PERFORM pg_notify(@s.cohortdesk_queue_channel_of(v_account), payload);
+    PERFORM pg_notify(@s.cohortdesk_queue_channel_of(NULL), payload);"""
+
+RELAY_SQL = f"""
+CREATE FUNCTION @s.cohortdesk_relay_queue(p_holder text) RETURNS boolean
+LANGUAGE plpgsql {DEFINER} AS $$
+DECLARE
+  v_account bigint := @s.cohortdesk_current_account();
+  v_key bigint;
+  v_holder text;
+  v_now timestamptz := clock_timestamp();
+  r record;
+  payload text;
+BEGIN
+  IF v_account IS NULL AND NOT @s.cohortdesk_session_is_privileged() THEN
+    RAISE EXCEPTION 'login % is not a CohortDesk user of this database', session_user
+      USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  IF p_holder IS NULL OR length(p_holder) NOT BETWEEN 8 AND 64 THEN
+    RAISE EXCEPTION 'a relay names itself with 8 to 64 characters' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  v_key := coalesce(v_account, 0);
+  v_holder := session_user || ':' || p_holder;
+  -- Another listener relays: nothing to do, and nothing written.
+  PERFORM 1 FROM @s.cohortdesk_queue_relays q
+   WHERE q.account_id = v_key AND q.holder NOT IN (v_holder, '') AND q.renewed_at > v_now - interval '{LEASE}';
+  IF FOUND THEN
+    RETURN false;
+  END IF;
+  INSERT INTO @s.cohortdesk_queue_relays AS q (account_id, holder, renewed_at) VALUES (v_key, v_holder, v_now)
+  ON CONFLICT (account_id) DO UPDATE SET holder = excluded.holder, renewed_at = excluded.renewed_at
+   WHERE q.holder IN (excluded.holder, '') OR q.renewed_at <= v_now - interval '{LEASE}';
+  IF NOT FOUND THEN
+    RETURN false;  -- another listener took it a moment ago
+  END IF;
+  -- Everything recorded for this account (a privileged relay: for every account), one notification each.
+  FOR r IN
+    WITH taken AS (
+      DELETE FROM @s.cohortdesk_queue_changes c
+       WHERE v_account IS NULL OR c.account_id = v_account
+      RETURNING c.account_id, c.payload
+    ), items AS (
+      SELECT DISTINCT ON (t.account_id, (i ->> 1)::bigint) t.account_id, (i ->> 1)::bigint AS enrollment, i
+        FROM taken t, jsonb_array_elements(coalesce(t.payload -> 'items', '[]')) i
+       ORDER BY t.account_id, (i ->> 1)::bigint, (i ->> 3)::bigint DESC
+    )
+    SELECT t.account_id,
+           bool_or(t.payload ? 'bulk') AS bulk,
+           sum(coalesce((t.payload ->> 'count')::integer, jsonb_array_length(t.payload -> 'items'))) AS count,
+           CASE WHEN count(DISTINCT t.payload ->> 'table') = 1 THEN min(t.payload ->> 'table') ELSE 'cohort_enrollments' END AS tbl,
+           CASE WHEN count(DISTINCT t.payload ->> 'op') = 1 THEN min(t.payload ->> 'op') ELSE 'change' END AS op,
+           (SELECT jsonb_agg(i.i ORDER BY i.enrollment) FROM items i WHERE i.account_id = t.account_id) AS items,
+           bool_and(t.payload ? 'items' OR t.payload ? 'cohorts') AS cohorts_known,
+           (SELECT jsonb_agg(DISTINCT c) FROM taken u,
+                   jsonb_array_elements(coalesce(u.payload -> 'cohorts', '[]') || coalesce(
+                     (SELECT jsonb_agg(i -> 2) FROM jsonb_array_elements(u.payload -> 'items') i), '[]')) c
+             WHERE u.account_id = t.account_id) AS cohorts
+      FROM taken t GROUP BY t.account_id
+  LOOP
+    payload := CASE WHEN NOT r.bulk THEN
+      jsonb_build_object('table', r.tbl, 'op', r.op, 'items', coalesce(r.items, '[]'))::text END;
+    IF payload IS NULL OR octet_length(payload) > {PAYLOAD_LIMIT} THEN
+      payload := jsonb_build_object('table', r.tbl, 'op', r.op, 'bulk', true, 'count', r.count,
+                                    'accounts', jsonb_build_array(r.account_id),
+                                    'cohorts', CASE WHEN r.cohorts_known THEN r.cohorts END)::text;
+      IF octet_length(payload) > {PAYLOAD_LIMIT} OR NOT r.cohorts_known THEN
+        payload := jsonb_build_object('table', r.tbl, 'op', r.op, 'bulk', true, 'count', r.count,
+                                      'accounts', jsonb_build_array(r.account_id))::text;
+      END IF;
+    END IF;
+    PERFORM pg_notify(@s.cohortdesk_queue_channel_of(r.account_id), payload);
+    PERFORM pg_notify(@s.cohortdesk_queue_channel_of(NULL), payload);
+  END LOOP;
+  RETURN true;
+END $$;
+
+CREATE FUNCTION @s.cohortdesk_release_queue_relay(p_holder text) RETURNS boolean
+LANGUAGE plpgsql {DEFINER} AS $$
+DECLARE
+  v_account bigint := @s.cohortdesk_current_account();
+BEGIN
+  IF NOT @s.cohortdesk_relay_queue(p_holder) THEN
+    RETURN false;  -- not this listener's to give up
+  END IF;
+  -- Free, but still recent: changes are kept until the next relay takes them.
+  UPDATE @s.cohortdesk_queue_relays q SET holder = '', renewed_at = clock_timestamp()
+   WHERE q.account_id = coalesce(v_account, 0);
+  PERFORM pg_notify(@s.cohortdesk_queue_channel_of(v_account), '{{"relay": "vacant"}}');
+  RETURN true;
+END $$;
+"""
+
+
+def _sql(statement: str) -> None:
+    bind = op.get_bind()
+    schema = str(bind.exec_driver_sql("SELECT current_schema()").scalar_one())
+    op.execute(statement.replace("@s", bind.dialect.identifier_preparer.quote(schema)))
+
+
+def upgrade() -> None:
+    if op.get_bind().dialect.name != "postgresql":
+        return  # SQLite has no listeners
+    _sql(
+        TABLES_SQL
+        + _owner_only("cohortdesk_queue_changes")
+        + _owner_only("cohortdesk_queue_relays")
+        + RELAY_SQL
+        + _notify_trigger(RECORD)
+    )
+    for function in FUNCTIONS:
+        _sql(
+            f"REVOKE ALL ON FUNCTION @s.{function} FROM PUBLIC; ALTER FUNCTION @s.{function} OWNER TO {OWNER}; "
+            f"GRANT EXECUTE ON FUNCTION @s.{function} TO "
+            "cohortdesk_super_admin, cohortdesk_officer, cohortdesk_report_viewer"
+        )
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    _sql(_notify_trigger(NOTIFY))
+    for function in reversed(FUNCTIONS):
+        _sql(f"DROP FUNCTION IF EXISTS @s.{function}")
+    _sql("DROP TABLE IF EXISTS @s.cohortdesk_queue_relays; DROP TABLE IF EXISTS @s.cohortdesk_queue_changes")
