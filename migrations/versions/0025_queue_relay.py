@@ -9,18 +9,26 @@ decision took 4-8 times as long as with one workstation (``bench/stations.py``, 
 Now:
 
 * The queue trigger (``cohortdesk_notify_queue``) records what changed in ``cohortdesk_queue_changes``
-  (the same identifiers-only payload as before, one row per statement and account) instead of
-  notifying, and only while a relay of that account (or of every account) was active in the last
-  ``RECORD_WHILE``: with no workstation listening, nothing is kept.
+  (the identifiers-only payload it used to send, one row per statement and account) instead of
+  notifying. Recording does not depend on anyone listening: a change whose transaction commits after
+  a listener started is never missed. What nobody sent within ``RECORD_WHILE`` is dropped by the next
+  relay call (every window has polled since), so the table holds at most the changes since the last
+  relay ran.
 * One listening session per institution is its **relay**: it holds a lease in
-  ``cohortdesk_queue_relays`` (``LEASE`` long, renewed by each call) and calls
+  ``cohortdesk_queue_relays`` (``LEASE`` long, renewed by each call, on the server's clock) and calls
   ``cohortdesk_relay_queue(holder)`` every half second. The call takes the account's recorded changes
-  and sends them as one notification, merged, on the account's channel and on the every-account
-  channel, exactly the payloads listeners parsed before (identifiers only; a summary when large). The
-  other listeners call it at each of their pings and take the lease over once it is free (released,
-  or not renewed within ``LEASE``). So there is at most one wake-up of the listeners per half second
-  per institution, and none in an officer's commit.
-* ``cohortdesk_release_queue_relay(holder)`` (a workstation closing) relays what is left, frees the
+  and sends them as one notification on the account's channel and on the every-account channel: the
+  items merged (the latest row_version per enrollment), ``cohorts`` naming every cohort touched, ``op``
+  ``change`` when the merged statements did different things, and a ``bulk`` summary when it would be
+  too long. The other listeners call it at each of their pings and take the lease over once it is free
+  (released, or not renewed within ``LEASE``). So the listeners wake at most twice a second per
+  institution, and never in an officer's commit.
+* Nobody waits on the lease: it is locked with ``SKIP LOCKED``. A session that keeps the lease row
+  locked (a relay call in a transaction left open) cannot stall the others: once the lease it holds is
+  older than ``LEASE``, every other listener's call sends what waits without it (the changes
+  themselves are taken with ``SKIP LOCKED`` too, so none is sent twice); live refresh is then paced by
+  the other listeners' pings rather than by a relay, and nothing is lost.
+* ``cohortdesk_release_queue_relay(holder)`` (a workstation closing) sends what is left, frees the
   lease and sends ``{"relay": "vacant"}`` on the account's channel, so that another listener takes
   over at once rather than at its next ping.
 * A privileged maintenance session's relay covers every account (lease key 0).
@@ -44,11 +52,11 @@ branch_labels = None
 depends_on = None
 
 OWNER = "cohortdesk_owner"
+GROUPS = "cohortdesk_super_admin, cohortdesk_officer, cohortdesk_report_viewer"
 DEFINER = "SECURITY DEFINER SET search_path = pg_catalog, pg_temp"
 #: How long a relay's lease lasts without a call (the relay calls every half second).
 LEASE = "3 seconds"
-#: How long changes are recorded after the last sign of a relay: covers a relay's crash until another
-#: listener takes over (at its next ping), and stops recording once no workstation listens.
+#: How long a recorded change waits for a relay before it is dropped unsent (windows poll every minute).
 RECORD_WHILE = "60 seconds"
 #: The largest payload sent; PostgreSQL's limit is 8000 bytes.
 PAYLOAD_LIMIT = 7500
@@ -62,14 +70,24 @@ TABLES_SQL = """
 CREATE UNLOGGED TABLE @s.cohortdesk_queue_changes (
   id bigserial PRIMARY KEY,
   account_id bigint NOT NULL,
-  payload jsonb NOT NULL
+  payload jsonb NOT NULL,
+  recorded_at timestamptz NOT NULL DEFAULT clock_timestamp()
 );
 CREATE INDEX ix_cohortdesk_queue_changes_account ON @s.cohortdesk_queue_changes (account_id, id);
+CREATE INDEX ix_cohortdesk_queue_changes_recorded_at ON @s.cohortdesk_queue_changes (recorded_at);
 CREATE UNLOGGED TABLE @s.cohortdesk_queue_relays (
   account_id bigint PRIMARY KEY,  -- 0: a privileged session relaying every account
   holder text NOT NULL,           -- login and the listener's token; '' once released
   renewed_at timestamptz NOT NULL
 );
+"""
+
+
+# A vacant lease for every account there is (and for privileged sessions): an account's relays then
+# only ever lock an existing row, which a session cannot hold against the others (see the docstring).
+LEASES_SQL = """
+INSERT INTO @s.cohortdesk_queue_relays (account_id, holder, renewed_at)
+SELECT a.id, '', '-infinity'::timestamptz FROM @s.accounts a UNION ALL SELECT 0, '', '-infinity';
 """
 
 
@@ -134,12 +152,9 @@ END $$;
 """
 
 
-RECORD = f"""\
-    -- Kept for the account's relay, if one is about; nothing is sent in this transaction.
-    IF EXISTS (SELECT 1 FROM @s.cohortdesk_queue_relays r
-                WHERE r.account_id IN (v_account, 0) AND r.renewed_at > clock_timestamp() - interval '{RECORD_WHILE}') THEN
-      INSERT INTO @s.cohortdesk_queue_changes (account_id, payload) VALUES (v_account, payload::jsonb);
-    END IF;"""
+RECORD = """\
+    -- Kept for the account's relay; nothing is sent in this transaction.
+    INSERT INTO @s.cohortdesk_queue_changes (account_id, payload) VALUES (v_account, payload::jsonb);"""
 
 # Migration 0016's sending, for the downgrade.
 NOTIFY = """\
@@ -154,6 +169,9 @@ DECLARE
   v_key bigint;
   v_holder text;
   v_now timestamptz := clock_timestamp();
+  v_lease boolean := false;
+  v_lock_timeout text;
+  v_relay @s.cohortdesk_queue_relays%ROWTYPE;
   r record;
   payload text;
 BEGIN
@@ -166,23 +184,52 @@ BEGIN
   END IF;
   v_key := coalesce(v_account, 0);
   v_holder := session_user || ':' || p_holder;
-  -- Another listener relays: nothing to do, and nothing written.
-  PERFORM 1 FROM @s.cohortdesk_queue_relays q
-   WHERE q.account_id = v_key AND q.holder NOT IN (v_holder, '') AND q.renewed_at > v_now - interval '{LEASE}';
+  -- The lease, never waited for: a session keeping its row locked must not stall the others.
+  SELECT * INTO v_relay FROM @s.cohortdesk_queue_relays q WHERE q.account_id = v_key FOR UPDATE SKIP LOCKED;
   IF FOUND THEN
-    RETURN false;
+    IF v_relay.holder NOT IN (v_holder, '') AND v_relay.renewed_at > v_now - interval '{LEASE}' THEN
+      RETURN false;  -- another listener relays
+    END IF;
+    UPDATE @s.cohortdesk_queue_relays q SET holder = v_holder, renewed_at = v_now WHERE q.account_id = v_key;
+    v_lease := true;
+  ELSE
+    SELECT * INTO v_relay FROM @s.cohortdesk_queue_relays q WHERE q.account_id = v_key;
+    IF FOUND THEN
+      IF v_relay.renewed_at > v_now - interval '{LEASE}' THEN
+        RETURN false;  -- its relay is renewing it at this moment
+      END IF;
+      -- Locked, yet not renewed for longer than a lease: send what waits, without the lease.
+    ELSE
+      -- The account's first relay. Another session inserting the row now is waited for briefly only.
+      v_lock_timeout := current_setting('lock_timeout');
+      BEGIN
+        PERFORM set_config('lock_timeout', '200ms', true);
+        INSERT INTO @s.cohortdesk_queue_relays (account_id, holder, renewed_at) VALUES (v_key, v_holder, v_now)
+        ON CONFLICT (account_id) DO NOTHING;
+        v_lease := FOUND;
+        PERFORM set_config('lock_timeout', v_lock_timeout, true);
+        IF NOT v_lease THEN
+          RETURN false;  -- another listener's, committed a moment ago
+        END IF;
+      EXCEPTION WHEN lock_not_available THEN
+        -- Inserted by a session that has not committed yet: send what waits, without the lease.
+        v_lease := false;
+      END;
+    END IF;
   END IF;
-  INSERT INTO @s.cohortdesk_queue_relays AS q (account_id, holder, renewed_at) VALUES (v_key, v_holder, v_now)
-  ON CONFLICT (account_id) DO UPDATE SET holder = excluded.holder, renewed_at = excluded.renewed_at
-   WHERE q.holder IN (excluded.holder, '') OR q.renewed_at <= v_now - interval '{LEASE}';
-  IF NOT FOUND THEN
-    RETURN false;  -- another listener took it a moment ago
-  END IF;
-  -- Everything recorded for this account (a privileged relay: for every account), one notification each.
+  -- Changes nobody sent in time: every window has polled since.
+  DELETE FROM @s.cohortdesk_queue_changes c
+   WHERE c.id IN (SELECT o.id FROM @s.cohortdesk_queue_changes o
+                   WHERE o.recorded_at < v_now - interval '{RECORD_WHILE}'
+                   ORDER BY o.id FOR UPDATE SKIP LOCKED);
+  -- What this account recorded (a privileged relay: every account), one notification each; rows
+  -- another relay call is taking at this moment are left to it.
   FOR r IN
     WITH taken AS (
       DELETE FROM @s.cohortdesk_queue_changes c
-       WHERE v_account IS NULL OR c.account_id = v_account
+       WHERE c.id IN (SELECT w.id FROM @s.cohortdesk_queue_changes w
+                       WHERE v_account IS NULL OR w.account_id = v_account
+                       ORDER BY w.id FOR UPDATE SKIP LOCKED)
       RETURNING c.account_id, c.payload
     ), items AS (
       SELECT DISTINCT ON (t.account_id, (i ->> 1)::bigint) t.account_id, (i ->> 1)::bigint AS enrollment, i
@@ -191,32 +238,33 @@ BEGIN
     )
     SELECT t.account_id,
            bool_or(t.payload ? 'bulk') AS bulk,
-           sum(coalesce((t.payload ->> 'count')::integer, jsonb_array_length(t.payload -> 'items'))) AS count,
+           sum(coalesce((t.payload ->> 'count')::integer, jsonb_array_length(t.payload -> 'items'))) AS changes,
            CASE WHEN count(DISTINCT t.payload ->> 'table') = 1 THEN min(t.payload ->> 'table') ELSE 'cohort_enrollments' END AS tbl,
            CASE WHEN count(DISTINCT t.payload ->> 'op') = 1 THEN min(t.payload ->> 'op') ELSE 'change' END AS op,
            (SELECT jsonb_agg(i.i ORDER BY i.enrollment) FROM items i WHERE i.account_id = t.account_id) AS items,
            bool_and(t.payload ? 'items' OR t.payload ? 'cohorts') AS cohorts_known,
-           (SELECT jsonb_agg(DISTINCT c) FROM taken u,
+           (SELECT jsonb_agg(DISTINCT c ORDER BY c) FROM taken u,
                    jsonb_array_elements(coalesce(u.payload -> 'cohorts', '[]') || coalesce(
                      (SELECT jsonb_agg(i -> 2) FROM jsonb_array_elements(u.payload -> 'items') i), '[]')) c
              WHERE u.account_id = t.account_id) AS cohorts
       FROM taken t GROUP BY t.account_id
   LOOP
     payload := CASE WHEN NOT r.bulk THEN
-      jsonb_build_object('table', r.tbl, 'op', r.op, 'items', coalesce(r.items, '[]'))::text END;
+      jsonb_build_object('table', r.tbl, 'op', r.op, 'items', coalesce(r.items, '[]'),
+                         'cohorts', coalesce(r.cohorts, '[]'))::text END;
     IF payload IS NULL OR octet_length(payload) > {PAYLOAD_LIMIT} THEN
-      payload := jsonb_build_object('table', r.tbl, 'op', r.op, 'bulk', true, 'count', r.count,
+      payload := jsonb_build_object('table', r.tbl, 'op', r.op, 'bulk', true, 'count', r.changes,
                                     'accounts', jsonb_build_array(r.account_id),
                                     'cohorts', CASE WHEN r.cohorts_known THEN r.cohorts END)::text;
       IF octet_length(payload) > {PAYLOAD_LIMIT} OR NOT r.cohorts_known THEN
-        payload := jsonb_build_object('table', r.tbl, 'op', r.op, 'bulk', true, 'count', r.count,
+        payload := jsonb_build_object('table', r.tbl, 'op', r.op, 'bulk', true, 'count', r.changes,
                                       'accounts', jsonb_build_array(r.account_id))::text;
       END IF;
     END IF;
     PERFORM pg_notify(@s.cohortdesk_queue_channel_of(r.account_id), payload);
     PERFORM pg_notify(@s.cohortdesk_queue_channel_of(NULL), payload);
   END LOOP;
-  RETURN true;
+  RETURN v_lease;
 END $$;
 
 CREATE FUNCTION @s.cohortdesk_release_queue_relay(p_holder text) RETURNS boolean
@@ -227,7 +275,7 @@ BEGIN
   IF NOT @s.cohortdesk_relay_queue(p_holder) THEN
     RETURN false;  -- not this listener's to give up
   END IF;
-  -- Free, but still recent: changes are kept until the next relay takes them.
+  -- Its row is locked by the call above (this transaction): free the lease, and say so.
   UPDATE @s.cohortdesk_queue_relays q SET holder = '', renewed_at = clock_timestamp()
    WHERE q.account_id = coalesce(v_account, 0);
   PERFORM pg_notify(@s.cohortdesk_queue_channel_of(v_account), '{{"relay": "vacant"}}');
@@ -249,14 +297,14 @@ def upgrade() -> None:
         TABLES_SQL
         + _owner_only("cohortdesk_queue_changes")
         + _owner_only("cohortdesk_queue_relays")
+        + LEASES_SQL
         + RELAY_SQL
         + _notify_trigger(RECORD)
     )
     for function in FUNCTIONS:
         _sql(
             f"REVOKE ALL ON FUNCTION @s.{function} FROM PUBLIC; ALTER FUNCTION @s.{function} OWNER TO {OWNER}; "
-            f"GRANT EXECUTE ON FUNCTION @s.{function} TO "
-            "cohortdesk_super_admin, cohortdesk_officer, cohortdesk_report_viewer"
+            f"GRANT EXECUTE ON FUNCTION @s.{function} TO {GROUPS}"
         )
 
 

@@ -139,6 +139,27 @@ def test_a_relayed_notification_counts_every_change_it_names():
         clock.now += 0.5
         batch.add(_event(*range(n * 12, n * 12 + 12)))
     assert batch.rate() == pytest.approx(24.0)
-    bulk = QueueEvent("cohort_enrollments", "insert", bulk=True, count=600, account_ids=frozenset({1}))
-    batch.add(bulk)
-    assert batch.rate() == pytest.approx(84.0)
+
+
+def test_a_recount_found_after_the_counts_were_read_waits_for_the_next_counts():
+    clock = Clock()
+    batch = _batch(clock)
+    batch.add(_event(5))
+    clock.now = 100 + 0.15
+    batch.take(lambda i: True)  # rows and counts; the next counts at 10.15
+    clock.now = 100 + 9.5
+    batch.add(_event(6))
+    clock.now = 100 + 9.65
+    assert batch.take(lambda i: True).ids == (6,)  # the next rows at 10.65
+    clock.now = 100 + 9.7
+    batch.add(_event(40))  # a row the window does not show
+    clock.now = 100 + 10.15
+    reads = batch.take(lambda i: i != 40)
+    assert reads.cohorts == (7,) and not reads.recount  # the counts' turn came before the rows'
+    clock.now = 100 + 10.65
+    reads = batch.take(lambda i: i != 40)
+    assert not reads and batch.pending  # 40 asks for a recount: it is not forgotten
+    assert batch.delay() == pytest.approx(9.5)  # with the next counts
+    clock.now = 100 + 20.15
+    reads = batch.take(lambda i: i != 40)
+    assert reads.recount and not batch.pending

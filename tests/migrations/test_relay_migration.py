@@ -26,17 +26,23 @@ def _objects(db: Database) -> tuple[set[str], set[str]]:
     with db.engine.connect() as conn:
         tables = {
             r[0]
-            for r in conn.execute(text("SELECT tablename FROM pg_tables WHERE tablename = ANY (:n)"), {"n": list(TABLES)})
+            for r in conn.execute(
+                text("SELECT tablename FROM pg_tables WHERE tablename = ANY (:n)"), {"n": list(TABLES)}
+            )
         }
         functions = {
             r[0]
-            for r in conn.execute(text("SELECT proname FROM pg_proc WHERE proname = ANY (:n)"), {"n": list(FUNCTIONS)})
+            for r in conn.execute(
+                text("SELECT proname FROM pg_proc WHERE proname = ANY (:n)"), {"n": list(FUNCTIONS)}
+            )
         }
     return tables, functions
 
 
 def _listen(db: Database) -> psycopg.Connection:
-    conn = psycopg.connect(db.url.set(drivername="postgresql").render_as_string(hide_password=False), autocommit=True)
+    conn = psycopg.connect(
+        db.url.set(drivername="postgresql").render_as_string(hide_password=False), autocommit=True
+    )
     for channel in queue_channels(conn):
         conn.execute(psycopg.sql.SQL("LISTEN {}").format(psycopg.sql.Identifier(channel)))
     return conn
@@ -51,7 +57,8 @@ def _up_and_down(db: Database, store: DocumentStore) -> None:
     world = review_factories.review_queue(db, store, packs=2)
     alice = world["alice"]
     with _listen(db) as listener:
-        listener.execute(RELAY, ("migration-test",))  # this session is the relay
+        listener.execute(RELAY, ("migration-test",))  # this session is the relay; the set-up's changes
+        _heard(listener)
         held = claims.claim_next(db, alice)
         assert _heard(listener) == set()  # the claim's commit notified nobody
         listener.execute(RELAY, ("migration-test",))

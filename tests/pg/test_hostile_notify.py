@@ -38,6 +38,14 @@ def _drain(conn: psycopg.Connection, seconds: float = 1.0) -> list[psycopg.Notif
     return notes
 
 
+@pytest.fixture
+def no_relay(sec: Secured) -> None:
+    """Start with vacant leases and no recorded changes (earlier tests of this module leave both)."""
+    with sec.connect("postgres") as admin:
+        admin.execute("DELETE FROM cohortdesk_queue_changes")
+        admin.execute("UPDATE cohortdesk_queue_relays SET holder = '', renewed_at = '-infinity'")
+
+
 def _relay(conn: psycopg.Connection, token: str) -> bool:
     """What a workstation's listener does every half second while it is its institution's relay."""
     return bool(conn.execute("SELECT cohortdesk_relay_queue(%s)", (token,)).fetchone()[0])
@@ -66,7 +74,7 @@ def test_each_login_learns_only_its_own_institutions_channel(sec: Secured):
     assert a_channel != b_channel and a_channel.startswith("cohortdesk_queue_") and len(a_channel) == 49
 
 
-def test_another_institution_hears_nothing(sec: Secured):
+def test_another_institution_hears_nothing(sec: Secured, no_relay: None):
     a, b = sec.a, sec.b
     with sec.connect(b.logins["officer"]) as spy, sec.connect(a.logins["officer"]) as own:
         # B listens everywhere it can name: its own channel, the old shared one, guesses.
@@ -84,7 +92,7 @@ def test_another_institution_hears_nothing(sec: Secured):
         assert _drain(spy, 0.5) == []  # not a single notification: no ids, no sender pid
 
 
-def test_a_forged_notification_costs_a_refresh_and_reveals_nothing(sec: Secured):
+def test_a_forged_notification_costs_a_refresh_and_reveals_nothing(sec: Secured, no_relay: None):
     a, b = sec.a, sec.b
     events = []
     officer_db = sec.database(a.logins["officer"])
@@ -131,7 +139,7 @@ def test_the_relay_tables_are_out_of_every_logins_reach(sec: Secured):
                         conn.execute(statement)
 
 
-def test_a_relay_takes_and_sends_its_own_institutions_changes_only(sec: Secured):
+def test_a_relay_takes_and_sends_its_own_institutions_changes_only(sec: Secured, no_relay: None):
     a, b = sec.a, sec.b
     with (
         sec.connect(a.logins["officer"]) as a_relay,
@@ -171,3 +179,51 @@ def test_a_login_that_is_not_a_user_cannot_relay(sec: Secured):
             admin.execute(psycopg.sql.SQL(grant).format(*map(psycopg.sql.Identifier, names)))
     with sec.connect(stranger) as conn, pytest.raises(pgerr.InsufficientPrivilege):
         _relay(conn, "stranger-token")
+
+
+def test_a_colleague_who_keeps_the_lease_locked_delays_nothing_for_long(sec: Secured, no_relay: None):
+    """A relay call in a transaction left open holds the lease row locked: nobody waits on it, and
+    once that lease is older than 3 s the other listeners send what waits without it."""
+    a = sec.a
+    with (
+        sec.connect(a.logins["report_viewer"], autocommit=False) as hostile,
+        sec.connect(a.logins["officer"]) as honest,
+    ):
+        _listen_all(honest, queue_channels(honest))
+        hostile.execute("SET idle_in_transaction_session_timeout = 0")
+        assert _relay(hostile, "hostile-token")  # takes the lease and keeps its row locked
+        began = time.monotonic()
+        assert not _relay(honest, "honest-token")  # refused at once, not after a lock wait
+        assert time.monotonic() - began < 1.0
+        _touch(sec, a.logins["officer"], a.enrollment)
+        time.sleep(3.2)  # the locked lease is no longer renewed
+        assert not _relay(honest, "honest-token")  # not the relay, but it sent what waited
+        heard = _drain(honest, 1.0)
+        assert [parse_payload(n.payload).enrollment_ids for n in heard] == [{a.enrollment}]
+        hostile.rollback()
+        assert _relay(honest, "honest-token")  # the lease is free again
+
+
+def test_a_colleague_who_keeps_a_new_accounts_first_lease_uncommitted_delays_nothing(
+    sec: Secured, no_relay: None
+):
+    """An account's first lease row (one made after the upgrade) inserted in a transaction left open:
+    the others wait a fifth of a second at most, and send what waits without the lease."""
+    a = sec.a
+    with sec.connect("postgres") as admin:
+        admin.execute("DELETE FROM cohortdesk_queue_relays WHERE account_id = %s", (a.account,))
+    with (
+        sec.connect(a.logins["report_viewer"], autocommit=False) as hostile,
+        sec.connect(a.logins["officer"]) as honest,
+    ):
+        _listen_all(honest, queue_channels(honest))
+        hostile.execute("SET idle_in_transaction_session_timeout = 0")
+        assert _relay(hostile, "hostile-token")
+        _touch(sec, a.logins["officer"], a.enrollment)
+        began = time.monotonic()
+        assert not _relay(honest, "honest-token")
+        assert time.monotonic() - began < 1.0
+        heard = _drain(honest, 1.0)
+        assert [parse_payload(n.payload).enrollment_ids for n in heard] == [{a.enrollment}]
+        hostile.rollback()
+        assert _relay(honest, "honest-token")

@@ -15,7 +15,13 @@ from cohortdesk.db import Database
 from cohortdesk.services.documents.storage import DocumentStore
 from cohortdesk.services.review import claims
 from cohortdesk.services.review import decisions as vs
-from cohortdesk.services.review.listener import QueueEvent, QueueListener, parse_payload, queue_channels
+from cohortdesk.services.review.listener import (
+    RELAY,
+    QueueEvent,
+    QueueListener,
+    parse_payload,
+    queue_channels,
+)
 from tests import review_factories
 
 pytestmark = pytest.mark.pg
@@ -109,7 +115,7 @@ def test_a_decision_reaches_a_listener_with_identifiers_only(pg_db: Database, st
     payloads = [n.payload for n in raw.notifies(timeout=2, stop_after=2)]
     raw.close()
     decoded = json.loads(payloads[-1])
-    assert set(decoded) == {"table", "op", "items"}
+    assert set(decoded) == {"table", "op", "items", "cohorts"}
     assert all(isinstance(v, int) for v in decoded["items"][0])
     for secret in ("Lerato", "Mokoena", "0501014800087", "Officer"):
         assert all(secret not in p for p in payloads)
@@ -195,7 +201,9 @@ def test_malformed_payloads_are_ignored():
 
 
 def _admin(db: Database) -> psycopg.Connection:
-    return psycopg.connect(db.url.set(drivername="postgresql").render_as_string(hide_password=False), autocommit=True)
+    return psycopg.connect(
+        db.url.set(drivername="postgresql").render_as_string(hide_password=False), autocommit=True
+    )
 
 
 def test_one_listener_relays_and_another_takes_over_when_it_closes(pg_db: Database, store, listening):
@@ -251,10 +259,14 @@ def test_a_relay_that_vanishes_is_replaced_at_the_next_ping(pg_db: Database, sto
         second.stop()
 
 
-def test_without_a_relay_nothing_is_recorded_and_a_commit_notifies_nobody(pg_db: Database, store):
+def test_a_commit_notifies_nobody_and_what_no_relay_sends_in_a_minute_is_dropped(pg_db: Database, store):
     raw = _raw_listen(pg_db)
     review_factories.review_queue(pg_db, store, packs=1)
     assert list(raw.notifies(timeout=1.0)) == []  # the writer's commit signals no listener
     with _admin(pg_db) as admin:
+        assert admin.execute("SELECT count(*) FROM cohortdesk_queue_changes").fetchone()[0] > 0  # kept
+        admin.execute("UPDATE cohortdesk_queue_changes SET recorded_at = recorded_at - interval '61 seconds'")
+        assert admin.execute(RELAY, ("late-relay",)).fetchone()[0]  # the first relay in over a minute
         assert admin.execute("SELECT count(*) FROM cohortdesk_queue_changes").fetchone()[0] == 0
+    assert list(raw.notifies(timeout=1.0)) == []  # stale: every window has polled since
     raw.close()

@@ -3,13 +3,16 @@ dedicated connection.
 
 The queue triggers record, per statement that changes ``cohort_enrollments``, identifiers only
 (account id, enrollment id, cohort id, row_version), or a ``bulk`` summary for large statements; they
-do not notify (migration 0025). One listener per institution is its **relay**: every
-``relay_seconds`` (0.5 s) it calls ``cohortdesk_relay_queue``, which sends what was recorded as one
-notification (the same payload, merged). PostgreSQL wakes every listening server process of the
-database at each notifying commit, so one relay keeps that to twice a second per institution instead
-of once per claim and decision, and out of the officers' commits. The relay holds a 3 s lease on the
-server; every other listener asks for it with each ping (``PING_OR_RELAY``) and takes it once it is
-free; a closing relay releases it and announces ``VACANT``, and the others try within a second. Each account has its own channel, ``cohortdesk_queue_<32 hex>``, whose name comes from a
+do not notify (migration 0025: PostgreSQL wakes every listening server process of the database at
+each notifying commit, which with 200 workstations made every claim and decision wake 200 processes,
+inside the officer's commit). One listener per institution is its **relay**: every ``relay_seconds``
+(0.5 s) it calls ``cohortdesk_relay_queue`` (``RELAY``), which sends what was recorded as one
+notification, merged, so the listeners wake at most twice a second per institution. The relay holds
+a short lease on the server; every other listener asks for it with each ping and takes it once it is
+free. A closing relay releases it and announces ``VACANT``, and the others try at once. A relay call
+that fails (not a lost connection) only stops this listener relaying; it keeps listening.
+
+Each account has its own channel, ``cohortdesk_queue_<32 hex>``, whose name comes from a
 server secret: ``queue_channels(conn)`` (``cohortdesk_queue_channels()``) gives a login its own
 institution's channel only, so no other institution's identifiers ever reach it. A forged notification
 (anyone who knows the name can NOTIFY) costs a refresh, which reads through row-level security. ``QueueListener`` keeps one autocommit connection outside
@@ -47,6 +50,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import random
 import secrets
 import select
@@ -79,10 +83,12 @@ def _listen(conn: Any, channel: str) -> None:
 
 #: A relay's call (migration 0025): sends what changed for the institution; False while another relays.
 RELAY = "SELECT cohortdesk_relay_queue(%s)"
-#: A listener's ping where it is not the relay: which server process answers, and the relay if it is free.
-PING_OR_RELAY = "SELECT pg_backend_pid(), cohortdesk_relay_queue(%s)"
+#: A closing relay's last call: sends what is left, frees the lease and announces ``VACANT``.
+RELEASE = "SELECT cohortdesk_release_queue_relay(%s)"
 #: What a relay that closes sends on its institution's channel: another listener should take over now.
 VACANT = '{"relay": "vacant"}'
+#: The server's lease (migration 0025): a listener that hears ``VACANT`` tries at most once per lease.
+RELAY_LEASE_SECONDS = 3.0
 
 #: How ``on_state(False, reason)`` starts when notifications do not arrive on the connection at all.
 DEAF = "Notifications do not arrive on this connection"
@@ -150,6 +156,9 @@ LISTENER_CONNECT_ARGS: dict[str, Any] = {
     "keepalives_idle": 10,
     "keepalives_interval": 5,
     "keepalives_count": 3,
+    # Data sent but never acknowledged (a ping or a relay call on a link that died silently) fails
+    # after 20 s instead of TCP's retransmission limit of about 15 minutes.
+    "tcp_user_timeout": 20000,
     "connect_timeout": 5,
 }
 
@@ -198,11 +207,12 @@ class QueueListener:
         self.relay_seconds = relay_seconds
         self.probe_channel = f"cohortdesk_probe_{secrets.token_hex(6)}"
         self.relay_token = secrets.token_hex(8)
-        #: Whether this listener is its institution's relay now; ``relays`` counts its relay calls.
+        #: Whether this listener is its institution's relay now, and how many relay calls it made.
         self.relaying = False
-        self.relays = 0
+        self.relay_calls = 0
         self._relay_supported = False
         self._relay_due = 0.0
+        self._last_takeover = -math.inf
         self.deaf_reason: str | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -306,11 +316,12 @@ class QueueListener:
             _listen(conn, self.probe_channel)
             self.listen_pid = int(conn.execute("SELECT pg_backend_pid()").fetchone()[0])
             self._relay_supported = bool(
-                conn.execute("SELECT to_regprocedure('cohortdesk_relay_queue(text)') IS NOT NULL").fetchone()[0]
+                conn.execute("SELECT to_regprocedure('cohortdesk_relay_queue(text)') IS NOT NULL").fetchone()[
+                    0
+                ]
             )
             self.relaying = False
-            if self._relay_supported:
-                self._relay(conn)
+            self._relay(conn)
         except Exception:
             conn.close()
             raise
@@ -325,6 +336,7 @@ class QueueListener:
         # The first ping goes at once and is a probe: a connection that cannot deliver is found out now.
         last_ping = time.monotonic() - self.ping_seconds
         pings = 0
+        take_over = False  # the relay announced it closed
         probe_sent: float | None = None
         while not self._stop.is_set():
             # What came in meanwhile (also during the ping) and what is waiting on the socket, without waiting.
@@ -333,8 +345,7 @@ class QueueListener:
                     probe_sent = None
                     continue
                 if note.payload == VACANT:
-                    if not self.relaying:  # try to take it over within a second (not all at once)
-                        last_ping = min(last_ping, time.monotonic() - self.ping_seconds + random.random())
+                    take_over = not self.relaying
                     continue
                 event = parse_payload(note.payload)
                 if event is not None:
@@ -342,6 +353,14 @@ class QueueListener:
                 if self._stop.is_set():
                     return
             now = time.monotonic()
+            if take_over and now - self._last_takeover >= RELAY_LEASE_SECONDS:
+                # The relay closed: take over now rather than at the next ping (not more often than a
+                # lease, whoever announces it).
+                take_over = False
+                self._last_takeover = now
+                self._relay(conn)
+                continue
+            take_over = False
             if probe_sent is not None and now - probe_sent > self.probe_timeout:
                 raise ListenerDeaf(
                     f"its own test notification did not come back in {self.probe_timeout:.0f} s"
@@ -352,20 +371,14 @@ class QueueListener:
                     conn.execute(f"NOTIFY {self.probe_channel}")  # must come back to us
                     probe_sent = time.monotonic()
                     self.probes_sent += 1
-                elif self._relay_supported and not self.relaying:
-                    # The same question, and the institution's relay if nobody holds it any more.
-                    pid, self.relaying = conn.execute(PING_OR_RELAY, (self.relay_token,)).fetchone()
-                    self._relay_due = time.monotonic() + self.relay_seconds
-                    if int(pid) != self.listen_pid:
-                        raise ListenerDeaf(
-                            "its session moved to another server process, which does not hear its LISTEN"
-                        )
                 else:
                     pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
                     if int(pid) != self.listen_pid:
                         raise ListenerDeaf(
                             "its session moved to another server process, which does not hear its LISTEN"
                         )
+                if not self.relaying:  # the institution's relay, if nobody holds it any more
+                    self._relay(conn)
                 pings += 1
                 last_ping = time.monotonic()
                 continue  # notifications that arrived with the ping's answer wait in psycopg, not on the socket
@@ -395,17 +408,29 @@ class QueueListener:
                     pass  # nothing to read after all
 
     def _relay(self, conn: Any) -> None:
-        """Send what changed if this listener is (or may now become) the institution's relay."""
-        self.relaying = bool(conn.execute(RELAY, (self.relay_token,)).fetchone()[0])
-        self.relays += 1
+        """Send what changed if this listener is (or may now become) the institution's relay. A
+        refusal or a server error stops it relaying, not listening; a lost connection propagates."""
+        import psycopg
+
+        if not self._relay_supported:
+            return
         self._relay_due = time.monotonic() + self.relay_seconds
+        self.relay_calls += 1
+        try:
+            self.relaying = bool(conn.execute(RELAY, (self.relay_token,)).fetchone()[0])
+        except psycopg.OperationalError:
+            raise
+        except psycopg.Error as error:
+            self.relaying = False
+            log.warning("The queue relay call failed (%s); listening on without relaying", error)
 
     def _close(self) -> None:
         self.connected.clear()
         conn, self._conn = self._conn, None
-        if conn is not None and self.relaying and not (conn.closed or conn.broken):
-            try:  # a closing workstation hands the relay on at once (the server says so to the others)
-                conn.execute("SELECT cohortdesk_release_queue_relay(%s)", (self.relay_token,))
+        # A workstation that closes hands the relay on at once; after a failure the link may be dead.
+        if conn is not None and self.relaying and self._stop.is_set() and not (conn.closed or conn.broken):
+            try:
+                conn.execute(RELEASE, (self.relay_token,))
             except Exception:  # noqa: BLE001 - the lease runs out by itself
                 log.debug("Releasing the queue relay failed", exc_info=True)
         self.relaying = False

@@ -93,7 +93,7 @@ class LiveBatch:
     def add(self, event: QueueEvent) -> None:
         now = self._clock()
         # A notification names every change since the relay's last one (half a second): count them.
-        self._heard.append((now, max(1, event.count, len(event.items))))
+        self._heard.append((now, max(1, len(event.items))))
         if event.items:
             self._ids |= event.enrollment_ids
             self._rows_since = min(self._rows_since, now)
@@ -103,11 +103,12 @@ class LiveBatch:
 
     @property
     def pending(self) -> bool:
-        return bool(self._ids or self._cohorts)
+        return bool(self._ids or self._cohorts or self._recount)
 
     def _due(self) -> tuple[float, float]:
         rows = max(self._rows_since + self.first_delay, self._next_rows) if self._ids else math.inf
-        counts = max(self._counts_since + self.first_delay, self._next_counts) if self._cohorts else math.inf
+        counts_pending = self._cohorts or self._recount
+        counts = max(self._counts_since + self.first_delay, self._next_counts) if counts_pending else math.inf
         return rows, counts
 
     def delay(self) -> float | None:
@@ -137,7 +138,9 @@ class LiveBatch:
             shown = sorted(i for i in self._ids if loaded(i))
             # A named row that is not loaded may have just entered this queue: its total is recounted
             # with the cohort counts (a count over the account's enrollments too, paced as they are).
-            self._recount = self._recount or len(shown) < len(self._ids)
+            if len(shown) < len(self._ids):
+                self._recount = True
+                self._counts_since = min(self._counts_since, self._rows_since)
             ids = tuple(shown)
             self._ids.clear()
             self._rows_since = math.inf
