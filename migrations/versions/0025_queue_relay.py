@@ -101,9 +101,9 @@ CREATE POLICY cohortdesk_owner_all ON @s.{table} FOR ALL TO {OWNER} USING (true)
 """
 
 
-def _notify_trigger(send: str) -> str:
+def _notify_trigger(send: str, declare: str = "") -> str:
     """The queue trigger of migration 0016 with ``send`` (PL/pgSQL using ``v_account`` and
-    ``payload``) in place of its notifications."""
+    ``payload``, and the variables in ``declare``) in place of its notifications."""
     return f"""
 CREATE OR REPLACE FUNCTION @s.cohortdesk_notify_queue() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -112,7 +112,7 @@ DECLARE
   v_account bigint;
   n integer;
   items jsonb;
-  payload text;
+  payload text;{declare}
 BEGIN
   IF TG_OP = 'INSERT' THEN
     SELECT jsonb_agg(jsonb_build_array(r.account_id, r.id, r.cohort_id, r.row_version)) INTO v_all FROM new_rows r;
@@ -152,9 +152,18 @@ END $$;
 """
 
 
-RECORD = """\
+RECORD = f"""\
     -- Kept for the account's relay; nothing is sent in this transaction.
-    INSERT INTO @s.cohortdesk_queue_changes (account_id, payload) VALUES (v_account, payload::jsonb);"""
+    INSERT INTO @s.cohortdesk_queue_changes (account_id, payload) VALUES (v_account, payload::jsonb)
+    RETURNING id INTO v_change;
+    IF v_change % 256 = 0 THEN
+      -- Now and then, what no relay sent in time (with no listener at all, as behind a transaction
+      -- pooler, nobody else would remove it).
+      DELETE FROM @s.cohortdesk_queue_changes c
+       WHERE c.id IN (SELECT o.id FROM @s.cohortdesk_queue_changes o
+                       WHERE o.recorded_at < clock_timestamp() - interval '{RECORD_WHILE}'
+                       ORDER BY o.id FOR UPDATE SKIP LOCKED);
+    END IF;"""
 
 # Migration 0016's sending, for the downgrade.
 NOTIFY = """\
@@ -299,7 +308,7 @@ def upgrade() -> None:
         + _owner_only("cohortdesk_queue_relays")
         + LEASES_SQL
         + RELAY_SQL
-        + _notify_trigger(RECORD)
+        + _notify_trigger(RECORD, "\n  v_change bigint;")
     )
     for function in FUNCTIONS:
         _sql(

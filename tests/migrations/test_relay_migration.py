@@ -4,6 +4,7 @@ notifies as before. SQLite has no listeners, so nothing changes there."""
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import psycopg
@@ -99,3 +100,31 @@ def test_sqlite_is_untouched(sqlite_db: Database):
 def _sqlite_names(db: Database) -> set[str]:
     with db.engine.connect() as conn:
         return {r[0] for r in conn.execute(text("SELECT name FROM sqlite_master"))}
+
+
+def test_the_downgrade_restores_the_trigger_migration_0016_made():
+    folder = Path(__file__).resolve().parents[2] / "migrations" / "versions"
+    spec = importlib.util.spec_from_file_location("relay_0025", folder / "0025_queue_relay.py")
+    assert spec is not None and spec.loader is not None
+    relay = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(relay)
+    earlier = (folder / "0016_special_pi_closed.py").read_text()
+    start = earlier.index("CREATE OR REPLACE FUNCTION @s.cohortdesk_notify_queue()")
+    assert relay._notify_trigger(relay.NOTIFY).strip() == earlier[start : earlier.index("END $$;", start) + 7]
+
+
+@pytest.mark.pg
+def test_with_no_listener_at_all_what_nobody_sent_is_removed_now_and_then(pg_db: Database, tmp_path: Path):
+    # Behind a transaction pooler nobody listens, so no relay ever takes the recorded changes.
+    world = review_factories.review_queue(pg_db, DocumentStore(tmp_path / "store"), packs=1)
+    with pg_db.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE cohortdesk_queue_changes SET recorded_at = recorded_at - interval '2 minutes'")
+        )
+        stale = conn.execute(text("SELECT count(*) FROM cohortdesk_queue_changes")).scalar_one()
+        conn.execute(text("SELECT setval('cohortdesk_queue_changes_id_seq', 255)"))  # the next is the 256th
+    assert stale > 0
+    claims.claim_next(pg_db, world["alice"])
+    with pg_db.engine.connect() as conn:
+        left = conn.execute(text("SELECT id FROM cohortdesk_queue_changes")).scalars().all()
+    assert left == [256]  # the change just made; the stale ones went with it
