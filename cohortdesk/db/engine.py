@@ -362,6 +362,23 @@ class Database:
             session.rollback()
             session.close()
 
+    @contextmanager
+    def statement_reads(self) -> Iterator[Session]:
+        """Reads that need no snapshot in common (each statement stands alone, as every statement does
+        in PostgreSQL's READ COMMITTED anyway): on PostgreSQL one pooled connection in autocommit, so
+        no ``BEGIN`` and ``ROLLBACK`` round trips around them (the window's live re-reads, several a
+        second with many windows open). Elsewhere, ``read_session``."""
+        if self.dialect != "postgresql":
+            with self.read_session() as session:
+                yield session
+            return
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            session = Session(bind=conn)
+            try:
+                yield session
+            finally:
+                session.close()
+
     def call(self, sql: str, params: dict[str, Any] | None = None) -> Any:
         """Run one statement (a server function call) on its own in autocommit and return the first
         column of its first row: one round trip while the kept connection is warm. A connection the

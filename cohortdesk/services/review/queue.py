@@ -11,7 +11,8 @@ the full SA ID number) leaves this module masked; a masked value says so explici
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from functools import cache
@@ -24,6 +25,7 @@ from sqlalchemy import (
     Select,
     and_,
     any_,
+    bindparam,
     case,
     cast,
     func,
@@ -80,16 +82,45 @@ from cohortdesk.services.validation import (
 _COHORT_STATE_ORDER = {"active": 0, "draft": 1, "completed": 2, "cancelled": 3}
 
 
-def cohort_counts(db: Database, cohort_ids: Sequence[int] | None = None) -> dict[int, CohortCounts]:
-    """Enrolled / pending / verified / rejected / to decide per cohort, in one grouped query."""
-    stmt = _cohort_counts_statement(db.dialect)
-    if cohort_ids is not None:
-        stmt = stmt.where(CohortEnrollment.cohort_id.in_(list(cohort_ids)))
-    with db.read_session() as s:
+def cohort_counts(
+    db: Database, cohort_ids: Sequence[int] | None = None, *, session: Session | None = None
+) -> dict[int, CohortCounts]:
+    """Enrolled / pending / verified / rejected / to decide per cohort, in one grouped query
+    (``session``: in that one, as the live re-read does)."""
+    if cohort_ids is None:
+        stmt, params = _cohort_counts_statement(db.dialect), {}
+    else:
+        stmt, params = _cohort_counts_of(db.dialect), {"ids": [int(i) for i in cohort_ids]}
+    with _reading(db, session) as s:
         return {
             cohort_id: CohortCounts(int(enrolled), int(pending), int(verified), int(rejected), int(deciding))
-            for cohort_id, enrolled, pending, verified, rejected, deciding in s.execute(stmt)
+            for cohort_id, enrolled, pending, verified, rejected, deciding in s.execute(stmt, params)
         }
+
+
+@contextmanager
+def _reading(db: Database, session: Session | None) -> Iterator[Session]:
+    """``session`` if one is given, else a read session of its own."""
+    if session is not None:
+        yield session
+        return
+    with db.read_session() as own:
+        yield own
+
+
+def _ids_in(column: Any, dialect: str) -> ColumnElement[bool]:
+    """``column`` among the ``ids`` parameter. One statement object for any number of ids, built once:
+    SQLAlchemy computes a new statement's cache key by walking it (about a millisecond for the queue's
+    row), and on PostgreSQL one array parameter is one statement text, which the connection prepares
+    once, where an IN list of each length was a new statement planned on every read."""
+    if dialect == "postgresql":
+        return column == any_(bindparam("ids", type_=ARRAY(BigInteger)))
+    return column.in_(bindparam("ids", expanding=True))
+
+
+@cache
+def _cohort_counts_of(dialect: str) -> Select[Any]:
+    return _cohort_counts_statement(dialect).where(_ids_in(CohortEnrollment.cohort_id, dialect))
 
 
 @cache
@@ -484,7 +515,7 @@ def queue_page(
     return QueuePage(rows=tuple(row_from_columns(r) for r in rows), offset=offset, limit=limit)
 
 
-def queue_count(db: Database, flt: QueueFilter | None = None) -> int:
+def queue_count(db: Database, flt: QueueFilter | None = None, *, session: Session | None = None) -> int:
     """How many enrollments match ``flt``; joins only what the filter needs."""
     flt = flt or QueueFilter()
     stmt = select(func.count()).select_from(CohortEnrollment)
@@ -492,7 +523,7 @@ def queue_count(db: Database, flt: QueueFilter | None = None) -> int:
         stmt = stmt.join(Cohort, Cohort.id == CohortEnrollment.cohort_id)
     if flt.search.strip():
         stmt = stmt.join(User, User.id == CohortEnrollment.user_id)
-    with db.read_session() as s:
+    with _reading(db, session) as s:
         return int(s.scalar(_where(stmt, flt, db.dialect)) or 0)
 
 
@@ -506,20 +537,18 @@ def queue_row(db: Database, enrollment_id: int) -> QueueRow:
     return row_from_columns(values)
 
 
-def queue_rows(db: Database, enrollment_ids: Sequence[int]) -> list[QueueRow]:
+def queue_rows(db: Database, enrollment_ids: Sequence[int], *, session: Session | None = None) -> list[QueueRow]:
     """Several enrollments as queue rows (live refresh); ids that are gone are left out."""
     if not enrollment_ids:
         return []
-    ids = [int(i) for i in enrollment_ids]
-    if db.dialect == "postgresql":
-        # One array parameter: the same statement for any number of ids, so the connection prepares
-        # it once. An IN list of each length was a new statement, planned on every re-read (row-level
-        # security makes that plan dear: several milliseconds a re-read with 200 windows open).
-        stmt = _row_columns(db.dialect).where(CohortEnrollment.id == any_(cast(ids, ARRAY(BigInteger))))
-    else:
-        stmt = _row_columns(db.dialect).where(CohortEnrollment.id.in_(ids))
-    with db.read_session() as s:
-        return [row_from_columns(values) for values in s.execute(stmt).all()]
+    with _reading(db, session) as s:
+        rows = s.execute(_rows_of(db.dialect), {"ids": [int(i) for i in enrollment_ids]}).all()
+    return [row_from_columns(values) for values in rows]
+
+
+@cache
+def _rows_of(dialect: str) -> Select[Any]:
+    return _row_columns(dialect).where(_ids_in(CohortEnrollment.id, dialect))
 
 
 # --- student details ----------------------------------------------------------------------------

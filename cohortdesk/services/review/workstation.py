@@ -147,12 +147,13 @@ def live_rows(
 ) -> LiveRows:
     """Fresh rows for ``enrollment_ids``, counts for ``cohort_ids`` (``None``: every cohort; empty:
     none) and, given the queue's filter, its new total."""
-    rows = queue.queue_rows(db, list(enrollment_ids)) if enrollment_ids else []
-    if cohort_ids is None:
-        counts = queue.cohort_counts(db, None)
-    else:
-        counts = queue.cohort_counts(db, list(cohort_ids)) if cohort_ids else {}
-    total = queue.queue_count(db, flt) if flt is not None else None
+    with db.statement_reads() as s:
+        rows = queue.queue_rows(db, list(enrollment_ids), session=s) if enrollment_ids else []
+        if cohort_ids is None:
+            counts = queue.cohort_counts(db, None, session=s)
+        else:
+            counts = queue.cohort_counts(db, list(cohort_ids), session=s) if cohort_ids else {}
+        total = queue.queue_count(db, flt, session=s) if flt is not None else None
     return LiveRows(rows=tuple(rows), counts=counts, total=total)
 
 
