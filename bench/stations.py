@@ -580,6 +580,10 @@ def main() -> int:
         url = server.url(database)
         world = officers.seed(url.render_as_string(hide_password=False), args.items, max(counts))
         logins, identities = station_logins(url, world)
+        # As a production database is: vacuumed and analysed, not in the middle of autovacuum's first
+        # pass over 4,000 new enrollments while the first N runs.
+        server.psql("VACUUM (ANALYZE)", database=database)
+        server.psql("CHECKPOINT")
         admin = server.url("postgres")
         if "pooler" in modes:
             found, why = PgBouncer.find(
