@@ -14,6 +14,9 @@ PostgreSQL connections (docs/deployment.md):
   no automatic server-side prepared statements (in transaction mode another client may get the
   same server connection) and no session-level settings made on connect.
 * A ``reports`` database (a read-only standby) may be attached for exports and report viewers.
+* **Reads without a transaction** (``Database.statement_reads``): single-statement reads (the queue's
+  page, counts, live re-reads) run in autocommit on one pooled connection, without ``BEGIN`` and
+  ``ROLLBACK`` round trips; the pool resets the connection when it is given back.
 * **One round trip for a server function.** ``Database.call`` runs one statement in autocommit on a
   connection it keeps checked out while calls keep coming (``WARM_SECONDS``): no ``BEGIN``, no
   ``COMMIT`` and no pre-ping on the way, so a decision costs exactly one round trip. A function call
@@ -363,21 +366,23 @@ class Database:
             session.close()
 
     @contextmanager
-    def statement_reads(self) -> Iterator[Session]:
+    def statement_reads(self, session: Session | None = None) -> Iterator[Session]:
         """Reads that need no snapshot in common (each statement stands alone, as every statement does
         in PostgreSQL's READ COMMITTED anyway): on PostgreSQL one pooled connection in autocommit, so
-        no ``BEGIN`` and ``ROLLBACK`` round trips around them (the window's live re-reads, several a
-        second with many windows open). Elsewhere, ``read_session``."""
-        if self.dialect != "postgresql":
-            with self.read_session() as session:
-                yield session
+        no ``BEGIN`` and ``ROLLBACK`` round trips around them (the queue's page, counts and the
+        window's live re-reads, several a second with many windows open). Elsewhere, ``read_session``.
+        Given ``session``, that one (a caller running several such reads together)."""
+        if session is not None:
+            yield session
             return
-        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            session = Session(bind=conn)
-            try:
-                yield session
-            finally:
-                session.close()
+        if self.dialect != "postgresql":
+            with self.read_session() as own:
+                yield own
+            return
+        with self.engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+            with self._sessions(bind=conn) as own:
+                yield own
 
     def call(self, sql: str, params: dict[str, Any] | None = None) -> Any:
         """Run one statement (a server function call) on its own in autocommit and return the first

@@ -11,9 +11,9 @@ Now:
 * The queue trigger (``cohortdesk_notify_queue``) records what changed in ``cohortdesk_queue_changes``
   (the identifiers-only payload it used to send, one row per statement and account) instead of
   notifying. Recording does not depend on anyone listening: a change whose transaction commits after
-  a listener started is never missed. What nobody sent within ``RECORD_WHILE`` is dropped by the next
-  relay call (every window has polled since), so the table holds at most the changes since the last
-  relay ran.
+  a listener started is never missed. What nobody sent within ``RECORD_WHILE`` is dropped unsent
+  (every window has polled since) by the account's next relay call, or, with nobody listening at all
+  (behind a transaction pooler), by the trigger itself at every 256th change, for its own account.
 * One listening session per institution is its **relay**: it holds a lease in
   ``cohortdesk_queue_relays`` (``LEASE`` long, renewed by each call, on the server's clock) and calls
   ``cohortdesk_relay_queue(holder)`` every half second. The call takes the account's recorded changes
@@ -152,17 +152,23 @@ END $$;
 """
 
 
+def _drop_unsent(accounts: str) -> str:
+    """What no relay sent within ``RECORD_WHILE`` for ``accounts`` (a condition on ``o``), a bounded batch
+    of it, never waiting on rows another session is taking."""
+    return f"""DELETE FROM @s.cohortdesk_queue_changes c
+       WHERE c.id IN (SELECT o.id FROM @s.cohortdesk_queue_changes o
+                       WHERE ({accounts}) AND o.recorded_at < clock_timestamp() - interval '{RECORD_WHILE}'
+                       ORDER BY o.id LIMIT 1000 FOR UPDATE SKIP LOCKED);"""
+
+
 RECORD = f"""\
     -- Kept for the account's relay; nothing is sent in this transaction.
     INSERT INTO @s.cohortdesk_queue_changes (account_id, payload) VALUES (v_account, payload::jsonb)
     RETURNING id INTO v_change;
     IF v_change % 256 = 0 THEN
-      -- Now and then, what no relay sent in time (with no listener at all, as behind a transaction
-      -- pooler, nobody else would remove it).
-      DELETE FROM @s.cohortdesk_queue_changes c
-       WHERE c.id IN (SELECT o.id FROM @s.cohortdesk_queue_changes o
-                       WHERE o.recorded_at < clock_timestamp() - interval '{RECORD_WHILE}'
-                       ORDER BY o.id FOR UPDATE SKIP LOCKED);
+      -- Now and then, this account's changes no relay sent in time (with no listener at all, as behind
+      -- a transaction pooler, nobody else would remove them).
+      {_drop_unsent("o.account_id = v_account")}
     END IF;"""
 
 # Migration 0016's sending, for the downgrade.
@@ -227,10 +233,7 @@ BEGIN
     END IF;
   END IF;
   -- Changes nobody sent in time: every window has polled since.
-  DELETE FROM @s.cohortdesk_queue_changes c
-   WHERE c.id IN (SELECT o.id FROM @s.cohortdesk_queue_changes o
-                   WHERE o.recorded_at < v_now - interval '{RECORD_WHILE}'
-                   ORDER BY o.id FOR UPDATE SKIP LOCKED);
+  {_drop_unsent("v_account IS NULL OR o.account_id = v_account")}
   -- What this account recorded (a privileged relay: every account), one notification each; rows
   -- another relay call is taking at this moment are left to it.
   FOR r IN

@@ -163,3 +163,24 @@ def test_a_recount_found_after_the_counts_were_read_waits_for_the_next_counts():
     clock.now = 100 + 20.15
     reads = batch.take(lambda i: i != 40)
     assert reads.recount and not batch.pending
+
+
+def test_a_re_read_that_failed_is_read_again_and_a_reconnect_reads_every_count():
+    clock = Clock()
+    batch = _batch(clock)
+    batch.add(_event(5, 40))
+    clock.now += 0.15
+    reads = batch.take(lambda i: i != 40)
+    assert reads.ids == (5,) and reads.cohorts == (7,) and not batch.pending
+    batch.retry(reads)  # the server timed out: nothing read is forgotten
+    assert batch.pending
+    clock.now += (
+        batch.delay() or 0.0
+    )  # at the rows' next turn, not at once (a failing server is not hammered)
+    assert batch.take(lambda i: i != 40).ids == (5,)
+    clock.now += batch.delay() or 0.0
+    again = batch.take(lambda i: i != 40)
+    assert again.cohorts == (7,) and again.recount and not batch.pending
+    clock.now += 1.0
+    assert not batch.poll()  # the counts were read a second ago
+    assert batch.poll(all_counts=True)  # after a reconnect: notifications were lost meanwhile

@@ -20,7 +20,9 @@ up to ``jitter`` so that windows that heard the same notification do not read in
 
 The window also polls, in case a notification was lost: every ``POLL_SECONDS`` when it cannot
 listen, and every ``LISTENING_POLL_SECONDS`` while it listens (a safety net only; each poll re-reads
-every loaded row and every count), the first one at a random point of the interval.
+every loaded row and the queue's total, and the counts when they are due, or always after a
+reconnect), the first one at a random point of the interval. A re-read that fails gives back what it
+was to read (``retry``), so the next one reads it.
 
 ``views/workstation/live_refresh.py`` drives it with Qt timers and ``bench/stations.py`` with its
 station's own loop, as the window does.
@@ -153,10 +155,27 @@ class LiveBatch:
             self._next_counts = now + self._interval(self.counts_seconds, self.counts_per_change)
         return LiveReads(ids, cohorts, recount)
 
-    def poll(self) -> bool:
-        """A poll re-reads every loaded row now (what was gathered is in it); whether it re-reads every
-        cohort's counts too: when they are due, as after notifications."""
+    def retry(self, reads: LiveReads, *, all_counts: bool = False) -> None:
+        """Gather again what a re-read that failed was to read (``all_counts``: a poll's every count,
+        read by the next poll whenever it comes)."""
         now = self._clock()
+        if reads.ids:
+            self._ids.update(reads.ids)
+            self._rows_since = min(self._rows_since, now)
+        if reads.cohorts or reads.recount:
+            self._cohorts.update(reads.cohorts)
+            self._recount = self._recount or reads.recount
+            self._counts_since = min(self._counts_since, now)
+        if all_counts:
+            self._next_counts = -math.inf
+
+    def poll(self, *, all_counts: bool = False) -> bool:
+        """A poll re-reads every loaded row now (what was gathered is in it); whether it re-reads every
+        cohort's counts too: when they are due, as after notifications, or ``all_counts`` (after a
+        reconnect: notifications were lost meanwhile)."""
+        now = self._clock()
+        if all_counts:
+            self._next_counts = -math.inf
         self._ids.clear()
         self._recount = False  # a poll recounts the queue anyway
         self._rows_since = math.inf

@@ -11,8 +11,7 @@ the full SA ID number) leaves this module masked; a masked value says so explici
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from functools import cache, lru_cache
@@ -91,28 +90,18 @@ def cohort_counts(
         stmt, params = _cohort_counts_statement(db.dialect), {}
     else:
         stmt, params = _cohort_counts_of(db.dialect), {"ids": [int(i) for i in cohort_ids]}
-    with _reading(db, session) as s:
+    with db.statement_reads(session) as s:
         return {
             cohort_id: CohortCounts(int(enrolled), int(pending), int(verified), int(rejected), int(deciding))
             for cohort_id, enrolled, pending, verified, rejected, deciding in s.execute(stmt, params)
         }
 
 
-@contextmanager
-def _reading(db: Database, session: Session | None) -> Iterator[Session]:
-    """``session`` if one is given, else a read session of its own."""
-    if session is not None:
-        yield session
-        return
-    with db.read_session() as own:
-        yield own
-
-
 def _ids_in(column: Any, dialect: str) -> ColumnElement[bool]:
-    """``column`` among the ``ids`` parameter. One statement object for any number of ids, built once:
-    SQLAlchemy computes a new statement's cache key by walking it (about a millisecond for the queue's
-    row), and on PostgreSQL one array parameter is one statement text, which the connection prepares
-    once, where an IN list of each length was a new statement planned on every read."""
+    """``column`` among the ``ids`` parameter, in one statement object for any number of ids, built
+    once: SQLAlchemy computes a new statement's cache key by walking it (about a millisecond for the
+    queue's row). On PostgreSQL one array parameter also keeps the statement's text the same (an IN
+    list of each length was a new statement, planned on every read), so a connection prepares it."""
     if dialect == "postgresql":
         return column == any_(bindparam("ids", type_=ARRAY(BigInteger)))
     return column.in_(bindparam("ids", expanding=True))
@@ -452,8 +441,8 @@ def _resubmitted() -> Any:
 @lru_cache(maxsize=64)
 def queue_statement(dialect: str, flt: QueueFilter, sort: QueueSort, offset: int, limit: int) -> Select[Any]:
     """The page query itself (exposed for EXPLAIN in benchmarks). Kept for the latest filters, sorts and
-    pages: a statement object used again needs no new cache key, which SQLAlchemy computes by walking
-    the whole statement (a millisecond or two of the window's CPU for this one).
+    pages without a search: a statement object used again needs no new cache key, which SQLAlchemy
+    computes by walking the whole statement (a millisecond or two of the window's CPU for this one).
 
     The page's ids are chosen first (filter, sort, offset, limit over narrow rows), then only those
     rows get their columns: the database never builds the skipped rows' JSON-derived columns, so a
@@ -513,15 +502,19 @@ def queue_page(
     sort = sort or QueueSort()
     if offset < 0 or limit <= 0:
         raise ValidationError("page", "offset must be 0 or more and limit at least 1")
+    # A search is built afresh: the kept statements would keep what was typed (an ID number, say).
+    build = queue_statement.__wrapped__ if flt.search.strip() else queue_statement
     with db.statement_reads() as s:
-        rows = s.execute(queue_statement(db.dialect, flt, sort, offset, limit)).all()
+        rows = s.execute(build(db.dialect, flt, sort, offset, limit)).all()
     return QueuePage(rows=tuple(row_from_columns(r) for r in rows), offset=offset, limit=limit)
 
 
 def queue_count(db: Database, flt: QueueFilter | None = None, *, session: Session | None = None) -> int:
     """How many enrollments match ``flt``; joins only what the filter needs."""
-    with _reading(db, session) as s:
-        return int(s.scalar(_count_statement(db.dialect, flt or QueueFilter())) or 0)
+    with db.statement_reads(session) as s:
+        flt = flt or QueueFilter()
+        build = _count_statement.__wrapped__ if flt.search.strip() else _count_statement
+        return int(s.scalar(build(db.dialect, flt)) or 0)
 
 
 @lru_cache(maxsize=64)
@@ -548,7 +541,7 @@ def queue_rows(db: Database, enrollment_ids: Sequence[int], *, session: Session 
     """Several enrollments as queue rows (live refresh); ids that are gone are left out."""
     if not enrollment_ids:
         return []
-    with _reading(db, session) as s:
+    with db.statement_reads(session) as s:
         rows = s.execute(_rows_of(db.dialect), {"ids": [int(i) for i in enrollment_ids]}).all()
     return [row_from_columns(values) for values in rows]
 

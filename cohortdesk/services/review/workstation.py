@@ -136,7 +136,7 @@ def undo(
 class LiveRows:
     rows: tuple[QueueRow, ...]
     counts: dict[int, CohortCounts]
-    total: int | None = None  # how many match the queue's filter now (polls only)
+    total: int | None = None  # how many match the queue's filter now (when it was asked for)
 
 
 def live_rows(

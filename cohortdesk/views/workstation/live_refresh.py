@@ -15,8 +15,9 @@ officer's cursor.
 
 Notifications are hints, lost while disconnected: a poll every ``poll_ms`` (three times that while
 the listener is connected, as a safety net; each interval spread by a quarter either way; and right
-after the listener or the window reconnects) re-reads every loaded row, all counts and the queue's
-total. On the embedded SQLite store (one user) only the poll runs.
+after the listener or the window reconnects) re-reads every loaded row and the queue's total, and the
+counts when they are due (always after a reconnect). A re-read that fails gives back to the batch
+what it was to read. On the embedded SQLite store (one user) only the poll runs.
 
 Live refresh never stops silently. A label in the status bar says how changes arrive: "Live" while
 notifications flow, "Live updates: reconnecting…" while the listener is away, and "Updates every
@@ -38,7 +39,7 @@ from PySide6.QtWidgets import QLabel, QWidget
 from cohortdesk.lazy import lazy_module
 from cohortdesk.services.access.identity import Identity
 from cohortdesk.services.review.listener import DEAF, QueueEvent, QueueListener
-from cohortdesk.services.review.live_batch import LISTENING_POLL_SECONDS, POLL_SECONDS, LiveBatch
+from cohortdesk.services.review.live_batch import LISTENING_POLL_SECONDS, POLL_SECONDS, LiveBatch, LiveReads
 from cohortdesk.views.cohort_tree_model import CohortTreeModel
 from cohortdesk.views.connection_monitor import ConnectionMonitor
 from cohortdesk.views.queue_table_model import QueueTableModel
@@ -96,6 +97,7 @@ class LiveRefresh(QObject):
         self._in_flight = False
         self._again = False
         self._poll_pending = False
+        self._reconnected = False  # the next poll reads every count: notifications were lost meanwhile
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.timeout.connect(self._flush)
@@ -201,7 +203,7 @@ class LiveRefresh(QObject):
             self._arm_poll()
         if online:
             self._show_state("Live", "Changes by other officers show up within seconds.")
-            self.poll()  # whatever happened while the listener was away
+            self.poll(reconnected=True)  # whatever happened while the listener was away
         elif reason.startswith(DEAF):
             log.warning("Live refresh falls back to polling: %s", reason)
             self.mode = "poll"
@@ -228,8 +230,11 @@ class LiveRefresh(QObject):
             return
         self._run(list(reads.ids), list(reads.cohorts), model.query_filter if reads.recount else None)
 
-    def poll(self) -> None:
-        """Re-read every loaded row (up to a limit), the queue's total and, when due, every count."""
+    def poll(self, *, reconnected: bool = False) -> None:
+        """Re-read every loaded row (up to a limit), the queue's total and, when due (or ``reconnected``:
+        notifications were lost meanwhile), every count."""
+        if reconnected:
+            self._reconnected = True
         if not self.connection.online or self._identity() is None or not self.window.isVisible():
             return  # a hidden (closed, not yet deleted) window polls nothing
         if self._in_flight:
@@ -237,14 +242,16 @@ class LiveRefresh(QObject):
             return
         model = self.queue_model
         ids = [row.enrollment_id for row in model.rows()[:POLL_ROW_LIMIT]]
-        counts = self.batch.poll()  # the counts when due: the dearest read
+        counts = self.batch.poll(all_counts=self._reconnected)  # the counts when due: the dearest read
+        self._reconnected = False
         self._debounce.stop()
         self._run(ids, None if counts else [], model.query_filter)
 
     def _run(self, ids: list[int], cohorts: list[int] | None, flt: object) -> None:
         self._in_flight = True
+        reads = LiveReads(tuple(ids), tuple(cohorts or ()), recount=flt is not None)
         self.runner.db(review.live_rows, self.db, ids, cohorts, flt).success(self._apply).failure(
-            self._on_failed
+            lambda error: self._on_failed(error, reads, all_counts=cohorts is None)
         ).finally_(self._done).start()
 
     def _apply(self, live: LiveRows) -> None:
@@ -259,7 +266,8 @@ class LiveRefresh(QObject):
                 self.new_rows.emit(live.total - before)
         self.applied.emit(live)
 
-    def _on_failed(self, error: BaseException) -> None:
+    def _on_failed(self, error: BaseException, reads: LiveReads, *, all_counts: bool) -> None:
+        self.batch.retry(reads, all_counts=all_counts)  # read by the next re-read or poll
         if not self.connection.report_error(error):
             log.warning("Live refresh failed: %r", error)
 

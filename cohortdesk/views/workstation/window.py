@@ -972,7 +972,7 @@ class MainWindow(QMainWindow):
             return
         if self._current_id is not None:
             self._request_detail(self._current_id, self._current_document_type())
-        self.live.poll()
+        self.live.poll(reconnected=True)
 
     def _queue_menu(self, position: Any) -> None:
         index = self.ui.queue_table.indexAt(position)
