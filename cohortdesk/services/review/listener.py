@@ -83,6 +83,8 @@ def _listen(conn: Any, channel: str) -> None:
 
 #: A relay's call (migration 0025): sends what changed for the institution; False while another relays.
 RELAY = "SELECT cohortdesk_relay_queue(%s)"
+#: Whether the database has the relay (migration 0025); before it, every commit notified by itself.
+RELAY_SUPPORTED = "SELECT to_regprocedure('cohortdesk_relay_queue(text)') IS NOT NULL"
 #: A closing relay's last call: sends what is left, frees the lease and announces ``VACANT``.
 RELEASE = "SELECT cohortdesk_release_queue_relay(%s)"
 #: What a relay that closes sends on its institution's channel: another listener should take over now.
@@ -315,11 +317,7 @@ class QueueListener:
                 _listen(conn, channel)
             _listen(conn, self.probe_channel)
             self.listen_pid = int(conn.execute("SELECT pg_backend_pid()").fetchone()[0])
-            self._relay_supported = bool(
-                conn.execute("SELECT to_regprocedure('cohortdesk_relay_queue(text)') IS NOT NULL").fetchone()[
-                    0
-                ]
-            )
+            self._relay_supported = bool(conn.execute(RELAY_SUPPORTED).fetchone()[0])
             self.relaying = False
             self._relay(conn)
         except Exception:

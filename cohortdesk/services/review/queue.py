@@ -11,10 +11,10 @@ the full SA ID number) leaves this module masked; a masked value says so explici
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
-from functools import cache, lru_cache
+from functools import cache, lru_cache, wraps
 from typing import Any
 
 from sqlalchemy import (
@@ -438,11 +438,23 @@ def _resubmitted() -> Any:
     )
 
 
-@lru_cache(maxsize=64)
+def _kept_unless_searching(build: Callable[..., Select[Any]]) -> Callable[..., Select[Any]]:
+    """``build(dialect, flt, ...)`` with its statements kept for the latest 64 arguments: a statement
+    object used again needs no new cache key, which SQLAlchemy computes by walking the whole statement
+    (a millisecond or two of the window's CPU for the page's). A search is built afresh every time:
+    kept statements would keep what was typed (an ID number, say) in memory."""
+    kept = lru_cache(maxsize=64)(build)
+
+    @wraps(build)
+    def statement(dialect: str, flt: QueueFilter, *args: Any) -> Select[Any]:
+        return (build if flt.search.strip() else kept)(dialect, flt, *args)
+
+    return statement
+
+
+@_kept_unless_searching
 def queue_statement(dialect: str, flt: QueueFilter, sort: QueueSort, offset: int, limit: int) -> Select[Any]:
-    """The page query itself (exposed for EXPLAIN in benchmarks). Kept for the latest filters, sorts and
-    pages without a search: a statement object used again needs no new cache key, which SQLAlchemy
-    computes by walking the whole statement (a millisecond or two of the window's CPU for this one).
+    """The page query itself (exposed for EXPLAIN in benchmarks).
 
     The page's ids are chosen first (filter, sort, offset, limit over narrow rows), then only those
     rows get their columns: the database never builds the skipped rows' JSON-derived columns, so a
@@ -502,22 +514,18 @@ def queue_page(
     sort = sort or QueueSort()
     if offset < 0 or limit <= 0:
         raise ValidationError("page", "offset must be 0 or more and limit at least 1")
-    # A search is built afresh: the kept statements would keep what was typed (an ID number, say).
-    build = queue_statement.__wrapped__ if flt.search.strip() else queue_statement
     with db.statement_reads() as s:
-        rows = s.execute(build(db.dialect, flt, sort, offset, limit)).all()
+        rows = s.execute(queue_statement(db.dialect, flt, sort, offset, limit)).all()
     return QueuePage(rows=tuple(row_from_columns(r) for r in rows), offset=offset, limit=limit)
 
 
 def queue_count(db: Database, flt: QueueFilter | None = None, *, session: Session | None = None) -> int:
     """How many enrollments match ``flt``; joins only what the filter needs."""
     with db.statement_reads(session) as s:
-        flt = flt or QueueFilter()
-        build = _count_statement.__wrapped__ if flt.search.strip() else _count_statement
-        return int(s.scalar(build(db.dialect, flt)) or 0)
+        return int(s.scalar(_count_statement(db.dialect, flt or QueueFilter())) or 0)
 
 
-@lru_cache(maxsize=64)
+@_kept_unless_searching
 def _count_statement(dialect: str, flt: QueueFilter) -> Select[Any]:
     stmt = select(func.count()).select_from(CohortEnrollment)
     if flt.program_type or flt.institution_id is not None:
