@@ -25,15 +25,32 @@ queue page and of a decision while they work, with each p95's ratio to N = 1 of 
 same run. With each row: what the busy server sessions wait on (``WaitSampler``) and how many cores
 the listeners' server processes, the other server processes, the stations and the probe kept busy
 (``CpuMeter``: an idle listener is not an active session, so what notifications cost shows only
-there). Goal: at most 1 connection per idle station; p95 at N = 200 within 2x of N = 1. The
-machine's load average is printed with each row: on a shared machine the ratios mean little when
-it is far above the number of cores.
+there), the probe's claim p95, and how many decisions a second the others made against a
+person's pace (the load really made). Goal: at most 1 connection per idle station; p95 at N = 200
+within 2x of N = 1. The machine's load average is printed with each row: on a shared machine the
+ratios mean little when it is far above the number of cores.
+
+What is measured is the steady state of a room at work, and the server's share of it:
+
+* **Warm-up** (``--warmup``, 2.5 think times by default): the stations work before anything is
+  measured, so each has claimed and decided, and opened its connections (the decision connection
+  is kept 60 s, longer than a think time), as in a room already at work. ``--warmup 0`` measures from
+  the first second: 200 connections opening in the window (each new server process plans and
+  compiles afresh), which is a room switched on at once, not people at work.
+* **The others' own CPU** (``--nice``, 10 by default): the N - 1 other stations run at a lower
+  priority than the server and the probe. On this machine their Python shares the server's cores;
+  in a room it runs on N other computers. ``--nice 0``: the same priority. The others' decisions a
+  second show that they still keep a person's pace.
+* ``--statements`` loads ``pg_stat_statements`` and prints, after each N, the statements the server
+  spent the work phase on (every login's together), the probe's own, and the server sessions
+  started a second (rows of such a run carry the extension's own cost).
 
     python bench/stations.py [--stations 1,25,100,200] [--modes direct,pooler] [--seconds 45]
 
 Everything runs on a private PostgreSQL cluster (and PgBouncer) on free loopback ports, in a
-temporary folder, removed at the end; never the shared server. Bounded: ``--seconds`` of work per N
-after a ``--idle`` wait; ``--think`` seconds (mean) between a station's actions.
+temporary folder, removed at the end; never the shared server. Bounded: per N, an ``--idle`` wait,
+``--warmup`` seconds of work and ``--seconds`` of measured work; ``--think`` seconds (mean) between
+a station's actions. ``--items`` pending enrollments (8,000) are seeded once for all stages.
 """
 
 # ruff: noqa: E402 - the import path is fixed before the imports (see below)
@@ -131,6 +148,7 @@ class StationFigures:
     first_pages: list[float] = field(default_factory=list)
     pages: list[float] = field(default_factory=list)
     decisions: list[float] = field(default_factory=list)
+    claims: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     retries: list[str] = field(default_factory=list)
     events: int = 0
@@ -144,6 +162,7 @@ def station(
     identity: Identity,
     idle: threading.Event,
     work: threading.Event,
+    measure: threading.Event,
     stop: threading.Event,
     think: float,
     out: StationFigures,
@@ -197,7 +216,7 @@ def station(
                     ws.live_rows(db, sorted(loaded), None if counts else [], flt)
                 else:
                     q.queue_count(db, flt)
-                out.polls += 1
+                out.polls += measure.is_set()
                 arm_poll()
                 now = time.monotonic()
             with gathered:
@@ -205,7 +224,7 @@ def station(
                 reads = batch.take(loaded.__contains__) if delay == 0.0 else None
             if reads:
                 ws.live_rows(db, list(reads.ids), list(reads.cohorts), flt if reads.recount else None)
-                out.live_reads += 1
+                out.live_reads += measure.is_set()
                 continue
             left = deadline - now
             if left <= 0:
@@ -235,18 +254,23 @@ def station(
             return
         while not stop.is_set():
             if rng.random() < reload_share:  # F5, another cohort, a new filter
-                began = time.perf_counter()
+                measured, began = measure.is_set(), time.perf_counter()
                 page = q.queue_page(db, flt, limit=PAGE_SIZE)
-                out.pages.append(time.perf_counter() - began)
+                if measured:
+                    out.pages.append(time.perf_counter() - began)
                 show(page)
+            measured, began = measure.is_set(), time.perf_counter()
             claim = claims.claim_next(db, identity)
+            if measured:
+                out.claims.append(time.perf_counter() - began)
             if claim is None:
+                out.errors.append("the queue ran out of pending enrollments (raise --items)")
                 break
             if lane(rng.uniform(0.5, 1.5) * think):  # a person looks at the document
                 break  # the end of the run, not a decision: all N at once would measure the harness
             if rng.random() < 0.3:
                 claim = claims.renew(db, claim)
-            began = time.perf_counter()
+            measured, began = measure.is_set(), time.perf_counter()
             vs.record_decision(
                 db,
                 vs.DecisionCommand(
@@ -260,7 +284,8 @@ def station(
                 identity,
                 on_retry=lambda _n, error: out.retries.append(type(error).__name__),
             )
-            out.decisions.append(time.perf_counter() - began)
+            if measured:  # every station's (the load); only the probe's make the figure
+                out.decisions.append(time.perf_counter() - began)
             if lane(rng.uniform(0.1, 0.3) * think):
                 break
     except Exception as error:  # noqa: BLE001 - counted and reported, never hidden
@@ -279,20 +304,27 @@ def worker(
     think: float,
     idle_evt: Any,
     work_evt: Any,
+    measure_evt: Any,
+    measured_evt: Any,
     stop_evt: Any,
     ready: Any,
     out: Any,
     probe: bool,
     live_reads: bool,
+    niceness: int,
 ) -> None:
     """One process hosting a share of the stations as threads (the first of worker 0 is the probe)."""
-    idle, work, stop = threading.Event(), threading.Event(), threading.Event()
+    if not probe and niceness:
+        # The others' own Python runs on 200 other computers in a room; here it shares the server's
+        # cores, and yields them to the server and the probe as it would not have to there.
+        os.nice(niceness)
+    idle, work, measure, stop = threading.Event(), threading.Event(), threading.Event(), threading.Event()
     figures = [StationFigures() for _ in identities]
     opened = [threading.Event() for _ in identities]
     threads = [
         threading.Thread(
             target=station,
-            args=(url, pooler, who, idle, work, stop, think, fig, flag, probe and i == 0, live_reads),
+            args=(url, pooler, who, idle, work, measure, stop, think, fig, flag, probe and i == 0, live_reads),
             daemon=True,
         )
         for i, (who, fig, flag) in enumerate(zip(identities, figures, opened, strict=True))
@@ -307,6 +339,10 @@ def worker(
     idle.set()
     work_evt.wait()
     work.set()
+    measure_evt.wait()
+    measure.set()
+    measured_evt.wait()
+    measure.clear()
     stop_evt.wait()
     stop.set()
     for thread in threads:
@@ -316,6 +352,8 @@ def worker(
             # What the person at the probe waited for; the others only make the load.
             [x for f in figures[:1] for x in f.pages] if probe else [],
             [x for f in figures[:1] for x in f.decisions] if probe else [],
+            [x for f in figures[:1] for x in f.claims] if probe else [],
+            sum(len(f.decisions) for f in (figures[1:] if probe else figures)),
             [e for f in figures for e in f.errors],
             [r for f in figures for r in f.retries],
             sum(f.live_reads for f in figures),
@@ -444,6 +482,60 @@ class CpuMeter:
         return [(kind, self.spent.get(kind, 0.0) / max(self.wall, 1e-9)) for kind in self.KINDS]
 
 
+SESSIONS = text("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+
+
+def statements_reset(url: URL) -> int:
+    """Forget the statements so far; the server sessions started so far."""
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_stat_statements_reset()"))
+            return int(conn.execute(SESSIONS).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def statements_top(url: URL, seconds: float, sessions: int, probe: str, k: int = 12) -> list[str]:
+    """What the server spent its time on during the work phase (``--statements``): the ``k``
+    statements sent by clients with the most execution time (every login's together), as cores
+    busy, calls a second and milliseconds a call, and the server sessions started a second."""
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT sum(total_exec_time), sum(calls)::float8, "
+                    "regexp_replace(left(min(query), 100), '\\s+', ' ', 'g') "
+                    "FROM pg_stat_statements WHERE toplevel AND dbid = "
+                    "(SELECT oid FROM pg_database WHERE datname = current_database()) "
+                    "GROUP BY queryid ORDER BY 1 DESC LIMIT :k"
+                ),
+                {"k": k},
+            ).all()
+            started = int(conn.execute(SESSIONS).scalar_one()) - sessions
+            own = conn.execute(
+                text(
+                    "SELECT calls, mean_exec_time, stddev_exec_time, max_exec_time, "
+                    "regexp_replace(left(query, 60), '\\s+', ' ', 'g') FROM pg_stat_statements "
+                    "WHERE toplevel AND userid = to_regrole(:probe) ORDER BY total_exec_time DESC LIMIT 3"
+                ),
+                {"probe": probe},
+            ).all()
+    finally:
+        engine.dispose()
+    return [
+        f"server sessions started: {started / seconds:.2f}/s",
+        *(
+            f"the probe's: {calls} calls, {mean:.2f} ms a call (sd {sd:.2f}, max {top:.1f})  {query}"
+            for calls, mean, sd, top, query in own
+        ),
+    ] + [
+        f"{total / 1000 / seconds:5.3f} cores {calls / seconds:6.1f}/s {total / max(calls, 1):7.2f} ms  {query}"
+        for total, calls, query in rows
+    ]
+
+
 def p95(values: list[float]) -> float:
     if len(values) < 2:
         return values[0] if values else float("nan")
@@ -464,6 +556,9 @@ class Figures:
     retries: list[str] = field(default_factory=list)
     cpu: list[tuple[str, float]] = field(default_factory=list)
     reads_per_second: float = 0.0
+    statements: list[str] = field(default_factory=list)
+    claim_p95: float = 0.0
+    others_per_second: float = 0.0
 
 
 def run(
@@ -477,7 +572,7 @@ def run(
     args: argparse.Namespace,
 ) -> Figures:
     ctx = mp.get_context("spawn")
-    idle_evt, work_evt, stop_evt = ctx.Event(), ctx.Event(), ctx.Event()
+    idle_evt, work_evt, measure_evt, measured_evt, stop_evt = (ctx.Event() for _ in range(5))
     ready, out = ctx.Queue(), ctx.Queue()
     who = officer_identities[:n]
     # The probe has a process of its own, as a workstation has its own computer: the others' Python
@@ -490,7 +585,8 @@ def run(
         ctx.Process(
             target=worker,
             args=(
-                url, pooler, share, args.think, idle_evt, work_evt, stop_evt, ready, out, index == 0, args.live_reads
+                url, pooler, share, args.think, idle_evt, work_evt, measure_evt, measured_evt, stop_evt, ready,
+                out, index == 0, args.live_reads, args.nice,
             ),
             daemon=True,
         )
@@ -504,23 +600,39 @@ def run(
     time.sleep(args.idle)  # every station has its page; pools give idle connections back (10 s)
     held = server_connections(admin, database)
     cpu = CpuMeter(admin, database, [p.pid for p in processes[1:] if p.pid], processes[0].pid or 0)
-    cpu.start()
     work_evt.set()
+    # People already at work, not a room switched on: every station has claimed and decided with
+    # its connections opened (an officer's kept connection outlives a think time) before anything
+    # is measured; what opening them costs is the first page's figure, not the steady state's.
+    time.sleep(args.warmup)
+    sessions = statements_reset(admin.set(database=database)) if args.statements else 0
+    cpu.start()
+    began = time.monotonic()
+    measure_evt.set()
     waits = WaitSampler(admin, database)
     waits.start()
     time.sleep(args.seconds)
+    measured_evt.set()  # what the stations do from here on (the meters stopping) is not counted
+    elapsed = time.monotonic() - began
     waits.stop()
     cpu.stop()
+    top = statements_top(
+        admin.set(database=database), time.monotonic() - began, sessions, STATION_LOGIN.format(who[0].user_id)
+    ) if args.statements else []
     stop_evt.set()
     pages: list[float] = []
     decisions: list[float] = []
+    claimed: list[float] = []
+    others_decided = 0
     errors: list[str] = []
     retries: list[str] = []
     reads = polls = 0
     for _ in processes:
-        p, d, e, r, lr, pl = out.get(timeout=300)
+        p, d, c, od, e, r, lr, pl = out.get(timeout=300)
+        others_decided += od
         pages += p
         decisions += d
+        claimed += c
         errors += e
         retries += r
         reads += lr
@@ -532,8 +644,20 @@ def run(
     return Figures(
         mode, n, held, p95(pages), p95(decisions), len(pages), len(decisions), errors, waits.top(3), retries,
         cpu.shares(),
-        (reads + polls) / args.seconds,
+        (reads + polls) / elapsed,
+        top,
+        p95(claimed),
+        others_decided / elapsed,
     )
+
+
+def decided_in(counts: list[int], modes: int, args: argparse.Namespace) -> int:
+    """About how many enrollments the stages decide, with a third to spare: a station decides one
+    every 1.2 think times, the probe about every 0.45 s, while it works (warm-up and work phase).
+    A station that finds the queue empty stops, and the load with it (reported as an error)."""
+    working = args.warmup + args.seconds
+    per_stage = [(n - 1) * working / (1.2 * args.think) + working / 0.45 for n in counts]
+    return math.ceil(1.33 * modes * sum(per_stage))
 
 
 def main() -> int:
@@ -541,9 +665,31 @@ def main() -> int:
     parser.add_argument("--stations", default="1,25,100,200")
     parser.add_argument("--modes", default="direct,pooler")
     parser.add_argument("--seconds", type=float, default=45.0, help="work phase per N")
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=None,
+        help="seconds the stations work before the work phase is measured, by default 2.5 think "
+        "times: by then nearly every station has claimed and decided, and its connections are open "
+        "(0: measure from the first second, connections opening included)",
+    )
+    parser.add_argument(
+        "--nice",
+        type=int,
+        default=10,
+        help="niceness of the processes of the N - 1 other stations (not the probe, not the server): "
+        "on one machine their Python takes the cores the server and the probe need, which 200 "
+        "workstations' own computers would not (0: the same priority)",
+    )
     parser.add_argument("--idle", type=float, default=13.0, help="idle wait before counting connections")
     parser.add_argument("--think", type=float, default=15.0, help="mean seconds a person looks at a document")
-    parser.add_argument("--items", type=int, default=4000)
+    parser.add_argument(
+        "--items",
+        type=int,
+        default=8000,
+        help="pending enrollments seeded (each with its own student); a run that would decide about "
+        "as many says so before it starts",
+    )
     parser.add_argument(
         "--live-reads",
         action=argparse.BooleanOptionalAction,
@@ -557,9 +703,20 @@ def main() -> int:
         default=60,
         help="PgBouncer's server_idle_timeout: how long a login's server connection outlives its last use",
     )
+    parser.add_argument(
+        "--statements",
+        action="store_true",
+        help="load pg_stat_statements on the private server and print, after each N, the statements "
+        "the server spent its time on during the work phase",
+    )
     args = parser.parse_args()
+    if args.warmup is None:
+        args.warmup = 2.5 * args.think
     counts = [int(x) for x in args.stations.split(",") if x.strip()]
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    needed = decided_in(counts, len(modes), args)
+    if needed > args.items:
+        print(f"stations: these stages may decide about {needed} enrollments of {args.items}; raise --items")
 
     from tests.pg.pgbouncer import PgBouncer
     from tests.pg.private_server import PrivatePostgres
@@ -574,9 +731,13 @@ def main() -> int:
     bouncer = None
     try:
         server.init()
+        if args.statements:
+            server.configure({"shared_preload_libraries": "pg_stat_statements"})
         server.start()
         database = "cdbench_stations"
         server.psql(f"CREATE DATABASE {database}")
+        if args.statements:
+            server.psql("CREATE EXTENSION pg_stat_statements", database=database)
         url = server.url(database)
         world = officers.seed(url.render_as_string(hide_password=False), args.items, max(counts))
         logins, identities = station_logins(url, world)
@@ -615,9 +776,15 @@ def main() -> int:
                     + (f"   retried {len(figures.retries)} ({', '.join(sorted(set(figures.retries)))})" if figures.retries else "")
                     + ("   active sessions: " + ", ".join(f"{w} {c / 100:.2f}" for w, c in figures.waits))
                     + ("   cores busy: " + ", ".join(f"{k} {c:.2f}" for k, c in figures.cpu))
-                    + f"   live re-reads and polls: {figures.reads_per_second:.1f}/s",
+                    + f"   live re-reads and polls: {figures.reads_per_second:.1f}/s"
+                    + f"   claim p95: {figures.claim_p95 * 1000:.1f}ms ({figures.claim_p95 / base.claim_p95:.2f}x)"
+                    # The load really made: with their priority lowered, the others must still keep pace.
+                    + f"   others decided {figures.others_per_second:.1f}/s"
+                    + f" (a person's pace: {(n - 1) / (1.2 * args.think):.1f}/s)",
                     flush=True,
                 )
+                for line in figures.statements:
+                    print("    " + line, flush=True)
     finally:
         if bouncer is not None:
             bouncer.stop()
