@@ -95,21 +95,6 @@ def test_every_change_to_a_row_reads_the_same(sqlite_db: Database, tmp_path):
     _same(db, limit=1)
 
 
-def test_an_enrollment_without_a_student_stays_out_of_both_reads(sqlite_db: Database, tmp_path):
-    """The row's student is looked up per row (not joined); an enrollment without one is still left
-    out, of a page and of a live re-read alike."""
-    db = sqlite_db
-    people = queue_world(db, DocumentStore(tmp_path / "store"))["enrollments"]
-    orphan = people["Sipho Dlamini"]
-    with db.session() as s:
-        s.get(CohortEnrollment, orphan).user_id = None
-    page = queue.queue_page(db, first_page.START_FILTER)
-    assert orphan not in {row.enrollment_id for row in page.rows} and page.rows
-    assert queue.queue_rows(db, [orphan, people["Lerato Mokoena"]])[0].enrollment_id == people["Lerato Mokoena"]
-    assert len(queue.queue_rows(db, [orphan])) == 0
-    _same(db)
-
-
 def test_other_views_and_pages_are_left_to_the_service(sqlite_db: Database):
     path = _path(sqlite_db)
     for flt, sort, offset in (

@@ -199,9 +199,9 @@ def _student_columns() -> tuple[Any, Any]:
     """The student's name and email for a row already chosen, each looked up by primary key. Joined
     instead, PostgreSQL read every user of the account under row-level security (4,000 users: about
     1 ms of a two-row live re-read, growing with the institution), since a join cannot be pushed into
-    the policy's subquery; a correlated lookup is one index probe per row. ``_row_columns`` keeps out
-    enrollments without a student, as the join did; a student is a user of the enrollment's account,
-    so the officer's policy always shows them."""
+    the policy's subquery; a correlated lookup is one index probe per row. It finds what the join
+    did: every enrollment has its student (``user_id`` is NOT NULL, a foreign key), a user of the
+    enrollment's own account, whom the reader's policy shows with the enrollment."""
     student = aliased(User, name="student")
 
     def lookup(column: Any) -> Any:
@@ -436,7 +436,6 @@ def _row_columns(dialect: str) -> Select[Any]:
             _awaiting_count(dialect),
         )
         .join(Cohort, Cohort.id == CohortEnrollment.cohort_id)
-        .where(CohortEnrollment.user_id.is_not(None))
     )
     return stmt
 
