@@ -72,10 +72,12 @@ import random
 import statistics
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import URL, create_engine, text
+from sqlalchemy import URL, Connection, create_engine, text
 
 from bench import officers  # its seeding: a demo tenant and bulk pending items
 from cohortdesk.db import Database
@@ -365,22 +367,29 @@ def worker(
 # --- a run ------------------------------------------------------------------------------------
 
 
-def server_connections(admin_url: URL, database: str) -> int:
-    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+@contextmanager
+def admin_connection(url: URL) -> Iterator[Connection]:
+    """One short-lived superuser connection in autocommit, for a look at the server's views."""
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:
-            return int(
-                conn.execute(
-                    text(
-                        "SELECT count(*) FROM pg_stat_activity WHERE datname = :d "
-                        "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
-                    ),
-                    {"d": database},
-                ).scalar()
-                or 0
-            )
+            yield conn
     finally:
         engine.dispose()
+
+
+def server_connections(admin_url: URL, database: str) -> int:
+    with admin_connection(admin_url) as conn:
+        return int(
+            conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = :d "
+                    "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+                ),
+                {"d": database},
+            ).scalar()
+            or 0
+        )
 
 
 class WaitSampler(threading.Thread):
@@ -450,16 +459,12 @@ class CpuMeter:
     def _snapshot(self) -> dict[int, tuple[str, float]]:
         kinds: dict[int, str] = {pid: "stations" for pid in self.stations}
         kinds[self.probe] = "probe"
-        engine = create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
-        try:
-            with engine.connect() as conn:
-                for pid, app in conn.execute(
-                    text("SELECT pid, application_name FROM pg_stat_activity WHERE datname = :d"),
-                    {"d": self.database},
-                ):
-                    kinds[int(pid)] = "listeners" if app == "cohortdesk-listener" else "server"
-        finally:
-            engine.dispose()
+        with admin_connection(self.admin_url) as conn:
+            for pid, app in conn.execute(
+                text("SELECT pid, application_name FROM pg_stat_activity WHERE datname = :d"),
+                {"d": self.database},
+            ):
+                kinds[int(pid)] = "listeners" if app == "cohortdesk-listener" else "server"
         snapshot = {}
         for pid, kind in kinds.items():
             cpu = self._cpu(pid)
@@ -482,58 +487,54 @@ class CpuMeter:
         return [(kind, self.spent.get(kind, 0.0) / max(self.wall, 1e-9)) for kind in self.KINDS]
 
 
-SESSIONS = text("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+class StatementMeter:
+    """What the server spent the work phase on (``--statements``, ``pg_stat_statements``): the ``k``
+    statements sent by clients with the most execution time (every login's together), as cores busy,
+    calls a second and milliseconds a call; the probe's own; and the server sessions started a
+    second. ``start`` forgets what came before; ``stop`` reads, over the time since ``start``."""
 
+    SESSIONS = text("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+    TOP = text(
+        "SELECT sum(total_exec_time), sum(calls)::float8, "
+        "regexp_replace(left(min(query), 100), '\\s+', ' ', 'g') "
+        "FROM pg_stat_statements WHERE toplevel AND dbid = "
+        "(SELECT oid FROM pg_database WHERE datname = current_database()) "
+        "GROUP BY queryid ORDER BY 1 DESC LIMIT :k"
+    )
+    PROBE = text(
+        "SELECT calls, mean_exec_time, stddev_exec_time, max_exec_time, "
+        "regexp_replace(left(query, 60), '\\s+', ' ', 'g') FROM pg_stat_statements "
+        "WHERE toplevel AND userid = to_regrole(:probe) ORDER BY total_exec_time DESC LIMIT 3"
+    )
 
-def statements_reset(url: URL) -> int:
-    """Forget the statements so far; the server sessions started so far."""
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
+    def __init__(self, url: URL, probe: str, k: int = 12) -> None:
+        self.url, self.probe, self.k = url, probe, k
+        self._sessions = 0
+        self._t0 = 0.0
+
+    def start(self) -> None:
+        with admin_connection(self.url) as conn:
             conn.execute(text("SELECT pg_stat_statements_reset()"))
-            return int(conn.execute(SESSIONS).scalar_one())
-    finally:
-        engine.dispose()
+            self._sessions = int(conn.execute(self.SESSIONS).scalar_one())
+        self._t0 = time.monotonic()
 
-
-def statements_top(url: URL, seconds: float, sessions: int, probe: str, k: int = 12) -> list[str]:
-    """What the server spent its time on during the work phase (``--statements``): the ``k``
-    statements sent by clients with the most execution time (every login's together), as cores
-    busy, calls a second and milliseconds a call, and the server sessions started a second."""
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(
-                text(
-                    "SELECT sum(total_exec_time), sum(calls)::float8, "
-                    "regexp_replace(left(min(query), 100), '\\s+', ' ', 'g') "
-                    "FROM pg_stat_statements WHERE toplevel AND dbid = "
-                    "(SELECT oid FROM pg_database WHERE datname = current_database()) "
-                    "GROUP BY queryid ORDER BY 1 DESC LIMIT :k"
-                ),
-                {"k": k},
-            ).all()
-            started = int(conn.execute(SESSIONS).scalar_one()) - sessions
-            own = conn.execute(
-                text(
-                    "SELECT calls, mean_exec_time, stddev_exec_time, max_exec_time, "
-                    "regexp_replace(left(query, 60), '\\s+', ' ', 'g') FROM pg_stat_statements "
-                    "WHERE toplevel AND userid = to_regrole(:probe) ORDER BY total_exec_time DESC LIMIT 3"
-                ),
-                {"probe": probe},
-            ).all()
-    finally:
-        engine.dispose()
-    return [
-        f"server sessions started: {started / seconds:.2f}/s",
-        *(
-            f"the probe's: {calls} calls, {mean:.2f} ms a call (sd {sd:.2f}, max {top:.1f})  {query}"
-            for calls, mean, sd, top, query in own
-        ),
-    ] + [
-        f"{total / 1000 / seconds:5.3f} cores {calls / seconds:6.1f}/s {total / max(calls, 1):7.2f} ms  {query}"
-        for total, calls, query in rows
-    ]
+    def stop(self) -> list[str]:
+        with admin_connection(self.url) as conn:
+            rows = conn.execute(self.TOP, {"k": self.k}).all()
+            started = int(conn.execute(self.SESSIONS).scalar_one()) - self._sessions
+            own = conn.execute(self.PROBE, {"probe": self.probe}).all()
+        seconds = time.monotonic() - self._t0
+        return [
+            f"server sessions started: {started / seconds:.2f}/s",
+            *(
+                f"the probe's: {calls} calls, {mean:.2f} ms a call (sd {sd:.2f}, max {top:.1f})  {query}"
+                for calls, mean, sd, top, query in own
+            ),
+            *(
+                f"{total / 1000 / seconds:5.3f} cores {calls / seconds:6.1f}/s {total / max(calls, 1):7.2f} ms  {query}"
+                for total, calls, query in rows
+            ),
+        ]
 
 
 def p95(values: list[float]) -> float:
@@ -605,7 +606,9 @@ def run(
     # its connections opened (an officer's kept connection outlives a think time) before anything
     # is measured; what opening them costs is the first page's figure, not the steady state's.
     time.sleep(args.warmup)
-    sessions = statements_reset(admin.set(database=database)) if args.statements else 0
+    statements = StatementMeter(admin.set(database=database), STATION_LOGIN.format(who[0].user_id))
+    if args.statements:
+        statements.start()
     cpu.start()
     began = time.monotonic()
     measure_evt.set()
@@ -616,9 +619,7 @@ def run(
     elapsed = time.monotonic() - began
     waits.stop()
     cpu.stop()
-    top = statements_top(
-        admin.set(database=database), time.monotonic() - began, sessions, STATION_LOGIN.format(who[0].user_id)
-    ) if args.statements else []
+    top = statements.stop() if args.statements else []
     stop_evt.set()
     pages: list[float] = []
     decisions: list[float] = []
